@@ -1,0 +1,86 @@
+"""The latest reading per signal plus a bounded history; apply() is pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from cockpit.model import Reading, Status
+
+DEFAULT_HISTORY_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class Track:
+    """One signal: its newest reading and the readings before it, oldest first."""
+
+    latest: Reading
+    history: tuple[Reading, ...]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A signal whose status differs from its previous reading's (None: first seen)."""
+
+    signal_id: str
+    before: Status | None
+    after: Status
+    reading: Reading
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the cockpit currently knows; a new State per change, never mutated."""
+
+    tracks: Mapping[str, Track] = field(default_factory=lambda: MappingProxyType({}))
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+    def latest(self, signal_id: str) -> Reading | None:
+        track = self.tracks.get(signal_id)
+        return track.latest if track else None
+
+    def history(self, signal_id: str) -> tuple[Reading, ...]:
+        track = self.tracks.get(signal_id)
+        return track.history if track else ()
+
+    def status_of(self, signal_id: str, now: datetime) -> Status:
+        """UNKNOWN when never read, STALE when too old: absence is never OK."""
+        reading = self.latest(signal_id)
+        return reading.status_at(now) if reading else Status.UNKNOWN
+
+    def series(self, signal_id: str, value_name: str) -> tuple[tuple[datetime, float], ...]:
+        """(observed_at, number) points for a sparkline; readings without the number are gaps."""
+        points = ((r.observed_at, r.number(value_name)) for r in self.history(signal_id))
+        return tuple((at, number) for at, number in points if number is not None)
+
+    def readings(self) -> Iterator[Reading]:
+        return (track.latest for track in self.tracks.values())
+
+    def stale_signals(self, now: datetime) -> tuple[str, ...]:
+        return tuple(r.signal_id for r in self.readings() if r.is_stale(now))
+
+
+def apply(state: State, readings: Iterable[Reading]) -> tuple[State, tuple[StatusChange, ...]]:
+    """The state after these readings, and which signals changed status.
+
+    A reading older than the one already held (a slow poll finishing late) is ignored.
+    """
+    tracks = dict(state.tracks)
+    changes: list[StatusChange] = []
+    for reading in readings:
+        track = tracks.get(reading.signal_id)
+        if track and reading.observed_at < track.latest.observed_at:
+            continue
+        tracks[reading.signal_id] = _extended(track, reading, state.history_limit)
+        before = track.latest.status if track else None
+        if before != reading.status:
+            changes.append(StatusChange(reading.signal_id, before, reading.status, reading))
+    new_state = State(MappingProxyType(tracks), state.history_limit)
+    return new_state, tuple(changes)
+
+
+def _extended(track: Track | None, reading: Reading, limit: int) -> Track:
+    history = (*track.history, reading) if track else (reading,)
+    return Track(reading, history[-limit:])
