@@ -1,0 +1,637 @@
+"""The append-only, hash-chained session journal: writer, tolerant reader and verifier.
+
+Each line is a JSON object whose `prev` is the SHA-256 of the previous line's bytes, so an
+edited, removed, inserted or reordered line breaks the chain at a line `verify` can name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, NoReturn, Self
+
+from cockpit import __version__
+from cockpit.jsonvalue import JsonValue
+from cockpit.redact import Redactor
+
+FORMAT_VERSION = 1
+GENESIS = "0" * 64
+HEADER_KIND = "header"
+END_KIND = "end"
+RECORD_KEYS = ("seq", "t", "kind", "prev", "data")
+
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_FILE_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+_HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
+_SLUG_MAX_LENGTH = 40
+_FILE_MODE = 0o600
+_DIRECTORY_MODE = 0o700
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The default journal clock: the current aware UTC time."""
+    return datetime.now(UTC)
+
+
+class JournalError(Exception):
+    """A journal that cannot be read: unreadable file or a damaged line before the last."""
+
+
+# --- session header -------------------------------------------------------------------------
+
+
+def session_header(
+    *,
+    cutover_name: str,
+    config_digest: str,
+    mode: str,
+    environ: Mapping[str, str],
+    started_at: datetime,
+) -> dict[str, JsonValue]:
+    """The header payload that opens every journal: who ran what, from where, and when."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "cockpit_version": __version__,
+        "cutover": cutover_name,
+        "config_digest": config_digest,
+        "mode": mode,
+        "operator": f"{_user_name(environ)}@{_host_name()}",
+        "ssh_client": _ssh_client(environ),
+        "started_at": format_timestamp(started_at),
+        "pid": os.getpid(),
+    }
+
+
+def _user_name(environ: Mapping[str, str]) -> str:
+    """The login name from the environment, else the system's idea of it, else "unknown"."""
+    from_environ = environ.get("USER") or environ.get("LOGNAME")
+    if from_environ:
+        return from_environ
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _host_name() -> str:
+    """This machine's host name, or "unknown" when the system will not say."""
+    try:
+        return socket.gethostname() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _ssh_client(environ: Mapping[str, str]) -> str | None:
+    """The address the operator connected from over SSH, if they did."""
+    for variable in ("SSH_CLIENT", "SSH_CONNECTION"):
+        fields = environ.get(variable, "").split()
+        if fields:
+            return fields[0]
+    return None
+
+
+# --- timestamps and serialization -----------------------------------------------------------
+
+
+def format_timestamp(moment: datetime) -> str:
+    """An aware datetime as UTC ISO-8601 with microseconds and a `Z` suffix."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"journal times must be timezone-aware, got naive {moment!r}")
+    return moment.astimezone(UTC).strftime(_TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """The aware UTC datetime of a timestamp written by `format_timestamp`."""
+    return datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def line_digest(line: bytes) -> str:
+    """The SHA-256 hex digest a following line records as its `prev`."""
+    return hashlib.sha256(line).hexdigest()
+
+
+def _serialize_record(seq: int, t: str, kind: str, prev: str, data: JsonValue) -> bytes:
+    """One journal line without its newline; NaN and infinity are refused with ValueError.
+
+    Lone surrogates are written as `\\udXXX` escapes so any Python string survives the trip.
+    """
+    record = {"seq": seq, "t": t, "kind": kind, "prev": prev, "data": data}
+    text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+# --- writer ---------------------------------------------------------------------------------
+
+
+class JournalWriter:
+    """Appends scrubbed, hash-chained records to a new private journal file; thread-safe."""
+
+    def __init__(self, fd: int, path: Path, *, redactor: Redactor, clock: Clock) -> None:
+        self._fd: int | None = fd
+        self._path = path
+        self._redactor = redactor
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next_seq = 0
+        self._prev_digest = GENESIS
+        self._size_bytes = 0
+
+    @classmethod
+    def create(
+        cls,
+        directory: Path,
+        *,
+        header: Mapping[str, JsonValue],
+        redactor: Redactor,
+        clock: Clock = utc_now,
+        name_hint: str = "session",
+    ) -> JournalWriter:
+        """Creates a new journal file in `directory` and writes its header durably."""
+        _make_private_directories(directory)
+        stem = f"{clock().astimezone(UTC):{_FILE_TIME_FORMAT}}-{slug(name_hint)}-{os.getpid()}"
+        fd, path = _create_exclusive(directory, stem)
+        _fsync_directory(directory)
+        writer = cls(fd, path, redactor=redactor, clock=clock)
+        try:
+            writer.append(HEADER_KIND, header, sync=True)
+        except BaseException:
+            writer._close_fd()
+            path.unlink(missing_ok=True)
+            raise
+        return writer
+
+    @property
+    def path(self) -> Path:
+        """Where this journal is being written."""
+        return self._path
+
+    def append(self, kind: str, data: Mapping[str, JsonValue], *, sync: bool = False) -> int:
+        """Writes one record with its data scrubbed and returns its seq; `sync` fsyncs it."""
+        scrubbed = self._redactor.scrub(dict(data))
+        with self._lock:
+            fd = self._open_fd()
+            seq = self._next_seq
+            line = _serialize_record(
+                seq, format_timestamp(self._clock()), kind, self._prev_digest, scrubbed
+            )
+            self._write_line(fd, line)
+            if sync:
+                os.fsync(fd)
+            self._next_seq = seq + 1
+            self._prev_digest = line_digest(line)
+            return seq
+
+    def close(self) -> None:
+        """Seals the journal with an end record (so its last line is chained too) and closes it.
+
+        Closing twice is harmless; a journal without an end record was not closed cleanly.
+        """
+        with contextlib.suppress(ValueError, OSError):
+            self.append(END_KIND, {"records": self._next_seq}, sync=False)
+        self._close_fd()
+
+    def _close_fd(self) -> None:
+        """Flushes the file to disk and closes it, once."""
+        with self._lock:
+            if self._fd is None:
+                return
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _open_fd(self) -> int:
+        """The file descriptor, or ValueError once the journal is closed."""
+        if self._fd is None:
+            raise ValueError(f"journal {self._path} is closed")
+        return self._fd
+
+    def _write_line(self, fd: int, line: bytes) -> None:
+        """Writes the line and its newline, cutting a failed write back so no torn line stays."""
+        try:
+            _write_all(fd, line + b"\n")
+        except OSError:
+            _truncate_quietly(fd, self._size_bytes)
+            raise
+        self._size_bytes += len(line) + 1
+
+
+def slug(name_hint: str) -> str:
+    """A short lowercase ASCII file-name fragment, "session" when nothing usable remains."""
+    words = re.findall(r"[a-z0-9]+", name_hint.lower())
+    return "-".join(words)[:_SLUG_MAX_LENGTH].strip("-") or "session"
+
+
+def _make_private_directories(directory: Path) -> None:
+    """Creates `directory` and any missing parents, each readable only by its owner."""
+    missing = [path for path in (directory, *directory.parents) if not path.exists()]
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=_DIRECTORY_MODE)
+        except FileExistsError:
+            continue
+        path.chmod(_DIRECTORY_MODE)
+
+
+def _create_exclusive(directory: Path, stem: str) -> tuple[int, Path]:
+    """Opens a new owner-only file named after `stem`, adding -2, -3 ... if the name is taken."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+    for attempt in count(1):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        path = directory / f"{stem}{suffix}.jsonl"
+        try:
+            fd = os.open(path, flags, _FILE_MODE)
+        except FileExistsError:
+            continue
+        os.fchmod(fd, _FILE_MODE)
+        return fd, path
+    raise AssertionError("unreachable")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes the new file's name durable; best effort, as some file systems refuse it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    """Writes all of `payload`; one os.write unless the system accepts only part of it."""
+    remaining = memoryview(payload)
+    while remaining:
+        written = os.write(fd, remaining)
+        remaining = remaining[written:]
+
+
+def _truncate_quietly(fd: int, size_bytes: int) -> None:
+    """Cuts the file back to `size_bytes`, ignoring failure: the write error matters more."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, size_bytes)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One complete, well-formed journal line."""
+
+    line_number: int
+    seq: int
+    t: datetime
+    kind: str
+    data: dict[str, JsonValue]
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class TruncatedTail:
+    """A last line with no newline that is not JSON: a write cut short, ignored by readers."""
+
+    line_number: int
+    byte_offset: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RawLine:
+    """One line's bytes as stored, without the newline."""
+
+    line_number: int
+    byte_offset: int
+    content: bytes
+    terminated: bool
+
+
+class _BadLine(Exception):
+    """A line that is not a well-formed journal record; the message says why."""
+
+
+class _UnreadableLine(_BadLine):
+    """A line that is not UTF-8 JSON at all, which is what a write cut short looks like."""
+
+
+def read_journal(path: Path) -> tuple[list[JournalRecord], TruncatedTail | None]:
+    """Every complete record, and the cut-off last line if any; JournalError if damaged."""
+    try:
+        with path.open("rb") as stream:
+            return _read_records(path, _raw_lines(stream))
+    except OSError as error:
+        raise JournalError(f"cannot read journal {path}: {_describe_os_error(error)}") from error
+
+
+def _read_records(
+    path: Path, lines: Iterable[_RawLine]
+) -> tuple[list[JournalRecord], TruncatedTail | None]:
+    """Parses lines into records, stopping at a truncated tail and raising on damage."""
+    records: list[JournalRecord] = []
+    for line in lines:
+        try:
+            records.append(_parse_record(line))
+        except _UnreadableLine as problem:
+            if not line.terminated:
+                return records, _tail_of(line)
+            _raise_damaged(path, line, problem)
+        except _BadLine as problem:
+            _raise_damaged(path, line, problem)
+    return records, None
+
+
+def _raise_damaged(path: Path, line: _RawLine, problem: _BadLine) -> NoReturn:
+    """Raises JournalError naming the file, the line, the fault and how to check the rest."""
+    raise JournalError(
+        f"journal {path} is damaged at line {line.line_number}: {problem}; "
+        f"run `cockpit verify {path}` to check the whole hash chain"
+    )
+
+
+def _raw_lines(stream: BinaryIO) -> Iterator[_RawLine]:
+    """The file's lines with their 1-based numbers and starting byte offsets."""
+    offset = 0
+    for line_number, chunk in enumerate(stream, start=1):
+        terminated = chunk.endswith(b"\n")
+        content = chunk[:-1] if terminated else chunk
+        yield _RawLine(line_number, offset, content, terminated)
+        offset += len(chunk)
+
+
+def _tail_of(line: _RawLine) -> TruncatedTail:
+    """The truncated-tail report for an incomplete last line."""
+    return TruncatedTail(line.line_number, line.byte_offset, len(line.content))
+
+
+def _parse_record(line: _RawLine) -> JournalRecord:
+    """The record on one line, or _BadLine saying what is wrong with it."""
+    return _parse_chained_record(line)[0]
+
+
+def _parse_chained_record(line: _RawLine) -> tuple[JournalRecord, str]:
+    """The record on one line with the `prev` digest it claims, or _BadLine."""
+    text, value = _decode_json(line.content)
+    if not isinstance(value, dict):
+        raise _BadLine(f"is JSON but not an object ({type(value).__name__})")
+    _check_keys(list(value))
+    record = JournalRecord(
+        line_number=line.line_number,
+        seq=_seq_field(value["seq"]),
+        t=_time_field(value["t"]),
+        kind=_text_field("kind", value["kind"]),
+        data=_data_field(value["data"]),
+        raw=text,
+    )
+    return record, _prev_field(value["prev"])
+
+
+def _decode_json(content: bytes) -> tuple[str, object]:
+    """The line's text and its parsed JSON value, or _UnreadableLine."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _UnreadableLine(
+            f"is not UTF-8 text (byte {error.start} is {content[error.start]:#04x}; binary data?)"
+        ) from None
+    try:
+        return text, json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise _UnreadableLine(f"is not valid JSON ({error})") from None
+
+
+def _reject_constant(name: str) -> NoReturn:
+    """Refuses NaN and Infinity, which the writer never produces."""
+    raise ValueError(f"{name} is not allowed in a journal")
+
+
+def _check_keys(keys: list[str]) -> None:
+    """Requires exactly the record keys, in the order the writer uses."""
+    missing = [key for key in RECORD_KEYS if key not in keys]
+    unexpected = [key for key in keys if key not in RECORD_KEYS]
+    if missing or unexpected:
+        raise _BadLine(
+            f"has keys {', '.join(keys) or 'none'}; a record has exactly {', '.join(RECORD_KEYS)}"
+        )
+    if tuple(keys) != RECORD_KEYS:
+        raise _BadLine(f"has its keys out of order ({', '.join(keys)}); the line was rewritten")
+
+
+def _seq_field(value: object) -> int:
+    """The `seq` value, a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _BadLine(f"has seq {value!r}, which is not a non-negative integer")
+    return value
+
+
+def _time_field(value: object) -> datetime:
+    """The `t` value as an aware UTC datetime."""
+    text = _text_field("t", value)
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise _BadLine(f"has t {text!r}, not a UTC time like 2026-11-22T01:02:03.123456Z") from None
+
+
+def _text_field(name: str, value: object) -> str:
+    """A field that must be a string."""
+    if not isinstance(value, str):
+        raise _BadLine(f"has {name} {value!r}, which is not a string")
+    return value
+
+
+def _prev_field(value: object) -> str:
+    """The `prev` value, a lowercase SHA-256 hex digest."""
+    text = _text_field("prev", value)
+    if not _HASH_PATTERN.fullmatch(text):
+        raise _BadLine(f"has prev {text!r}, which is not a SHA-256 hex digest")
+    return text
+
+
+def _data_field(value: object) -> dict[str, JsonValue]:
+    """The `data` value, which must be a JSON object."""
+    if not isinstance(value, dict):
+        raise _BadLine(f"has data of type {type(value).__name__}; data must be an object")
+    return value
+
+
+def _describe_os_error(error: OSError) -> str:
+    """The system's reason for an I/O failure, without the errno noise."""
+    return error.strerror or str(error)
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of checking a journal's hash chain, naming the first bad line if any."""
+
+    intact: bool
+    lines_checked: int
+    first_bad_line: int | None
+    problem: str | None
+    truncated: TruncatedTail | None
+    header: dict[str, JsonValue] | None
+    ended_cleanly: bool = False
+
+    def summary(self) -> list[str]:
+        """The outcome as lines a person reads at the end of `cockpit verify`."""
+        lines = [self._verdict()]
+        if self.intact:
+            lines.append(
+                "session closed cleanly"
+                if self.ended_cleanly
+                else "no end record: the session is still running, or it crashed "
+                "(its last line is not covered by the chain)"
+            )
+        if self.truncated is not None:
+            lines.append(
+                f"last line {self.truncated.line_number} is incomplete "
+                f"({self.truncated.length} bytes, cut mid-write?) and was ignored"
+            )
+        return lines
+
+    def _verdict(self) -> str:
+        """The one-line verdict: intact, broken at a line, or not verifiable at all."""
+        if self.intact:
+            return f"intact: {self.lines_checked} lines, chain unbroken"
+        if self.first_bad_line is None:
+            return f"NOT VERIFIED: {self.problem}"
+        return f"BROKEN at line {self.first_bad_line}: {self.problem}"
+
+
+def verify_journal(path: Path) -> Verification:
+    """Checks every line's structure, seq and hash link; never raises for a bad file."""
+    try:
+        with path.open("rb") as stream:
+            return _verify_lines(_raw_lines(stream))
+    except OSError as error:
+        return _unverifiable(f"cannot read {path}: {_describe_os_error(error)}")
+
+
+def _unverifiable(problem: str, truncated: TruncatedTail | None = None) -> Verification:
+    """A verification that could not start, such as a missing file or no header."""
+    return Verification(False, 0, None, problem, truncated, None)
+
+
+class _ChainCheck:
+    """Follows the chain line by line, remembering what the next line must record."""
+
+    def __init__(self) -> None:
+        self.lines_checked = 0
+        self.expected_seq = 0
+        self.prev_digest = GENESIS
+        self.header: dict[str, JsonValue] | None = None
+        self.last_kind: str | None = None
+
+    def problem_with(self, record: JournalRecord, prev: str) -> str | None:
+        """Why this record does not continue the chain, or None if it does."""
+        if self.lines_checked == 0:
+            return _header_problem(record, prev)
+        if record.seq != self.expected_seq:
+            return _seq_problem(record.seq, self.expected_seq)
+        if prev != self.prev_digest:
+            previous = record.line_number - 1
+            return (
+                f"prev hash does not match line {previous} (line {previous} edited, "
+                "or a line removed, inserted or reordered)"
+            )
+        return None
+
+    def accept(self, record: JournalRecord, content: bytes) -> None:
+        """Moves past a good line."""
+        if self.lines_checked == 0:
+            self.header = record.data
+        self.lines_checked += 1
+        self.last_kind = record.kind
+        self.expected_seq = record.seq + 1
+        self.prev_digest = line_digest(content)
+
+    def broken(self, line_number: int, problem: str) -> Verification:
+        """The verdict for a chain that breaks at `line_number`."""
+        return Verification(False, self.lines_checked, line_number, problem, None, self.header)
+
+    def finished(self, truncated: TruncatedTail | None) -> Verification:
+        """The verdict after the last line: intact, unless there was no header at all."""
+        if self.lines_checked == 0 and truncated is not None:
+            return _unverifiable("no complete header: the only line is cut mid-write", truncated)
+        if self.lines_checked == 0:
+            return _unverifiable("empty journal: no header")
+        ended = self.last_kind == END_KIND
+        return Verification(True, self.lines_checked, None, None, truncated, self.header, ended)
+
+
+def _verify_lines(lines: Iterable[_RawLine]) -> Verification:
+    """Walks the lines until the first break, treating a cut-off last line as a tail."""
+    chain = _ChainCheck()
+    for line in lines:
+        try:
+            record, prev = _parse_chained_record(line)
+        except _UnreadableLine as problem:
+            if not line.terminated:
+                return chain.finished(_tail_of(line))
+            return chain.broken(line.line_number, f"line {problem}")
+        except _BadLine as problem:
+            return chain.broken(line.line_number, f"line {problem}")
+        problem_text = chain.problem_with(record, prev)
+        if problem_text is not None:
+            return chain.broken(line.line_number, problem_text)
+        chain.accept(record, line.content)
+    return chain.finished(None)
+
+
+def _header_problem(record: JournalRecord, prev: str) -> str | None:
+    """Why the first line is not a proper session header, or None."""
+    if record.kind != HEADER_KIND or record.seq != 0:
+        return (
+            f"the first line is not the session header (kind {record.kind!r}, seq {record.seq}): "
+            "the header was removed or lines were reordered"
+        )
+    if prev != GENESIS:
+        return (
+            "the header's prev is not the genesis hash (header edited or lines removed before it)"
+        )
+    return None
+
+
+def _seq_problem(found_seq: int, expected_seq: int) -> str:
+    """Explains a seq that does not follow the previous line's."""
+    if found_seq > expected_seq:
+        gap = found_seq - expected_seq
+        return (
+            f"seq is {found_seq} where {expected_seq} was expected "
+            f"({gap} line(s) removed before it, or lines reordered)"
+        )
+    return (
+        f"seq is {found_seq} where {expected_seq} was expected "
+        "(a line inserted or duplicated, or lines reordered)"
+    )

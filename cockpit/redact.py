@@ -1,0 +1,70 @@
+"""Removes secrets from anything before it is written or shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cockpit.config import STANDARD_SECRET_ENV, Config, dsn_fields
+from cockpit.jsonvalue import JsonValue
+
+REDACTED = "***"
+
+# Secrets that can be recognised by shape even when nobody told us their value:
+# a DSN's password=..., credentials in a URL, a token in a query string, an AWS key id.
+_PATTERNS = (
+    (re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']+)"), rf"\g<1>{REDACTED}"),
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)"), rf"\g<1>{REDACTED}\g<3>"),
+    (
+        re.compile(r"(?i)([?&](?:token|access_token|api_key|apikey|password|secret)=)[^&\s#]+"),
+        rf"\g<1>{REDACTED}",
+    ),
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),
+    (re.compile(r"(?i)(aws_secret_access_key\s*[=:]\s*)\S+"), rf"\g<1>{REDACTED}"),
+)
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces known secret values and secret-shaped text in strings, however nested."""
+
+    secret_values: tuple[str, ...] = ()
+
+    def text(self, text: str) -> str:
+        for secret in self.secret_values:
+            text = text.replace(secret, REDACTED)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def scrub(self, value: JsonValue) -> JsonValue:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {self.text(key): self.scrub(item) for key, item in value.items()}
+        return value
+
+
+def redactor_for(values: Iterable[str]) -> Redactor:
+    """Longest first, so a secret containing another is replaced whole; empty values ignored."""
+    unique = {value for value in values if value}
+    return Redactor(tuple(sorted(unique, key=len, reverse=True)))
+
+
+def redactor_for_config(config: Config | None, environ: Mapping[str, str]) -> Redactor:
+    """Everything secret this session could leak: named env vars' values and DSN passwords."""
+    names = config.secret_env_names() if config else STANDARD_SECRET_ENV
+    values = [environ.get(name, "") for name in names]
+    if config:
+        values += [_dsn_password(dsn) for dsn in config.dsns()]
+    return redactor_for(values)
+
+
+def _dsn_password(dsn: str) -> str:
+    try:
+        return dsn_fields(dsn).get("password", "")
+    except Exception:
+        return ""
