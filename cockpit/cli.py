@@ -1,0 +1,174 @@
+"""The `cockpit` command line: argument parsing and exit codes, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cockpit import __version__
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+
+ACTION_IDS = (
+    "maintenance-on",
+    "maintenance-off",
+    "promote",
+    "weight-up",
+    "weight-down",
+    "rollback",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=Path("cockpit.toml"),
+        metavar="FILE",
+        help="config file (default: ./cockpit.toml)",
+    )
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    handler: Handler,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=summary, description=summary)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description="A terminal cockpit for cutover night: live replication lag, target health, "
+        "DNS propagation and error rates; guarded actions; a session journal for the postmortem.",
+    )
+    parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = _command(commands, "run", "open the cockpit on a real environment", _not_yet)
+    _add_config_option(run)
+    run.add_argument("--dry-run", action="store_true", help="plan and journal, mutate nothing")
+    run.add_argument("--read-only", action="store_true", help="no mutating action at all")
+    run.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
+
+    _command(commands, "demo", "bring up the sandbox and open the cockpit on it", _not_yet)
+
+    check = _command(
+        commands, "check", "poll every source once, then the guards (exit 0/1/2)", _not_yet
+    )
+    _add_config_option(check)
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+
+    act = _command(commands, "act", "run one guarded action from the command line", _not_yet)
+    act.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help=", ".join(ACTION_IDS))
+    _add_config_option(act)
+    act.add_argument("--dry-run", action="store_true", help="plan and journal, mutate nothing")
+    act.add_argument("--yes", action="store_true", help="skip the prompt (never the guards)")
+
+    replay = _command(commands, "replay", "replay a session journal in the cockpit", _not_yet)
+    replay.add_argument("journal", type=Path, metavar="JOURNAL")
+    replay.add_argument("--speed", type=float, default=1.0, metavar="N", help="playback speed")
+    replay.add_argument("--follow", action="store_true", help="watch a live session read-only")
+
+    report = _command(commands, "report", "write a postmortem draft from a journal", _not_yet)
+    report.add_argument("journal", type=Path, metavar="JOURNAL")
+    report.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
+    report.add_argument("--format", choices=("md", "json"), default="md")
+
+    verify = _command(
+        commands, "verify", "check a journal's hash chain (exit 0 intact, 1 broken)", _verify
+    )
+    verify.add_argument("journal", type=Path, metavar="JOURNAL")
+
+    config = _command(commands, "config", "work with config files", _needs_subcommand)
+    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    validate = _command(
+        config_commands, "validate", "report every problem in a config file", _validate
+    )
+    validate.add_argument("file", type=Path, metavar="FILE")
+
+    sandbox = _command(commands, "sandbox", "the local stand-in infrastructure", _needs_subcommand)
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    for name, summary in (
+        ("up", "start the sandbox in the background"),
+        ("down", "stop everything the sandbox started"),
+        ("status", "show what the sandbox is running"),
+    ):
+        sub = _command(sandbox_commands, name, summary, _not_yet)
+        sub.add_argument("--dir", type=Path, metavar="DIR", help="the sandbox's state folder")
+    return parser
+
+
+def _not_yet(args: argparse.Namespace) -> int:
+    words = [args.command, getattr(args, "sandbox_command", None)]
+    name = " ".join(word for word in words if word)
+    print(f"cockpit {name}: not available yet in cockpit {__version__}.", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _needs_subcommand(args: argparse.Namespace) -> int:
+    print(f"cockpit {args.command}: name a subcommand; see cockpit {args.command} --help")
+    return EXIT_USAGE
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from cockpit.config import ConfigError, config_warnings, load_config
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return EXIT_USAGE
+    sections = [name for name in type(config).model_fields if getattr(config, name) is not None]
+    print(f"{args.file}: ok ({', '.join(sections)})")
+    for warning in config_warnings(config, os.environ):
+        print(f"  warning: {warning}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from cockpit.journal import verify_journal
+
+    verification = verify_journal(args.journal)
+    stream = sys.stdout if verification.intact else sys.stderr
+    print(f"{args.journal}:", file=stream)
+    for line in verification.summary():
+        print(f"  {line}", file=stream)
+    return EXIT_OK if verification.intact else EXIT_PROBLEM
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        print(f"cockpit {args.command}: internal error: {error!r}", file=sys.stderr)
+        if os.environ.get("COCKPIT_DEBUG"):
+            traceback.print_exc()
+        else:
+            print("  (set COCKPIT_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return EXIT_PROBLEM
+
+
+if __name__ == "__main__":
+    sys.exit(main())

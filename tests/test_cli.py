@@ -1,0 +1,165 @@
+"""The command line as a user meets it: a real subprocess, real exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cockpit import __version__
+from cockpit.clock import FrozenClock
+from cockpit.config import parse_config
+from cockpit.session import open_session_journal
+from tests.samples import SIX_PROBLEMS, SIX_PROBLEMS_REPORTED
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SUBCOMMANDS = [
+    ["run"],
+    ["demo"],
+    ["check"],
+    ["act"],
+    ["replay"],
+    ["report"],
+    ["verify"],
+    ["config"],
+    ["config", "validate"],
+    ["sandbox"],
+    ["sandbox", "up"],
+    ["sandbox", "down"],
+    ["sandbox", "status"],
+]
+
+
+def cockpit(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version() -> None:
+    result = cockpit("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"cockpit {__version__}"
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
+def test_help_on_every_subcommand(words: list[str]) -> None:
+    result = cockpit(*words, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: cockpit {' '.join(words)}")
+
+
+def test_help_lists_every_command() -> None:
+    result = cockpit("--help")
+    for command in ("run", "demo", "check", "act", "replay", "report", "verify", "config"):
+        assert f"\n    {command} " in result.stdout
+
+
+def test_act_knows_the_action_ids() -> None:
+    result = cockpit("act", "--help")
+    for action in ("maintenance-on", "maintenance-off", "promote", "weight-up", "weight-down"):
+        assert action in result.stdout
+    bad = cockpit("act", "promote-now")
+    assert bad.returncode == 2
+    assert "invalid choice: 'promote-now'" in bad.stderr
+
+
+@pytest.mark.parametrize("words", [["demo"], ["run"], ["sandbox", "status"]])
+def test_unbuilt_commands_say_so_plainly(words: list[str]) -> None:
+    result = cockpit(*words)
+    assert result.returncode == 2
+    assert f"cockpit {' '.join(words)}: not available yet" in result.stderr
+
+
+def test_validate_example_config() -> None:
+    result = cockpit("config", "validate", "config.example.toml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("config.example.toml: ok (cutover, journal, aws,")
+
+
+def test_validate_reports_all_six_problems_with_key_paths(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(SIX_PROBLEMS)
+    result = cockpit("config", "validate", path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.splitlines() == [
+        f"{path}: 6 problems",
+        *[f"  {problem}" for problem in SIX_PROBLEMS_REPORTED],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[cutover\n", "not valid TOML"),
+        (b"\xff\xfe[cutover]", "not UTF-8 text"),
+    ],
+)
+def test_validate_unparseable_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    result = cockpit("config", "validate", path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    result = cockpit("config", "validate", tmp_path / "nope.toml")
+    assert result.returncode == 2
+    assert "no such file" in result.stderr
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    text = '[cutover]\nname = "cli test"\n'
+    config = parse_config(text, source="t", base_dir=tmp_path)
+    clock = FrozenClock(datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
+    writer = open_session_journal(
+        config, config_text=text, mode="dry-run", environ={"USER": "bob"}, clock=clock
+    )
+    with writer:
+        for index in range(5):
+            writer.append("note", {"text": f"note {index}"})
+    return writer.path
+
+
+def test_verify_intact(journal: Path) -> None:
+    result = cockpit("verify", journal)
+    assert result.returncode == 0
+    assert "intact: 7 lines, chain unbroken" in result.stdout
+    assert "session closed cleanly" in result.stdout
+
+
+def test_verify_names_the_edited_line(journal: Path) -> None:
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b"note 2", b"note X")
+    journal.write_bytes(b"".join(lines))
+    result = cockpit("verify", journal)
+    assert result.returncode == 1
+    assert "BROKEN at line 5: prev hash does not match line 4" in result.stderr
+
+
+def test_verify_accepts_a_truncated_tail(journal: Path) -> None:
+    data = journal.read_bytes()
+    journal.write_bytes(data[:-10])
+    result = cockpit("verify", journal)
+    assert result.returncode == 0
+    assert "last line 7 is incomplete" in result.stdout
+
+
+def test_verify_missing_journal(tmp_path: Path) -> None:
+    result = cockpit("verify", tmp_path / "nope.jsonl")
+    assert result.returncode == 1
+    assert "NOT VERIFIED: cannot read" in result.stderr
+    assert "Traceback" not in result.stderr
