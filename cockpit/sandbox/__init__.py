@@ -1,0 +1,1 @@
+"""Local stand-ins for the whole cutover infrastructure, on loopback, over real protocols."""

@@ -1,0 +1,647 @@
+"""A real PostgreSQL primary and streaming replica on loopback, with knobs for lag and promotion."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from cockpit.sandbox.shared import SandboxError, free_port
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.abc import Query
+
+Role = Literal["primary", "replica"]
+
+APP_USER = "cutover"
+APP_DBNAME = "shop"
+SERVER_BINARIES = ("initdb", "pg_basebackup", "postgres")
+MISSING_BINARIES_MESSAGE = (
+    "PostgreSQL server binaries not found (initdb, pg_ctl, pg_basebackup): "
+    "install Debian's postgresql-15 package (apt-get install postgresql-15)"
+)
+
+_SERVER_USER = "postgres"
+_PREFERRED_MAJOR = "15"
+_DEBIAN_ROOT = Path("/usr/lib/postgresql")
+_DATA_ROOT_PREFIX = "cockpit-pg-"
+_SOCKET_PATH_LIMIT = 100
+_CONNECT_TIMEOUT_SECONDS = 3
+_START_TIMEOUT_SECONDS = 30.0
+_STREAMING_TIMEOUT_SECONDS = 30.0
+_STOP_TIMEOUT_SECONDS = 10.0
+_COMMAND_TIMEOUT_SECONDS = 120.0
+_POLL_SECONDS = 0.05
+_LOG_TAIL_LINES = 20
+_WRITE_LOAD_TICK_SECONDS = 0.1
+_WRITE_LOAD_RETRY_SECONDS = 0.5
+
+_SERVER_SETTINGS = """
+# cockpit sandbox: a throwaway pair on loopback, tuned for speed over durability
+listen_addresses = '{host}'
+unix_socket_directories = '{socket_dir}'
+wal_level = replica
+max_wal_senders = 4
+wal_keep_size = '128MB'
+hot_standby = on
+wal_receiver_status_interval = '1s'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = '32MB'
+include = 'node.conf'
+"""
+
+_PG_HBA = """\
+# cockpit sandbox: trust for the server account locally and for replication, passwords for apps
+local   all           {server_user}                      trust
+host    replication   {server_user}   127.0.0.0/8        trust
+host    all           all             127.0.0.0/8        scram-sha-256
+"""
+
+_ORDERS_TABLE = (
+    "CREATE TABLE orders (id bigserial PRIMARY KEY, placed_at timestamptz NOT NULL DEFAULT now(),"
+    " payload text NOT NULL)"
+)
+_INSERT_ORDERS = (
+    "INSERT INTO orders (payload) SELECT md5(random()::text) || repeat('x', 160)"
+    " FROM generate_series(1, %s)"
+)
+_REPLAY_LAG_BYTES = (
+    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication"
+    " WHERE application_name = 'replica'"
+)
+_REPLICA_STREAMING = (
+    "SELECT count(*) > 0 FROM pg_stat_replication"
+    " WHERE application_name = 'replica' AND state = 'streaming' AND replay_lsn IS NOT NULL"
+)
+_REPLAY_PAUSED = (
+    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END"
+)
+
+
+def _conninfo_value(value: str) -> str:
+    """A libpq key=value value, quoted when it holds spaces, quotes or backslashes."""
+    if value and not any(c in value for c in " '\\"):
+        return value
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def _conninfo(**parts: str | int) -> str:
+    """A libpq key=value connection string from the given keys, in order."""
+    return " ".join(f"{key}={_conninfo_value(str(value))}" for key, value in parts.items())
+
+
+@dataclass(frozen=True)
+class PostgresEndpoints:
+    """Where the application role reaches the primary and the replica."""
+
+    host: str
+    primary_port: int
+    replica_port: int
+    user: str
+    password: str = field(repr=False)
+    dbname: str
+
+    @property
+    def primary_dsn(self) -> str:
+        return self._dsn(self.primary_port, with_password=True)
+
+    @property
+    def replica_dsn(self) -> str:
+        return self._dsn(self.replica_port, with_password=True)
+
+    def without_password(self, dsn_role: Role) -> str:
+        """The DSN for one end minus the password, for configs that read it from elsewhere."""
+        port = self.primary_port if dsn_role == "primary" else self.replica_port
+        return self._dsn(port, with_password=False)
+
+    def _dsn(self, port: int, *, with_password: bool) -> str:
+        secret = {"password": self.password} if with_password else {}
+        return _conninfo(host=self.host, port=port, user=self.user, **secret, dbname=self.dbname)
+
+
+# --- finding and running the server binaries ----------------------------------------------------
+
+
+def server_bindir_candidates() -> list[Path]:
+    """Where to look for the server binaries: pg_config's bindir, then Debian's, 15 first."""
+    candidates = [_DEBIAN_ROOT / _PREFERRED_MAJOR / "bin"]
+    if _DEBIAN_ROOT.is_dir():
+        majors = sorted((p.name for p in _DEBIAN_ROOT.iterdir()), key=_major_sort_key)
+        candidates += [_DEBIAN_ROOT / major / "bin" for major in reversed(majors)]
+    pg_config_bindir = _pg_config_bindir()
+    if pg_config_bindir is not None:
+        candidates.insert(0, pg_config_bindir)
+    return list(dict.fromkeys(candidates))
+
+
+def _major_sort_key(name: str) -> tuple[int, str]:
+    return (int(name), name) if name.isdigit() else (-1, name)
+
+
+def _pg_config_bindir() -> Path | None:
+    pg_config = shutil.which("pg_config")
+    if pg_config is None:
+        return None
+    try:
+        result = subprocess.run(
+            [pg_config, "--bindir"], capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(result.stdout.strip())
+
+
+def find_server_bindir() -> Path:
+    """The first candidate directory that holds initdb, pg_basebackup and postgres."""
+    for bindir in server_bindir_candidates():
+        if all(os.access(bindir / name, os.X_OK) for name in SERVER_BINARIES):
+            return bindir
+    raise SandboxError(MISSING_BINARIES_MESSAGE)
+
+
+@dataclass(frozen=True)
+class _ServerAccount:
+    """The OS account the server commands run as (the server refuses to run as root)."""
+
+    uid: int
+    gid: int
+    home: str
+
+    @classmethod
+    def for_this_process(cls) -> _ServerAccount | None:
+        """The `postgres` account when running as root; None to run as ourselves."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(_SERVER_USER)
+        except KeyError:
+            raise SandboxError(
+                f"running as root, the PostgreSQL server needs the '{_SERVER_USER}' system "
+                "user: install Debian's postgresql-15 package, or run as an unprivileged user"
+            ) from None
+        return cls(entry.pw_uid, entry.pw_gid, entry.pw_dir)
+
+    def popen_options(self) -> dict[str, Any]:
+        """Keyword arguments that make subprocess run a command as this account."""
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+
+def _server_environment(account: _ServerAccount | None) -> dict[str, str]:
+    """Our environment minus libpq's PG* variables (and with the account's home, if switching)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if account is not None:
+        environment.update(HOME=account.home, USER=_SERVER_USER, LOGNAME=_SERVER_USER)
+    return environment
+
+
+def _make_data_root(work_dir: Path, account: _ServerAccount | None) -> Path:
+    """A fresh folder for both clusters, reachable by the server account, with a short path."""
+    parent: Path | None = None
+    if account is None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        parent = work_dir
+    data_root = Path(tempfile.mkdtemp(prefix=_DATA_ROOT_PREFIX, dir=parent))
+    if len(str(data_root)) > _SOCKET_PATH_LIMIT - len("/.s.PGSQL.65535"):
+        data_root.rmdir()
+        data_root = Path(tempfile.mkdtemp(prefix=_DATA_ROOT_PREFIX))
+    if account is not None:
+        os.chown(data_root, account.uid, account.gid)
+    return data_root
+
+
+def _free_port_other_than(host: str, taken_port: int) -> int:
+    port = free_port(host)
+    while port == taken_port:
+        port = free_port(host)
+    return port
+
+
+def _log_tail(log_path: Path) -> str:
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(lines[-_LOG_TAIL_LINES:])
+
+
+# --- one cluster ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cluster:
+    """One data directory and the postmaster running on it, if any."""
+
+    role: Role
+    data_dir: Path
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def postmaster_pid(self) -> int | None:
+        """The PID written in postmaster.pid, if the server is running."""
+        if not self.is_running():
+            return None
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def is_promoted(self) -> bool:
+        """A replica whose recovery has ended (its standby.signal is gone)."""
+        initialised = (self.data_dir / "PG_VERSION").exists()
+        return initialised and not (self.data_dir / "standby.signal").exists()
+
+    def node_settings(self) -> str:
+        return f"port = {self.port}\ncluster_name = '{self.role}'\n"
+
+
+# --- the pair ------------------------------------------------------------------------------------
+
+
+class PostgresPair:
+    """A primary and a streaming replica, as children of this process, for the cockpit to watch."""
+
+    def __init__(
+        self,
+        bindir: Path,
+        account: _ServerAccount | None,
+        data_root: Path,
+        endpoints: PostgresEndpoints,
+    ) -> None:
+        self._bindir = bindir
+        self._account = account
+        self._data_root = data_root
+        self._endpoints = endpoints
+        self._primary = self._cluster("primary", endpoints.primary_port)
+        self._replica = self._cluster("replica", endpoints.replica_port)
+        self._lock = threading.RLock()
+        self._write_load: _WriteLoad | None = None
+
+    @classmethod
+    def create(
+        cls,
+        work_dir: Path,
+        *,
+        password: str,
+        host: str = "127.0.0.1",
+        primary_port: int | None = None,
+        replica_port: int | None = None,
+    ) -> PostgresPair:
+        """Initialise and start both servers; on failure nothing of them is left behind."""
+        bindir = find_server_bindir()
+        account = _ServerAccount.for_this_process()
+        primary_port = primary_port or free_port(host)
+        endpoints = PostgresEndpoints(
+            host=host,
+            primary_port=primary_port,
+            replica_port=replica_port or _free_port_other_than(host, primary_port),
+            user=APP_USER,
+            password=password,
+            dbname=APP_DBNAME,
+        )
+        pair = cls(bindir, account, _make_data_root(work_dir, account), endpoints)
+        try:
+            pair._bring_up()
+        except BaseException:
+            pair.stop()
+            shutil.rmtree(pair.data_root, ignore_errors=True)
+            raise
+        return pair
+
+    @property
+    def endpoints(self) -> PostgresEndpoints:
+        return self._endpoints
+
+    @property
+    def data_root(self) -> Path:
+        """The folder holding both clusters and their logs; the caller removes it after stop()."""
+        return self._data_root
+
+    def server_pids(self) -> dict[str, int]:
+        """The postmaster PID of each running server."""
+        pids = {c.role: c.postmaster_pid() for c in (self._primary, self._replica)}
+        return {role: pid for role, pid in pids.items() if pid is not None}
+
+    # --- replay ---------------------------------------------------------------------------------
+
+    def pause_replay(self) -> None:
+        """Stop the replica applying WAL (it keeps receiving it), so lag builds up."""
+        self._query(self._replica, "SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        self._query(self._replica, "SELECT pg_wal_replay_resume()")
+
+    def is_replay_paused(self) -> bool:
+        """Whether replay is paused on a running replica in recovery (False otherwise)."""
+        if not self._replica.is_running():
+            return False
+        return bool(self._query(self._replica, _REPLAY_PAUSED))
+
+    def replay_lag_bytes(self) -> int | None:
+        """WAL the primary has written that the replica has not replayed; None without a standby."""
+        lag = self._query(self._primary, _REPLAY_LAG_BYTES)
+        return None if lag is None else int(lag)
+
+    # --- write load -----------------------------------------------------------------------------
+
+    def start_write_load(self, rows_per_second: int = 2000) -> None:
+        """Insert into orders on the primary at about this rate, in a background thread."""
+        with self._lock:
+            if self._write_load is None:
+                self._write_load = _WriteLoad(self._endpoints.primary_dsn, rows_per_second)
+                self._write_load.start()
+
+    def stop_write_load(self) -> None:
+        with self._lock:
+            if self._write_load is not None:
+                self._write_load.stop()
+                self._write_load = None
+
+    # --- promotion and faults -------------------------------------------------------------------
+
+    def promote(self) -> None:
+        """Promote the replica and wait until it has left recovery."""
+        with self._lock:
+            if not self._query(self._replica, "SELECT pg_promote(wait => true)"):
+                raise SandboxError(
+                    f"the replica on port {self._replica.port} did not finish promotion in 60 s; "
+                    f"see {self._replica.log_path}"
+                )
+
+    def is_promoted(self) -> bool:
+        """Whether the replica has been promoted (it stays so while stopped, until reset())."""
+        return self._replica.is_promoted()
+
+    def stop_replica(self) -> None:
+        """A fault: the replica goes away (immediate shutdown)."""
+        with self._lock:
+            self._stop_server(self._replica)
+
+    def start_replica(self) -> None:
+        """Bring a stopped replica back and wait until it streams again."""
+        with self._lock:
+            if not self._replica.is_running():
+                self._start_server(self._replica)
+            if not self._replica.is_promoted():
+                self._wait_streaming()
+
+    def reset(self) -> None:
+        """Back to the starting state: no load, replay running, a fresh standby streaming."""
+        with self._lock:
+            self.stop_write_load()
+            if not self._primary.is_running():
+                self._start_server(self._primary)
+            if self._replica.is_promoted():
+                self._rebuild_replica()
+            elif not self._replica.is_running():
+                self._start_server(self._replica)
+            elif self.is_replay_paused():
+                self.resume_replay()
+            self._query(self._primary, "TRUNCATE orders RESTART IDENTITY", dbname=APP_DBNAME)
+            self._wait_streaming()
+
+    def stop(self) -> None:
+        """Stop the write load and both servers (immediate shutdown); safe to call twice."""
+        with self._lock:
+            self.stop_write_load()
+            self._stop_server(self._replica)
+            self._stop_server(self._primary)
+
+    # --- bringing clusters up -------------------------------------------------------------------
+
+    def _cluster(self, role: Role, port: int) -> _Cluster:
+        return _Cluster(role, self._data_root / role, port, self._data_root / f"{role}.log")
+
+    def _bring_up(self) -> None:
+        self._init_primary()
+        self._start_server(self._primary)
+        self._create_application_schema()
+        self._build_replica()
+        self._start_server(self._replica)
+        self._wait_streaming()
+
+    def _init_primary(self) -> None:
+        primary = self._primary
+        self._run_server_command(
+            "initdb",
+            ["-D", str(primary.data_dir), "-U", _SERVER_USER, "-A", "trust"],
+            ["-E", "UTF8", "--locale=C", "--no-sync"],
+        )
+        settings = _SERVER_SETTINGS.format(host=self._endpoints.host, socket_dir=self._data_root)
+        with (primary.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write(settings)
+        self._write_server_file(
+            primary.data_dir / "pg_hba.conf", _PG_HBA.format(server_user=_SERVER_USER)
+        )
+        self._write_server_file(primary.data_dir / "node.conf", primary.node_settings())
+
+    def _create_application_schema(self) -> None:
+        from psycopg import sql
+
+        create_role = sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+            sql.Identifier(APP_USER), sql.Literal(self._endpoints.password)
+        )
+        self._query(self._primary, create_role)
+        self._query(
+            self._primary,
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(APP_DBNAME), sql.Identifier(APP_USER)
+            ),
+        )
+        self._query(self._primary, _ORDERS_TABLE, dbname=APP_DBNAME)
+        self._query(self._primary, f"ALTER TABLE orders OWNER TO {APP_USER}", dbname=APP_DBNAME)
+
+    def _build_replica(self) -> None:
+        replica = self._replica
+        self._run_server_command(
+            "pg_basebackup",
+            ["-h", self._endpoints.host, "-p", str(self._primary.port), "-U", _SERVER_USER],
+            ["-D", str(replica.data_dir), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+        )
+        self._write_server_file(replica.data_dir / "node.conf", replica.node_settings())
+
+    def _rebuild_replica(self) -> None:
+        self._stop_server(self._replica)
+        shutil.rmtree(self._replica.data_dir)
+        self._build_replica()
+        self._start_server(self._replica)
+
+    def _write_server_file(self, path: Path, text: str) -> None:
+        path.write_text(text)
+        if self._account is not None:
+            os.chown(path, self._account.uid, self._account.gid)
+
+    def _run_server_command(self, binary: str, *argument_groups: Sequence[str]) -> None:
+        argv = [str(self._bindir / binary)] + [a for group in argument_groups for a in group]
+        try:
+            subprocess.run(
+                argv,
+                cwd=self._data_root,
+                env=_server_environment(self._account),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=_COMMAND_TIMEOUT_SECONDS,
+                check=True,
+                **self._account_options(),
+            )
+        except subprocess.CalledProcessError as error:
+            raise SandboxError(
+                f"{binary} failed (exit {error.returncode}):\n{error.stderr}"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise SandboxError(
+                f"{binary} did not finish in {_COMMAND_TIMEOUT_SECONDS:.0f} s"
+            ) from None
+
+    def _account_options(self) -> dict[str, Any]:
+        return {} if self._account is None else self._account.popen_options()
+
+    # --- starting and stopping servers ----------------------------------------------------------
+
+    def _start_server(self, cluster: _Cluster) -> None:
+        """Start the postmaster as our child, logging to its file, and wait until it answers."""
+        with cluster.log_path.open("ab") as log:
+            cluster.process = subprocess.Popen(
+                [str(self._bindir / "postgres"), "-D", str(cluster.data_dir)],
+                cwd=self._data_root,
+                env=_server_environment(self._account),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **self._account_options(),
+            )
+        self._wait_until(
+            lambda: self._accepts_connections(cluster),
+            _START_TIMEOUT_SECONDS,
+            f"PostgreSQL {cluster.role} did not come up on {self._endpoints.host}:{cluster.port}",
+            cluster,
+        )
+
+    def _accepts_connections(self, cluster: _Cluster) -> bool:
+        if not cluster.is_running():
+            raise self._server_error(f"PostgreSQL {cluster.role} exited while starting", cluster)
+        import psycopg
+
+        try:
+            self._admin_connection(cluster, "postgres").close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def _stop_server(self, cluster: _Cluster) -> None:
+        """Immediate shutdown (SIGQUIT, as `pg_ctl -m immediate stop` sends) by PID, then reap."""
+        process = cluster.process
+        if process is None:
+            return
+        if process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGQUIT)
+            try:
+                process.wait(timeout=_STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        cluster.process = None
+
+    def _wait_streaming(self) -> None:
+        self._wait_until(
+            lambda: bool(self._query(self._primary, _REPLICA_STREAMING)),
+            _STREAMING_TIMEOUT_SECONDS,
+            "the replica did not start streaming from the primary",
+            self._replica,
+        )
+
+    def _wait_until(
+        self, condition: Callable[[], bool], timeout: float, failure: str, cluster: _Cluster
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise self._server_error(f"{failure} within {timeout:.0f} s", cluster)
+            time.sleep(_POLL_SECONDS)
+
+    def _server_error(self, what: str, cluster: _Cluster) -> SandboxError:
+        tail = _log_tail(cluster.log_path)
+        return SandboxError(f"{what}; the end of {cluster.log_path}:\n{tail}")
+
+    # --- SQL ------------------------------------------------------------------------------------
+
+    def _admin_connection(self, cluster: _Cluster, dbname: str) -> psycopg.Connection[Any]:
+        """A connection as the server account over the cluster's unix socket."""
+        import psycopg
+
+        conninfo = _conninfo(host=str(self._data_root), port=cluster.port, user=_SERVER_USER)
+        return psycopg.connect(
+            conninfo, dbname=dbname, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS
+        )
+
+    def _query(self, cluster: _Cluster, query: Query, dbname: str = "postgres") -> Any:
+        """Run one statement on a cluster and return the first column of its first row, if any."""
+        import psycopg
+
+        try:
+            with self._admin_connection(cluster, dbname) as connection:
+                cursor = connection.execute(query)
+                row = cursor.fetchone() if cursor.description else None
+        except psycopg.Error as error:
+            where = f"{self._endpoints.host}:{cluster.port}"
+            raise SandboxError(f"PostgreSQL {cluster.role} at {where}: {error}") from error
+        return None if row is None else row[0]
+
+
+# --- the write load ------------------------------------------------------------------------------
+
+
+class _WriteLoad:
+    """A thread inserting batches of orders on the primary at about a given rate."""
+
+    def __init__(self, dsn: str, rows_per_second: int) -> None:
+        self._dsn = dsn
+        self._rows_per_tick = max(1, round(rows_per_second * _WRITE_LOAD_TICK_SECONDS))
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="postgres-write-load", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(
+                    self._dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS
+                ) as connection:
+                    self._insert_until_stopped(connection)
+            except psycopg.Error:
+                self._stopping.wait(_WRITE_LOAD_RETRY_SECONDS)
+
+    def _insert_until_stopped(self, connection: psycopg.Connection[Any]) -> None:
+        next_tick = time.monotonic()
+        while not self._stopping.is_set():
+            connection.execute(_INSERT_ORDERS, (self._rows_per_tick,))
+            next_tick += _WRITE_LOAD_TICK_SECONDS
+            self._stopping.wait(max(0.0, next_tick - time.monotonic()))
