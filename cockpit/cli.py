@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cockpit import __version__
+from cockpit.sandbox.commands import add_sandbox_commands
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -101,15 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", type=Path, metavar="FILE")
 
     sandbox = _command(commands, "sandbox", "the local stand-in infrastructure", _needs_subcommand)
-    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
-    for name, summary in (
-        ("up", "start the sandbox in the background"),
-        ("down", "stop everything the sandbox started"),
-        ("status", "show what the sandbox is running"),
-    ):
-        sub = _command(sandbox_commands, name, summary, _not_yet)
-        sub.add_argument("--dir", type=Path, metavar="DIR", help="the sandbox's state folder")
+    add_sandbox_commands(sandbox, lambda sub, handler: sub.set_defaults(handler=_sandbox(handler)))
     return parser
+
+
+def _sandbox(handler: Handler) -> Handler:
+    """Sandbox problems (missing binaries, a port in use) are messages, not tracebacks."""
+
+    def guarded(args: argparse.Namespace) -> int:
+        from cockpit.sandbox.shared import SandboxError
+
+        try:
+            return handler(args)
+        except SandboxError as error:
+            print(f"cockpit sandbox {args.sandbox_command}: {error}", file=sys.stderr)
+            return EXIT_PROBLEM
+
+    return guarded
 
 
 def _not_yet(args: argparse.Namespace) -> int:

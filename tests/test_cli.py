@@ -31,6 +31,7 @@ SUBCOMMANDS = [
     ["sandbox", "up"],
     ["sandbox", "down"],
     ["sandbox", "status"],
+    ["sandbox", "inject"],
 ]
 
 
@@ -73,7 +74,7 @@ def test_act_knows_the_action_ids() -> None:
     assert "invalid choice: 'promote-now'" in bad.stderr
 
 
-@pytest.mark.parametrize("words", [["demo"], ["run"], ["sandbox", "status"]])
+@pytest.mark.parametrize("words", [["demo"], ["run"], ["check"]])
 def test_unbuilt_commands_say_so_plainly(words: list[str]) -> None:
     result = cockpit(*words)
     assert result.returncode == 2

@@ -1,0 +1,54 @@
+"""Puts the AWS stand-in back to the state `seed` left it in, through its public API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cockpit.sandbox.aws import AwsSeed, AwsStandIn
+from cockpit.sandbox.shared import SIDES
+
+SEED_WEIGHTS = {"old": 100, "new": 0}
+
+
+def restore_seed_state(stand_in: AwsStandIn, seed: AwsSeed) -> None:
+    """Weights back to old 100 / new 0 in Route 53 and on the listener; extra rules removed."""
+    _restore_route53(stand_in.client("route53"), seed)
+    _restore_listener(stand_in.client("elbv2"), seed)
+
+
+def _restore_route53(route53: Any, seed: AwsSeed) -> None:
+    identifiers = {"old": seed.old_set_identifier, "new": seed.new_set_identifier}
+    changes = [
+        {
+            "Action": "UPSERT",
+            "ResourceRecordSet": {
+                "Name": seed.record_name,
+                "Type": "A",
+                "SetIdentifier": identifiers[side],
+                "Weight": SEED_WEIGHTS[side],
+                "TTL": seed.ttl,
+                "ResourceRecords": [{"Value": value} for value in seed.answers[side]],
+            },
+        }
+        for side in SIDES
+    ]
+    route53.change_resource_record_sets(
+        HostedZoneId=seed.hosted_zone_id,
+        ChangeBatch={"Comment": "sandbox reset", "Changes": changes},
+    )
+
+
+def _restore_listener(elbv2: Any, seed: AwsSeed) -> None:
+    for rule in elbv2.describe_rules(ListenerArn=seed.listener_arn)["Rules"]:
+        if not rule.get("IsDefault"):
+            elbv2.delete_rule(RuleArn=rule["RuleArn"])
+    forward = {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [
+                {"TargetGroupArn": seed.target_groups[side], "Weight": SEED_WEIGHTS[side]}
+                for side in SIDES
+            ]
+        },
+    }
+    elbv2.modify_listener(ListenerArn=seed.listener_arn, DefaultActions=[forward])

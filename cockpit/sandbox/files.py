@@ -1,0 +1,177 @@
+"""What the sandbox leaves in its folder: sandbox.json (endpoints) and cockpit.toml (a config)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from cockpit.config import parse_config
+from cockpit.jsonvalue import JsonValue
+from cockpit.sandbox.shared import SIDES, SandboxError
+
+SANDBOX_JSON = "sandbox.json"
+COCKPIT_TOML = "cockpit.toml"
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Readers never see a half-written file: write beside it, then rename over it."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def write_json_atomically(path: Path, data: JsonValue) -> None:
+    write_text_atomically(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_sandbox_files(directory: Path, info: dict[str, JsonValue]) -> None:
+    """Writes cockpit.toml (checked by the real config loader first) and then sandbox.json."""
+    text = tomli_w.dumps(cockpit_config(info))
+    try:
+        parse_config(text, source=COCKPIT_TOML, base_dir=directory)
+    except Exception as error:
+        raise SandboxError(f"the sandbox built an invalid config: {error}") from error
+    write_text_atomically(directory / COCKPIT_TOML, _CONFIG_HEADER + text)
+    write_json_atomically(directory / SANDBOX_JSON, info)
+
+
+def read_sandbox_json(directory: Path) -> dict[str, Any]:
+    """The endpoints of a running sandbox; SandboxError when there is none in `directory`."""
+    path = directory / SANDBOX_JSON
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SandboxError(
+            f"no sandbox in {directory} (no {SANDBOX_JSON}); start one with "
+            f"`cockpit sandbox up --dir {directory}`"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise SandboxError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise SandboxError(f"{path} is not a JSON object")
+    return data
+
+
+_CONFIG_HEADER = """\
+# Written by `cockpit sandbox up`: a config pointing the cockpit at the local sandbox.
+# The PostgreSQL password and dummy AWS keys are in sandbox.json under "env".
+
+"""
+
+
+def cockpit_config(info: dict[str, Any]) -> dict[str, Any]:
+    """A complete cockpit config for the sandbox described by `info` (sandbox.json's content)."""
+    aws = info["aws"]
+    return {
+        "cutover": {"name": f"sandbox: {aws['record_name'].rstrip('.')}", "refresh_seconds": 1.0},
+        "journal": {"dir": "journal"},
+        "aws": {"region": aws["region"], "endpoint_url": aws["endpoint_url"]},
+        "replication": _replication(info),
+        "targets": _targets(info),
+        "dns": _dns(info),
+        "errors": _errors(info),
+        "traffic": _traffic(info),
+        "maintenance": _maintenance(info),
+        "promotion": {"postgres": {"replica_name": aws["rds_replica_id"]}},
+        "guards": {"weight_min_dwell_seconds": 30.0, "promote_quiet_seconds": 3.0},
+    }
+
+
+def _replication(info: dict[str, Any]) -> dict[str, Any]:
+    postgres = info["postgres"]
+    return {
+        "interval_seconds": 1.0,
+        "timeout_seconds": 2.0,
+        "postgres": {
+            "primary_dsn": postgres["primary_dsn_without_password"],
+            "replica_dsn": postgres["replica_dsn_without_password"],
+            "password_env": postgres["password_env"],
+        },
+    }
+
+
+def _targets(info: dict[str, Any]) -> dict[str, Any]:
+    groups = info["aws"]["target_groups"]
+    return {
+        "interval_seconds": 2.0,
+        "target_groups": [
+            {"name": f"tg-{side}", "side": side, "arn": groups[side]} for side in SIDES
+        ],
+        "http": [
+            {"name": f"app-{side}", "side": side, "url": f"{info['http'][side]}/health"}
+            for side in SIDES
+        ],
+    }
+
+
+def _dns(info: dict[str, Any]) -> dict[str, Any]:
+    dns = info["dns"]
+    aws = info["aws"]
+    return {
+        "interval_seconds": 1.0,
+        "timeout_seconds": 1.0,
+        "max_ttl_seconds": max(60, int(aws["ttl"])),
+        "resolvers": [
+            {"address": address, "name": name}
+            for address, name in zip(dns["resolvers"], dns["resolver_names"], strict=True)
+        ],
+        "authoritative": [{"address": dns["authoritative"], "name": "authoritative"}],
+        "records": [
+            {
+                "name": aws["record_name"].rstrip("."),
+                "type": "A",
+                "expect": aws["new_answers"],
+                "old": aws["old_answers"],
+            }
+        ],
+    }
+
+
+def _errors(info: dict[str, Any]) -> dict[str, Any]:
+    aws = info["aws"]
+    logs = info["http"]["access_logs"]
+    return {
+        "interval_seconds": 5.0,
+        "window_seconds": 60,
+        "cloudwatch": {
+            "load_balancer_arn": aws["load_balancer_arn"],
+            "old_target_group_arn": aws["target_groups"]["old"],
+            "new_target_group_arn": aws["target_groups"]["new"],
+            "period_seconds": 10,
+        },
+        "access_logs": [{"side": side, "path": logs[side]} for side in SIDES],
+    }
+
+
+def _traffic(info: dict[str, Any]) -> dict[str, Any]:
+    aws = info["aws"]
+    if info.get("traffic_backend") == "alb":
+        backend: dict[str, Any] = {
+            "alb": {
+                "listener_arn": aws["listener_arn"],
+                "old_target_group_arn": aws["target_groups"]["old"],
+                "new_target_group_arn": aws["target_groups"]["new"],
+            }
+        }
+    else:
+        backend = {
+            "route53": {
+                "hosted_zone_id": aws["hosted_zone_id"].removeprefix("/hostedzone/"),
+                "record_name": aws["record_name"].rstrip("."),
+                "record_type": "A",
+                "old_set_identifier": aws["old_set_identifier"],
+                "new_set_identifier": aws["new_set_identifier"],
+            }
+        }
+    return {"interval_seconds": 2.0, "steps": [0, 5, 10, 25, 50, 75, 100], **backend}
+
+
+def _maintenance(info: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "probe_url": info["http"]["front_door"] + "/",
+        "probe_expect_status": 503,
+        "alb": {"listener_arn": info["aws"]["listener_arn"], "rule_priority": 1},
+    }

@@ -1,0 +1,452 @@
+"""The sandbox as one process: every stand-in started, wired together, controlled and stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from cockpit.jsonvalue import JsonValue
+from cockpit.sandbox.aws import (
+    AwsSeed,
+    AwsStandIn,
+    MetricsPublisher,
+    alb_maintenance,
+    alb_weights,
+    http_health_probe,
+    install_target_health,
+    route53_record_source,
+    route53_weights,
+    seed,
+)
+from cockpit.sandbox.baseline import restore_seed_state
+from cockpit.sandbox.dns import AuthoritativeServer, CachingResolver, UnboundResolver
+from cockpit.sandbox.files import write_json_atomically, write_sandbox_files
+from cockpit.sandbox.http import AppServer, FrontDoor
+from cockpit.sandbox.postgres import PostgresPair
+from cockpit.sandbox.processes import runner_identity
+from cockpit.sandbox.shared import SIDES, SandboxError, Side, TrafficStats, free_port
+from cockpit.sandbox.traffic import TrafficGenerator
+
+ZONE = "cutover.test."
+RECORD = "app.cutover.test."
+SIDE_HOSTS: dict[Side, str] = {"old": "127.0.10.1", "new": "127.0.20.1"}
+AUTHORITATIVE_HOST = "127.0.0.1"
+PASSWORD_ENV = "COCKPIT_SANDBOX_PGPASSWORD"
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How big and how busy the sandbox is."""
+
+    dns_ttl_seconds: int = 30
+    caching_resolvers: int = 3
+    use_unbound: bool = True
+    traffic_rate_per_second: float = 20.0
+    metrics_interval_seconds: float = 5.0
+    traffic_backend: Literal["route53", "alb"] = "route53"
+
+
+Stopper = Callable[[], None]
+
+
+class Sandbox:
+    """Every stand-in of the cutover infrastructure, in this process (postgres as children)."""
+
+    def __init__(self, directory: Path, options: SandboxOptions | None = None) -> None:
+        self.directory = directory.resolve()
+        self.options = options or SandboxOptions()
+        self._stoppers: list[tuple[str, Stopper]] = []
+        self._lock = threading.RLock()
+        self._timers: list[threading.Timer] = []
+        self._stopped = threading.Event()
+        self.password = secrets.token_urlsafe(18)
+        self.stats = TrafficStats()
+        self.apps: dict[Side, AppServer] = {}
+        self.resolvers: list[CachingResolver | UnboundResolver] = []
+        self.postgres: PostgresPair | None = None
+        self.aws: AwsStandIn | None = None
+        self.aws_seed: AwsSeed | None = None
+        self.authoritative: AuthoritativeServer | None = None
+        self.front_door: FrontDoor | None = None
+        self.traffic: TrafficGenerator | None = None
+        self.info: dict[str, JsonValue] = {}
+
+    # --- start and stop ------------------------------------------------------------------------
+
+    def start(self) -> dict[str, JsonValue]:
+        """Brings everything up and writes cockpit.toml and sandbox.json; unwinds on failure."""
+        started_at = time.monotonic()
+        (self.directory / "logs").mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_in_parallel_with_postgres()
+            self._start_traffic()
+        except BaseException:
+            self.stop()
+            raise
+        self.info = self._describe(time.monotonic() - started_at)
+        write_sandbox_files(self.directory, self.info)
+        self.write_pids()
+        return self.info
+
+    def stop(self) -> None:
+        """Stops every part started, newest first; safe to call twice and from a signal."""
+        with self._lock:
+            self._stopped.set()
+            for timer in self._timers:
+                timer.cancel()
+            while self._stoppers:
+                name, stopper = self._stoppers.pop()
+                try:
+                    stopper()
+                except Exception as error:
+                    print(f"sandbox: stopping {name} failed: {error}", flush=True)
+
+    def _started(self, name: str, stopper: Stopper) -> None:
+        self._stoppers.append((name, stopper))
+
+    def _start_in_parallel_with_postgres(self) -> None:
+        """PostgreSQL takes the longest to start, so the rest comes up meanwhile."""
+        pool = ThreadPoolExecutor(max_workers=1)
+        postgres_future = pool.submit(self._start_postgres)
+        try:
+            self._start_aws_and_http()
+            self._start_dns()
+        finally:
+            pool.shutdown(wait=True)
+            self._await_postgres(postgres_future)
+
+    def _start_postgres(self) -> PostgresPair:
+        return PostgresPair.create(self.directory / "postgres", password=self.password)
+
+    def _await_postgres(self, future: Future[PostgresPair]) -> None:
+        """Waits for the pair started in parallel (a failed start cleans up after itself)."""
+        pair = self.postgres = future.result()
+        self._started("postgres", lambda: _stop_postgres(pair))
+
+    def _start_aws_and_http(self) -> None:
+        for side in SIDES:
+            host = SIDE_HOSTS[side]
+            app = AppServer(
+                side, host, free_port(host), self.directory / "logs" / f"{side}-access.log"
+            )
+            app.start()
+            self._started(f"{side} app", app.stop)
+            self.apps[side] = app
+        self.aws = AwsStandIn(region="us-east-1")
+        self.aws.start()
+        self._started("aws", self.aws.stop)
+        install_target_health(http_health_probe())
+        self.aws_seed = seed(
+            self.aws,
+            targets={side: (SIDE_HOSTS[side], _port_of(self.apps[side].url)) for side in SIDES},
+            answers={side: (SIDE_HOSTS[side],) for side in SIDES},
+            ttl=self.options.dns_ttl_seconds,
+            zone_name=ZONE,
+            record_name=RECORD,
+        )
+
+    def _start_dns(self) -> None:
+        aws, aws_seed = self._aws()
+        records = route53_record_source(aws, aws_seed.hosted_zone_id)
+        port = free_port(AUTHORITATIVE_HOST, _UDP)
+        self.authoritative = AuthoritativeServer(AUTHORITATIVE_HOST, port, ZONE, records)
+        self.authoritative.start()
+        self._started("authoritative dns", self.authoritative.stop)
+        upstream = (AUTHORITATIVE_HOST, port)
+        for index in range(self.options.caching_resolvers):
+            host = f"127.0.0.{index + 2}"
+            resolver = CachingResolver(
+                host, free_port(host, _UDP), upstream, name=f"cache-{index + 1}"
+            )
+            self._add_resolver(resolver)
+        if self.options.use_unbound and UnboundResolver.available():
+            host = f"127.0.0.{self.options.caching_resolvers + 2}"
+            unbound = UnboundResolver(
+                host,
+                free_port(host, _UDP),
+                upstream,
+                zone=ZONE,
+                work_dir=self.directory / "unbound",
+            )
+            self._add_resolver(unbound)
+
+    def _add_resolver(self, resolver: CachingResolver | UnboundResolver) -> None:
+        resolver.start()
+        self._started(f"resolver {resolver.name}", resolver.stop)
+        self.resolvers.append(resolver)
+
+    def _start_traffic(self) -> None:
+        aws, aws_seed = self._aws()
+        weights = (
+            route53_weights(aws, aws_seed)
+            if self.options.traffic_backend == "route53"
+            else alb_weights(aws, aws_seed)
+        )
+        self.front_door = FrontDoor(
+            AUTHORITATIVE_HOST,
+            free_port(AUTHORITATIVE_HOST),
+            {side: app.url for side, app in self.apps.items()},
+            weights,
+            alb_maintenance(aws, aws_seed),
+            self.stats,
+        )
+        self.front_door.start()
+        self._started("front door", self.front_door.stop)
+        self.traffic = TrafficGenerator(
+            self.front_door.url, rate_per_second=self.options.traffic_rate_per_second
+        )
+        self.traffic.start()
+        self._started("traffic", self.traffic.stop)
+        publisher = MetricsPublisher(aws, aws_seed)
+        thread = threading.Thread(target=self._publish_metrics, args=(publisher,), daemon=True)
+        thread.start()
+        self._started("metrics", lambda: thread.join(timeout=5))
+
+    def _publish_metrics(self, publisher: MetricsPublisher) -> None:
+        """Drains the front door's counts into CloudWatch, and the replica's lag, until stopped."""
+        while not self._stopped.wait(self.options.metrics_interval_seconds):
+            now = datetime.now(UTC)
+            try:
+                publisher.publish_traffic(self.stats.drain(), now)
+                lag_seconds = self.replica_lag_seconds()
+                if lag_seconds is not None:
+                    publisher.publish_replica_lag(lag_seconds, now)
+            except Exception as error:
+                print(f"sandbox: publishing metrics failed: {error}", flush=True)
+
+    def replica_lag_seconds(self) -> float | None:
+        """How far behind the replica's replay is in time (0 when it has replayed all it has)."""
+        if self.postgres is None or self.postgres.is_promoted():
+            return None
+        import psycopg
+
+        query = (
+            "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+            "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+        )
+        with psycopg.connect(self.postgres.endpoints.replica_dsn, connect_timeout=2) as conn:
+            row = conn.execute(query).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def _aws(self) -> tuple[AwsStandIn, AwsSeed]:
+        if self.aws is None or self.aws_seed is None:
+            raise SandboxError("the AWS stand-in is not running")
+        return self.aws, self.aws_seed
+
+    # --- what it is ---------------------------------------------------------------------------
+
+    def _describe(self, startup_seconds: float) -> dict[str, JsonValue]:
+        aws, aws_seed = self._aws()
+        pg = self._postgres().endpoints
+        front_door = self.front_door.url if self.front_door else ""
+        return {
+            "postgres": {
+                "primary_dsn": pg.primary_dsn,
+                "replica_dsn": pg.replica_dsn,
+                "primary_dsn_without_password": pg.without_password("primary"),
+                "replica_dsn_without_password": pg.without_password("replica"),
+                "password_env": PASSWORD_ENV,
+            },
+            "aws": {
+                "endpoint_url": aws.endpoint_url,
+                "region": aws.region,
+                "hosted_zone_id": aws_seed.hosted_zone_id,
+                "zone_name": aws_seed.zone_name,
+                "record_name": aws_seed.record_name,
+                "ttl": aws_seed.ttl,
+                "old_answers": list(aws_seed.answers["old"]),
+                "new_answers": list(aws_seed.answers["new"]),
+                "old_set_identifier": aws_seed.old_set_identifier,
+                "new_set_identifier": aws_seed.new_set_identifier,
+                "load_balancer_arn": aws_seed.load_balancer_arn,
+                "listener_arn": aws_seed.listener_arn,
+                "target_groups": {str(side): arn for side, arn in aws_seed.target_groups.items()},
+                "rds_primary_id": aws_seed.rds_primary_id,
+                "rds_replica_id": aws_seed.rds_replica_id,
+            },
+            "dns": {
+                "authoritative": self.authoritative.address if self.authoritative else "",
+                "resolvers": [r.address for r in self.resolvers],
+                "resolver_names": [r.name for r in self.resolvers],
+            },
+            "http": {
+                "front_door": front_door,
+                "old": self.apps["old"].url,
+                "new": self.apps["new"].url,
+                "access_logs": {
+                    side: str(self.directory / "logs" / f"{side}-access.log") for side in SIDES
+                },
+            },
+            "env": {
+                PASSWORD_ENV: self.password,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": aws.region,
+            },
+            "control_url": "",
+            "config": str(self.directory / "cockpit.toml"),
+            "traffic_backend": self.options.traffic_backend,
+            "startup_seconds": round(startup_seconds, 2),
+        }
+
+    def _postgres(self) -> PostgresPair:
+        if self.postgres is None:
+            raise SandboxError("PostgreSQL is not running")
+        return self.postgres
+
+    def pids(self) -> dict[str, JsonValue]:
+        """Every process this sandbox runs, by PID, so `down` can stop exactly them."""
+        children: dict[str, JsonValue] = {}
+        if self.postgres is not None:
+            for role, pid in self.postgres.server_pids().items():
+                children[f"postgres-{role}"] = pid
+        for resolver in self.resolvers:
+            if isinstance(resolver, UnboundResolver) and resolver.pid is not None:
+                children[resolver.name] = resolver.pid
+        data_root = str(self.postgres.data_root) if self.postgres else None
+        return {"runner": os.getpid(), "children": children, "postgres_data_root": data_root}
+
+    def write_pids(self) -> None:
+        write_json_atomically(self.directory / "pids.json", self.pids())
+
+    # --- scenario controls ------------------------------------------------------------------
+
+    def app(self, side: Side) -> AppServer:
+        return self.apps[side]
+
+    def resolver(self, index: int) -> CachingResolver | UnboundResolver:
+        if not 0 <= index < len(self.resolvers):
+            names = ", ".join(f"{i}={r.name}" for i, r in enumerate(self.resolvers))
+            raise SandboxError(f"no resolver {index}; the sandbox has {names}")
+        return self.resolvers[index]
+
+    def pair(self) -> PostgresPair:
+        return self._postgres()
+
+    def later(self, seconds: float, action: Callable[[], Any]) -> None:
+        """Runs `action` after `seconds` (a timed scenario's revert), unless stopped or reset."""
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        with self._lock:
+            self._timers.append(timer)
+        timer.start()
+
+    def reset(self) -> None:
+        """Back to the state `up` left: cheap enough to run before every test."""
+        with self._lock:
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
+        for app in self.apps.values():
+            app.reset()
+        for resolver in self.resolvers:
+            if isinstance(resolver, CachingResolver):
+                resolver.set_mode("normal")
+            resolver.flush()
+        self._reset_aws()
+        self._postgres().reset()
+        self.write_pids()
+
+    def _reset_aws(self) -> None:
+        aws, aws_seed = self._aws()
+        restore_seed_state(aws, aws_seed)
+
+    def status(self) -> dict[str, JsonValue]:
+        """What is running and how each knob is set, for `sandbox status` and tests."""
+        pair = self._postgres()
+        return {
+            "pids": self.pids(),
+            "postgres": {
+                "promoted": pair.is_promoted(),
+                "replay_paused": None if pair.is_promoted() else pair.is_replay_paused(),
+                "replay_lag_bytes": pair.replay_lag_bytes(),
+            },
+            "apps": {side: _json_knobs(app.knobs()) for side, app in self.apps.items()},
+            "resolvers": {r.name: getattr(r, "mode", "normal") for r in self.resolvers},
+            "traffic": {
+                str(k): v for k, v in (self.traffic.counts() if self.traffic else {}).items()
+            },
+        }
+
+
+_UDP = 2  # socket.SOCK_DGRAM, without importing socket for one constant
+
+
+def _json_knobs(knobs: dict[str, object]) -> dict[str, JsonValue]:
+    return {
+        key: value if isinstance(value, str | int | float | bool) else str(value)
+        for key, value in knobs.items()
+    }
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+def _stop_postgres(pair: PostgresPair) -> None:
+    pair.stop()
+    if pair.data_root.exists() and pair.data_root.name.startswith("cockpit-pg-"):
+        shutil.rmtree(pair.data_root, ignore_errors=True)
+
+
+# --- the runner process ---------------------------------------------------------------------
+
+
+def run(directory: Path, options: SandboxOptions) -> int:
+    """The body of the background runner: start, serve control requests, stop on a signal."""
+    from cockpit.sandbox.control import ControlServer
+
+    sandbox = Sandbox(directory, options)
+    stop_requested = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop_requested.set())
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "runner.pid").write_text(runner_identity(os.getpid()))
+    try:
+        sandbox.start()
+        control = ControlServer(sandbox, on_stop=stop_requested.set)
+        control.start()
+        sandbox.info["control_url"] = control.url
+        write_sandbox_files(directory, sandbox.info)
+        print(f"sandbox: up in {sandbox.info['startup_seconds']} s", flush=True)
+        stop_requested.wait()
+        control.stop()
+    except SandboxError as error:
+        print(f"sandbox: {error}", flush=True)
+        return 1
+    except Exception as error:
+        print(f"sandbox: failed: {type(error).__name__}: {error}", flush=True)
+        if os.environ.get("COCKPIT_DEBUG"):
+            traceback.print_exc()
+        return 1
+    finally:
+        sandbox.stop()
+        print("sandbox: stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m cockpit.sandbox.runner")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--options", default="{}", help="SandboxOptions as JSON")
+    args = parser.parse_args(argv)
+    options = SandboxOptions(**json.loads(args.options))
+    return run(args.directory, options)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""`cockpit sandbox up/down/status` through the real command line: nothing is left behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cockpit.sandbox.processes import process_alive
+
+
+def cockpit(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def recorded_pids(directory: Path) -> list[int]:
+    pids = json.loads((directory / "pids.json").read_text())
+    return [pids["runner"], *pids["children"].values()]
+
+
+def tcp_endpoints(info: dict[str, Any]) -> list[tuple[str, int]]:
+    urls = [
+        info["aws"]["endpoint_url"],
+        info["http"]["front_door"],
+        info["http"]["old"],
+        info["http"]["new"],
+        info["control_url"],
+    ]
+    endpoints = [(urlsplit(u).hostname or "", urlsplit(u).port or 0) for u in urls]
+    for dsn in (info["postgres"]["primary_dsn"], info["postgres"]["replica_dsn"]):
+        fields = dict(part.split("=", 1) for part in dsn.split())
+        endpoints.append((fields["host"], int(fields["port"])))
+    return endpoints
+
+
+def udp_endpoints(info: dict[str, Any]) -> list[tuple[str, int]]:
+    addresses = [info["dns"]["authoritative"], *info["dns"]["resolvers"]]
+    return [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in addresses]
+
+
+def can_bind(host: str, port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def assert_nothing_left(pids: list[int], info: dict[str, Any]) -> None:
+    assert [pid for pid in pids if process_alive(pid)] == []
+    busy_tcp = [e for e in tcp_endpoints(info) if not can_bind(*e, socket.SOCK_STREAM)]
+    busy_udp = [e for e in udp_endpoints(info) if not can_bind(*e, socket.SOCK_DGRAM)]
+    assert busy_tcp == [] and busy_udp == []
+
+
+def test_up_then_down_leaves_no_process_and_no_port(tmp_path: Path) -> None:
+    directory = tmp_path / "box"
+    up = cockpit("sandbox", "up", "--dir", directory, "--ttl", "5")
+    assert up.returncode == 0, up.stderr + up.stdout
+    assert "sandbox up in" in up.stdout
+    info = json.loads((directory / "sandbox.json").read_text())
+    pids = recorded_pids(directory)
+    assert all(process_alive(pid) for pid in pids)
+    assert len(pids) >= 3  # runner, primary, replica
+
+    status = cockpit("sandbox", "status", "--dir", directory)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["postgres"]["promoted"] is False
+
+    again = cockpit("sandbox", "up", "--dir", directory)
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+
+    down = cockpit("sandbox", "down", "--dir", directory)
+    assert down.returncode == 0, down.stderr
+    assert "stopped runner" in down.stdout
+    assert_nothing_left(pids, info)
+
+    repeat = cockpit("sandbox", "down", "--dir", directory)
+    assert repeat.returncode == 0
+    assert "no sandbox was running" in repeat.stdout
+    gone = cockpit("sandbox", "status", "--dir", directory)
+    assert gone.returncode == 1
+    assert "no sandbox is running" in gone.stderr
+
+
+def test_ctrl_c_of_a_foreground_up_cleans_up(tmp_path: Path) -> None:
+    directory = tmp_path / "fg"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "sandbox", "up", "--foreground", "--dir", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        info = _wait_for_control_url(directory, process)
+        pids = recorded_pids(directory)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert_nothing_left(pids, info)
+
+
+def _wait_for_control_url(directory: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            info = json.loads((directory / "sandbox.json").read_text())
+        except (OSError, ValueError):
+            info = {}
+        if info.get("control_url"):
+            return info
+        time.sleep(0.1)
+    raise AssertionError("the foreground sandbox did not come up")
+
+
+def test_inject_and_status_without_a_sandbox(tmp_path: Path) -> None:
+    result = cockpit("sandbox", "inject", "lag-spike", "--dir", tmp_path)
+    assert result.returncode == 1
+    assert "no sandbox is running" in result.stderr
+    assert "Traceback" not in result.stderr
