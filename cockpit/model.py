@@ -13,7 +13,8 @@ from typing import TypeAlias
 from cockpit.jsonvalue import JsonValue
 
 Scalar: TypeAlias = str | int | float | bool | None
-Value: TypeAlias = Scalar | tuple[Scalar, ...]
+# A reading value: a scalar, or (frozen) lists and string-keyed tables of values.
+Value: TypeAlias = Scalar | tuple["Value", ...] | Mapping[str, "Value"]
 
 
 class Status(StrEnum):
@@ -57,9 +58,21 @@ class SignalKind(StrEnum):
 
 
 def _frozen_value(value: object) -> Value:
+    """Lists become tuples and dicts read-only mappings, so a reading cannot change."""
     if isinstance(value, list | tuple):
-        return tuple(_frozen_scalar(item) for item in value)
+        return tuple(_frozen_value(item) for item in value)
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _frozen_value(v) for k, v in value.items()})
     return _frozen_scalar(value)
+
+
+def _thawed(value: Value) -> JsonValue:
+    """The JSON form of a frozen value."""
+    if isinstance(value, tuple):
+        return [_thawed(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _thawed(item) for key, item in value.items()}
+    return value
 
 
 def _frozen_scalar(value: object) -> Scalar:
@@ -69,7 +82,9 @@ def _frozen_scalar(value: object) -> Scalar:
         if not math.isfinite(value):
             raise ValueError(f"reading values must be finite numbers, not {value!r}")
         return value
-    raise TypeError(f"reading values must be str, int, float, bool or None, not {type(value)}")
+    raise TypeError(
+        f"reading values must be JSON-like (str, number, bool, None), not {type(value)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -111,10 +126,7 @@ class Reading:
 
 def reading_to_json(reading: Reading) -> dict[str, JsonValue]:
     """A reading as plain JSON for the journal; reading_from_json() reverses it."""
-    values: dict[str, JsonValue] = {
-        key: list(value) if isinstance(value, tuple) else value
-        for key, value in reading.values.items()
-    }
+    values: dict[str, JsonValue] = {key: _thawed(value) for key, value in reading.values.items()}
     return {
         "signal": reading.signal_id,
         "kind": reading.kind.value,

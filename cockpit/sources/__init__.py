@@ -1,0 +1,1 @@
+"""Signal sources: each reads one family of signals and returns Readings."""
