@@ -1,0 +1,225 @@
+"""An AWS RDS read replica: describe_db_instances for its state, CloudWatch ReplicaLag for lag.
+
+Signal `replication`. RDS gives lag in seconds only, so replay_lag_bytes is always null.
+
+Status rules, first match wins:
+- describe_db_instances fails: read() raises, so the poller shows UNKNOWN with the reason;
+- not a replica but the source of replicas itself (the primary configured by mistake): WARN;
+- no ReadReplicaSourceDBInstanceIdentifier any more: OK "promoted: no longer a read replica";
+- otherwise the worse of the instance and the lag:
+  - instance status not "available": WARN, naming the status;
+  - no ReplicaLag datapoint in the last 5 min, or CloudWatch failed: UNKNOWN (never 0);
+  - ReplicaLag negative (RDS reports -1 when replication is not running): CRITICAL;
+  - ReplicaLag under 10 s: OK, else WARN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cockpit.config import RdsReplication
+from cockpit.model import Reading, SignalKind, Status, worst
+from cockpit.sources.base import Schedule, make_reading
+from cockpit.sources.context import SourceContext
+from cockpit.sources.failures import describe_failure
+
+SIGNAL_ID = "replication"
+WARN_LAG_SECONDS = 10.0
+LAG_LOOKBACK = timedelta(minutes=5)
+LAG_PERIOD_SECONDS = 60
+LAG_QUERY_ID = "replica_lag"
+OLD_DATAPOINT_SECONDS = 180
+NO_BYTES_NOTE = "byte lag not exposed by RDS"
+
+
+@dataclass(frozen=True)
+class RdsInstance:
+    """What describe_db_instances says about the replica."""
+
+    identifier: str
+    status: str
+    source_instance: str | None
+    own_replicas: tuple[str, ...] = ()
+
+    @property
+    def is_replica(self) -> bool:
+        return self.source_instance is not None
+
+
+@dataclass(frozen=True)
+class LagDatapoint:
+    """The newest ReplicaLag period: its average and when the period started."""
+
+    seconds: float
+    period_start: datetime
+
+
+def parse_instance(response: Mapping[str, Any]) -> RdsInstance:
+    """The one instance in a describe_db_instances response."""
+    instance = response["DBInstances"][0]
+    return RdsInstance(
+        identifier=str(instance["DBInstanceIdentifier"]),
+        status=str(instance.get("DBInstanceStatus") or "unknown"),
+        source_instance=instance.get("ReadReplicaSourceDBInstanceIdentifier") or None,
+        own_replicas=tuple(instance.get("ReadReplicaDBInstanceIdentifiers") or ()),
+    )
+
+
+def latest_datapoint(response: Mapping[str, Any]) -> LagDatapoint | None:
+    """The newest datapoint of the ReplicaLag query in a get_metric_data response, if any."""
+    for result in response.get("MetricDataResults", []):
+        if result.get("Id") == LAG_QUERY_ID:
+            points = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+            if not points:
+                return None
+            period_start, value = max(points, key=lambda point: point[0])
+            return LagDatapoint(float(value), period_start)
+    return None
+
+
+def classify(
+    instance: RdsInstance, lag: LagDatapoint | None, lag_error: str | None, now: datetime
+) -> tuple[Status, str]:
+    """The status and the line a person reads."""
+    if not instance.is_replica and instance.own_replicas:
+        replicas = ", ".join(instance.own_replicas)
+        return Status.WARN, (
+            f"{instance.identifier} is not a read replica but the source of {replicas}: "
+            "check replication.rds.replica_instance_id"
+        )
+    if not instance.is_replica:
+        return Status.OK, f"promoted: no longer a read replica (status {instance.status})"
+    lag_status, lag_text = _lag_verdict(lag, lag_error, now)
+    parts = [f"replica of {instance.source_instance}", lag_text, NO_BYTES_NOTE]
+    instance_status = Status.OK
+    if instance.status != "available":
+        instance_status = Status.WARN
+        parts.insert(0, f"status {instance.status}")
+    return worst([instance_status, lag_status]), "; ".join(parts)
+
+
+def _lag_verdict(
+    lag: LagDatapoint | None, lag_error: str | None, now: datetime
+) -> tuple[Status, str]:
+    if lag_error is not None:
+        return Status.UNKNOWN, f"ReplicaLag unavailable ({lag_error})"
+    if lag is None:
+        return Status.UNKNOWN, "no ReplicaLag datapoints in the last 5 min"
+    text = f"ReplicaLag {lag.seconds:.1f} s{_age_note(lag, now)}"
+    if lag.seconds < 0:
+        return Status.CRITICAL, f"{text}: replication is not running"
+    if lag.seconds >= WARN_LAG_SECONDS:
+        return Status.WARN, f"{text}, over {WARN_LAG_SECONDS:g} s"
+    return Status.OK, text
+
+
+def _age_note(lag: LagDatapoint, now: datetime) -> str:
+    """Says how old the newest datapoint is, once that is older than CloudWatch's usual delay."""
+    seconds = math.floor(age_seconds(lag, now))
+    return f" (newest datapoint {seconds // 60}m old)" if seconds >= OLD_DATAPOINT_SECONDS else ""
+
+
+def age_seconds(lag: LagDatapoint, now: datetime) -> float:
+    """How long ago the newest datapoint's period started."""
+    return (now - lag.period_start).total_seconds()
+
+
+def reading_values(
+    instance: RdsInstance, lag: LagDatapoint | None, lag_error: str | None, now: datetime
+) -> dict[str, Any]:
+    """The reading's values, by their documented names."""
+    return {
+        "db_status": instance.status,
+        "source_instance": instance.source_instance,
+        "is_replica": instance.is_replica,
+        "replay_lag_seconds": lag.seconds if lag else None,
+        "replay_lag_age_seconds": age_seconds(lag, now) if lag else None,
+        "replay_lag_bytes": None,
+        "in_recovery": instance.is_replica,
+        "promoted": not instance.is_replica and not instance.own_replicas,
+        "lag_error": lag_error,
+    }
+
+
+def lag_query(instance_id: str, now: datetime) -> dict[str, Any]:
+    """get_metric_data arguments for the replica's ReplicaLag over the last 5 minutes."""
+    metric = {
+        "Namespace": "AWS/RDS",
+        "MetricName": "ReplicaLag",
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
+    }
+    return {
+        "MetricDataQueries": [
+            {
+                "Id": LAG_QUERY_ID,
+                "MetricStat": {"Metric": metric, "Period": LAG_PERIOD_SECONDS, "Stat": "Average"},
+                "ReturnData": True,
+            }
+        ],
+        "StartTime": now - LAG_LOOKBACK,
+        # Past now, so a datapoint stamped within the current second is not cut off.
+        "EndTime": now + timedelta(seconds=LAG_PERIOD_SECONDS),
+        "ScanBy": "TimestampDescending",
+    }
+
+
+class RdsReplicationSource:
+    """Polls one RDS read replica; see the module for the rules."""
+
+    def __init__(
+        self, settings: RdsReplication, schedule: Schedule, context: SourceContext
+    ) -> None:
+        self._instance_id = settings.replica_instance_id
+        self._schedule = schedule
+        self._context = context
+
+    @property
+    def name(self) -> str:
+        return "replication (rds)"
+
+    @property
+    def kind(self) -> SignalKind:
+        return SignalKind.REPLICATION
+
+    @property
+    def schedule(self) -> Schedule:
+        return self._schedule
+
+    @property
+    def signal_ids(self) -> tuple[str, ...]:
+        return (SIGNAL_ID,)
+
+    async def read(self) -> list[Reading]:
+        now = self._context.clock()
+        outcomes: tuple[Any, Any] = await asyncio.gather(
+            asyncio.to_thread(self._describe),
+            asyncio.to_thread(self._replica_lag, now),
+            return_exceptions=True,
+        )
+        described, lag_response = outcomes
+        if isinstance(described, BaseException):
+            raise described
+        instance = parse_instance(described)
+        lag, lag_error = self._lag_outcome(lag_response)
+        status, detail = classify(instance, lag, lag_error, now)
+        values = reading_values(instance, lag, lag_error, now)
+        return [make_reading(self, SIGNAL_ID, status, now, detail, values)]
+
+    def _describe(self) -> Any:
+        rds = self._context.aws.client("rds")
+        return rds.describe_db_instances(DBInstanceIdentifier=self._instance_id)
+
+    def _replica_lag(self, now: datetime) -> Any:
+        cloudwatch = self._context.aws.client("cloudwatch")
+        return cloudwatch.get_metric_data(**lag_query(self._instance_id, now))
+
+    def _lag_outcome(self, response: Any) -> tuple[LagDatapoint | None, str | None]:
+        if isinstance(response, BaseException):
+            reason = describe_failure(response, timeout_seconds=self._schedule.timeout_seconds)
+            return None, reason
+        return latest_datapoint(response), None
