@@ -1,0 +1,385 @@
+"""5xx ratio and p95 latency per side from access logs being written on this host.
+
+Status rules: see cockpit.sources.errors_common (no requests in the window -> UNKNOWN, ratio
+over the guard threshold -> CRITICAL, over half of it or p95 over its limit -> WARN, else OK).
+A log that is missing or unreadable makes its side UNKNOWN; the other side is unaffected.
+
+Lines are nginx "combined" plus $request_time. Each file is followed by byte offset: a poll
+reads at most MAX_BYTES_PER_POLL new bytes and keeps a partial last line for the next one;
+the first poll starts MAX_TAIL_BYTES before the end so the window fills without reading a
+huge file. A rotated file (a new inode at the path) is finished, then the new file is read
+from its start; a truncated file (smaller than the offset) is read again from its start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from cockpit.config import AccessLog, ErrorsSection
+from cockpit.model import Reading, SignalKind, Status, Value
+from cockpit.sources.base import Schedule, make_reading
+from cockpit.sources.context import SourceContext
+from cockpit.sources.errors_common import (
+    Thresholds,
+    WindowStats,
+    classify,
+    describe,
+    error_values,
+    in_window,
+    p95_nearest_rank,
+    unknown_values,
+    window_bounds,
+    window_text,
+)
+
+SIDES = ("old", "new")
+MAX_TAIL_BYTES = 1 << 20
+MAX_BYTES_PER_POLL = 4 << 20
+MAX_LINE_BYTES = 64 << 10
+MAX_ENTRIES_PER_SIDE = 250_000
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_LINE = re.compile(
+    r"^(?P<remote_addr>\S+) \S+ \S+ \[(?P<time_local>[^\]]+)\] "
+    rf"(?P<request>{_QUOTED}) (?P<status>\d{{3}}) (?:\d+|-) {_QUOTED} {_QUOTED} "
+    r"(?P<request_time>\d+(?:\.\d+)?|-)\s*$"
+)
+_TIME_LOCAL = re.compile(
+    r"^(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One request as the log recorded it: when it ended, its status, how long it took."""
+
+    at: datetime
+    status: int
+    request_time_seconds: float | None
+
+    @property
+    def is_5xx(self) -> bool:
+        return 500 <= self.status <= 599
+
+
+def parse_line(line: str) -> LogEntry | None:
+    """One log line as an entry; None when it is not the expected format."""
+    match = _LINE.match(line)
+    if match is None:
+        return None
+    at = parse_time_local(match["time_local"])
+    if at is None:
+        return None
+    request_time = match["request_time"]
+    seconds = None if request_time == "-" else float(request_time)
+    return LogEntry(at, int(match["status"]), seconds)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_time_local(text: str) -> datetime | None:
+    """nginx's $time_local ("22/Nov/2026:23:59:07 +0100") as an aware datetime; None if invalid."""
+    match = _TIME_LOCAL.match(text)
+    if match is None or match[2] not in _MONTHS:
+        return None
+    day, _, year, hour, minute, second, sign, tz_hours, tz_minutes = match.groups()
+    offset = timedelta(hours=int(tz_hours), minutes=int(tz_minutes)) * (-1 if sign == "-" else 1)
+    try:
+        return datetime(
+            int(year),
+            _MONTHS[match[2]],
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=timezone(offset),
+        )
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class FollowOutcome:
+    """What one poll of one file brought: complete new lines, and any trouble."""
+
+    lines: tuple[bytes, ...] = ()
+    error: str | None = None
+    backlog_bytes: int = 0
+    started_mid_file: bool = False
+
+
+class FollowedLog:
+    """A log file read incrementally across polls (offset, partial line, rotation, truncation)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        tail_bytes: int = MAX_TAIL_BYTES,
+        max_bytes_per_poll: int = MAX_BYTES_PER_POLL,
+    ) -> None:
+        self.path = path
+        self._tail_bytes = tail_bytes
+        self._max_bytes = max_bytes_per_poll
+        self._file: BinaryIO | None = None
+        self._identity: tuple[int, int] | None = None
+        self._offset = 0
+        self._partial = b""
+        self._skip_first_line = False
+        self._looked = False
+
+    def poll(self) -> FollowOutcome:
+        """The complete lines written since the last poll (at most max_bytes_per_poll of them)."""
+        first_look, self._looked = not self._looked, True
+        try:
+            identity = _identity(self.path.stat())
+        except OSError as error:
+            return FollowOutcome(self._finish(), error=self._trouble(error))
+        finished = self._finish() if identity != self._identity else ()
+        started_mid_file = False
+        if self._file is None:
+            try:
+                started_mid_file = self._open(tail=first_look)
+            except OSError as error:
+                return FollowOutcome(finished, error=self._trouble(error))
+        lines, backlog = self._read_new()
+        return FollowOutcome(finished + lines, None, backlog, started_mid_file)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file, self._identity = None, None
+
+    def _trouble(self, error: OSError) -> str:
+        if isinstance(error, FileNotFoundError):
+            return f"access log {self.path} not found"
+        return f"access log {self.path}: {error.strerror or error}"
+
+    def _open(self, *, tail: bool) -> bool:
+        """Opens the path; on the first look, a bounded tail from the line boundary before it."""
+        file = self.path.open("rb")
+        stat = os.fstat(file.fileno())
+        self._file, self._identity = file, _identity(stat)
+        start = max(0, stat.st_size - self._tail_bytes) if tail else 0
+        self._offset = max(0, start - 1)
+        self._partial, self._skip_first_line = b"", start > 0
+        return start > 0
+
+    def _read_new(self) -> tuple[tuple[bytes, ...], int]:
+        assert self._file is not None
+        size = os.fstat(self._file.fileno()).st_size
+        if size < self._offset:
+            self._offset, self._partial, self._skip_first_line = 0, b"", False
+        self._file.seek(self._offset)
+        chunk = self._file.read(min(self._max_bytes, size - self._offset))
+        self._offset += len(chunk)
+        return self._complete_lines(chunk), max(0, size - self._offset)
+
+    def _complete_lines(self, chunk: bytes) -> tuple[bytes, ...]:
+        data = self._partial + chunk
+        if self._skip_first_line:
+            newline = data.find(b"\n")
+            if newline < 0:
+                self._partial = b""
+                return ()
+            data, self._skip_first_line = data[newline + 1 :], False
+        *lines, self._partial = data.split(b"\n")
+        if len(self._partial) > MAX_LINE_BYTES:
+            lines.append(self._partial)
+            self._partial = b""
+        return tuple(lines)
+
+    def _finish(self) -> tuple[bytes, ...]:
+        """The rest of a file that was rotated away or removed, then closes it."""
+        if self._file is None:
+            return ()
+        lines, _ = self._read_new()
+        last = (self._partial,) if self._partial and not self._skip_first_line else ()
+        self.close()
+        self._offset, self._partial, self._skip_first_line = 0, b"", False
+        return lines + last
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
+@dataclass
+class SideWindow:
+    """The recent entries of one side's logs, pruned to the window and bounded in number."""
+
+    max_entries: int = MAX_ENTRIES_PER_SIDE
+    entries: deque[LogEntry] = field(default_factory=deque)
+    unparsed_lines: int = 0
+    covered_since: datetime | None = None
+
+    def add(self, lines: Iterable[bytes], *, started_mid_file: bool) -> int:
+        """Parses and keeps the lines; returns how many could not be parsed."""
+        unparsed, first = 0, None
+        for raw in lines:
+            entry = parse_line(raw.decode("utf-8", errors="replace"))
+            if entry is None:
+                unparsed += raw.strip() != b""
+                continue
+            first = first or entry
+            self.entries.append(entry)
+        self.unparsed_lines += unparsed
+        if started_mid_file and first is not None:
+            self._covered_from(first.at)
+        return unparsed
+
+    def prune(self, window_start: datetime) -> None:
+        """Drops entries older than the window; beyond max_entries the oldest go, and are noted."""
+        while self.entries and self.entries[0].at < window_start:
+            self.entries.popleft()
+        while len(self.entries) > self.max_entries:
+            self.entries.popleft()
+            self._covered_from(self.entries[0].at)
+
+    def _covered_from(self, moment: datetime) -> None:
+        if self.covered_since is None or moment > self.covered_since:
+            self.covered_since = moment
+
+    def stats(self, start: datetime, end: datetime) -> tuple[WindowStats, dict[str, Value]]:
+        """Counts, p95 and response-time extras of the entries within [start, end]."""
+        inside = [e for e in self.entries if in_window(e.at, start, end)]
+        times = [e.request_time_seconds for e in inside if e.request_time_seconds is not None]
+        errors = sum(1 for e in inside if e.is_5xx)
+        stats = WindowStats.from_counts(len(inside), errors, p95_nearest_rank(times))
+        extras: dict[str, Value] = {
+            "avg_response_seconds": sum(times) / len(times) if times else None,
+            "max_response_seconds": max(times) if times else None,
+            "window_complete": self.covered_since is None or self.covered_since <= start,
+        }
+        return stats, extras
+
+
+@dataclass(frozen=True)
+class SidePoll:
+    """One side after one poll: its window's stats, or the trouble with its logs."""
+
+    stats: WindowStats
+    extras: dict[str, Value]
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+class AccessLogErrorsSource:
+    """Each configured side's 5xx ratio and latency from its access logs (all logs aggregated)."""
+
+    def __init__(self, context: SourceContext, section: ErrorsSection) -> None:
+        self._context = context
+        self._schedule = Schedule.from_config(section)
+        self._window_seconds = section.window_seconds
+        self._thresholds = Thresholds.from_guards(context.config.guards)
+        self._logs = _logs_by_side(section.access_logs)
+        self._windows = {side: SideWindow() for side in self._logs}
+
+    @property
+    def name(self) -> str:
+        return "errors (access log)"
+
+    @property
+    def kind(self) -> SignalKind:
+        return SignalKind.ERRORS
+
+    @property
+    def schedule(self) -> Schedule:
+        return self._schedule
+
+    @property
+    def signal_ids(self) -> tuple[str, ...]:
+        return tuple(f"errors:access_log:{side}" for side in self._logs)
+
+    async def read(self) -> list[Reading]:
+        now = self._context.clock()
+        polls = await asyncio.to_thread(self._poll_all, now)
+        return [self._reading(side, poll, now) for side, poll in polls.items()]
+
+    def close(self) -> None:
+        """Closes every followed file (the source reopens them on its next read)."""
+        for logs in self._logs.values():
+            for log in logs:
+                log.close()
+
+    def _poll_all(self, now: datetime) -> dict[str, SidePoll]:
+        return {side: self._poll_side(side, now) for side in self._logs}
+
+    def _poll_side(self, side: str, now: datetime) -> SidePoll:
+        window = self._windows[side]
+        outcomes = [log.poll() for log in self._logs[side]]
+        unparsed = sum(window.add(o.lines, started_mid_file=o.started_mid_file) for o in outcomes)
+        start, end = window_bounds(now, self._window_seconds)
+        window.prune(start)
+        stats, extras = window.stats(start, end)
+        backlog = sum(o.backlog_bytes for o in outcomes)
+        extras |= {
+            "unparsed_lines": window.unparsed_lines,
+            "backlog_bytes": backlog,
+            "paths": tuple(str(log.path) for log in self._logs[side]),
+        }
+        problems = tuple(o.error for o in outcomes if o.error)
+        notes = _notes(unparsed, backlog, window, start)
+        return SidePoll(stats, extras, problems, notes)
+
+    def _reading(self, side: str, poll: SidePoll, now: datetime) -> Reading:
+        signal_id = f"errors:access_log:{side}"
+        if poll.problems:
+            reason = "; ".join(poll.problems)
+            values = unknown_values(self._thresholds, self._window_seconds, reason)
+            return make_reading(self, signal_id, Status.UNKNOWN, now, reason, values)
+        values = error_values(poll.stats, self._thresholds, self._window_seconds, poll.extras)
+        detail = describe(
+            poll.stats,
+            self._thresholds,
+            window_text(self._window_seconds),
+            p95_missing="p95 unavailable (no request times logged)",
+        )
+        detail = "; ".join((detail, *poll.notes))
+        status = classify(poll.stats, self._thresholds)
+        return make_reading(self, signal_id, status, now, detail, values)
+
+
+def _notes(unparsed: int, backlog: int, window: SideWindow, start: datetime) -> tuple[str, ...]:
+    """What the detail must add so the numbers are not read as more than they are."""
+    notes = []
+    if window.covered_since is not None and window.covered_since > start:
+        since = window.covered_since.astimezone(UTC)
+        notes.append(f"log read from {since:%H:%M:%S} UTC only")
+    if backlog:
+        notes.append(f"reading behind: {backlog / 1e6:.1f} MB not read yet")
+    if unparsed:
+        notes.append(f"{unparsed} lines not understood")
+    return tuple(notes)
+
+
+def _logs_by_side(access_logs: Sequence[AccessLog]) -> dict[str, list[FollowedLog]]:
+    """The followed files per side, old first, only for sides that have a log."""
+    by_side: dict[str, list[FollowedLog]] = {}
+    for side in SIDES:
+        paths = [log.path for log in access_logs if log.side == side]
+        if paths:
+            by_side[side] = [FollowedLog(Path(path)) for path in paths]
+    return by_side
+
+
+def build_access_log_sources(context: SourceContext) -> list[AccessLogErrorsSource]:
+    """The access log error source, or [] when no [[errors.access_logs]] is configured."""
+    section = context.config.errors
+    if section is None or not section.access_logs:
+        return []
+    return [AccessLogErrorsSource(context, section)]
