@@ -1,0 +1,366 @@
+"""Target health: ELBv2 target groups and HTTP health URLs, one signal per group or URL.
+
+Status rules for a target group (signal `targets:<name>`):
+- OK: every registered target is healthy ("3/3 healthy");
+- WARN: some targets are not healthy; initial, draining, unused and unavailable targets count
+  as not healthy, and the detail names each (up to three) with its state and reason;
+- CRITICAL: no targets registered, or none of them healthy;
+- UNKNOWN: describe_target_health failed for this group (the detail says why); the other
+  groups are read on their own and stay visible.
+
+Status rules for an HTTP health URL (signal `targets:<name>`):
+- OK: the answer's status equals expect_status ("HTTP 200 in 12 ms");
+- CRITICAL: any other status (a redirect is not followed and not healthy, as for an ALB), or
+  no answer at all (connection refused, timeout, TLS error); each URL stands on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import time
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from cockpit.config import HttpHealthCheck, TargetGroup, TargetsSection
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.sources.base import Schedule, Source, make_reading
+from cockpit.sources.context import SourceContext
+from cockpit.sources.failures import describe_failure
+
+T = TypeVar("T")
+
+# Each group's call or URL's GET gets this share of the poll's timeout, so a slow one becomes
+# its own reading before the poller gives up on the whole source.
+CALL_BUDGET_SHARE = 0.8
+MAX_TARGETS_IN_DETAIL = 3
+BODY_SNIPPET_CHARS = 80
+BODY_READ_BYTES = 4096
+
+_STATE_NOTES = {
+    "initial": "initial (registering, not healthy yet)",
+    "draining": "draining (deregistering, not counted as healthy)",
+}
+
+
+def signal_id(name: str) -> str:
+    """The signal id of a target group or HTTP check named `name` in the config."""
+    return f"targets:{name}"
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    """One target's health: an id such as '10.0.1.7:80', its state, and why."""
+
+    target_id: str
+    state: str
+    reason: str | None = None
+    description: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "healthy"
+
+    def as_value(self) -> dict[str, str | None]:
+        """The reading's form: {"id", "state", "reason", "description"}."""
+        return {
+            "id": self.target_id,
+            "state": self.state,
+            "reason": self.reason,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A status and the sentence that explains it."""
+
+    status: Status
+    detail: str
+
+
+def call_budget_seconds(schedule: Schedule) -> float:
+    """How long one group's call or one URL's GET may take within a poll."""
+    return schedule.timeout_seconds * CALL_BUDGET_SHARE
+
+
+async def within(budget_seconds: float, work: Awaitable[T]) -> T:
+    """`work`, or TimeoutError once `budget_seconds` have passed."""
+    return await asyncio.wait_for(work, timeout=budget_seconds)
+
+
+def health_values(targets: Sequence[TargetHealth], side: str) -> dict[str, Any]:
+    """The values every target-health reading carries: counts, targets, side."""
+    healthy = sum(1 for target in targets if target.healthy)
+    return {
+        "healthy": healthy,
+        "unhealthy": len(targets) - healthy,
+        "total": len(targets),
+        "targets": [target.as_value() for target in targets],
+        "side": side,
+    }
+
+
+def failed_values(side: str, reason: str) -> dict[str, Any]:
+    """The values of a reading that could not be taken: no counts, never a made-up 0."""
+    return {"side": side, "error": reason}
+
+
+# --- ELBv2 target groups ----------------------------------------------------------------------
+
+
+def target_label(target_id: str, port: int | None) -> str:
+    """'10.0.1.7:80', 'i-0abc:80', '[2001:db8::7]:80', or a Lambda ARN (no port)."""
+    if port is None:
+        return target_id
+    host = f"[{target_id}]" if ":" in target_id and not target_id.startswith("arn:") else target_id
+    return f"{host}:{port}"
+
+
+def parse_target_health(response: Mapping[str, Any]) -> list[TargetHealth]:
+    """The targets of one describe_target_health answer."""
+    return [_parse_description(item) for item in response.get("TargetHealthDescriptions", [])]
+
+
+def _parse_description(description: Mapping[str, Any]) -> TargetHealth:
+    target = description.get("Target", {})
+    health = description.get("TargetHealth", {})
+    port = target.get("Port")
+    return TargetHealth(
+        target_id=target_label(str(target.get("Id", "?")), None if port is None else int(port)),
+        state=str(health.get("State") or "unavailable"),
+        reason=health.get("Reason") or None,
+        description=health.get("Description") or None,
+    )
+
+
+def describe_target(target: TargetHealth) -> str:
+    """'10.0.1.7:80 unhealthy: Target.Timeout (Request timed out)'."""
+    text = f"{target.target_id} {_STATE_NOTES.get(target.state, target.state)}"
+    if target.reason:
+        text += f": {target.reason}"
+    if target.description:
+        text += f" ({target.description})"
+    return text
+
+
+def classify_target_group(targets: Sequence[TargetHealth]) -> Verdict:
+    """How a target group stands, from its targets' states."""
+    if not targets:
+        return Verdict(Status.CRITICAL, "no targets registered")
+    healthy = sum(1 for target in targets if target.healthy)
+    summary = f"{healthy}/{len(targets)} healthy"
+    if healthy == len(targets):
+        return Verdict(Status.OK, summary)
+    status = Status.CRITICAL if healthy == 0 else Status.WARN
+    return Verdict(status, f"{summary}; {_describe_not_healthy(targets)}")
+
+
+def _describe_not_healthy(targets: Sequence[TargetHealth]) -> str:
+    not_healthy = [target for target in targets if not target.healthy]
+    shown = [describe_target(target) for target in not_healthy[:MAX_TARGETS_IN_DETAIL]]
+    hidden = len(not_healthy) - len(shown)
+    if hidden:
+        shown.append(f"and {hidden} more not healthy")
+    return "; ".join(shown)
+
+
+class TargetGroupsSource:
+    """Every configured ELBv2 target group, read concurrently; one reading per group."""
+
+    def __init__(
+        self, groups: Sequence[TargetGroup], schedule: Schedule, context: SourceContext
+    ) -> None:
+        self._groups = tuple(groups)
+        self._schedule = schedule
+        self._context = context
+
+    @property
+    def name(self) -> str:
+        return "targets (elbv2)"
+
+    @property
+    def kind(self) -> SignalKind:
+        return SignalKind.TARGETS
+
+    @property
+    def schedule(self) -> Schedule:
+        return self._schedule
+
+    @property
+    def signal_ids(self) -> tuple[str, ...]:
+        return tuple(signal_id(group.name) for group in self._groups)
+
+    async def read(self) -> list[Reading]:
+        client = await asyncio.to_thread(self._context.aws.client, "elbv2")
+        return list(await asyncio.gather(*(self._read_group(client, g) for g in self._groups)))
+
+    async def _read_group(self, client: Any, group: TargetGroup) -> Reading:
+        budget = call_budget_seconds(self._schedule)
+        call = asyncio.to_thread(client.describe_target_health, TargetGroupArn=group.arn)
+        try:
+            response = await within(budget, call)
+        except Exception as error:
+            reason = describe_failure(error, timeout_seconds=budget)
+            return self._reading(group, Status.UNKNOWN, reason, failed_values(group.side, reason))
+        targets = parse_target_health(response)
+        verdict = classify_target_group(targets)
+        values = health_values(targets, group.side)
+        return self._reading(group, verdict.status, verdict.detail, values)
+
+    def _reading(
+        self, group: TargetGroup, status: Status, detail: str, values: Mapping[str, Any]
+    ) -> Reading:
+        now = self._context.clock()
+        return make_reading(self, signal_id(group.name), status, now, detail, values)
+
+
+# --- HTTP health URLs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a health URL answered: status, redirect target, the start of the body, latency."""
+
+    status_code: int
+    location: str | None
+    body_start: bytes
+    latency_seconds: float
+
+
+def fetch_http(url: str, timeout_seconds: float) -> HttpAnswer:
+    """One GET of `url` (http or https), redirects not followed; raises when nothing answers."""
+    parts = urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_seconds)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    started = time.perf_counter()
+    try:
+        connection.request("GET", path, headers={"User-Agent": "cutover-cockpit"})
+        response = connection.getresponse()
+        body_start = response.read(BODY_READ_BYTES)
+        latency_seconds = time.perf_counter() - started
+        return HttpAnswer(
+            response.status, response.getheader("Location"), body_start, latency_seconds
+        )
+    finally:
+        connection.close()
+
+
+def display_url(url: str) -> str:
+    """The URL without any user:password@ part, fit for the screen and the journal."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def printable_snippet(body: bytes, limit: int = BODY_SNIPPET_CHARS) -> str:
+    """The body's first `limit` printable characters, whitespace runs made single spaces."""
+    text = body.decode("utf-8", errors="replace")
+    kept = "".join(char if char.isprintable() else " " for char in text)
+    return " ".join(kept.split())[:limit]
+
+
+def format_duration(seconds: float) -> str:
+    """'0.4 ms', '12 ms', '1.25 s'."""
+    milliseconds = seconds * 1000
+    if milliseconds < 10:
+        return f"{milliseconds:.1f} ms"
+    if milliseconds < 1000:
+        return f"{milliseconds:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
+def classify_http_answer(
+    answer: HttpAnswer, expect_status: int, url: str
+) -> tuple[Verdict, TargetHealth]:
+    """How a health URL stands from its answer; the target entry says why in its reason."""
+    code = answer.status_code
+    if code == expect_status:
+        verdict = Verdict(Status.OK, f"HTTP {code} in {format_duration(answer.latency_seconds)}")
+        return verdict, TargetHealth(url, "healthy")
+    if 300 <= code < 400:
+        where = f"to {answer.location}" if answer.location else "without a Location"
+        reason = f"redirect (HTTP {code} {where}) is not healthy"
+        return Verdict(Status.CRITICAL, reason), TargetHealth(url, "unhealthy", reason)
+    head = f"HTTP {code}" + (f" (expected {expect_status})" if 200 <= code < 300 else "")
+    snippet = printable_snippet(answer.body_start) or None
+    detail = f"{head}: {snippet}" if snippet else head
+    return Verdict(Status.CRITICAL, detail), TargetHealth(url, "unhealthy", head, snippet)
+
+
+def classify_http_failure(reason: str, url: str) -> tuple[Verdict, TargetHealth]:
+    """A health URL that did not answer at all is not healthy."""
+    return Verdict(Status.CRITICAL, reason), TargetHealth(url, "unhealthy", reason)
+
+
+class HttpChecksSource:
+    """Every configured HTTP health URL, fetched concurrently; one reading per URL."""
+
+    def __init__(
+        self, checks: Sequence[HttpHealthCheck], schedule: Schedule, context: SourceContext
+    ) -> None:
+        self._checks = tuple(checks)
+        self._schedule = schedule
+        self._context = context
+
+    @property
+    def name(self) -> str:
+        return "targets (http)"
+
+    @property
+    def kind(self) -> SignalKind:
+        return SignalKind.TARGETS
+
+    @property
+    def schedule(self) -> Schedule:
+        return self._schedule
+
+    @property
+    def signal_ids(self) -> tuple[str, ...]:
+        return tuple(signal_id(check.name) for check in self._checks)
+
+    async def read(self) -> list[Reading]:
+        return list(await asyncio.gather(*(self._check(check) for check in self._checks)))
+
+    async def _check(self, check: HttpHealthCheck) -> Reading:
+        verdict, target, answer = await self._probe(check)
+        values = {
+            **health_values([target], check.side),
+            "status_code": None if answer is None else answer.status_code,
+            "latency_seconds": None if answer is None else answer.latency_seconds,
+        }
+        now = self._context.clock()
+        return make_reading(
+            self, signal_id(check.name), verdict.status, now, verdict.detail, values
+        )
+
+    async def _probe(
+        self, check: HttpHealthCheck
+    ) -> tuple[Verdict, TargetHealth, HttpAnswer | None]:
+        budget = call_budget_seconds(self._schedule)
+        try:
+            answer = await within(budget, asyncio.to_thread(fetch_http, check.url, budget))
+        except Exception as error:
+            reason = describe_failure(error, timeout_seconds=budget)
+            return (*classify_http_failure(reason, display_url(check.url)), None)
+        return (*classify_http_answer(answer, check.expect_status, display_url(check.url)), answer)
+
+
+def build_target_sources(context: SourceContext) -> list[Source]:
+    """One source for the target groups and one for the HTTP checks, those configured."""
+    section: TargetsSection | None = context.config.targets
+    if section is None:
+        return []
+    schedule = Schedule.from_config(section)
+    sources: list[Source] = []
+    if section.target_groups:
+        sources.append(TargetGroupsSource(section.target_groups, schedule, context))
+    if section.http:
+        sources.append(HttpChecksSource(section.http, schedule, context))
+    return sources
