@@ -1,0 +1,436 @@
+"""DNS propagation: what every resolver and authoritative server answers for each moving record.
+
+One reading per record (`dns:<name>`); each server's answer is classified "new" (the expected
+set), "old" (the set being replaced), "other" (neither) or "error" (SERVFAIL, NXDOMAIN, REFUSED,
+NODATA, timeout, truncated or malformed). Counts and converged_fraction are over resolvers only.
+
+Status rules, first match wins:
+- CRITICAL: any server answers "other" (a wrong answer is out there), or the authoritative
+  servers answer "other" or none of them answers at all.
+- UNKNOWN: no resolver answered at all.
+- WARN: answers are mixed (some old, some new), resolvers do not yet answer what the
+  authoritative servers answer, any server errors, the authoritative servers disagree, or the
+  TTL preflight fails (authoritative TTL above max_ttl_seconds).
+- OK: every resolver answers what the authoritative servers answer: all new (converged) or all
+  old (not switched yet); without authoritative servers, every resolver answers the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from cockpit.clock import Clock
+from cockpit.config import DnsRecord, DnsSection, Resolver, parse_host_port
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.sources.base import Schedule, Source, make_reading
+from cockpit.sources.context import SourceContext
+from cockpit.sources.dns_client import DnsAnswer, DnsClient, Server
+
+Match = Literal["new", "old", "other", "error"]
+Role = Literal["resolver", "authoritative"]
+
+# Each query may use this share of the poll's timeout, so a dead server never times out the poll.
+QUERY_TIMEOUT_FRACTION = 0.8
+MAX_NAMED_IN_DETAIL = 3
+
+
+def signal_id_for(record: DnsRecord) -> str:
+    return f"dns:{record.name.rstrip('.')}"
+
+
+# --- classification (pure) ---------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def normalize_answer(record_type: str, answer: str) -> str:
+    """One answer in the form compared: canonical IP text, or a lowercase name without the dot."""
+    if record_type == "CNAME":
+        return answer.strip().rstrip(".").lower()
+    try:
+        return str(ipaddress.ip_address(answer.strip()))
+    except ValueError:
+        return answer.strip().lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def answer_set(record_type: str, answers: tuple[str, ...]) -> frozenset[str]:
+    """The answers as compared: normalized, order and duplicates gone."""
+    return frozenset(normalize_answer(record_type, answer) for answer in answers)
+
+
+def classify(record: DnsRecord, answer: DnsAnswer) -> Match:
+    """Whether a server's answer is the new set, the old set, something else, or an error."""
+    if answer.error is not None:
+        return "error"
+    seen = answer_set(record.type, answer.answers)
+    if seen == answer_set(record.type, record.expect):
+        return "new"
+    if seen == answer_set(record.type, record.old):
+        return "old"
+    return "other"
+
+
+@dataclass(frozen=True)
+class ServerAnswer:
+    """One server's answer for one record, classified."""
+
+    label: str
+    address: str
+    role: Role
+    answers: tuple[str, ...]
+    ttl_seconds: int | None
+    matches: Match
+    error: str | None
+
+    def to_value(self) -> dict[str, Any]:
+        return {
+            "resolver": self.label,
+            "address": self.address,
+            "role": self.role,
+            "answers": list(self.answers),
+            "ttl": self.ttl_seconds,
+            "matches": self.matches,
+            "error": self.error,
+        }
+
+
+def server_answer(
+    label: str, address: str, role: Role, record: DnsRecord, answer: DnsAnswer
+) -> ServerAnswer:
+    """A client answer turned into what the reading shows for that server."""
+    return ServerAnswer(
+        label=label,
+        address=address,
+        role=role,
+        answers=tuple(sorted(answer.answers)),
+        ttl_seconds=answer.ttl_seconds,
+        matches=classify(record, answer),
+        error=answer.error,
+    )
+
+
+# --- convergence maths (pure) ------------------------------------------------------------------
+
+
+def count(answers: Sequence[ServerAnswer], match: Match) -> int:
+    return sum(1 for answer in answers if answer.matches == match)
+
+
+def converged_fraction(resolvers: Sequence[ServerAnswer]) -> float | None:
+    """Resolvers answering new over all resolvers; None when none answered (unknown, not 0)."""
+    if not resolvers or count(resolvers, "error") == len(resolvers):
+        return None
+    return count(resolvers, "new") / len(resolvers)
+
+
+def old_expires_in_seconds(resolvers: Sequence[ServerAnswer]) -> int | None:
+    """The longest TTL left among resolvers answering old; 0 when none; None when none answered."""
+    if not resolvers or count(resolvers, "error") == len(resolvers):
+        return None
+    return max((a.ttl_seconds or 0 for a in resolvers if a.matches == "old"), default=0)
+
+
+def old_gone_at(observed_at: datetime, resolvers: Sequence[ServerAnswer]) -> datetime | None:
+    """When the last old answer has expired everywhere (whole seconds, rounded up)."""
+    expires_in = old_expires_in_seconds(resolvers)
+    if expires_in is None or count(resolvers, "old") == 0:
+        return None
+    gone = observed_at.astimezone(UTC) + timedelta(seconds=expires_in)
+    return gone + timedelta(microseconds=1_000_000 - gone.microsecond) if gone.microsecond else gone
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def authoritative_ttl_seconds(authoritative: Sequence[ServerAnswer]) -> int | None:
+    """The (highest) TTL the authoritative servers answer with; None when none answered."""
+    ttls = [a.ttl_seconds for a in authoritative if a.ttl_seconds is not None]
+    return max(ttls, default=None)
+
+
+def ttl_preflight_ok(ttl_seconds: int | None, max_ttl_seconds: int) -> bool | None:
+    return None if ttl_seconds is None else ttl_seconds <= max_ttl_seconds
+
+
+def authoritative_matches(authoritative: Sequence[ServerAnswer]) -> Match | None:
+    """What the authoritative servers say together; "old" while any of them still says old."""
+    if not authoritative:
+        return None
+    answered = {a.matches for a in authoritative if a.matches != "error"}
+    if not answered:
+        return "error"
+    if "other" in answered:
+        return "other"
+    return "old" if "old" in answered else "new"
+
+
+# --- one record's reading (pure) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """Everything one record's reading is computed from."""
+
+    record: DnsRecord
+    resolvers: tuple[ServerAnswer, ...]
+    authoritative: tuple[ServerAnswer, ...]
+    max_ttl_seconds: int
+    observed_at: datetime
+
+    @property
+    def answered(self) -> tuple[ServerAnswer, ...]:
+        return tuple(a for a in self.resolvers if a.matches != "error")
+
+    @property
+    def authoritative_matches(self) -> Match | None:
+        return authoritative_matches(self.authoritative)
+
+    @property
+    def preflight_ok(self) -> bool | None:
+        return ttl_preflight_ok(authoritative_ttl_seconds(self.authoritative), self.max_ttl_seconds)
+
+
+def record_values(view: RecordView) -> dict[str, Any]:
+    """The reading's values, under the names scripts rely on."""
+    gone_at = old_gone_at(view.observed_at, view.resolvers)
+    servers = (*view.resolvers, *view.authoritative)
+    return {
+        "record_type": view.record.type,
+        "new_answers": list(view.record.expect),
+        "old_answers": list(view.record.old),
+        "converged_fraction": converged_fraction(view.resolvers),
+        "resolvers": [server.to_value() for server in servers],
+        "old_expires_in_seconds": old_expires_in_seconds(view.resolvers),
+        "old_gone_at": None if gone_at is None else iso_utc(gone_at),
+        "authoritative_ttl_seconds": authoritative_ttl_seconds(view.authoritative),
+        "ttl_preflight_ok": view.preflight_ok,
+        "authoritative_matches": view.authoritative_matches,
+        "new_count": count(view.resolvers, "new"),
+        "old_count": count(view.resolvers, "old"),
+        "other_count": count(view.resolvers, "other"),
+        "error_count": count(view.resolvers, "error"),
+    }
+
+
+def _wrong(view: RecordView) -> list[ServerAnswer]:
+    return [a for a in (*view.resolvers, *view.authoritative) if a.matches == "other"]
+
+
+def _resolvers_agree(view: RecordView) -> bool:
+    """Every answering resolver says the same, and what the authoritative servers say."""
+    kinds = {a.matches for a in view.answered}
+    wanted = view.authoritative_matches
+    return len(kinds) == 1 and (wanted is None or kinds == {wanted})
+
+
+def _authoritative_uneasy(view: RecordView) -> bool:
+    """Some authoritative server fails, or they disagree among themselves."""
+    kinds = {a.matches for a in view.authoritative}
+    return "error" in kinds or len(kinds) > 1
+
+
+def record_status(view: RecordView) -> Status:
+    """The status rules of the module docstring."""
+    if _wrong(view) or view.authoritative_matches in ("other", "error"):
+        return Status.CRITICAL
+    if not view.answered:
+        return Status.UNKNOWN
+    resolver_errors = count(view.resolvers, "error") > 0
+    if resolver_errors or view.preflight_ok is False or _authoritative_uneasy(view):
+        return Status.WARN
+    return Status.OK if _resolvers_agree(view) else Status.WARN
+
+
+# --- detail (pure) -----------------------------------------------------------------------------
+
+
+def _errors(answer: ServerAnswer) -> str:
+    return answer.error or "-"
+
+
+def _answers(answer: ServerAnswer) -> str:
+    return ", ".join(answer.answers) or "-"
+
+
+def _named(answers: Sequence[ServerAnswer], say: Callable[[ServerAnswer], str]) -> str:
+    """'cache-1: timeout after 0.8 s, cache-2: SERVFAIL and 3 more'."""
+    texts = [f"{answer.label}: {say(answer)}" for answer in answers]
+    shown = ", ".join(texts[:MAX_NAMED_IN_DETAIL])
+    hidden = len(texts) - MAX_NAMED_IN_DETAIL
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
+
+
+def _new_thing(record: DnsRecord) -> str:
+    if record.type == "CNAME":
+        return "the new target"
+    return "the new address" if len(record.expect) == 1 else "the new addresses"
+
+
+def _propagating(view: RecordView) -> str:
+    total = len(view.resolvers)
+    new, old = count(view.resolvers, "new"), count(view.resolvers, "old")
+    if view.authoritative_matches == "old" and new:
+        return f"authoritative answers old but {new}/{total} resolvers answer new"
+    gone_at = old_gone_at(view.observed_at, view.resolvers)
+    when = ""
+    if gone_at is not None:
+        expires_in = old_expires_in_seconds(view.resolvers)
+        when = f" (last old answer expires in {expires_in} s, at {gone_at:%H:%M:%S}Z)"
+    return f"propagating: {new}/{total} new, {old} old{when}"
+
+
+def _headline(view: RecordView) -> str:
+    total = len(view.resolvers)
+    wrong = _wrong(view)
+    if wrong:
+        return f"wrong answer (neither old nor new): {_named(wrong, _answers)}"
+    if view.authoritative_matches == "error":
+        return f"authoritative servers not answering: {_named(view.authoritative, _errors)}"
+    if not view.answered:
+        return f"no resolver answered: {_named(view.resolvers, _errors)}"
+    if not _resolvers_agree(view):
+        return _propagating(view)
+    new, old = count(view.resolvers, "new"), count(view.resolvers, "old")
+    if new:
+        prefix = "converged: " if new == total else ""
+        return f"{prefix}{new}/{total} resolvers answer {_new_thing(view.record)}"
+    who = "authoritative and " if view.authoritative else ""
+    return f"not switched yet: {who}{old}/{total} resolvers answer old"
+
+
+def _notes(view: RecordView) -> list[str]:
+    notes: list[str] = []
+    errors = [a for a in view.resolvers if a.matches == "error"]
+    if errors and view.answered:
+        notes.append(f"{len(errors)} not answering ({_named(errors, _errors)})")
+    failing = [a for a in view.authoritative if a.matches == "error"]
+    if failing and view.authoritative_matches != "error":
+        notes.append(f"authoritative {_named(failing, _errors)}")
+    kinds = sorted({a.matches for a in view.authoritative if a.matches in ("new", "old")})
+    if len(kinds) > 1:
+        split = ", ".join(f"{count(view.authoritative, k)} {k}" for k in kinds)
+        notes.append(f"authoritative servers disagree ({split})")
+    if view.preflight_ok is False:
+        ttl = authoritative_ttl_seconds(view.authoritative)
+        notes.append(
+            f"TTL preflight failed: authoritative TTL {ttl} s > max {view.max_ttl_seconds} s"
+        )
+    return notes
+
+
+def record_detail(view: RecordView) -> str:
+    """One line a tired person reads: where propagation stands and what is wrong."""
+    return "; ".join([_headline(view), *_notes(view)])
+
+
+# --- the source (I/O) --------------------------------------------------------------------------
+
+
+def address_text(server: Server) -> str:
+    host, port = server
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A server to ask, as configured."""
+
+    label: str
+    server: Server
+    role: Role
+
+    @classmethod
+    def of(cls, resolver: Resolver, role: Role) -> _Target:
+        return cls(resolver.label, parse_host_port(resolver.address), role)
+
+
+class DnsSource:
+    """Asks every resolver and authoritative server for every record, all at once."""
+
+    def __init__(self, section: DnsSection, clock: Clock) -> None:
+        self._section = section
+        self._clock = clock
+        self._schedule = Schedule.from_config(section)
+        self._resolvers = tuple(_Target.of(r, "resolver") for r in section.resolvers)
+        self._authoritative = tuple(_Target.of(r, "authoritative") for r in section.authoritative)
+        self._query_timeout_seconds = round(section.timeout_seconds * QUERY_TIMEOUT_FRACTION, 3)
+
+    @property
+    def name(self) -> str:
+        return "dns propagation"
+
+    @property
+    def kind(self) -> SignalKind:
+        return SignalKind.DNS
+
+    @property
+    def schedule(self) -> Schedule:
+        return self._schedule
+
+    @property
+    def signal_ids(self) -> tuple[str, ...]:
+        return tuple(signal_id_for(record) for record in self._section.records)
+
+    async def read(self) -> list[Reading]:
+        deadline = asyncio.get_running_loop().time() + self._query_timeout_seconds
+        async with DnsClient() as client:
+            per_record = await asyncio.gather(
+                *(self._ask_all(client, record, deadline) for record in self._section.records)
+            )
+        observed_at = self._clock()
+        return [
+            self._reading(record, answers, observed_at)
+            for record, answers in zip(self._section.records, per_record, strict=True)
+        ]
+
+    async def _ask_all(
+        self, client: DnsClient, record: DnsRecord, deadline: float
+    ) -> list[ServerAnswer]:
+        targets = (*self._resolvers, *self._authoritative)
+        asked = (self._ask(client, target, record, deadline) for target in targets)
+        return list(await asyncio.gather(*asked))
+
+    async def _ask(
+        self, client: DnsClient, target: _Target, record: DnsRecord, deadline: float
+    ) -> ServerAnswer:
+        answer = await client.query(
+            target.server,
+            record.name,
+            record.type,
+            timeout_seconds=self._query_timeout_seconds,
+            recursion_desired=target.role == "resolver",
+            deadline=deadline,
+        )
+        return server_answer(target.label, address_text(target.server), target.role, record, answer)
+
+    def _reading(
+        self, record: DnsRecord, answers: list[ServerAnswer], observed_at: datetime
+    ) -> Reading:
+        view = RecordView(
+            record=record,
+            resolvers=tuple(a for a in answers if a.role == "resolver"),
+            authoritative=tuple(a for a in answers if a.role == "authoritative"),
+            max_ttl_seconds=self._section.max_ttl_seconds,
+            observed_at=observed_at,
+        )
+        return make_reading(
+            self,
+            signal_id_for(record),
+            record_status(view),
+            observed_at,
+            record_detail(view),
+            record_values(view),
+        )
+
+
+def build_dns_sources(context: SourceContext) -> list[Source]:
+    """One source for the whole [dns] section (a reading per record), or none without it."""
+    section = context.config.dns
+    return [] if section is None else [DnsSource(section, context.clock)]
