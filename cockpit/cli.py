@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cockpit import __version__
 from cockpit.sandbox.commands import add_sandbox_commands
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "demo", "bring up the sandbox and open the cockpit on it", _not_yet)
 
     check = _command(
-        commands, "check", "poll every source once, then the guards (exit 0/1/2)", _not_yet
+        commands, "check", "poll every source once, then the guards (exit 0/1/2)", _check
     )
     _add_config_option(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
@@ -146,6 +147,52 @@ def _validate(args: argparse.Namespace) -> int:
     for warning in config_warnings(config, os.environ):
         print(f"  warning: {warning}")
     return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    import json
+
+    from cockpit.check import check_json, describe_empty, run_check
+    from cockpit.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return EXIT_USAGE
+    empty = describe_empty(config)
+    if empty:
+        print(f"cockpit check: nothing to check: {empty}", file=sys.stderr)
+        return EXIT_USAGE
+    result = run_check(config, os.environ)
+    document = check_json(result, config, os.environ)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        _print_check_table(document)
+    return result.exit_code
+
+
+def _print_check_table(document: Any) -> None:
+    """Status spelled out in words, so it survives a terminal without colour."""
+    from rich.console import Console
+    from rich.table import Table
+
+    styles = {"ok": "green", "warn": "yellow", "critical": "bold red", "unknown": "magenta"}
+    table = Table(title=f"cockpit check at {document['checked_at'][:19]}Z", expand=True)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("SIGNAL", no_wrap=True)
+    table.add_column("DETAIL", ratio=1)
+    for reading in document["readings"]:
+        status = reading["status"]
+        table.add_row(
+            f"[{styles.get(status, 'dim')}]{status.upper()}[/]",
+            reading["signal"],
+            reading["detail"],
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"overall: {document['status'].upper()}")
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -74,11 +74,11 @@ def test_act_knows_the_action_ids() -> None:
     assert "invalid choice: 'promote-now'" in bad.stderr
 
 
-@pytest.mark.parametrize("words", [["demo"], ["run"], ["check"]])
+@pytest.mark.parametrize("words", [["demo"], ["run"], ["act", "promote"]])
 def test_unbuilt_commands_say_so_plainly(words: list[str]) -> None:
     result = cockpit(*words)
     assert result.returncode == 2
-    assert f"cockpit {' '.join(words)}: not available yet" in result.stderr
+    assert f"cockpit {words[0]}: not available yet" in result.stderr
 
 
 def test_validate_example_config() -> None:

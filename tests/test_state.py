@@ -143,3 +143,34 @@ def test_worst_status() -> None:
     assert worst([Status.OK, Status.WARN]) is Status.WARN
     assert worst([Status.WARN, Status.STALE]) is Status.STALE
     assert worst([Status.UNKNOWN, Status.CRITICAL, Status.OK]) is Status.CRITICAL
+
+
+def test_nested_values_are_frozen_and_round_trip() -> None:
+    reading = Reading(
+        "targets:tg-new",
+        SignalKind.TARGETS,
+        Status.WARN,
+        T0,
+        values={
+            "healthy": 1,
+            "targets": [
+                {"id": "10.0.1.7:80", "state": "unhealthy", "reason": "Target.Timeout"},
+                {"id": "10.0.1.8:80", "state": "healthy", "reason": None},
+            ],
+            "weights": {"old": 75.0, "new": 25.0},
+        },
+    )
+    targets = reading.values["targets"]
+    assert isinstance(targets, tuple)
+    assert targets[0] == {"id": "10.0.1.7:80", "state": "unhealthy", "reason": "Target.Timeout"}
+    with pytest.raises(TypeError):
+        targets[0]["state"] = "healthy"  # type: ignore[index]
+    assert reading_from_json(reading_to_json(reading)) == reading
+    assert reading_to_json(reading)["values"] == {
+        "healthy": 1,
+        "targets": [
+            {"id": "10.0.1.7:80", "state": "unhealthy", "reason": "Target.Timeout"},
+            {"id": "10.0.1.8:80", "state": "healthy", "reason": None},
+        ],
+        "weights": {"old": 75.0, "new": 25.0},
+    }

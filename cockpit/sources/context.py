@@ -33,15 +33,28 @@ class AwsClients:
                 self._clients[service] = self._make_client(service, read_timeout_seconds)
             return self._clients[service]
 
+    def _session_arguments(self) -> dict[str, str]:
+        """The configured profile wins; else keys from this environment; else boto3's chain."""
+        assert self._aws is not None
+        arguments = {"region_name": self._aws.region}
+        if self._aws.profile:
+            return {**arguments, "profile_name": self._aws.profile}
+        key_id = self._environ.get("AWS_ACCESS_KEY_ID")
+        secret = self._environ.get("AWS_SECRET_ACCESS_KEY")
+        if key_id and secret:
+            arguments |= {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+            token = self._environ.get("AWS_SESSION_TOKEN")
+            if token:
+                arguments["aws_session_token"] = token
+        return arguments
+
     def _make_client(self, service: str, read_timeout_seconds: float) -> Any:
         import boto3
         from botocore.config import Config as BotoConfig
 
         assert self._aws is not None
         if self._session is None:
-            self._session = boto3.session.Session(
-                profile_name=self._aws.profile, region_name=self._aws.region
-            )
+            self._session = boto3.session.Session(**self._session_arguments())
         settings = BotoConfig(
             retries={"mode": "standard", "max_attempts": 3},
             connect_timeout=3,

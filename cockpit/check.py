@@ -1,0 +1,83 @@
+"""`cockpit check`: one poll of every source, then the verdicts, without a screen."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cockpit.clock import Clock, system_clock
+from cockpit.config import Config
+from cockpit.jsonvalue import JsonValue
+from cockpit.model import Reading, Status, reading_to_json, worst
+from cockpit.poller import poll_all_once
+from cockpit.redact import redactor_for_config
+from cockpit.sources.build import build_sources
+from cockpit.sources.context import SourceContext
+
+EXIT_BY_STATUS = {
+    Status.OK: 0,
+    Status.WARN: 1,
+    Status.UNKNOWN: 1,
+    Status.STALE: 1,
+    Status.CRITICAL: 2,
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check saw: every reading, when, and the verdict as an exit code."""
+
+    readings: tuple[Reading, ...]
+    checked_at: datetime
+    guards: tuple[dict[str, JsonValue], ...] = ()
+
+    @property
+    def worst_status(self) -> Status:
+        return worst(r.status_at(self.checked_at) for r in self.readings)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BY_STATUS[self.worst_status]
+
+
+def run_check(
+    config: Config, environ: Mapping[str, str], clock: Clock = system_clock
+) -> CheckResult:
+    """Polls every configured source once, concurrently, each within its own timeout."""
+    context = SourceContext(config, environ, clock)
+    sources = build_sources(context)
+    readings = asyncio.run(poll_all_once(sources, clock))
+    return CheckResult(tuple(sorted(readings, key=lambda r: r.signal_id)), clock())
+
+
+def check_json(result: CheckResult, config: Config, environ: Mapping[str, str]) -> JsonValue:
+    """The --json document scripts rely on; secrets are redacted like everywhere else."""
+    redactor = redactor_for_config(config, environ)
+    readings: list[JsonValue] = []
+    for reading in result.readings:
+        data = reading_to_json(reading)
+        data["status"] = reading.status_at(result.checked_at).value
+        readings.append(data)
+    document: JsonValue = {
+        "checked_at": result.checked_at.isoformat(),
+        "status": result.worst_status.value,
+        "readings": readings,
+        "guards": list(result.guards),
+    }
+    return redactor.scrub(document)
+
+
+def describe_empty(config: Config) -> str | None:
+    """Why a check has nothing to show, when the config names no source at all."""
+    sections: Sequence[object] = (
+        config.replication,
+        config.targets,
+        config.dns,
+        config.errors,
+        config.traffic,
+    )
+    if any(section is not None for section in sections):
+        return None
+    return "the config names no source ([replication], [targets], [dns], [errors], [traffic])"

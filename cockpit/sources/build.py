@@ -1,0 +1,24 @@
+"""Every source the config asks for, built from one context."""
+
+from __future__ import annotations
+
+from cockpit.sources.base import Source
+from cockpit.sources.context import SourceContext
+
+
+def build_sources(context: SourceContext) -> list[Source]:
+    """The configured sources, in the order the screen lists their panels."""
+    from cockpit.sources.dns import build_dns_sources
+    from cockpit.sources.errors_common import build_errors_sources
+    from cockpit.sources.replication_postgres import build_replication_sources
+    from cockpit.sources.targets import build_target_sources
+    from cockpit.sources.traffic import build_traffic_sources
+
+    builders = (
+        build_replication_sources,
+        build_target_sources,
+        build_dns_sources,
+        build_errors_sources,
+        build_traffic_sources,
+    )
+    return [source for build in builders for source in build(context)]
