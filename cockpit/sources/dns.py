@@ -211,6 +211,7 @@ def record_values(view: RecordView) -> dict[str, Any]:
         "old_gone_at": None if gone_at is None else iso_utc(gone_at),
         "authoritative_ttl_seconds": authoritative_ttl_seconds(view.authoritative),
         "ttl_preflight_ok": view.preflight_ok,
+        "max_ttl_seconds": view.max_ttl_seconds,
         "authoritative_matches": view.authoritative_matches,
         "new_count": count(view.resolvers, "new"),
         "old_count": count(view.resolvers, "old"),

@@ -1,0 +1,185 @@
+"""The one screen for cutover night: header, every status, the panels, the keys that matter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.events import Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from cockpit.events import Event
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.runbook import StepCheck, StepState
+from widgets.dns_panel import DnsPanel
+from widgets.errors_panel import ErrorsPanel
+from widgets.event_log import EventLogPanel
+from widgets.header_bar import HeaderBar
+from widgets.panel import SignalPanel
+from widgets.replication_panel import ReplicationPanel
+from widgets.runbook_panel import RunbookPanel
+from widgets.status_strip import StatusStrip
+from widgets.targets_panel import TargetsPanel
+from widgets.traffic_panel import TrafficPanel
+
+COMPACT_BELOW_COLUMNS = 120
+COMPACT_BELOW_ROWS = 36
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """A panel's place: its number key, its short name in the status strip, its widget id."""
+
+    key: str
+    short_name: str
+    panel_id: str
+
+
+PANELS = (
+    PanelSpec("1", "REPL", "replication"),
+    PanelSpec("2", "TGT", "targets"),
+    PanelSpec("3", "DNS", "dns"),
+    PanelSpec("4", "ERR", "errors"),
+    PanelSpec("5", "TRAF", "traffic"),
+    PanelSpec("6", "BOOK", "runbook"),
+    PanelSpec("7", "LOG", "events"),
+)
+
+
+@dataclass(frozen=True)
+class CockpitView:
+    """Everything the screen draws at one moment, computed by the app from its state."""
+
+    now: datetime
+    readings: tuple[Reading, ...] = ()
+    series: dict[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
+    checks: tuple[StepCheck, ...] = ()
+    events: tuple[Event, ...] = ()
+    phase: str = "starting"
+    configured_kinds: frozenset[SignalKind] = frozenset(SignalKind)
+
+
+class CockpitScreen(Screen[None]):
+    """Header, status strip, panels (a grid when there is room, one at a time when not), footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(spec.key, f"show_panel('{spec.panel_id}')", spec.short_name, show=False)
+            for spec in PANELS
+        ),
+        Binding("tab", "cycle_panel(1)", "Next panel"),
+        Binding("shift+tab", "cycle_panel(-1)", "Previous panel", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    CockpitScreen #panels {
+        layout: grid;
+        grid-size: 2 4;
+        grid-columns: 1fr 1fr;
+        grid-rows: 1fr 1fr 1fr 1fr;
+    }
+    CockpitScreen #panels > #dns { column-span: 2; }
+    CockpitScreen.-compact #panels { layout: vertical; }
+    CockpitScreen.-compact #panels > * { display: none; }
+    CockpitScreen.-compact #panels > .-shown { display: block; height: 1fr; }
+    """
+
+    class Ready(Message):
+        """The screen's widgets are mounted: the app may hand it the first view."""
+
+    def __init__(self, *, cutover_name: str, mode: str, operator: str, journal_path: str) -> None:
+        super().__init__()
+        self._header_values = (cutover_name, mode, operator, journal_path)
+        self.shown_panel = PANELS[0].panel_id
+        self.is_ready = False
+
+    def compose(self) -> ComposeResult:
+        header = HeaderBar()
+        header.cutover_name, header.mode, header.operator, header.journal_path = self._header_values
+        yield header
+        yield StatusStrip()
+        with Container(id="panels"):
+            yield ReplicationPanel(id="replication")
+            yield TrafficPanel(id="traffic")
+            yield TargetsPanel(id="targets")
+            yield ErrorsPanel(id="errors")
+            yield DnsPanel(id="dns")
+            yield RunbookPanel(id="runbook")
+            yield EventLogPanel(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._mark_shown()
+        self.is_ready = True
+        self.post_message(self.Ready())
+
+    def on_resize(self, event: Resize) -> None:
+        compact = event.size.width < COMPACT_BELOW_COLUMNS or event.size.height < COMPACT_BELOW_ROWS
+        self.set_class(compact, "-compact")
+
+    def show(self, view: CockpitView) -> None:
+        """Hands each widget its part of the view; widgets redraw only what changed."""
+        header = self.query_one(HeaderBar)
+        header.now, header.phase = view.now, view.phase
+        panel_statuses: dict[str, Status | None] = {}
+        for panel in self.query(SignalPanel):
+            if panel.kind is not None:
+                self._feed(panel, view)
+                panel_statuses[panel.id or ""] = panel.panel_status()
+        runbook = self.query_one(RunbookPanel)
+        runbook.now, runbook.checks = view.now, view.checks
+        self.query_one(EventLogPanel).events = view.events
+        done = sum(check.state is StepState.DONE for check in view.checks)
+        words = {"runbook": f"{done}/{len(view.checks)}", "events": str(len(view.events))}
+        panel_statuses["runbook"] = _runbook_status(view.checks)
+        panel_statuses["events"] = Status.OK if view.events else None
+        self.query_one(StatusStrip).entries = tuple(
+            (
+                spec.key,
+                spec.short_name,
+                panel_statuses.get(spec.panel_id),
+                words.get(spec.panel_id, ""),
+            )
+            for spec in PANELS
+        )
+
+    def _feed(self, panel: SignalPanel, view: CockpitView) -> None:
+        mine = tuple(r for r in view.readings if r.kind is panel.kind)
+        panel.configured = panel.kind in view.configured_kinds
+        panel.series = {
+            (reading.signal_id, name): view.series.get((reading.signal_id, name), ())
+            for reading in mine
+            for name in panel.sparkline_values
+        }
+        panel.now = view.now
+        panel.readings = mine
+
+    def action_show_panel(self, panel_id: str) -> None:
+        self.shown_panel = panel_id
+        self._mark_shown()
+
+    def action_cycle_panel(self, step: int) -> None:
+        ids = [spec.panel_id for spec in PANELS]
+        self.shown_panel = ids[(ids.index(self.shown_panel) + step) % len(ids)]
+        self._mark_shown()
+
+    def _mark_shown(self) -> None:
+        for spec in PANELS:
+            self.query_one(f"#{spec.panel_id}").set_class(
+                spec.panel_id == self.shown_panel, "-shown"
+            )
+        key = next(spec.key for spec in PANELS if spec.panel_id == self.shown_panel)
+        self.query_one(StatusStrip).active = key
+
+
+def _runbook_status(checks: tuple[StepCheck, ...]) -> Status | None:
+    """OK when every step is done, WARN while steps remain (the strip shows the count)."""
+    if not checks:
+        return None
+    return Status.OK if all(c.state is StepState.DONE for c in checks) else Status.WARN

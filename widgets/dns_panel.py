@@ -1,0 +1,510 @@
+"""DNS propagation: per record, how far the new answer has spread and what every server says."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from cockpit.model import Reading, SignalKind, Value
+from widgets.formatting import (
+    NO_DATA,
+    STATUS_WORDS,
+    age_text,
+    clock_text,
+    freshness,
+    percent_text,
+    status_text,
+)
+from widgets.panel import SignalPanel
+
+FALLBACK_WIDTH = 76
+FALLBACK_HEIGHT = 12
+COLUMNS_MIN_WIDTH = 100
+"""From this many content columns on, the grid may put resolver labels in a header row."""
+CELL_GAP = 2
+NARROW_LABEL_WIDTH = 10
+WIDE_LABEL_WIDTH = 20
+SHORT_REASON_WIDTH = 12
+MIN_REASON_WIDTH = 8
+"""Room kept for an error's reason in a narrow cell: enough for SERVFAIL or NXDOMAIN."""
+WORST_NAMED = 2
+INDENT = "  "
+SEGMENT_GAP = "  "
+
+MATCH_WORDS = {"new": "NEW", "old": "OLD", "other": "OTHER", "error": "ERR"}
+MATCH_STYLES = {
+    "new": "green",
+    "old": "yellow",
+    "other": "bold white on red",
+    "error": "bold red",
+}
+MATCH_SEVERITY = {"new": 0, "old": 1, "error": 2, "other": 3}
+"""How bad a server's answer is, for naming the worst: a wrong answer beats an error beats old."""
+
+
+@dataclass(frozen=True)
+class ServerCell:
+    """One server's answer for one record, as the grid draws it."""
+
+    label: str
+    authoritative: bool
+    matches: str | None
+    ttl_seconds: int | None
+    error: str | None
+
+    @property
+    def severity(self) -> int:
+        return MATCH_SEVERITY.get(self.matches or "", 2)
+
+    def word(self) -> Text:
+        """NEW / OLD / OTHER / ERR as a styled word ('—' when the reading says nothing)."""
+        word = MATCH_WORDS.get(self.matches or "", NO_DATA)
+        return Text(word, style=MATCH_STYLES.get(self.matches or "", "dim"))
+
+    def note(self, reason_width: int | None) -> str:
+        """The TTL left ('12s'), or for an error its reason cut to `reason_width`."""
+        if self.matches == "error":
+            return _cut(self.error or "no reason given", reason_width)
+        return NO_DATA if self.ttl_seconds is None else f"{self.ttl_seconds}s"
+
+    def text(self, reason_width: int | None) -> Text:
+        """'NEW 12s' or 'ERR SERVFAIL'."""
+        return Text.assemble(self.word(), " ", self.note(reason_width))
+
+
+def _cut(text: str, width: int | None) -> str:
+    """`text` shortened to `width` cells with an ellipsis; unchanged when width is None."""
+    if width is None or len(text) <= width:
+        return text
+    kept = text[: max(0, width - 1)]
+    word_end = kept.rfind(" ")
+    return (kept[:word_end] if word_end >= width // 2 else kept) + "…"
+
+
+def _server_cell(value: Value) -> ServerCell | None:
+    """A resolver entry of the reading as a cell; None when it is not a table."""
+    if not isinstance(value, Mapping):
+        return None
+    ttl = value.get("ttl")
+    matches, error = value.get("matches"), value.get("error")
+    return ServerCell(
+        label=str(value.get("resolver") or value.get("address") or "?"),
+        authoritative=value.get("role") == "authoritative",
+        matches=matches if isinstance(matches, str) else None,
+        ttl_seconds=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else None,
+        error=error if isinstance(error, str) else None,
+    )
+
+
+def server_cells(reading: Reading) -> tuple[ServerCell, ...]:
+    """Every server the reading reports: resolvers first, then authoritative, in config order."""
+    listed = reading.values.get("resolvers")
+    cells = [_server_cell(item) for item in listed] if isinstance(listed, tuple) else []
+    found = [cell for cell in cells if cell is not None]
+    return tuple(sorted(found, key=lambda cell: cell.authoritative))
+
+
+def record_name(reading: Reading) -> str:
+    """'app.example.com' from 'dns:app.example.com'."""
+    return reading.signal_id.removeprefix("dns:")
+
+
+def poll_failed(reading: Reading) -> bool:
+    """True when the poll itself failed: the reading holds a reason, no server answers."""
+    return "resolvers" not in reading.values
+
+
+def failure_reason(reading: Reading) -> str:
+    error = reading.values.get("error")
+    return str(error) if error else (reading.detail or "no reason given")
+
+
+def _count(reading: Reading, name: str) -> int | None:
+    value = reading.number(name)
+    return None if value is None else int(value)
+
+
+def resolver_total(reading: Reading) -> int:
+    return sum(1 for cell in server_cells(reading) if not cell.authoritative)
+
+
+def converged_text(reading: Reading, *, short: bool = False) -> Text:
+    """'75 % converged (3/4)'; '— converged (no resolver answered)' when unknown, never 0 %.
+
+    The short form is the percent alone, for lines that also carry the counts.
+    """
+    fraction = reading.number("converged_fraction")
+    if poll_failed(reading) or (fraction is None and short):
+        return Text(NO_DATA if short else f"{NO_DATA} converged", style="magenta")
+    if fraction is None:
+        return Text(f"{NO_DATA} converged (no resolver answered)", style="magenta")
+    style = "green" if fraction >= 1 else "bold"
+    percent = Text(percent_text(fraction, 0), style=style)
+    if short:
+        return percent
+    new = _count(reading, "new_count")
+    share = f"{NO_DATA if new is None else new}/{resolver_total(reading)}"
+    return Text.assemble(percent, f" converged ({share})")
+
+
+def parse_moment(value: Value) -> datetime | None:
+    """An ISO timestamp value as a datetime; None when absent or malformed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def duration_text(seconds: float) -> str:
+    """'42 s' below a minute, else '2m05s'."""
+    whole = max(0, math.ceil(seconds))
+    return f"{whole} s" if whole < 60 else age_text(whole)
+
+
+def old_gone_text(reading: Reading, now: datetime) -> Text:
+    """'old gone by 00:58:14Z (in 30 s)', 'no old answers left', or 'old expiry unknown'."""
+    gone_at = parse_moment(reading.values.get("old_gone_at"))
+    if gone_at is not None:
+        left = (gone_at - now).total_seconds()
+        when = f"in {duration_text(left)}" if left > 0 else f"due {duration_text(-left)} ago"
+        return Text.assemble("old gone by ", (clock_text(gone_at), "bold"), f" ({when})")
+    answered = reading.number("converged_fraction") is not None
+    if answered and _count(reading, "old_count") == 0:
+        return Text("no old answers left", style="green")
+    return Text("old expiry unknown", style="magenta")
+
+
+def preflight_text(reading: Reading) -> Text:
+    """The TTL preflight in words: 'TTL 30 s ≤ max 60 s, preflight ok ✓' or 'FAILED: ...'."""
+    ttl = reading.number("authoritative_ttl_seconds")
+    limit = reading.number("max_ttl_seconds")
+    passed = reading.values.get("ttl_preflight_ok")
+    if ttl is None or not isinstance(passed, bool):
+        return Text("TTL preflight unknown: no authoritative TTL", style="magenta")
+    if passed:
+        against = f" ≤ max {limit:g} s" if limit is not None else ""
+        return Text.assemble(f"TTL {ttl:g} s{against}, ", ("preflight ok ✓", "green"))
+    against = f" > max {limit:g} s" if limit is not None else " is above the max"
+    return Text.assemble(("TTL preflight FAILED", "bold white on red"), f": {ttl:g} s{against} ✗")
+
+
+def record_lines(
+    reading: Reading, now: datetime, width: int, *, label_stale: bool = True
+) -> list[Text]:
+    """'WARN app.example.com A  75 % converged (3/4)', when the old answer is gone, TTL preflight.
+
+    Packed side by side at 160 columns, on two or three lines at 80. A stale record is dimmed,
+    and labelled with its age when other records share the panel (else the footer says it).
+    """
+    status = reading.status_at(now)
+    record_type = reading.values.get("record_type")
+    name = f"{record_name(reading)} {record_type}" if record_type else record_name(reading)
+    head = Text.assemble(status_text(status), " ", (name, "bold"), "  ", converged_text(reading))
+    if poll_failed(reading):
+        segments = [head, Text(f"poll failed: {failure_reason(reading)}", style="magenta")]
+    else:
+        segments = [head, old_gone_text(reading, now), preflight_text(reading)]
+    if label_stale and reading.is_stale(now):
+        segments.append(freshness(reading, now))
+    lines = packed_lines(segments, width)
+    if reading.is_stale(now):
+        for line in lines:
+            line.stylize("dim")
+    return lines
+
+
+def worst_cells(cells: Sequence[ServerCell], named: int = WORST_NAMED) -> list[ServerCell]:
+    """The servers answering worst (wrong, error, old), worst first; never ones answering new."""
+    bad = [cell for cell in cells if cell.severity > 0]
+    return sorted(bad, key=lambda cell: -cell.severity)[:named]
+
+
+def counts_text(reading: Reading) -> Text:
+    """'new 3 · old 1 · err 1' over resolvers; old, other and err only when there are some."""
+    parts: list[Text] = []
+    for name, key, always in (
+        ("new", "new_count", True),
+        ("old", "old_count", False),
+        ("other", "other_count", False),
+        ("err", "error_count", False),
+    ):
+        value = _count(reading, key)
+        if value is None or (value == 0 and not always):
+            continue
+        match = "error" if name == "err" else name
+        style = MATCH_STYLES[match] if value and match != "new" else ""
+        parts.append(Text(f"{name} {value}", style=style))
+    return Text(" · ").join(parts) if parts else Text(NO_DATA)
+
+
+def summary_lines(reading: Reading, now: datetime, width: int) -> list[Text]:
+    """A record in one line (two when narrow): status, percent, counts and the worst servers."""
+    status = reading.status_at(now)
+    name = _cut(record_name(reading), max(WIDE_LABEL_WIDTH, width // 3))
+    head = Text.assemble(status_text(status), " ", (name, "bold"), "  ")
+    head.append_text(converged_text(reading, short=True))
+    if poll_failed(reading):
+        rest = Text(f"poll failed: {failure_reason(reading)}", style="magenta")
+    else:
+        rest = counts_text(reading)
+    one_line = _with_worst(Text.assemble(head, SEGMENT_GAP, rest), reading, width)
+    if one_line.cell_len <= width:
+        lines = [one_line]
+    else:
+        lines = [head, _with_worst(Text.assemble(INDENT, rest), reading, width)]
+    for line in lines:
+        _fit(line, width, dim=reading.is_stale(now))
+    return lines
+
+
+def _fit(line: Text, width: int, *, dim: bool = False) -> Text:
+    """The line kept to one row, cut with an ellipsis, dimmed when its reading is stale."""
+    if dim:
+        line.stylize("dim")
+    line.no_wrap = True
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def _with_worst(line: Text, reading: Reading, width: int) -> Text:
+    """The line with as many of the worst servers named as fit (at least one)."""
+    if poll_failed(reading):
+        return line
+    worst = worst_cells(server_cells(reading))
+    for named in range(len(worst), 0, -1):
+        names = Text(", ").join(_named_cell(cell) for cell in worst[:named])
+        candidate = Text.assemble(line, "  worst: ", names)
+        if candidate.cell_len <= width or named == 1:
+            return candidate
+    return line
+
+
+def _named_cell(cell: ServerCell) -> Text:
+    label = f"{cell.label} (auth)" if cell.authoritative else cell.label
+    return Text.assemble(label, " ", cell.word())
+
+
+def latest_old_gone(readings: Sequence[Reading], now: datetime) -> Text:
+    """Across records: when the last old answer anywhere is gone."""
+    moments = [parse_moment(r.values.get("old_gone_at")) for r in readings]
+    known = [moment for moment in moments if moment is not None]
+    if not known:
+        return Text("no old answer with a known expiry", style="dim")
+    latest = max(known)
+    left = (latest - now).total_seconds()
+    when = f"in {duration_text(left)}" if left > 0 else f"due {duration_text(-left)} ago"
+    return Text.assemble("last old answer gone by ", (clock_text(latest), "bold"), f" ({when})")
+
+
+def preflight_summary(readings: Sequence[Reading]) -> Text:
+    """'TTL preflight ok for 3/3 records', or 'FAILED for 2/3 records: <names>', in words."""
+    verdicts = [reading.values.get("ttl_preflight_ok") for reading in readings]
+    pairs = zip(readings, verdicts, strict=True)
+    failed = [record_name(reading) for reading, verdict in pairs if verdict is False]
+    of_all = f"{len(readings)} records"
+    if failed:
+        names = f" for {len(failed)}/{of_all}: " + ", ".join(failed)
+        return Text.assemble(("TTL preflight FAILED", "bold white on red"), names)
+    passed = sum(1 for verdict in verdicts if verdict is True)
+    text = Text.assemble(("TTL preflight ok", "green"), f" for {passed}/{of_all}")
+    if passed < len(readings):
+        text.append(f", {len(readings) - passed} unknown", style="magenta")
+    return text
+
+
+@dataclass(frozen=True)
+class Column:
+    """A grid column: one server label, and whether it is an authoritative server."""
+
+    label: str
+    authoritative: bool
+
+    @property
+    def header(self) -> str:
+        return f"{self.label} (auth)" if self.authoritative else self.label
+
+
+def grid_columns(readings: Sequence[Reading]) -> list[Column]:
+    """Every server any record reports, resolvers first, in the order they appear."""
+    seen: dict[Column, None] = {}
+    for reading in readings:
+        for cell in server_cells(reading):
+            seen.setdefault(Column(cell.label, cell.authoritative), None)
+    return sorted(seen, key=lambda column: column.authoritative)
+
+
+def _cell_for(reading: Reading, column: Column) -> ServerCell | None:
+    for cell in server_cells(reading):
+        if Column(cell.label, cell.authoritative) == column:
+            return cell
+    return None
+
+
+def grid_table(readings: Sequence[Reading], width: int) -> Table | None:
+    """Records as rows, servers as columns; None when it does not fit in `width`."""
+    columns = grid_columns(readings)
+    if not columns:
+        return None
+    for reason_width in (None, SHORT_REASON_WIDTH):
+        rows = [_grid_row(reading, columns, reason_width) for reading in readings]
+        if _table_width(columns, rows) <= width:
+            return _table(columns, rows)
+    return None
+
+
+def _grid_row(reading: Reading, columns: Sequence[Column], reason_width: int | None) -> list[Text]:
+    name = Text(_cut(record_name(reading), WIDE_LABEL_WIDTH), style="bold")
+    cells = [_cell_for(reading, column) for column in columns]
+    shown = [Text(NO_DATA, style="dim") if c is None else c.text(reason_width) for c in cells]
+    return [name, *shown]
+
+
+def _table_width(columns: Sequence[Column], rows: Sequence[Sequence[Text]]) -> int:
+    headers = ["record", *(column.header for column in columns)]
+    widths = [
+        max(len(header), *(row[i].cell_len for row in rows)) for i, header in enumerate(headers)
+    ]
+    return sum(widths) + CELL_GAP * (len(widths) - 1)
+
+
+def _table(columns: Sequence[Column], rows: Sequence[Sequence[Text]]) -> Table:
+    table = Table.grid(padding=(0, CELL_GAP))
+    for _ in range(len(columns) + 1):
+        table.add_column(no_wrap=True)
+    table.add_row(*(Text(h, style="dim") for h in ["record", *(c.header for c in columns)]))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def flowed_cells(cells: Sequence[ServerCell], width: int) -> list[Text]:
+    """Cells laid out several per line, aligned; authoritative servers on lines marked 'auth:'."""
+    resolvers = [cell for cell in cells if not cell.authoritative]
+    authoritative = [cell for cell in cells if cell.authoritative]
+    lines = _flow(resolvers, width - len(INDENT), INDENT)
+    lines += _flow(authoritative, width - len(INDENT) - len("auth: "), INDENT + "auth: ")
+    return lines
+
+
+def _flow(cells: Sequence[ServerCell], width: int, prefix: str) -> list[Text]:
+    if not cells:
+        return []
+    longest_label = max(len(cell.label) for cell in cells)
+    answer_width = max(cell.text(MIN_REASON_WIDTH).cell_len for cell in cells)
+    base = min(NARROW_LABEL_WIDTH, longest_label) + 1 + answer_width
+    per_line = max(1, min(len(cells), (width + CELL_GAP) // (base + CELL_GAP)))
+    cell_width = (width - CELL_GAP * (per_line - 1)) // per_line
+    label_width = min(longest_label, max(NARROW_LABEL_WIDTH, cell_width - 1 - answer_width))
+    texts = [_flowed_cell(cell, label_width, cell_width) for cell in cells]
+    return [
+        Text(prefix).append_text(Text(" " * CELL_GAP).join(texts[start : start + per_line]))
+        for start in range(0, len(texts), per_line)
+    ]
+
+
+def _flowed_cell(cell: ServerCell, label_width: int, cell_width: int) -> Text:
+    """'cache-1    OLD 30s', padded to `cell_width`; an error's reason fills what is left."""
+    label = _cut(cell.label, label_width).ljust(label_width)
+    room = cell_width - label_width - 1 - cell.word().cell_len - 1
+    text = Text.assemble(label, " ", cell.text(max(room, 1)))
+    text.truncate(cell_width, overflow="ellipsis", pad=True)
+    return text
+
+
+def packed_lines(segments: Sequence[Text], width: int) -> list[Text]:
+    """Segments side by side while they fit in `width`, else on indented following lines."""
+    lines: list[Text] = []
+    for segment in segments:
+        if lines and lines[-1].cell_len + len(SEGMENT_GAP) + segment.cell_len <= width:
+            lines[-1].append(SEGMENT_GAP).append_text(segment)
+        else:
+            lines.append(Text(INDENT if lines else "").append_text(segment))
+    return lines
+
+
+class DnsPanel(SignalPanel):
+    """Per record: percent converged, when the old answer is gone, TTL preflight, every server."""
+
+    panel_title: ClassVar[str] = "DNS"
+    kind: ClassVar[SignalKind | None] = SignalKind.DNS
+
+    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
+        width = self.size.width or FALLBACK_WIDTH
+        height = self.size.height or FALLBACK_HEIGHT
+        detailed = self._detailed(readings, now, width)
+        if _line_count(detailed, width) <= height:
+            return Group(*detailed)
+        return Group(*self._summary(readings, now, width, height))
+
+    def _detailed(
+        self, readings: Sequence[Reading], now: datetime, width: int
+    ) -> list[RenderableType]:
+        """Headline and preflight per record, then the record x server grid."""
+        lines: list[RenderableType] = []
+        table = grid_table(readings, width) if width >= COLUMNS_MIN_WIDTH else None
+        for reading in readings:
+            lines.extend(record_lines(reading, now, width, label_stale=len(readings) > 1))
+            if table is None:
+                lines.extend(flowed_cells(server_cells(reading), width))
+        if table is not None:
+            lines.append(table)
+        lines.append(freshness(_oldest(readings, now), now))
+        return lines
+
+    def _summary(
+        self, readings: Sequence[Reading], now: datetime, width: int, height: int
+    ) -> list[Text]:
+        """Records in a line or two each (the worst first when not all fit), expiry, preflight."""
+        footer = [
+            _fit(latest_old_gone(readings, now), width),
+            _fit(preflight_summary(readings), width),
+        ]
+        entries = [summary_lines(reading, now, width) for reading in readings]
+        room = height - len(footer)
+        if sum(len(entry) for entry in entries) <= room:
+            return [*(line for entry in entries for line in entry), *footer][:height]
+        order = sorted(range(len(readings)), key=lambda i: -readings[i].status_at(now).severity)
+        lines: list[Text] = []
+        shown = 0
+        for index in order:
+            if len(lines) + len(entries[index]) > room - 1:
+                break
+            lines += entries[index]
+            shown += 1
+        hidden = [readings[index] for index in order[shown:]]
+        return [*lines, more_records_text(hidden, now), *footer][:height]
+
+
+def more_records_text(hidden: Sequence[Reading], now: datetime) -> Text:
+    """'+4 more records: OK 3, WARN 1' for the records there was no room for."""
+    words = Counter(STATUS_WORDS[r.status_at(now)] for r in hidden)
+    tally = ", ".join(f"{word} {number}" for word, number in sorted(words.items()))
+    return Text(f"+{len(hidden)} more records: {tally}", style="bold")
+
+
+def _oldest(readings: Sequence[Reading], now: datetime) -> Reading:
+    return max(readings, key=lambda reading: reading.age_seconds(now))
+
+
+def _line_count(lines: Sequence[RenderableType], width: int) -> int:
+    """Rows the lines take at `width`: a table counts its rows, a text its wrapped length."""
+    total = 0
+    for line in lines:
+        if isinstance(line, Table):
+            total += line.row_count
+        elif isinstance(line, Text):
+            total += max(1, math.ceil(line.cell_len / max(width, 1)))
+        else:
+            total += 1
+    return total

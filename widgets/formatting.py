@@ -1,0 +1,102 @@
+"""How numbers, ages and statuses look on screen: words first, colour only as a help."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+
+from cockpit.model import Reading, Status
+
+STATUS_WORDS = {
+    Status.OK: "OK",
+    Status.WARN: "WARN",
+    Status.CRITICAL: "CRIT",
+    Status.UNKNOWN: "UNKNOWN",
+    Status.STALE: "STALE",
+}
+STATUS_STYLES = {
+    Status.OK: "bold green",
+    Status.WARN: "bold yellow",
+    Status.CRITICAL: "bold white on red",
+    Status.UNKNOWN: "bold magenta",
+    Status.STALE: "dim",
+}
+NO_DATA = "—"
+
+
+def status_text(status: Status) -> Text:
+    """The status as a word (readable without colour), styled."""
+    return Text(STATUS_WORDS[status], style=STATUS_STYLES[status])
+
+
+def age_text(seconds: float) -> str:
+    """A reading's age: 3s, 2m05s, 1h02m."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def bytes_text(value: float | None) -> str:
+    """Bytes in binary units; NO_DATA for unknown, never 0."""
+    if value is None:
+        return NO_DATA
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def seconds_text(value: float | None) -> str:
+    """A duration for humans: 120 ms, 4.2 s, 3m10s; NO_DATA for unknown."""
+    if value is None:
+        return NO_DATA
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    return age_text(value)
+
+
+def percent_text(ratio: float | None, digits: int = 1) -> str:
+    """A 0..1 ratio as percent; NO_DATA when there is no data (never 0 %)."""
+    return NO_DATA if ratio is None else f"{ratio * 100:.{digits}f} %"
+
+
+def clock_text(moment: datetime) -> str:
+    """HH:MM:SS in UTC with a Z, the form every panel uses."""
+    return moment.strftime("%H:%M:%SZ")
+
+
+def freshness(reading: Reading, now: datetime) -> Text:
+    """'2s ago', or 'STALE 45s: <reason>' dimmed, so old data never passes for fresh."""
+    age = age_text(reading.age_seconds(now))
+    if reading.is_stale(now):
+        return Text(f"STALE, {age} old", style="dim italic")
+    return Text(f"{age} ago", style="dim")
+
+
+def number(reading: Reading, name: str) -> float | None:
+    """A numeric value from a reading, None when absent (never a made-up 0)."""
+    return reading.number(name)
+
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: tuple[float, ...], width: int) -> str:
+    """The last `width` values as block characters scaled to their own range ('' for none)."""
+    recent = values[-width:]
+    if not recent:
+        return ""
+    low, high = min(recent), max(recent)
+    span = high - low
+    if span <= 0:
+        return SPARK_BLOCKS[0 if high == 0 else 3] * len(recent)
+    top = len(SPARK_BLOCKS) - 1
+    return "".join(SPARK_BLOCKS[round((v - low) / span * top)] for v in recent)

@@ -1,0 +1,82 @@
+"""Replication: bytes and seconds side by side, state, catch-up ETA and a lag sparkline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from cockpit.model import Reading, SignalKind
+from widgets.formatting import (
+    NO_DATA,
+    bytes_text,
+    freshness,
+    seconds_text,
+    sparkline,
+    status_text,
+)
+from widgets.panel import SignalPanel
+
+
+def _yes_no(value: object) -> str:
+    return NO_DATA if value is None else ("yes" if value else "no")
+
+
+def _rate_text(reading: Reading) -> str:
+    """Catching up at X/s, or falling behind at X/s: a negative rate is said in words."""
+    rate = reading.number("catchup_bytes_per_second")
+    if rate is None:
+        return NO_DATA
+    if rate < 0:
+        return f"falling behind {bytes_text(-rate)}/s"
+    return f"{bytes_text(rate)}/s"
+
+
+def _eta_text(reading: Reading) -> str:
+    if reading.number("replay_lag_bytes") == 0:
+        return "caught up"
+    return seconds_text(reading.number("catchup_eta_seconds"))
+
+
+class ReplicationPanel(SignalPanel):
+    """The replica's distance from the primary, in bytes (the truth) and in seconds."""
+
+    panel_title: ClassVar[str] = "REPLICATION"
+    kind: ClassVar[SignalKind | None] = SignalKind.REPLICATION
+    sparkline_values: ClassVar[tuple[str, ...]] = ("replay_lag_bytes",)
+
+    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
+        reading = readings[0]
+        values = reading.values
+        headline = Text.assemble(status_text(reading.status_at(now)), " ", reading.detail)
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="dim")
+        facts.add_column()
+        facts.add_column(style="dim")
+        facts.add_column()
+        facts.add_row(
+            "byte lag",
+            Text(bytes_text(reading.number("replay_lag_bytes")), style="bold"),
+            "replay lag",
+            seconds_text(reading.number("replay_lag_seconds")),
+        )
+        facts.add_row(
+            "state",
+            str(values.get("state") or NO_DATA),
+            "in recovery",
+            _yes_no(values.get("in_recovery")),
+        )
+        facts.add_row("catch-up", _rate_text(reading), "ETA", _eta_text(reading))
+        facts.add_row(
+            "replay paused",
+            _yes_no(values.get("replay_paused")),
+            "primary quiet",
+            seconds_text(reading.number("primary_quiet_seconds")),
+        )
+        history = self.series.get((reading.signal_id, "replay_lag_bytes"), ())
+        spark = Text(sparkline(history, 40) or "no history yet", style="cyan")
+        return Group(headline, facts, Text.assemble("lag ", spark), freshness(reading, now))

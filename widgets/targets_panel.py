@@ -1,0 +1,184 @@
+"""Target health: every target group and HTTP check by side, and the targets not healthy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from cockpit.model import Reading, SignalKind, Status, Value
+from widgets.formatting import NO_DATA, STATUS_WORDS, age_text, seconds_text, status_text
+from widgets.panel import SignalPanel
+
+SIDE_ORDER = ("old", "new")
+STATUS_COLUMN_WIDTH = max(len(word) for word in STATUS_WORDS.values())
+TWO_COLUMNS_MIN_WIDTH = 100
+"""Below this many content columns the sides are stacked; at or above it they sit side by side."""
+FALLBACK_WIDTH = 76
+MAX_TARGET_LINES = 3
+COLUMN_GAP = 2
+
+
+def side_of(reading: Reading) -> str:
+    """The reading's side ("old", "new"), or "other" when it names none."""
+    side = reading.values.get("side")
+    return side if isinstance(side, str) and side else "other"
+
+
+def signal_name(reading: Reading) -> str:
+    """The configured name: 'tg-old' from 'targets:tg-old'."""
+    return reading.signal_id.removeprefix("targets:")
+
+
+def is_http_check(reading: Reading) -> bool:
+    """HTTP checks carry a status_code value (None when nothing answered)."""
+    return "status_code" in reading.values
+
+
+def read_failed(reading: Reading) -> bool:
+    """True when the group could not be read: its counts are unknown, never 0/0."""
+    return (
+        reading.status is Status.UNKNOWN
+        or "error" in reading.values
+        or reading.number("healthy") is None
+        or reading.number("total") is None
+    )
+
+
+def failure_reason(reading: Reading) -> str:
+    """Why a reading has no counts: the source's error, else its detail."""
+    error = reading.values.get("error")
+    return str(error) if error else (reading.detail or "no reason given")
+
+
+def sides_in_order(readings: Sequence[Reading]) -> list[tuple[str, list[Reading]]]:
+    """Readings grouped by side: old, new, then any other side, each group in config order."""
+    groups: dict[str, list[Reading]] = {}
+    for reading in readings:
+        groups.setdefault(side_of(reading), []).append(reading)
+    known = [side for side in SIDE_ORDER if side in groups]
+    others = sorted(side for side in groups if side not in SIDE_ORDER)
+    return [(side, groups[side]) for side in known + others]
+
+
+def summary_text(reading: Reading) -> str:
+    """What follows the name: '2/3 healthy', 'HTTP 200 in 12 ms', or '—' when unread."""
+    if is_http_check(reading):
+        return http_summary(reading)
+    if read_failed(reading):
+        return NO_DATA
+    healthy, total = reading.number("healthy"), reading.number("total")
+    if total == 0:
+        return "0/0 — no targets registered"
+    return f"{healthy:.0f}/{total:.0f} healthy"
+
+
+def http_summary(reading: Reading) -> str:
+    """'HTTP 503 in 20 ms', or 'no answer' when nothing answered."""
+    code = reading.values.get("status_code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        return "no answer"
+    latency = reading.number("latency_seconds")
+    return f"HTTP {code}" + ("" if latency is None else f" in {seconds_text(latency)}")
+
+
+def not_healthy_targets(reading: Reading) -> list[Mapping[str, Value]]:
+    """The reading's targets whose state is anything but healthy."""
+    targets = reading.values.get("targets")
+    if not isinstance(targets, tuple):
+        return []
+    return [
+        target
+        for target in targets
+        if isinstance(target, Mapping) and target.get("state") != "healthy"
+    ]
+
+
+def target_text(target: Mapping[str, Value], *, with_id: bool) -> str:
+    """'10.0.1.7:80 draining: Target.DeregistrationInProgress (Target deregistration…)'."""
+    state = str(target.get("state") or "unavailable")
+    head = f"{target.get('id')} {state}" if with_id else state
+    reason, description = target.get("reason"), target.get("description")
+    text = head + (f": {reason}" if reason else "")
+    return text + (f" ({description})" if description else "")
+
+
+def fitted(text: Text, width: int) -> Text:
+    """The text cut to `width` cells with an ellipsis, so a long reason never wraps."""
+    text.truncate(max(1, width), overflow="ellipsis")
+    text.no_wrap = True
+    return text
+
+
+class TargetsPanel(SignalPanel):
+    """Each target group and health URL, old side first, with why any target is not healthy."""
+
+    panel_title: ClassVar[str] = "TARGETS"
+    kind: ClassVar[SignalKind | None] = SignalKind.TARGETS
+
+    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
+        width = self.size.width or FALLBACK_WIDTH
+        sides = sides_in_order(readings)
+        name_width = max(2, min(max(len(signal_name(r)) for r in readings), width // 3))
+        if width >= TWO_COLUMNS_MIN_WIDTH and len(sides) > 1:
+            return self._side_by_side(sides, now, width, name_width)
+        return Group(
+            *(line for side in sides for line in self._side_lines(side, now, width, name_width))
+        )
+
+    def _side_by_side(
+        self, sides: list[tuple[str, list[Reading]]], now: datetime, width: int, name_width: int
+    ) -> Table:
+        column_width = (width - COLUMN_GAP * (len(sides) - 1)) // len(sides)
+        grid = Table.grid(padding=(0, COLUMN_GAP))
+        for _ in sides:
+            grid.add_column(width=column_width, no_wrap=True)
+        grid.add_row(
+            *(Group(*self._side_lines(side, now, column_width, name_width)) for side in sides)
+        )
+        return grid
+
+    def _side_lines(
+        self, side: tuple[str, list[Reading]], now: datetime, width: int, name_width: int
+    ) -> list[Text]:
+        name, readings = side
+        lines = [Text(name.upper(), style="bold underline")]
+        for reading in readings:
+            lines.append(fitted(self._headline(reading, now, name_width), width))
+            lines.extend(fitted(line, width) for line in self._explanation(reading, now))
+        return lines
+
+    def _headline(self, reading: Reading, now: datetime, name_width: int) -> Text:
+        """'CRIT    tg-new   0/1 healthy', the status a word and stale readings dimmed."""
+        status = reading.status_at(now)
+        word = status_text(status)
+        word.pad_right(STATUS_COLUMN_WIDTH - len(word))
+        name = signal_name(reading)
+        shown_name = name if len(name) <= name_width else name[: name_width - 1] + "…"
+        line = Text.assemble(word, " ", (shown_name.ljust(name_width), "bold"), "  ")
+        line.append(summary_text(reading))
+        if status is Status.STALE:
+            line.append(f"  {age_text(reading.age_seconds(now))} old", style="italic")
+        if read_failed(reading) and not not_healthy_targets(reading):
+            line.append(f"  {failure_reason(reading)}", style="italic")
+        if status is Status.STALE:
+            line.stylize("dim", STATUS_COLUMN_WIDTH)
+        return line
+
+    def _explanation(self, reading: Reading, now: datetime) -> list[Text]:
+        """One indented line per target that is not healthy (a few at most), stale ones dimmed."""
+        targets = not_healthy_targets(reading)
+        style = "dim" if reading.is_stale(now) else ""
+        with_id = not is_http_check(reading)
+        lines = [
+            Text(f"  {target_text(target, with_id=with_id)}", style=style)
+            for target in targets[:MAX_TARGET_LINES]
+        ]
+        hidden = len(targets) - MAX_TARGET_LINES
+        if hidden > 0:
+            lines.append(Text(f"  and {hidden} more not healthy", style=style or "italic"))
+        return lines

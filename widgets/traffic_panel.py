@@ -1,0 +1,235 @@
+"""Traffic: the old/new split as a bar and in numbers, where it sits in the step plan, and how."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from cockpit.model import Reading, SignalKind, Value
+from widgets.formatting import NO_DATA, freshness, status_text
+from widgets.panel import SignalPanel
+
+FALLBACK_WIDTH = 76
+BAR_OLD = "█"
+BAR_NEW = "░"
+BAR_OLD_STYLE = "blue"
+BAR_NEW_STYLE = "cyan"
+ARROW = " → "
+GAP = "  "
+FACT_GAP = " · "
+INDENT = "  "
+BACKEND_NAMES = {"route53": "Route 53 weighted records", "alb": "ALB weighted forward"}
+
+
+@dataclass(frozen=True)
+class Split:
+    """The old/new split in percent, both known."""
+
+    old_percent: float
+    new_percent: float
+
+
+def percent_number(value: float) -> str:
+    """'25', '33.3', '0.04': as few decimals as keep it distinct from the whole number."""
+    whole = round(value)
+    if math.isclose(value, whole, abs_tol=1e-9):
+        return str(whole)
+    for decimals in (1, 2, 3):
+        text = f"{value:.{decimals}f}"
+        if float(text) != whole:
+            return text
+    return f"{value:.4f}"
+
+
+def _number(value: Value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _int(value: Value) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def split_of(reading: Reading) -> Split | None:
+    """Both weights in percent; None when either is unknown (never a made-up 0)."""
+    weights = reading.values.get("weights")
+    if not isinstance(weights, Mapping):
+        return None
+    old, new = _number(weights.get("old")), _number(weights.get("new"))
+    return None if old is None or new is None else Split(old, new)
+
+
+def steps_of(reading: Reading) -> list[int]:
+    steps = reading.values.get("steps")
+    if not isinstance(steps, tuple):
+        return []
+    return [step for step in (_int(item) for item in steps) if step is not None]
+
+
+def unknown_reason(reading: Reading) -> str:
+    """Why the weights are unknown: the poll's error, else the source's sentence."""
+    error = reading.values.get("error")
+    return str(error) if error else (reading.detail or "no reason given")
+
+
+def headline(reading: Reading, now: datetime) -> Text:
+    """The status word and the source's sentence, or 'weights unknown: <reason>'."""
+    line = Text.assemble(status_text(reading.status_at(now)), " ")
+    if split_of(reading) is None:
+        line.append(f"weights unknown: {unknown_reason(reading)}", style="magenta")
+    else:
+        line.append(reading.detail)
+    return line
+
+
+def weights_text(split: Split) -> Text:
+    """'old 75 % | new 25 %', the numbers the bar draws."""
+    return Text.assemble(
+        "old ",
+        (f"{percent_number(split.old_percent)} %", f"bold {BAR_OLD_STYLE}"),
+        " | new ",
+        (f"{percent_number(split.new_percent)} %", f"bold {BAR_NEW_STYLE}"),
+    )
+
+
+def bar_cells(split: Split, cells: int) -> tuple[int, int]:
+    """(old cells, new cells) out of `cells`; a share above 0 % always gets at least one."""
+    total = split.old_percent + split.new_percent
+    if cells <= 0 or total <= 0:
+        return 0, max(cells, 0)
+    new = round(split.new_percent / total * cells)
+    if split.new_percent > 0:
+        new = max(new, 1)
+    if split.old_percent > 0:
+        new = min(new, cells - 1)
+    return cells - new, new
+
+
+def weights_bar(split: Split, width: int) -> Text:
+    """'old ██████████████░░░░ new' filling `width`."""
+    old, new = bar_cells(split, width - len("old  new"))
+    return Text.assemble(
+        "old ", (BAR_OLD * old, BAR_OLD_STYLE), (BAR_NEW * new, BAR_NEW_STYLE), " new"
+    )
+
+
+def step_place(reading: Reading) -> Text:
+    """'step 4 of 7 · next 50 %', 'between 25 % and 50 %', or what is unknown."""
+    steps = steps_of(reading)
+    index = _int(reading.values.get("step_index"))
+    previous = _int(reading.values.get("previous_step_percent"))
+    following = _int(reading.values.get("next_step_percent"))
+    if split_of(reading) is None:
+        return Text("current step unknown", style="magenta")
+    if index is not None and 0 <= index < len(steps):
+        nxt = f"next {following} %" if following is not None else "last step"
+        return Text(f"step {index + 1} of {len(steps)} · {nxt}")
+    return Text(f"not a planned step: {_between(previous, following)}", style="bold yellow")
+
+
+def _between(previous: int | None, following: int | None) -> str:
+    if previous is not None and following is not None:
+        return f"between {previous} % and {following} %"
+    if following is not None:
+        return f"below the first step, {following} %"
+    if previous is not None:
+        return f"above the last step, {previous} %"
+    return "no steps planned"
+
+
+def plan_lines(reading: Reading, width: int) -> list[Text]:
+    """'plan 0 → 5 → 10 → [25] → 50 → 75 → 100'; between steps a '[now 30 %]' marker sits there.
+
+    A plan too long for one line breaks between steps, never inside one.
+    """
+    steps = steps_of(reading)
+    split = split_of(reading)
+    index = _int(reading.values.get("step_index"))
+    items = [_step_item(step, position == index) for position, step in enumerate(steps)]
+    if split is not None and index is None:
+        below = sum(1 for step in steps if step < split.new_percent)
+        marker = f"[now {percent_number(split.new_percent)} %]"
+        items.insert(below, Text(marker, style="bold yellow"))
+    if not items:
+        return []
+    items[0] = Text("plan ").append_text(items[0])
+    return packed(items, width, ARROW, INDENT + ARROW.lstrip())
+
+
+def _step_item(step: int, current: bool) -> Text:
+    return Text(f"[{step}]", style="bold reverse") if current else Text(str(step))
+
+
+def backend_facts(reading: Reading) -> list[Text]:
+    """'Route 53 weighted records', 'TTL 30 s', 'raw old 70 / new 30', the maintenance rule."""
+    values = reading.values
+    backend = values.get("backend")
+    parts = [Text(BACKEND_NAMES.get(str(backend), str(backend or NO_DATA)))]
+    if backend == "route53":
+        ttl = _int(values.get("ttl_seconds"))
+        parts.append(Text(f"TTL {NO_DATA if ttl is None else ttl} s"))
+    raw = values.get("raw_weights")
+    if isinstance(raw, Mapping):
+        old, new = (_int(raw.get(side)) for side in ("old", "new"))
+        parts.append(Text(f"raw old {_or_dash(old)} / new {_or_dash(new)}"))
+    if backend == "alb":
+        parts.append(_maintenance_rule_text(values.get("maintenance_rule")))
+    return parts
+
+
+def _or_dash(value: int | None) -> str:
+    return NO_DATA if value is None else str(value)
+
+
+def _maintenance_rule_text(rule: Value) -> Text:
+    if rule is True:
+        return Text("maintenance rule in front: yes", style="bold yellow")
+    if rule is False:
+        return Text("maintenance rule: none")
+    return Text("maintenance rule: unknown", style="magenta")
+
+
+def packed(
+    segments: Sequence[Text], width: int, gap: str = GAP, continuation: str = INDENT
+) -> list[Text]:
+    """Segments side by side while they fit in `width`, else on following lines."""
+    lines: list[Text] = []
+    for segment in segments:
+        if lines and lines[-1].cell_len + len(gap) + segment.cell_len <= width:
+            lines[-1].append(gap).append_text(segment)
+        else:
+            lines.append(Text(continuation if lines else "").append_text(segment))
+    return lines
+
+
+class TrafficPanel(SignalPanel):
+    """The weighted split between old and new, as numbers and a bar, placed in the step plan."""
+
+    panel_title: ClassVar[str] = "TRAFFIC"
+    kind: ClassVar[SignalKind | None] = SignalKind.TRAFFIC
+
+    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
+        reading = readings[0]
+        width = self.size.width or FALLBACK_WIDTH
+        lines: list[Text] = [headline(reading, now)]
+        split = split_of(reading)
+        if split is not None:
+            lines += packed([weights_text(split), step_place(reading)], width)
+            lines.append(weights_bar(split, width))
+        lines += plan_lines(reading, width)
+        if split is None and steps_of(reading):
+            lines.append(Text(INDENT).append_text(step_place(reading)))
+        if "backend" in reading.values:
+            lines += packed(backend_facts(reading), width, FACT_GAP)
+        if reading.is_stale(now):
+            for line in lines:
+                line.stylize("dim")
+        return Group(*lines, freshness(reading, now))
