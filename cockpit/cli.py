@@ -60,13 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = _command(commands, "run", "open the cockpit on a real environment", _not_yet)
+    run = _command(commands, "run", "open the cockpit on a real environment", _run)
     _add_config_option(run)
     run.add_argument("--dry-run", action="store_true", help="plan and journal, mutate nothing")
     run.add_argument("--read-only", action="store_true", help="no mutating action at all")
     run.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
 
-    _command(commands, "demo", "bring up the sandbox and open the cockpit on it", _not_yet)
+    _command(commands, "demo", "bring up the sandbox and open the cockpit on it", _demo)
 
     check = _command(
         commands, "check", "poll every source once, then the guards (exit 0/1/2)", _check
@@ -147,6 +147,22 @@ def _validate(args: argparse.Namespace) -> int:
     for warning in config_warnings(config, os.environ):
         print(f"  warning: {warning}")
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cockpit.launch import run_cockpit
+
+    if args.dry_run and args.read_only:
+        print("cockpit run: choose --dry-run or --read-only, not both", file=sys.stderr)
+        return EXIT_USAGE
+    mode = "dry-run" if args.dry_run else "read-only" if args.read_only else "live"
+    return run_cockpit(args.config, mode=mode, journal_dir=args.journal_dir, environ=os.environ)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cockpit.launch import run_demo
+
+    return run_demo(os.environ)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -12,11 +12,17 @@ SEED_WEIGHTS = {"old": 100, "new": 0}
 
 def restore_seed_state(stand_in: AwsStandIn, seed: AwsSeed) -> None:
     """Weights back to old 100 / new 0 in Route 53 and on the listener; extra rules removed."""
-    _restore_route53(stand_in.client("route53"), seed)
-    _restore_listener(stand_in.client("elbv2"), seed)
+    set_weights(stand_in, seed, SEED_WEIGHTS)
+    _remove_extra_rules(stand_in.client("elbv2"), seed)
 
 
-def _restore_route53(route53: Any, seed: AwsSeed) -> None:
+def set_weights(stand_in: AwsStandIn, seed: AwsSeed, weights: dict[str, int]) -> None:
+    """The same old/new weights in Route 53 (one change batch) and on the listener."""
+    _set_route53(stand_in.client("route53"), seed, weights)
+    _set_listener(stand_in.client("elbv2"), seed, weights)
+
+
+def _set_route53(route53: Any, seed: AwsSeed, weights: dict[str, int]) -> None:
     identifiers = {"old": seed.old_set_identifier, "new": seed.new_set_identifier}
     changes = [
         {
@@ -25,7 +31,7 @@ def _restore_route53(route53: Any, seed: AwsSeed) -> None:
                 "Name": seed.record_name,
                 "Type": "A",
                 "SetIdentifier": identifiers[side],
-                "Weight": SEED_WEIGHTS[side],
+                "Weight": weights[side],
                 "TTL": seed.ttl,
                 "ResourceRecords": [{"Value": value} for value in seed.answers[side]],
             },
@@ -34,19 +40,22 @@ def _restore_route53(route53: Any, seed: AwsSeed) -> None:
     ]
     route53.change_resource_record_sets(
         HostedZoneId=seed.hosted_zone_id,
-        ChangeBatch={"Comment": "sandbox reset", "Changes": changes},
+        ChangeBatch={"Comment": "sandbox weights", "Changes": changes},
     )
 
 
-def _restore_listener(elbv2: Any, seed: AwsSeed) -> None:
+def _remove_extra_rules(elbv2: Any, seed: AwsSeed) -> None:
     for rule in elbv2.describe_rules(ListenerArn=seed.listener_arn)["Rules"]:
         if not rule.get("IsDefault"):
             elbv2.delete_rule(RuleArn=rule["RuleArn"])
+
+
+def _set_listener(elbv2: Any, seed: AwsSeed, weights: dict[str, int]) -> None:
     forward = {
         "Type": "forward",
         "ForwardConfig": {
             "TargetGroups": [
-                {"TargetGroupArn": seed.target_groups[side], "Weight": SEED_WEIGHTS[side]}
+                {"TargetGroupArn": seed.target_groups[side], "Weight": weights[side]}
                 for side in SIDES
             ]
         },

@@ -111,8 +111,8 @@ def _dns(info: dict[str, Any]) -> dict[str, Any]:
     dns = info["dns"]
     aws = info["aws"]
     return {
-        "interval_seconds": 1.0,
-        "timeout_seconds": 1.0,
+        "interval_seconds": 2.0,
+        "timeout_seconds": 2.0,
         "max_ttl_seconds": max(60, int(aws["ttl"])),
         "resolvers": [
             {"address": address, "name": name}

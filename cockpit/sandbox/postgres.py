@@ -208,9 +208,23 @@ def _server_environment(account: _ServerAccount | None) -> dict[str, str]:
     return environment
 
 
+def _reachable_by_others(folder: Path) -> bool:
+    """Whether another account can get through every folder on the way to `folder`."""
+    return all(part.stat().st_mode & 0o001 for part in (folder, *folder.parents))
+
+
+def _shared_temp_dir() -> Path | None:
+    """The system temp folder if the server account can reach it, else /tmp (TMPDIR may be
+    a private 0700 folder, e.g. a test's), else None for the default."""
+    for candidate in (Path(tempfile.gettempdir()), Path("/tmp")):
+        if candidate.is_dir() and _reachable_by_others(candidate):
+            return candidate
+    return None
+
+
 def _make_data_root(work_dir: Path, account: _ServerAccount | None) -> Path:
     """A fresh folder for both clusters, reachable by the server account, with a short path."""
-    parent: Path | None = None
+    parent: Path | None = _shared_temp_dir() if account is not None else None
     if account is None:
         work_dir.mkdir(parents=True, exist_ok=True)
         parent = work_dir

@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -30,7 +31,7 @@ from cockpit.sandbox.aws import (
     route53_weights,
     seed,
 )
-from cockpit.sandbox.baseline import restore_seed_state
+from cockpit.sandbox.baseline import restore_seed_state, set_weights
 from cockpit.sandbox.dns import AuthoritativeServer, CachingResolver, UnboundResolver
 from cockpit.sandbox.files import write_json_atomically, write_sandbox_files
 from cockpit.sandbox.http import AppServer, FrontDoor
@@ -172,15 +173,23 @@ class Sandbox:
             )
             self._add_resolver(resolver)
         if self.options.use_unbound and UnboundResolver.available():
-            host = f"127.0.0.{self.options.caching_resolvers + 2}"
-            unbound = UnboundResolver(
-                host,
-                free_port(host, _UDP),
-                upstream,
-                zone=ZONE,
-                work_dir=self.directory / "unbound",
-            )
+            self._add_unbound(upstream)
+
+    def _add_unbound(self, upstream: tuple[str, int]) -> None:
+        """A real unbound when installed; optional, so a failure is reported, not fatal.
+
+        Its folder is short and private: unix socket paths are limited to 107 characters.
+        """
+        host = f"127.0.0.{self.options.caching_resolvers + 2}"
+        work_dir = Path(tempfile.mkdtemp(prefix="cockpit-unbound-"))
+        self._started("unbound folder", lambda: shutil.rmtree(work_dir, ignore_errors=True))
+        unbound = UnboundResolver(
+            host, free_port(host, _UDP), upstream, zone=ZONE, work_dir=work_dir
+        )
+        try:
             self._add_resolver(unbound)
+        except SandboxError as error:
+            print(f"sandbox: running without unbound: {error}", flush=True)
 
     def _add_resolver(self, resolver: CachingResolver | UnboundResolver) -> None:
         resolver.start()
@@ -358,6 +367,11 @@ class Sandbox:
         self._reset_aws()
         self._postgres().reset()
         self.write_pids()
+
+    def set_weights(self, new_percent: int) -> None:
+        """Puts new_percent of traffic on the new side, in Route 53 and on the listener alike."""
+        aws, aws_seed = self._aws()
+        set_weights(aws, aws_seed, {"old": 100 - new_percent, "new": new_percent})
 
     def _reset_aws(self) -> None:
         aws, aws_seed = self._aws()

@@ -91,6 +91,12 @@ def _promote(sandbox: Sandbox, args: ScenarioArgs) -> str:
     return "replica promoted: it left recovery and no longer replicates"
 
 
+def _traffic_split(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    new_percent = round(args.ratio * 100)
+    sandbox.set_weights(new_percent)
+    return f"weights set to old {100 - new_percent} / new {new_percent} (Route 53 and listener)"
+
+
 def _on_app(change: Callable[[AppServer, ScenarioArgs], None], says: str) -> Apply:
     """A scenario that turns one knob of one side's application server."""
 
@@ -124,6 +130,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("replica-down", "stop the replica (a fault)", _replica_down, "replica-up"),
         Scenario("replica-up", "start the replica again", _replica_up),
         Scenario("promote", "promote the replica for real", _promote),
+        Scenario("traffic-split", "weights: --ratio of traffic to new", _traffic_split),
         Scenario(
             "target-unhealthy",
             "a side's /health fails",

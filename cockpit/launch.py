@@ -1,0 +1,124 @@
+"""`cockpit run` and `cockpit demo`: put config, sources, journal and screen together and run."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from cockpit.config import Config, ConfigError, load_config, read_config_text
+from cockpit.journal import JournalWriter
+from cockpit.session import open_session_journal
+from cockpit.sources.build import build_sources
+from cockpit.sources.context import SourceContext
+
+MODE_WORDS = {"live": "LIVE", "dry-run": "DRY-RUN", "read-only": "READ-ONLY"}
+
+
+def run_cockpit(
+    config_path: Path, *, mode: str, journal_dir: Path | None, environ: Mapping[str, str]
+) -> int:
+    """Opens the cockpit on a real environment's config; 2 with a clear message on bad config."""
+    try:
+        config = load_config(config_path)
+        config_text = read_config_text(config_path)
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return 2
+    journal = open_session_journal(
+        config, config_text=config_text, mode=mode, environ=environ, journal_dir=journal_dir
+    )
+    try:
+        _run_app(config, journal, mode, environ)
+    finally:
+        journal.close()
+    print(f"session journal: {journal.path}")
+    return 0
+
+
+def _run_app(config: Config, journal: JournalWriter, mode: str, environ: Mapping[str, str]) -> None:
+    from cockpit.app import CockpitApp, operator_name
+
+    sources = build_sources(SourceContext(config, environ))
+    app = CockpitApp(
+        config=config,
+        sources=sources,
+        mode=MODE_WORDS.get(mode, mode.upper()),
+        journal=journal,
+        operator=operator_name(environ),
+    )
+    app.run()
+
+
+@contextmanager
+def _signals_end_the_session() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed SSH session) unwind like ctrl-c, so cleanup always runs."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_demo(environ: Mapping[str, str]) -> int:
+    """The sandbox, a story running on it, and the cockpit; everything stopped on the way out."""
+    from cockpit.sandbox.demo_story import DemoStory
+    from cockpit.sandbox.lifecycle import start_sandbox
+    from cockpit.sandbox.shared import SandboxError
+
+    workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
+    print("cockpit demo: starting the local sandbox (a few seconds)…", file=sys.stderr)
+    with _signals_end_the_session():
+        handle = None
+        try:
+            handle = start_sandbox(workdir / "sandbox")
+            story = DemoStory(handle.client)
+            story.start()
+            try:
+                _demo_session(handle.config_path, {**environ, **handle.env})
+            finally:
+                story.stop()
+        except KeyboardInterrupt:
+            print("cockpit demo: interrupted", file=sys.stderr)
+        except SandboxError as error:
+            print(f"cockpit demo: {error}", file=sys.stderr)
+            return 1
+        finally:
+            if handle is not None:
+                handle.stop()
+            _keep_only_journals(workdir)
+    return 0
+
+
+def _demo_session(config_path: Path, environ: Mapping[str, str]) -> None:
+    config = load_config(config_path)
+    journal = open_session_journal(
+        config, config_text=read_config_text(config_path), mode="live", environ=environ
+    )
+    try:
+        _run_app(config, journal, "live", environ)
+    finally:
+        journal.close()
+        print(f"cockpit demo: session journal kept at {journal.path}", file=sys.stderr)
+
+
+def _keep_only_journals(workdir: Path) -> None:
+    """The sandbox's data goes; the session journal stays for `verify` and `report`."""
+    for child in workdir.glob("sandbox/*"):
+        if child.name != "journal":
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    if not any(workdir.rglob("*.jsonl")):
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,82 @@
+"""`cockpit demo` in a real tmux at 80x24: sandbox values on screen, nothing left after q."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.sandbox.processes import process_alive
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Tmux:
+    """A private tmux server (its own socket), so the test never touches anyone else's."""
+
+    def __init__(self, socket_name: str) -> None:
+        self.socket_name = socket_name
+
+    def run(self, *args: str) -> str:
+        command = ["tmux", "-L", self.socket_name, *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "demo")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    server = Tmux(f"cockpit-test-{os.getpid()}")
+    try:
+        yield server
+    finally:
+        server.run("kill-server")
+
+
+def wait_for(check: Callable[[], bool], seconds: float, what: str, tmux: Tmux) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not appear within {seconds} s; screen:\n{tmux.screen()}")
+
+
+def sandbox_info(tmp_path: Path) -> dict[str, object]:
+    found = sorted(tmp_path.glob("cockpit-demo-*/sandbox/sandbox.json"))
+    return json.loads(found[0].read_text()) if found else {}
+
+
+def test_demo_in_tmux_at_80x24(tmux: Tmux, tmp_path: Path) -> None:
+    command = f"TMPDIR={tmp_path} TZ=UTC {sys.executable} -m cockpit demo; echo demo exited $?"
+    tmux.run("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24")
+    tmux.run("set-option", "-t", "demo", "remain-on-exit", "on")  # a failure stays readable
+    tmux.run("respawn-pane", "-k", "-t", "demo", command)
+    wait_for(lambda: bool(sandbox_info(tmp_path).get("control_url")), 120, "the sandbox", tmux)
+    pids_file = next(tmp_path.glob("cockpit-demo-*/sandbox/pids.json"))
+    pids = json.loads(pids_file.read_text())
+    recorded = [pids["runner"], *pids["children"].values()]
+
+    wait_for(lambda: "byte lag" in tmux.screen(), 60, "the replication panel", tmux)
+    screen = tmux.screen()
+    assert "LIVE" in screen
+    assert "1 REPL" in screen and "3 DNS" in screen and "5 TRAF" in screen
+    wait_for(lambda: " B" in tmux.screen() or "KiB" in tmux.screen(), 30, "a byte lag", tmux)
+
+    tmux.run("send-keys", "-t", "demo", "3")
+    wait_for(lambda: "127.0.10.1" in tmux.screen() or "OLD" in tmux.screen(), 30, "DNS", tmux)
+    tmux.run("send-keys", "-t", "demo", "5")
+    wait_for(lambda: "old" in tmux.screen() and "%" in tmux.screen(), 30, "the weights", tmux)
+
+    tmux.run("send-keys", "-t", "demo", "q")
+    wait_for(lambda: "demo exited 0" in tmux.screen(), 60, "the demo to exit", tmux)
+    assert [pid for pid in recorded if process_alive(pid)] == []
+    assert list(tmp_path.glob("cockpit-demo-*/sandbox/pids.json")) == []
