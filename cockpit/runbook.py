@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.state import State
+from cockpit.units import age_text, percent_number, size_text
 
 REPLICATION_SIGNAL = "replication"
 TRAFFIC_SIGNAL = "traffic"
@@ -108,48 +109,18 @@ Verdict = tuple[StepState, str]
 # --- wording (the core cannot use the widgets' formatting, which needs rich) --------------------
 
 
-def _age(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-
-
-def _bytes(value: float) -> str:
-    size = value
-    for unit in ("B", "KiB", "MiB"):
-        if abs(size) < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
-def _percent(value: float) -> str:
-    """'25', '33.3' or '99.95': as few decimals as keep it apart from the whole number."""
-    whole = round(value)
-    if abs(value - whole) < PERCENT_TOLERANCE:
-        return str(whole)
-    for decimals in (1, 2, 3):
-        text = f"{value:.{decimals}f}"
-        if float(text) != whole:
-            return text
-    return f"{value:.4f}"
-
-
 def _name(reading: Reading) -> str:
     """'app.example.com' for 'dns:app.example.com': the part after the family."""
     return reading.signal_id.partition(":")[2] or reading.signal_id
 
 
-def _with_age(verdict: Verdict, readings: Sequence[Reading], now: datetime) -> Verdict:
+def _withage_text(verdict: Verdict, readings: Sequence[Reading], now: datetime) -> Verdict:
     """The evidence with the age of the oldest reading behind it."""
     state, evidence = verdict
     if state is StepState.UNKNOWN or not readings:
         return verdict
     oldest = max(reading.age_seconds(now) for reading in readings)
-    return state, f"{evidence} ({_age(oldest)} ago)"
+    return state, f"{evidence} ({age_text(oldest)} ago)"
 
 
 # --- which readings a step rests on ------------------------------------------------------------
@@ -160,7 +131,7 @@ def _unusable(readings: Sequence[Reading], now: datetime) -> str | None:
     for reading in readings:
         status = reading.status_at(now)
         if status is Status.STALE:
-            return f"{reading.signal_id} reading STALE, {_age(reading.age_seconds(now))} old"
+            return f"{reading.signal_id} reading STALE, {age_text(reading.age_seconds(now))} old"
         if status is Status.UNKNOWN:
             reason = f": {reading.detail}" if reading.detail else ""
             return f"{reading.signal_id} UNKNOWN{reason}"
@@ -208,8 +179,8 @@ def _each(
     for wanted in (StepState.UNKNOWN, StepState.PENDING):
         for state, evidence in verdicts:
             if state is wanted:
-                return _with_age((state, evidence), readings, now)
-    return _with_age((StepState.DONE, done(readings)), readings, now)
+                return _withage_text((state, evidence), readings, now)
+    return _withage_text((StepState.DONE, done(readings)), readings, now)
 
 
 def _only(
@@ -225,7 +196,7 @@ def _only(
     reason = _unusable((reading,), now)
     if reason:
         return StepState.UNKNOWN, reason
-    return _with_age(judge(reading), (reading,), now)
+    return _withage_text(judge(reading), (reading,), now)
 
 
 # --- one proof per step ------------------------------------------------------------------------
@@ -275,7 +246,7 @@ def _maintenance_of(reading: Reading) -> Verdict:
 def _maintenance_on(state: State, now: datetime) -> Verdict:
     promoted = _promoted_reading(state, now)
     if promoted:
-        return _with_age((StepState.DONE, "passed: replica promoted"), (promoted,), now)
+        return _withage_text((StepState.DONE, "passed: replica promoted"), (promoted,), now)
     traffic = state.latest(TRAFFIC_SIGNAL)
     if traffic is None or traffic.values.get("backend") != "alb":
         return StepState.UNKNOWN, "no maintenance signal yet"
@@ -293,8 +264,8 @@ def _caught_up_of(reading: Reading) -> Verdict:
     if lag_bytes == 0:
         return StepState.DONE, "byte lag 0 B"
     eta = reading.number("catchup_eta_seconds")
-    eta_text = "" if eta is None else f", ETA {_age(eta)}"
-    return StepState.PENDING, f"byte lag {_bytes(lag_bytes)}{eta_text}"
+    eta_text = "" if eta is None else f", ETA {age_text(eta)}"
+    return StepState.PENDING, f"byte lag {size_text(lag_bytes)}{eta_text}"
 
 
 def _replication_caught_up(state: State, now: datetime) -> Verdict:
@@ -348,7 +319,7 @@ def _traffic_of(reading: Reading) -> Verdict:
     new = _new_percent_of(reading)
     if new is None:
         return StepState.UNKNOWN, "weights not read back"
-    split = f"old {_percent(FULL_PERCENT - new)} % / new {_percent(new)} %"
+    split = f"old {percent_number(FULL_PERCENT - new)} % / new {percent_number(new)} %"
     if new >= FULL_PERCENT - PERCENT_TOLERANCE:
         return StepState.DONE, split
     return StepState.PENDING, split
@@ -365,7 +336,8 @@ def _convergence_of(reading: Reading) -> Verdict:
         return StepState.UNKNOWN, f"{_name(reading)}: no resolver answered"
     if authoritative is None or authoritative == "error":
         return StepState.UNKNOWN, f"{_name(reading)}: authoritative answer not known"
-    said = f"{_name(reading)} {_percent(fraction * 100)} % converged, authoritative {authoritative}"
+    converged = percent_number(fraction * 100)
+    said = f"{_name(reading)} {converged} % converged, authoritative {authoritative}"
     if fraction == 1 and authoritative == "new":
         return StepState.DONE, said
     return StepState.PENDING, said
@@ -387,7 +359,7 @@ def _error_rate_of(reading: Reading) -> Verdict:
     if ratio is None:
         return StepState.UNKNOWN, f"{_name(reading)}: no data"
     if reading.status is Status.OK:
-        return StepState.DONE, f"{_name(reading)} {_percent(ratio * 100)} % 5xx"
+        return StepState.DONE, f"{_name(reading)} {percent_number(ratio * 100)} % 5xx"
     return StepState.PENDING, f"{_name(reading)} {reading.status.value.upper()}: {reading.detail}"
 
 
@@ -453,7 +425,7 @@ def _after_promotion(states: Mapping[str, StepState], new_percent: float | None)
     if new_percent <= PERCENT_TOLERANCE:
         return "promoted"
     if new_percent < FULL_PERCENT - PERCENT_TOLERANCE:
-        return f"shifting traffic: new {_percent(new_percent)} %"
+        return f"shifting traffic: new {percent_number(new_percent)} %"
     dns = states.get(DNS_CONVERGED.step_id, StepState.UNKNOWN)
     if dns is StepState.DONE:
         return "done: all on new"
@@ -471,5 +443,5 @@ def current_phase(checks: Sequence[StepCheck], state: State, now: datetime) -> s
     if promoted is StepState.DONE:
         return _after_promotion(states, new_percent)
     if new_percent is not None and new_percent > PERCENT_TOLERANCE:
-        return f"new {_percent(new_percent)} % before promotion"
+        return f"new {percent_number(new_percent)} % before promotion"
     return _before_promotion(states)

@@ -7,6 +7,8 @@ from datetime import datetime
 from rich.text import Text
 
 from cockpit.model import Reading, Status
+from cockpit.units import age_text as age_text
+from cockpit.units import size_text
 
 STATUS_WORDS = {
     Status.OK: "OK",
@@ -30,26 +32,9 @@ def status_text(status: Status) -> Text:
     return Text(STATUS_WORDS[status], style=STATUS_STYLES[status])
 
 
-def age_text(seconds: float) -> str:
-    """A reading's age: 3s, 2m05s, 1h02m."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-
-
 def bytes_text(value: float | None) -> str:
     """Bytes in binary units; NO_DATA for unknown, never 0."""
-    if value is None:
-        return NO_DATA
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
+    return NO_DATA if value is None else size_text(value)
 
 
 def seconds_text(value: float | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from cockpit.model import Reading, SignalKind, Value
+from cockpit.units import percent_number
 from widgets.formatting import NO_DATA, freshness, status_text
 from widgets.panel import SignalPanel
 
@@ -33,18 +33,6 @@ class Split:
 
     old_percent: float
     new_percent: float
-
-
-def percent_number(value: float) -> str:
-    """'25', '33.3', '0.04': as few decimals as keep it distinct from the whole number."""
-    whole = round(value)
-    if math.isclose(value, whole, abs_tol=1e-9):
-        return str(whole)
-    for decimals in (1, 2, 3):
-        text = f"{value:.{decimals}f}"
-        if float(text) != whole:
-            return text
-    return f"{value:.4f}"
 
 
 def _number(value: Value) -> float | None:

@@ -13,7 +13,6 @@ Status rules (signal `traffic`):
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.context import SourceContext
 from cockpit.sources.failures import describe_failure
+from cockpit.units import percent_number
 
 SIGNAL_ID = "traffic"
 MAX_PAGES = 20
@@ -84,18 +84,6 @@ def step_position(steps: Sequence[int], new_percent: float) -> StepPosition:
     return StepPosition(index, below[-1] if below else None, above[0] if above else None)
 
 
-def format_percent(value: float) -> str:
-    """'25', '33.3', '0.04': as few decimals as keep it distinct from the whole number."""
-    whole = round(value)
-    if math.isclose(value, whole, abs_tol=1e-9):
-        return str(whole)
-    for decimals in (1, 2, 3):
-        text = f"{value:.{decimals}f}"
-        if float(text) != whole:
-            return text
-    return f"{value:.4f}"
-
-
 def describe_off_plan(new_percent: float, position: StepPosition) -> str:
     """'new 30 % is not a planned step (between 25 % and 50 %)'."""
     below, above = position.previous_percent, position.next_percent
@@ -105,7 +93,7 @@ def describe_off_plan(new_percent: float, position: StepPosition) -> str:
         where = f"below the first step, {above} %"
     else:
         where = f"above the last step, {below} %"
-    return f"new {format_percent(new_percent)} % is not a planned step ({where})"
+    return f"new {percent_number(new_percent)} % is not a planned step ({where})"
 
 
 def classify_traffic(read_back: WeightsReadBack, steps: Sequence[int]) -> TrafficVerdict:
@@ -122,7 +110,7 @@ def classify_traffic(read_back: WeightsReadBack, steps: Sequence[int]) -> Traffi
             read_back, steps, Status.WARN, describe_off_plan(weights[1], position), weights
         )
     detail = (
-        f"old {format_percent(weights[0])} % / new {format_percent(weights[1])} % "
+        f"old {percent_number(weights[0])} % / new {percent_number(weights[1])} % "
         f"(step {position.index + 1} of {len(steps)}: {steps[position.index]} %)"
     )
     return _verdict(read_back, steps, Status.OK, detail, weights)

@@ -47,13 +47,13 @@ from cockpit.sources.traffic import (
     build_traffic_sources,
     classify_traffic,
     fetch_route53_record_sets,
-    format_percent,
     forward_weights,
     has_maintenance_rule,
     parse_alb_weights,
     parse_route53_weights,
     step_position,
 )
+from cockpit.units import percent_number
 from tests.sandbox.test_sandbox import aws_client, upsert_weights
 
 T = TypeVar("T")
@@ -392,7 +392,7 @@ def test_step_positions_and_percent_formatting() -> None:
     assert (between.index, between.previous_percent, between.next_percent) == (None, 25, 50)
     assert step_position(STEPS, 100.0).next_percent is None
     assert step_position(STEPS, 0.0).previous_percent is None
-    assert [format_percent(v) for v in (25.0, 100 / 3, 0.04, 99.96)] == [
+    assert [percent_number(v) for v in (25.0, 100 / 3, 0.04, 99.96)] == [
         "25",
         "33.3",
         "0.04",
