@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import ClassVar
 
@@ -86,7 +86,7 @@ class CockpitApp(App[None]):
         self,
         *,
         config: Config,
-        sources: Sequence[Source],
+        sources: Sequence[Source] | Callable[[], Sequence[Source]],
         clock: Clock = system_clock,
         mode: str = "LIVE",
         journal: JournalWriter | None = None,
@@ -100,7 +100,9 @@ class CockpitApp(App[None]):
         self.state = State()
         self.event_log = EventLog()
         self.in_flight: list[str] = []
-        self._poller = Poller(sources, self.receive_readings, clock) if poll else None
+        self._sources = sources
+        self._poll = poll
+        self._poller: Poller | None = None
         self._configured = configured_kinds(config)
         self.cockpit = CockpitScreen(
             cutover_name=config.cutover.name,
@@ -111,9 +113,15 @@ class CockpitApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.cockpit)
-        if self._poller is not None:
-            self._poller.start()
         self.set_interval(self.config.cutover.refresh_seconds, self.refresh_view)
+        if self._poll:
+            self.call_after_refresh(self._start_polling)
+
+    def _start_polling(self) -> None:
+        """Builds the sources after the first frame is drawn, so the screen appears at once."""
+        sources = self._sources() if callable(self._sources) else self._sources
+        self._poller = Poller(sources, self.receive_readings, self.clock)
+        self._poller.start()
 
     async def on_unmount(self) -> None:
         if self._poller is not None:

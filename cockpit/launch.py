@@ -14,8 +14,6 @@ from types import FrameType
 from cockpit.config import Config, ConfigError, load_config, read_config_text
 from cockpit.journal import JournalWriter
 from cockpit.session import open_session_journal
-from cockpit.sources.build import build_sources
-from cockpit.sources.context import SourceContext
 
 MODE_WORDS = {"live": "LIVE", "dry-run": "DRY-RUN", "read-only": "READ-ONLY"}
 
@@ -43,11 +41,12 @@ def run_cockpit(
 
 def _run_app(config: Config, journal: JournalWriter, mode: str, environ: Mapping[str, str]) -> None:
     from cockpit.app import CockpitApp, operator_name
+    from cockpit.sources.build import build_sources
+    from cockpit.sources.context import SourceContext
 
-    sources = build_sources(SourceContext(config, environ))
     app = CockpitApp(
         config=config,
-        sources=sources,
+        sources=lambda: build_sources(SourceContext(config, environ)),
         mode=MODE_WORDS.get(mode, mode.upper()),
         journal=journal,
         operator=operator_name(environ),

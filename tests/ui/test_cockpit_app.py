@@ -228,3 +228,24 @@ def test_readings_are_fresh_at_the_frozen_moment() -> None:
     now = moment_after(readings)
     assert all(r.status_at(now) is r.status for r in readings)
     assert all(r.is_stale(now + timedelta(seconds=600)) for r in readings)
+
+
+async def test_sources_are_built_after_the_first_frame_and_polled() -> None:
+    from tests.test_poller import ScriptedSource
+
+    clock = FrozenClock(moment_after(recorded_readings()))
+    built: list[bool] = []
+
+    def sources() -> list[ScriptedSource]:
+        built.append(app.cockpit.is_ready)
+        return [ScriptedSource(interval=0.05)]
+
+    app = CockpitApp(config=sandbox_like_config(), sources=sources, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.state.latest("scripted:a") is not None:
+                break
+        assert built == [True]
+        reading = app.state.latest("scripted:a")
+        assert reading is not None and reading.detail == "fine"
