@@ -23,6 +23,10 @@ _AWS_CODES = {
 }
 
 
+class SourceProblem(Exception):
+    """A failure the source has already put in words for a person; shown as it is."""
+
+
 def describe_failure(error: BaseException, *, timeout_seconds: float | None = None) -> str:
     """One line: what went wrong, in words, without a traceback or a secret."""
     for matches, describe in _RULES:
@@ -83,6 +87,7 @@ def _is_postgres(error: BaseException) -> bool:
 _RULES: list[
     tuple[Callable[[BaseException], bool], Callable[[BaseException, float | None], str]]
 ] = [
+    (lambda e: isinstance(e, SourceProblem), lambda e, t: str(e)),
     (lambda e: isinstance(e, TimeoutError | asyncio.TimeoutError), _timeout),
     (lambda e: isinstance(e, ConnectionRefusedError), lambda e, t: "connection refused"),
     (lambda e: isinstance(e, ConnectionResetError), lambda e, t: "connection reset"),

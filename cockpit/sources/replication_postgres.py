@@ -33,7 +33,7 @@ from cockpit.config import PostgresReplication
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.context import SourceContext
-from cockpit.sources.failures import describe_failure
+from cockpit.sources.failures import SourceProblem, describe_failure
 from cockpit.sources.replication_rds import RdsReplicationSource
 
 if TYPE_CHECKING:
@@ -552,8 +552,8 @@ class PostgresReplicationSource:
         if name is None:
             return None
         if name not in self._environ:
-            raise RuntimeError(
-                f"environment variable {name} is not set (replication.postgres.password_env)"
+            raise SourceProblem(
+                f"${name} is not set (replication.postgres.password_env): export it and restart"
             )
         return self._environ[name]
 

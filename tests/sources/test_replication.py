@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from cockpit.clock import FrozenClock
 from cockpit.config import (
     Config,
+    PostgresReplication,
     RdsReplication,
     ReplicationSection,
     load_config,
@@ -813,3 +814,20 @@ async def test_rds_cloudwatch_failure_keeps_the_instance_status(
     assert reading.values["db_status"] == "available"
     assert reading.values["is_replica"] is True
     assert reading.values["replay_lag_seconds"] is None
+
+
+async def test_an_unset_password_variable_is_named_plainly() -> None:
+    settings = PostgresReplication(
+        primary_dsn="host=127.0.0.1 port=1 dbname=shop",
+        replica_dsn="host=127.0.0.1 port=2 dbname=shop",
+        password_env="CUTOVER_PG_PASSWORD",
+    )
+    source = PostgresReplicationSource(
+        settings, Schedule(1.0, 2.0, 5.0), {}, FrozenClock(datetime(2026, 11, 22, tzinfo=UTC))
+    )
+    readings, succeeded = await poll_once(source)
+    assert not succeeded
+    assert readings[0].status is Status.UNKNOWN
+    assert readings[0].detail == (
+        "$CUTOVER_PG_PASSWORD is not set (replication.postgres.password_env): export it and restart"
+    )
