@@ -19,6 +19,7 @@ from cockpit.events import EventLog, events_from_changes
 from cockpit.journal import JournalWriter
 from cockpit.model import Reading, SignalKind
 from cockpit.poller import Poller
+from cockpit.redact import Redactor, redacted_reading
 from cockpit.runbook import current_phase, evaluate_runbook
 from cockpit.sources.base import Source
 from cockpit.state import State, StatusChange, apply
@@ -92,11 +93,13 @@ class CockpitApp(App[None]):
         journal: JournalWriter | None = None,
         operator: str = "",
         poll: bool = True,
+        redactor: Redactor | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.clock = clock
         self.journal = journal
+        self.redactor = redactor or Redactor()
         self.state = State()
         self.event_log = EventLog()
         self.in_flight: list[str] = []
@@ -128,8 +131,12 @@ class CockpitApp(App[None]):
             await self._poller.stop()
 
     def receive_readings(self, readings: list[Reading]) -> None:
-        """Folds new readings into the state; status changes go to the event log and journal."""
-        self.state, changes = apply(self.state, readings)
+        """Folds new readings into the state; status changes go to the event log and journal.
+
+        Secrets are removed here, once, so neither the screen nor the journal ever holds them.
+        """
+        clean = [redacted_reading(self.redactor, reading) for reading in readings]
+        self.state, changes = apply(self.state, clean)
         if changes:
             self.event_log.add(events_from_changes(changes))
             self._journal_changes(changes)

@@ -41,6 +41,7 @@ def run_cockpit(
 
 def _run_app(config: Config, journal: JournalWriter, mode: str, environ: Mapping[str, str]) -> None:
     from cockpit.app import CockpitApp, operator_name
+    from cockpit.redact import redactor_for_config
     from cockpit.sources.build import build_sources
     from cockpit.sources.context import SourceContext
 
@@ -50,6 +51,7 @@ def _run_app(config: Config, journal: JournalWriter, mode: str, environ: Mapping
         mode=MODE_WORDS.get(mode, mode.upper()),
         journal=journal,
         operator=operator_name(environ),
+        redactor=redactor_for_config(config, environ),
     )
     app.run()
 

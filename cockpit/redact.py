@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import cast
 
 from cockpit.config import STANDARD_SECRET_ENV, Config, dsn_fields
 from cockpit.jsonvalue import JsonValue
+from cockpit.model import Reading, Value, reading_to_json
 
 REDACTED = "***"
 
@@ -68,3 +70,14 @@ def _dsn_password(dsn: str) -> str:
         return dsn_fields(dsn).get("password", "")
     except Exception:
         return ""
+
+
+def redacted_reading(redactor: Redactor, reading: Reading) -> Reading:
+    """The same reading with secrets removed from its detail and values."""
+    values = reading_to_json(reading)["values"]
+    scrubbed = redactor.scrub(values)
+    return replace(
+        reading,
+        detail=redactor.text(reading.detail),
+        values=cast(Mapping[str, Value], scrubbed if isinstance(scrubbed, dict) else {}),
+    )

@@ -6,6 +6,7 @@ unknown from a failed poll, stale by moving the clock past the readings' limits.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def make_app(clock: FrozenClock, config: Config | None = None) -> CockpitApp:
 
 def panel(app: CockpitApp, panel_id: str) -> SignalPanel:
     return app.cockpit.query_one(f"#{panel_id}", SignalPanel)
+
+
+def drawn_text(widget: SignalPanel) -> str:
+    """What the panel draws, as plain text."""
+    from rich.console import Console
+
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(widget.render())
+    return console.export_text()
 
 
 def strip_text(app: CockpitApp) -> str:
@@ -249,3 +259,35 @@ async def test_sources_are_built_after_the_first_frame_and_polled() -> None:
         assert built == [True]
         reading = app.state.latest("scripted:a")
         assert reading is not None and reading.detail == "fine"
+
+
+async def test_secrets_never_reach_the_state_or_the_screen() -> None:
+    from cockpit.redact import redactor_for
+
+    clock = FrozenClock(moment_after(recorded_readings()))
+    app = CockpitApp(
+        config=sandbox_like_config(),
+        sources=[],
+        clock=clock,
+        poll=False,
+        redactor=redactor_for(["hunter2"]),
+    )
+    leaky = Reading(
+        "replication",
+        SignalKind.REPLICATION,
+        Status.UNKNOWN,
+        clock(),
+        {"error": "connect to host=db password=hunter2 failed", "targets": [{"id": "hunter2"}]},
+        "connect to postgresql://cutover:hunter2@db/shop failed",
+        5.0,
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.receive_readings([leaky])
+        await pilot.pause()
+        held = app.state.latest("replication")
+        assert held is not None
+        assert "hunter2" not in repr(held)
+        assert held.detail == "connect to postgresql://cutover:***@db/shop failed"
+        drawn = drawn_text(app.cockpit.query_one("#replication", SignalPanel))
+        assert "connect to postgresql://cutover:***@db/shop failed" in drawn
+        assert "hunter2" not in drawn
