@@ -362,22 +362,10 @@ class DnsSource:
         self._resolvers = tuple(_Target.of(r, "resolver") for r in section.resolvers)
         self._authoritative = tuple(_Target.of(r, "authoritative") for r in section.authoritative)
         self._query_timeout_seconds = round(section.timeout_seconds * QUERY_TIMEOUT_FRACTION, 3)
-
-    @property
-    def name(self) -> str:
-        return "dns propagation"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.DNS
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return tuple(signal_id_for(record) for record in self._section.records)
+        self.name = "dns propagation"
+        self.kind = SignalKind.DNS
+        self.schedule = self._schedule
+        self.signal_ids = tuple(signal_id_for(record) for record in self._section.records)
 
     async def read(self) -> list[Reading]:
         deadline = asyncio.get_running_loop().time() + self._query_timeout_seconds

@@ -288,22 +288,10 @@ class AccessLogErrorsSource:
         self._thresholds = Thresholds.from_guards(context.config.guards)
         self._logs = _logs_by_side(section.access_logs)
         self._windows = {side: SideWindow() for side in self._logs}
-
-    @property
-    def name(self) -> str:
-        return "errors (access log)"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.ERRORS
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return tuple(f"errors:access_log:{side}" for side in self._logs)
+        self.name = "errors (access log)"
+        self.kind = SignalKind.ERRORS
+        self.schedule = self._schedule
+        self.signal_ids = tuple(f"errors:access_log:{side}" for side in self._logs)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()

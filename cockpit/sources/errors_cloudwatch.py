@@ -210,22 +210,10 @@ class CloudWatchErrorsSource:
         }
         self._p95_retry_at: datetime | None = None
         self._p95_failure: str | None = None
-
-    @property
-    def name(self) -> str:
-        return "errors (cloudwatch)"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.ERRORS
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return tuple(f"errors:cloudwatch:{side}" for side in SIDES)
+        self.name = "errors (cloudwatch)"
+        self.kind = SignalKind.ERRORS
+        self.schedule = self._schedule
+        self.signal_ids = tuple(f"errors:cloudwatch:{side}" for side in SIDES)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()

@@ -190,22 +190,10 @@ class PrometheusErrorsSource:
             ("old", "p95"): prometheus.old_p95_seconds_query,
             ("new", "p95"): prometheus.new_p95_seconds_query,
         }
-
-    @property
-    def name(self) -> str:
-        return "errors (prometheus)"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.ERRORS
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return tuple(f"errors:prometheus:{side}" for side in SIDES)
+        self.name = "errors (prometheus)"
+        self.kind = SignalKind.ERRORS
+        self.schedule = self._schedule
+        self.signal_ids = tuple(f"errors:prometheus:{side}" for side in SIDES)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()

@@ -514,22 +514,10 @@ class PostgresReplicationSource:
         self._replica = EndConnection(settings.replica_dsn, schedule.timeout_seconds)
         self._quiet = WalQuietTracker()
         self._history = LagHistory()
-
-    @property
-    def name(self) -> str:
-        return "replication (postgres)"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.REPLICATION
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return (SIGNAL_ID,)
+        self.name = "replication (postgres)"
+        self.kind = SignalKind.REPLICATION
+        self.schedule = self._schedule
+        self.signal_ids = (SIGNAL_ID,)
 
     async def read(self) -> list[Reading]:
         password = self._password()

@@ -177,22 +177,10 @@ class RdsReplicationSource:
         self._instance_id = settings.replica_instance_id
         self._schedule = schedule
         self._context = context
-
-    @property
-    def name(self) -> str:
-        return "replication (rds)"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.REPLICATION
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return (SIGNAL_ID,)
+        self.name = "replication (rds)"
+        self.kind = SignalKind.REPLICATION
+        self.schedule = self._schedule
+        self.signal_ids = (SIGNAL_ID,)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()

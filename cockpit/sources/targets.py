@@ -176,22 +176,10 @@ class TargetGroupsSource:
         self._groups = tuple(groups)
         self._schedule = schedule
         self._context = context
-
-    @property
-    def name(self) -> str:
-        return "targets (elbv2)"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.TARGETS
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return tuple(signal_id(group.name) for group in self._groups)
+        self.name = "targets (elbv2)"
+        self.kind = SignalKind.TARGETS
+        self.schedule = self._schedule
+        self.signal_ids = tuple(signal_id(group.name) for group in self._groups)
 
     async def read(self) -> list[Reading]:
         client = await asyncio.to_thread(self._context.aws.client, "elbv2")
@@ -308,22 +296,10 @@ class HttpChecksSource:
         self._checks = tuple(checks)
         self._schedule = schedule
         self._context = context
-
-    @property
-    def name(self) -> str:
-        return "targets (http)"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.TARGETS
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return tuple(signal_id(check.name) for check in self._checks)
+        self.name = "targets (http)"
+        self.kind = SignalKind.TARGETS
+        self.schedule = self._schedule
+        self.signal_ids = tuple(signal_id(check.name) for check in self._checks)
 
     async def read(self) -> list[Reading]:
         return list(await asyncio.gather(*(self._check(check) for check in self._checks)))

@@ -356,22 +356,10 @@ class TrafficSource:
         self._schedule = Schedule.from_config(section)
         self._context = context
         self._backend: Backend = "route53" if section.route53 is not None else "alb"
-
-    @property
-    def name(self) -> str:
-        return f"traffic ({self._backend})"
-
-    @property
-    def kind(self) -> SignalKind:
-        return SignalKind.TRAFFIC
-
-    @property
-    def schedule(self) -> Schedule:
-        return self._schedule
-
-    @property
-    def signal_ids(self) -> tuple[str, ...]:
-        return (SIGNAL_ID,)
+        self.name = f"traffic ({self._backend})"
+        self.kind = SignalKind.TRAFFIC
+        self.schedule = self._schedule
+        self.signal_ids = (SIGNAL_ID,)
 
     async def read(self) -> list[Reading]:
         read_back = await asyncio.to_thread(self._read_back)
