@@ -225,6 +225,7 @@ class CutoverSection(Section):
 
 class JournalSection(Section):
     dir: ConfigPath = Field(default="journal", validate_default=True)
+    resume_within_hours: Annotated[float, Field(ge=0, le=168)] = 12.0
 
 
 class AwsSection(Section):

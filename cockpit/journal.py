@@ -7,6 +7,7 @@ edited, removed, inserted or reordered line breaks the chain at a line `verify` 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import getpass
 import hashlib
 import json
@@ -30,6 +31,7 @@ FORMAT_VERSION = 1
 GENESIS = "0" * 64
 HEADER_KIND = "header"
 END_KIND = "end"
+RESUME_KIND = "resume"
 RECORD_KEYS = ("seq", "t", "kind", "prev", "data")
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -45,6 +47,10 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The default journal clock: the current aware UTC time."""
     return datetime.now(UTC)
+
+
+class JournalBusy(Exception):
+    """Another live process holds this journal: two writers would break the chain."""
 
 
 class JournalError(Exception):
@@ -69,11 +75,16 @@ def session_header(
         "cutover": cutover_name,
         "config_digest": config_digest,
         "mode": mode,
-        "operator": f"{_user_name(environ)}@{_host_name()}",
+        "operator": operator_name(environ),
         "ssh_client": _ssh_client(environ),
         "started_at": format_timestamp(started_at),
         "pid": os.getpid(),
     }
+
+
+def operator_name(environ: Mapping[str, str]) -> str:
+    """user@host, as the journal names the operator."""
+    return f"{_user_name(environ)}@{_host_name()}"
 
 
 def _user_name(environ: Mapping[str, str]) -> str:
@@ -164,6 +175,7 @@ class JournalWriter:
         _make_private_directories(directory)
         stem = f"{clock().astimezone(UTC):{_FILE_TIME_FORMAT}}-{slug(name_hint)}-{os.getpid()}"
         fd, path = _create_exclusive(directory, stem)
+        _lock_exclusively(fd, path)
         _fsync_directory(directory)
         writer = cls(fd, path, redactor=redactor, clock=clock)
         try:
@@ -172,6 +184,36 @@ class JournalWriter:
             writer._close_fd()
             path.unlink(missing_ok=True)
             raise
+        return writer
+
+    @classmethod
+    def resume(
+        cls,
+        path: Path,
+        *,
+        data: Mapping[str, JsonValue],
+        redactor: Redactor,
+        clock: Clock = utc_now,
+    ) -> JournalWriter:
+        """Reopens an intact journal to continue its session, writing a durable resume record.
+
+        JournalBusy when another process writes it; JournalError when its chain is broken or
+        its last line is cut (continuing would bury the damage), so the caller starts anew.
+        """
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            _lock_exclusively(fd, path)
+            next_seq, prev_digest, size_bytes = _chain_end(path)
+        except BaseException:
+            os.close(fd)
+            raise
+        writer = cls(fd, path, redactor=redactor, clock=clock)
+        writer._next_seq, writer._prev_digest, writer._size_bytes = (
+            next_seq,
+            prev_digest,
+            size_bytes,
+        )
+        writer.append(RESUME_KIND, data, sync=True)
         return writer
 
     @property
@@ -240,6 +282,54 @@ class JournalWriter:
             _truncate_quietly(fd, self._size_bytes)
             raise
         self._size_bytes += len(line) + 1
+
+
+def _lock_exclusively(fd: int, path: Path) -> None:
+    """Holds an exclusive lock on the journal for as long as `fd` is open; JournalBusy if taken."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise JournalBusy(f"journal {path} is being written by another cockpit process") from None
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a live process holds the journal's writer lock."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _chain_end(path: Path) -> tuple[int, str, int]:
+    """(next seq, digest of the last line, size in bytes) of an intact, untruncated journal."""
+    verification = verify_journal(path)
+    if not verification.intact:
+        raise JournalError(f"journal {path} cannot be continued: {verification.summary()[0]}")
+    if verification.truncated is not None:
+        raise JournalError(
+            f"journal {path} cannot be continued: its last line is cut mid-write "
+            f"(line {verification.truncated.line_number})"
+        )
+    content = path.read_bytes()
+    last_line = content.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    return verification.lines_checked, line_digest(last_line), len(content)
+
+
+def latest_journal(directory: Path, name_hint: str) -> Path | None:
+    """The newest journal in `directory` for this cutover name, by its last write."""
+    pattern = f"*-{slug(name_hint)}-*.jsonl"
+    try:
+        candidates = [path for path in directory.glob(pattern) if path.is_file()]
+    except OSError:
+        return None
+    return max(candidates, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def slug(name_hint: str) -> str:

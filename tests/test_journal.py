@@ -23,8 +23,11 @@ import cockpit
 from cockpit.journal import (
     FORMAT_VERSION,
     GENESIS,
+    JournalBusy,
     JournalError,
     JournalWriter,
+    is_locked,
+    latest_journal,
     read_journal,
     session_header,
     verify_journal,
@@ -720,3 +723,50 @@ def test_payloads_read_back_as_written(
     assert [record.data for record in records[1:-1]] == [redactor.scrub(p) for p in payloads]
     assert all(record.kind == kind for record in records[1:-1])
     assert verify_journal(writer.path).intact
+
+
+# --- continuing a session -------------------------------------------------------------------
+
+
+def test_a_resumed_journal_continues_the_chain_and_verifies(journal: Path) -> None:
+    with JournalWriter.resume(
+        journal, data={"operator": "bob@bastion"}, redactor=Redactor(), clock=stepping_clock()
+    ) as writer:
+        writer.append("note", {"text": "back after the SSH drop"})
+    verification = verify_journal(journal)
+    assert verification.intact and verification.ended_cleanly
+    records, _ = read_journal(journal)
+    kinds = [record.kind for record in records]
+    assert kinds[-4:] == ["end", "resume", "note", "end"]
+    assert [record.seq for record in records] == list(range(len(records)))
+
+
+def test_a_journal_being_written_cannot_be_resumed_by_another_writer(tmp_path: Path) -> None:
+    writer = create_writer(tmp_path)
+    try:
+        assert is_locked(writer.path)
+        with pytest.raises(JournalBusy, match="another cockpit process"):
+            JournalWriter.resume(writer.path, data={}, redactor=Redactor())
+    finally:
+        writer.close()
+    assert not is_locked(writer.path)
+
+
+def test_a_damaged_or_cut_journal_is_not_continued(journal: Path) -> None:
+    lines = lines_of(journal)
+    rewrite(journal, [*lines, b'{"seq": 99, "t": "cut'])
+    with pytest.raises(JournalError, match="cut mid-write"):
+        JournalWriter.resume(journal, data={}, redactor=Redactor())
+    rewrite(journal, [lines[0], lines[2], *lines[3:]])
+    with pytest.raises(JournalError, match="cannot be continued"):
+        JournalWriter.resume(journal, data={}, redactor=Redactor())
+    assert lines_of(journal) == [lines[0], lines[2], *lines[3:]]
+
+
+def test_the_newest_journal_of_the_cutover_is_found(tmp_path: Path) -> None:
+    first = create_writer(tmp_path, name_hint="night cutover")
+    first.close()
+    other = create_writer(tmp_path, name_hint="another night")
+    other.close()
+    assert latest_journal(tmp_path, "night cutover") == first.path
+    assert latest_journal(tmp_path / "missing", "night cutover") is None
