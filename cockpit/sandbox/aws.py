@@ -7,18 +7,23 @@ maintenance) see a change the moment the boto3 call that made it returns.
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import logging
 import os
+import re
 import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
+from cockpit.jsonvalue import JsonValue
 from cockpit.sandbox.shared import (
     SIDES,
     FixedResponse,
@@ -34,6 +39,10 @@ from cockpit.sandbox.shared import (
 
 DUMMY_ACCESS_KEY_ID = "testing"
 DUMMY_SECRET_ACCESS_KEY = "testing"
+# The stand-in's own clients (seed, reset, metrics) sign with this key id, so the request log
+# can tell their requests from the cockpit's.
+STAND_IN_ACCESS_KEY_ID = "sandbox-stand-in"
+REQUEST_LOG_LIMIT = 10_000
 LOAD_BALANCER_NAME = "cutover-alb"
 TARGET_GROUP_NAMES: Mapping[Side, str] = {"old": "cutover-old", "new": "cutover-new"}
 INITIAL_WEIGHTS: Mapping[Side, int] = {"old": 100, "new": 0}
@@ -62,6 +71,7 @@ class AwsStandIn:
         self._server: Any = None
         self._endpoint_url: str | None = None
         self._boto3_session: Any = None
+        self.request_log = RequestLog()
 
     @property
     def endpoint_url(self) -> str:
@@ -92,6 +102,7 @@ class AwsStandIn:
                 self._server, self._endpoint_url = _start_moto_server(
                     self._host, self._requested_port
                 )
+                _record_requests(self._server, self.request_log)
                 _reset_moto(self._endpoint_url)
             except BaseException:
                 self._stop_locked()
@@ -115,7 +126,7 @@ class AwsStandIn:
                 service,
                 endpoint_url=endpoint_url,
                 region_name=self._region,
-                aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+                aws_access_key_id=STAND_IN_ACCESS_KEY_ID,
                 aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
                 config=Config(retries={"mode": "standard"}, proxies={}),
             )
@@ -162,6 +173,136 @@ def _stop_moto_server(server: Any) -> None:
     werkzeug_server = getattr(server, "_server", None)
     if werkzeug_server is not None:
         werkzeug_server.server_close()
+
+
+# --- request accounting ---------------------------------------------------------------------
+
+_READ_ACTION_PREFIXES = ("Describe", "List", "Get")
+_READ_METHODS = ("GET", "HEAD")
+_RPC_V2_PATH = re.compile(r"/service/[^/]+/operation/([^/]+)")
+_CREDENTIAL_KEY_ID = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def is_mutating(method: str, path: str, action: str) -> bool:
+    """Whether a request may change state: Describe*/List*/Get* actions and REST GETs do not.
+
+    CloudWatch PutMetricData counts as mutating; the sandbox's own publisher sends it, which
+    the request's `sender` tells apart.
+    """
+    if action == rest_action(method, path):
+        return method.upper() not in _READ_METHODS
+    return not action.startswith(_READ_ACTION_PREFIXES)
+
+
+def rest_action(method: str, path: str) -> str:
+    """How a REST request without an action name (Route 53) is named: 'POST /2013-04-01/...'."""
+    return f"{method.upper()} {path}"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the stand-in served: method, path, AWS action and who sent it.
+
+    sender: "sandbox" for the stand-in's own clients (seed, reset, metrics), else "client".
+    """
+
+    method: str
+    path: str
+    action: str
+    sender: str
+
+    @property
+    def mutating(self) -> bool:
+        return is_mutating(self.method, self.path, self.action)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "action": self.action,
+            "mutating": self.mutating,
+            "sender": self.sender,
+        }
+
+
+class RequestLog:
+    """The newest requests the stand-in served, oldest first; thread-safe and bounded."""
+
+    def __init__(self, limit: int = REQUEST_LOG_LIMIT) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[RecordedRequest] = deque(maxlen=limit)
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._entries.append(request)
+
+    def entries(self) -> tuple[RecordedRequest, ...]:
+        with self._lock:
+            return tuple(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class _RecordingApp:
+    """WSGI middleware in front of moto's app that logs every request except /moto-api/*."""
+
+    def __init__(self, app: Any, log: RequestLog) -> None:
+        self._app = app
+        self._log = log
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+            self._log.record(recorded_request(environ))
+        return self._app(environ, start_response)
+
+
+def _record_requests(server: Any, log: RequestLog) -> None:
+    """Put the recorder in front of the started server's WSGI app (read per request)."""
+    werkzeug_server = server._server
+    werkzeug_server.app = _RecordingApp(werkzeug_server.app, log)
+
+
+def recorded_request(environ: dict[str, Any]) -> RecordedRequest:
+    """What a WSGI request was; a form body read to find its Action is put back for moto."""
+    method = str(environ.get("REQUEST_METHOD") or "GET").upper()
+    path = str(environ.get("PATH_INFO") or "/")
+    return RecordedRequest(method, path, _action_name(environ, method, path), _sender(environ))
+
+
+def _action_name(environ: dict[str, Any], method: str, path: str) -> str:
+    """Query/form Action, JSON X-Amz-Target, RPC v2 operation path, else method and path."""
+    query_action = parse_qs(str(environ.get("QUERY_STRING") or "")).get("Action")
+    if query_action:
+        return query_action[0]
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    rpc = _RPC_V2_PATH.fullmatch(path)
+    if rpc:
+        return rpc.group(1)
+    return _form_action(environ) or rest_action(method, path)
+
+
+def _form_action(environ: dict[str, Any]) -> str | None:
+    """The Action field of a urlencoded body (query-protocol services send it there)."""
+    content_type = str(environ.get("CONTENT_TYPE") or "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return None
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length <= 0:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    actions = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    return actions[0] if actions else None
+
+
+def _sender(environ: dict[str, Any]) -> str:
+    credential = _CREDENTIAL_KEY_ID.search(str(environ.get("HTTP_AUTHORIZATION") or ""))
+    own = credential is not None and credential.group(1) == STAND_IN_ACCESS_KEY_ID
+    return "sandbox" if own else "client"
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -20,7 +20,7 @@ HOST = "127.0.0.1"
 
 
 class ControlServer:
-    """POST /inject, POST /reset, POST /stop, GET /status against one running Sandbox."""
+    """POST /inject, POST /reset, POST /stop, GET /status, GET /requests against one Sandbox."""
 
     def __init__(self, sandbox: Sandbox, *, on_stop: Callable[[], None]) -> None:
         self._sandbox = sandbox
@@ -51,6 +51,11 @@ class ControlServer:
         if (method, path) == ("POST", "/reset"):
             self._sandbox.reset()
             return {"ok": True, "detail": "sandbox reset"}
+        if (method, path) == ("GET", "/requests"):
+            return {"ok": True, "requests": self._sandbox.requests()}
+        if (method, path) == ("POST", "/requests/clear"):
+            self._sandbox.clear_requests()
+            return {"ok": True, "detail": "request log cleared"}
         if (method, path) == ("POST", "/stop"):
             self._on_stop()
             return {"ok": True, "detail": "stopping"}
@@ -104,6 +109,14 @@ class ControlClient:
     def status(self) -> dict[str, Any]:
         status = self._call("GET", "/status", None).get("status", {})
         return status if isinstance(status, dict) else {}
+
+    def requests(self) -> dict[str, Any]:
+        """What the sandbox received since the last reset or clear (shape: Sandbox.requests)."""
+        requests = self._call("GET", "/requests", None).get("requests", {})
+        return requests if isinstance(requests, dict) else {}
+
+    def clear_requests(self) -> None:
+        self._call("POST", "/requests/clear", {})
 
     def request_stop(self) -> None:
         self._call("POST", "/stop", {})

@@ -60,6 +60,8 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 shared_buffers = '32MB'
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
 include = 'node.conf'
 """
 
@@ -88,6 +90,9 @@ _REPLICA_STREAMING = (
 )
 _REPLAY_PAUSED = (
     "SELECT CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END"
+)
+_STATEMENT_CALLS = (
+    "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query ILIKE {}"
 )
 
 
@@ -368,6 +373,26 @@ class PostgresPair:
             return False
         return bool(self._query(self._replica, _REPLAY_PAUSED))
 
+    # --- statement accounting -------------------------------------------------------------------
+
+    def statement_calls(self, role: Role, pattern: str) -> int:
+        """Completed calls since reset() of statements matching an ILIKE pattern on one server.
+
+        From pg_stat_statements, which records a statement when it finishes: one that failed
+        (e.g. pg_promote() on a server already promoted) is not counted.
+        """
+        from psycopg import sql
+
+        cluster = self._primary if role == "primary" else self._replica
+        query = sql.SQL(_STATEMENT_CALLS).format(sql.Literal(pattern))
+        return int(self._query(cluster, query) or 0)
+
+    def reset_statement_counts(self) -> None:
+        """Start pg_stat_statements afresh on every running server."""
+        for cluster in (self._primary, self._replica):
+            if cluster.is_running():
+                self._query(cluster, "SELECT pg_stat_statements_reset()")
+
     def replay_lag_bytes(self) -> int | None:
         """WAL the primary has written that the replica has not replayed; None without a standby."""
         lag = self._query(self._primary, _REPLAY_LAG_BYTES)
@@ -430,6 +455,7 @@ class PostgresPair:
                 self.resume_replay()
             self._query(self._primary, "TRUNCATE orders RESTART IDENTITY", dbname=APP_DBNAME)
             self._wait_streaming()
+            self.reset_statement_counts()
 
     def stop(self) -> None:
         """Stop the write load and both servers (immediate shutdown); safe to call twice."""
@@ -481,6 +507,7 @@ class PostgresPair:
         )
         self._query(self._primary, _ORDERS_TABLE, dbname=APP_DBNAME)
         self._query(self._primary, f"ALTER TABLE orders OWNER TO {APP_USER}", dbname=APP_DBNAME)
+        self._query(self._primary, "CREATE EXTENSION pg_stat_statements")
 
     def _build_replica(self) -> None:
         replica = self._replica

@@ -366,6 +366,7 @@ class Sandbox:
             resolver.flush()
         self._reset_aws()
         self._postgres().reset()
+        self.clear_requests()
         self.write_pids()
 
     def set_weights(self, new_percent: int) -> None:
@@ -376,6 +377,30 @@ class Sandbox:
     def _reset_aws(self) -> None:
         aws, aws_seed = self._aws()
         restore_seed_state(aws, aws_seed)
+
+    def requests(self) -> dict[str, JsonValue]:
+        """What was sent since the last reset: AWS requests, and pg_promote() calls on the replica.
+
+        {"aws": [{"method", "path", "action", "mutating", "sender"}, ...],
+        "postgres": {"pg_promote_calls": int, or None while the replica is not running}}
+        """
+        aws, _ = self._aws()
+        return {
+            "aws": [request.to_json() for request in aws.request_log.entries()],
+            "postgres": {"pg_promote_calls": self._pg_promote_calls()},
+        }
+
+    def _pg_promote_calls(self) -> int | None:
+        try:
+            return self._postgres().statement_calls("replica", "%pg_promote%")
+        except SandboxError:
+            return None
+
+    def clear_requests(self) -> None:
+        """Forget the AWS requests logged and the statements PostgreSQL counted so far."""
+        aws, _ = self._aws()
+        aws.request_log.clear()
+        self._postgres().reset_statement_counts()
 
     def status(self) -> dict[str, JsonValue]:
         """What is running and how each knob is set, for `sandbox status` and tests."""
