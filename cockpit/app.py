@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import getpass
-import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from cockpit.actions.auto_abort import AutoAbortWatch, armed, judge
+from cockpit.actions.model import ActionId, GuardResult, blocking
+from cockpit.actions.runner import ActionRunner, Confirmation, Outcome, Prepared, Refresh
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
-from cockpit.events import EventLog, events_from_changes
+from cockpit.events import Event, EventLog, events_from_changes
 from cockpit.journal import JournalWriter
-from cockpit.model import Reading, SignalKind
-from cockpit.poller import Poller
+from cockpit.jsonvalue import JsonValue
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.poller import Poller, poll_all_once
 from cockpit.redact import Redactor, redacted_reading
 from cockpit.runbook import current_phase, evaluate_runbook
 from cockpit.sources.base import Source
 from cockpit.state import State, StatusChange, apply
 from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
+from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
 from screens.help_screen import HelpScreen
+from widgets.actions_panel import SHORT_TITLES, ActionRow
 from widgets.errors_panel import ErrorsPanel
 from widgets.replication_panel import ReplicationPanel
 
@@ -39,14 +44,9 @@ def configured_kinds(config: Config) -> frozenset[SignalKind]:
         SignalKind.DNS: config.dns,
         SignalKind.ERRORS: config.errors,
         SignalKind.TRAFFIC: config.traffic,
+        SignalKind.MAINTENANCE: config.maintenance,
     }
     return frozenset(kind for kind, section in sections.items() if section is not None)
-
-
-def operator_name(environ: Mapping[str, str]) -> str:
-    """user@host, as the journal header names the operator."""
-    user = environ.get("USER") or environ.get("LOGNAME") or getpass.getuser()
-    return f"{user}@{socket.gethostname()}"
 
 
 class ConfirmQuitScreen(ModalScreen[bool]):
@@ -94,6 +94,7 @@ class CockpitApp(App[None]):
         operator: str = "",
         poll: bool = True,
         redactor: Redactor | None = None,
+        actions: Callable[[Refresh], ActionRunner] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -107,6 +108,13 @@ class CockpitApp(App[None]):
         self._poll = poll
         self._poller: Poller | None = None
         self._configured = configured_kinds(config)
+        self._built_sources: Sequence[Source] = ()
+        self.runner = actions(self.refresh_now) if actions is not None else None
+        self.operator = operator
+        self._pressing = False
+        self._auto_abort = AutoAbortWatch()
+        self._auto_abort_line = ""
+        self._guard_verdicts: dict[ActionId, tuple[str, ...]] = {}
         self.cockpit = CockpitScreen(
             cutover_name=config.cutover.name,
             mode=mode,
@@ -115,6 +123,7 @@ class CockpitApp(App[None]):
         )
 
     def on_mount(self) -> None:
+        self._bind_actions()
         self.push_screen(self.cockpit)
         self.set_interval(self.config.cutover.refresh_seconds, self.refresh_view)
         if self._poll:
@@ -123,6 +132,7 @@ class CockpitApp(App[None]):
     def _start_polling(self) -> None:
         """Builds the sources after the first frame is drawn, so the screen appears at once."""
         sources = self._sources() if callable(self._sources) else self._sources
+        self._built_sources = sources
         self._poller = Poller(sources, self.receive_readings, self.clock)
         self._poller.start()
 
@@ -156,6 +166,165 @@ class CockpitApp(App[None]):
                 },
             )
 
+    async def refresh_now(self) -> State:
+        """One fresh poll of every source, folded into the state: guards re-check on this."""
+        sources = self._built_sources
+        if not sources and callable(self._sources):
+            sources = self._built_sources = self._sources()
+        readings = await poll_all_once(list(sources), self.clock)
+        self.receive_readings(readings)
+        return self.state
+
+    # --- guarded actions ---------------------------------------------------------------------
+
+    def _bind_actions(self) -> None:
+        """Keys from the registry: one binding per action this session has (none read-only)."""
+        if self.runner is None:
+            return
+        for spec in self.runner.actions:
+            self.bind(
+                spec.key,
+                f"press('{spec.action_id.value}')",
+                description=spec.title,
+                key_display=spec.key_label,
+            )
+
+    def action_press(self, action_id: str, override: bool = False) -> None:
+        """A pressed action key: at most one plan or action at a time, the rest say so."""
+        runner = self.runner
+        if runner is None:
+            self.notify("this session has no actions (read-only)", severity="warning")
+            return
+        if runner.running is not None or self._pressing:
+            busy = runner.running.value if runner.running else "another action"
+            self.notify(f"{busy} is still running: this press did nothing", severity="warning")
+            return
+        self._pressing = True
+        self.run_worker(self._press(runner, ActionId(action_id), override), group="actions")
+
+    async def _press(self, runner: ActionRunner, action_id: ActionId, override: bool) -> None:
+        try:
+            prepared = await runner.prepare(
+                action_id, self.state, actor=self.operator or "operator", override=override
+            )
+        except Exception:
+            self._pressing = False
+            raise
+        if isinstance(prepared, Outcome):
+            self._pressing = False
+            self._show_outcome(prepared)
+            return
+        request = ConfirmRequest(
+            title=prepared.spec.title,
+            plan=prepared.plan,
+            guards=prepared.guards,
+            blocked=prepared.blocked,
+            dry_run=runner.mode != "live",
+        )
+
+        def decided(confirmation: Confirmation | None) -> None:
+            self._decided(runner, prepared, confirmation)
+
+        self.push_screen(ConfirmActionScreen(request), decided)
+
+    def _decided(
+        self, runner: ActionRunner, prepared: Prepared, confirmation: Confirmation | None
+    ) -> None:
+        if confirmation is None:
+            self._pressing = False
+            self._show_outcome(runner.cancel(prepared))
+            return
+        self.run_worker(self._run(runner, prepared, confirmation), group="actions")
+
+    async def _run(
+        self, runner: ActionRunner, prepared: Prepared, confirmation: Confirmation
+    ) -> None:
+        self.in_flight.append(prepared.spec.title)
+        self._pressing = False
+        self.refresh_view()
+        try:
+            outcome = await runner.run(prepared, confirmation)
+        finally:
+            self.in_flight.remove(prepared.spec.title)
+        self._after(outcome)
+
+    def _after(self, outcome: Outcome) -> None:
+        if outcome.result in ("succeeded", "unverified"):
+            if outcome.action_id is ActionId.WEIGHT_UP:
+                self._auto_abort = armed(self.clock())
+            elif outcome.action_id in (ActionId.WEIGHT_DOWN, ActionId.ROLLBACK):
+                self._auto_abort = AutoAbortWatch()
+        self._show_outcome(outcome)
+
+    def _show_outcome(self, outcome: Outcome) -> None:
+        """The result on screen and in the event log, worded as what is now true."""
+        good = outcome.result in ("succeeded", "dry-run")
+        mild = outcome.result in ("cancelled", "busy")
+        status = Status.OK if good else Status.WARN if mild else Status.CRITICAL
+        self.event_log.add(
+            [Event(self.clock(), outcome.action_id.value, "action", status, outcome.message)]
+        )
+        severity: SeverityLevel = "information" if good else "warning" if mild else "error"
+        self.notify(outcome.message, severity=severity, timeout=8 if good else 20)
+        self.refresh_view()
+
+    def _check_auto_abort(self) -> None:
+        """After a step up: shift back by itself when the new side stays over its 5xx limit."""
+        runner = self.runner
+        if runner is None or runner.mode == "read-only":
+            return
+        settings = self.config.guards.auto_abort
+        self._auto_abort, verdict = judge(self._auto_abort, self.state, settings, self.clock())
+        self._auto_abort_line = verdict.text if settings.enabled else ""
+        if verdict.kind == "fire" and runner.running is None:
+            self.run_worker(self._shift_back(runner, verdict.text, verdict.facts), group="actions")
+
+    async def _shift_back(
+        self, runner: ActionRunner, reason: str, facts: dict[str, JsonValue]
+    ) -> None:
+        self.in_flight.append("auto-abort")
+        try:
+            outcome = await runner.shift_back(reason, facts)
+        finally:
+            self.in_flight.remove("auto-abort")
+        self._after(outcome)
+
+    def action_rows(self) -> tuple[ActionRow, ...]:
+        """Every action with its live guards, and journaled guard transitions."""
+        runner = self.runner
+        if runner is None:
+            return ()
+        rows = []
+        for spec in runner.actions:
+            guards = runner.guards(spec.action_id, self.state)
+            self._note_guard_change(spec.action_id, spec.title, guards)
+            running = runner.running is spec.action_id
+            short = SHORT_TITLES[spec.action_id]
+            rows.append(ActionRow(spec.key_label, spec.title, spec.one_way, guards, running, short))
+        return tuple(rows)
+
+    def _note_guard_change(
+        self, action_id: ActionId, title: str, guards: tuple[GuardResult, ...]
+    ) -> None:
+        """A guard that starts or stops blocking goes to the event log and the journal."""
+        reasons = tuple(str(guard.reason) for guard in blocking(guards))
+        blocked_ids = tuple(guard.guard_id for guard in blocking(guards))
+        before = self._guard_verdicts.get(action_id)
+        self._guard_verdicts[action_id] = blocked_ids
+        if before == blocked_ids:
+            return
+        text = f"{title}: READY" if not reasons else f"{title}: BLOCKED: {reasons[0]}"
+        status = Status.OK if not reasons else Status.WARN
+        self.event_log.add([Event(self.clock(), action_id.value, "guard", status, text)])
+        if self.journal is not None:
+            data: dict[str, JsonValue] = {
+                "action": action_id.value,
+                "ready": not reasons,
+                "blocked": list(blocked_ids),
+                "reasons": list(reasons),
+            }
+            self.journal.append("guard", data)
+
     def build_view(self) -> CockpitView:
         now = self.clock()
         readings = tuple(sorted(self.state.readings(), key=lambda r: r.signal_id))
@@ -175,9 +344,13 @@ class CockpitApp(App[None]):
             events=self.event_log.latest(200),
             phase=current_phase(checks, self.state, now),
             configured_kinds=self._configured,
+            actions=self.action_rows(),
+            auto_abort_line=self._auto_abort_line,
+            read_only=self.runner is None or not self.runner.actions,
         )
 
     def refresh_view(self) -> None:
+        self._check_auto_abort()
         if self.cockpit.is_ready:
             self.cockpit.show(self.build_view())
 
@@ -189,6 +362,8 @@ class CockpitApp(App[None]):
         keys = [(b.key, b.description) for b in _bindings(self.BINDINGS)]
         keys += [(b.key, b.description) for b in _bindings(CockpitScreen.BINDINGS)]
         keys += [(spec.key, f"show the {spec.short_name} panel") for spec in PANELS]
+        if self.runner is not None:
+            keys += [(s.key_label, f"{s.title}: {s.description}") for s in self.runner.actions]
         keys.append(("ctrl+p", "command palette: every command"))
         return list(dict.fromkeys(keys))
 
@@ -212,6 +387,22 @@ class CockpitApp(App[None]):
         for spec in PANELS:
             show = partial(self.cockpit.action_show_panel, spec.panel_id)
             yield SystemCommand(f"Panel: {spec.short_name}", f"Show panel {spec.key}", show)
+        yield from self._action_commands()
+
+    def _action_commands(self) -> Iterable[SystemCommand]:
+        """Each action, and an override entry for each one its guards block right now."""
+        if self.runner is None:
+            return
+        for spec in self.runner.actions:
+            press = partial(self.action_press, spec.action_id.value)
+            yield SystemCommand(
+                f"Action: {spec.title}", f"{spec.description} (key {spec.key_label})", press
+            )
+            blocked = blocking(self.runner.guards(spec.action_id, self.state))
+            if blocked:
+                override = partial(self.action_press, spec.action_id.value, True)
+                why = f"blocked: {blocked[0].reason}; type OVERRIDE and a reason to go on"
+                yield SystemCommand(f"Override guards: {spec.title}", why, override)
 
 
 def _bindings(bindings: Sequence[BindingType]) -> list[Binding]:

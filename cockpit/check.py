@@ -15,6 +15,7 @@ from cockpit.poller import poll_all_once
 from cockpit.redact import redactor_for_config
 from cockpit.sources.build import build_sources
 from cockpit.sources.context import SourceContext
+from cockpit.state import State, apply
 
 EXIT_BY_STATUS = {
     Status.OK: 0,
@@ -49,7 +50,34 @@ def run_check(
     context = SourceContext(config, environ, clock)
     sources = build_sources(context)
     readings = asyncio.run(poll_all_once(sources, clock))
-    return CheckResult(tuple(sorted(readings, key=lambda r: r.signal_id)), clock())
+    checked_at = clock()
+    guards = guards_now(config, readings, checked_at, clock)
+    return CheckResult(tuple(sorted(readings, key=lambda r: r.signal_id)), checked_at, guards)
+
+
+def guards_now(
+    config: Config, readings: Sequence[Reading], now: datetime, clock: Clock
+) -> tuple[dict[str, JsonValue], ...]:
+    """Every action's guards on this one poll, with what the session journal knows."""
+    from cockpit.actions.registry import ACTIONS, evaluate_guards
+    from cockpit.actions.runner import weights_held_since
+    from cockpit.actions.session_log import SessionLog, session_log_of
+    from cockpit.guards import GuardInputs
+    from cockpit.session import resumable_journal
+
+    state, _ = apply(State(), readings)
+    journal = resumable_journal(config, config.journal_dir, clock)
+    session = session_log_of(journal) if journal is not None else SessionLog()
+    inputs = GuardInputs(state, config, now, session.facts(weights_held_since(state)))
+    return tuple(
+        {
+            "action": spec.action_id.value,
+            "ready": all(result.passed for result in results),
+            "guards": [result.to_json() for result in results],
+        }
+        for spec in ACTIONS
+        for results in (evaluate_guards(spec, inputs),)
+    )
 
 
 def check_json(result: CheckResult, config: Config, environ: Mapping[str, str]) -> JsonValue:

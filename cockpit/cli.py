@@ -25,6 +25,7 @@ ACTION_IDS = (
     "weight-down",
     "rollback",
 )
+"""The ids of cockpit.actions.model.ActionId, spelled here so `--help` imports nothing heavy."""
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -74,11 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_option(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
 
-    act = _command(commands, "act", "run one guarded action from the command line", _not_yet)
+    act = _command(commands, "act", "run one guarded action from the command line", _act)
     act.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help=", ".join(ACTION_IDS))
     _add_config_option(act)
     act.add_argument("--dry-run", action="store_true", help="plan and journal, mutate nothing")
-    act.add_argument("--yes", action="store_true", help="skip the prompt (never the guards)")
+    act.add_argument("--yes", action="store_true", help="skip the y/N prompt (never the guards)")
+    act.add_argument(
+        "--confirm-name",
+        metavar="NAME",
+        help="the replica's name, to confirm a promotion without the prompt",
+    )
+    act.add_argument(
+        "--override",
+        metavar="REASON",
+        help="run despite blocked guards (journaled with REASON; OVERRIDE must still be typed)",
+    )
+    act.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
 
     replay = _command(commands, "replay", "replay a session journal in the cockpit", _not_yet)
     replay.add_argument("journal", type=Path, metavar="JOURNAL")
@@ -127,6 +139,25 @@ def _not_yet(args: argparse.Namespace) -> int:
     name = " ".join(word for word in words if word)
     print(f"cockpit {name}: not available yet in cockpit {__version__}.", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _act(args: argparse.Namespace) -> int:
+    from cockpit.act import ActRequest, run_act
+    from cockpit.actions.model import ActionId
+
+    if args.override is not None and not args.override.strip():
+        print("cockpit act: --override needs a reason (it is journaled)", file=sys.stderr)
+        return EXIT_USAGE
+    request = ActRequest(
+        action_id=ActionId(args.action),
+        config_path=args.config,
+        dry_run=args.dry_run,
+        yes=args.yes,
+        confirm_name=args.confirm_name,
+        override_reason=args.override,
+        journal_dir=args.journal_dir,
+    )
+    return run_act(request, os.environ)
 
 
 def _needs_subcommand(args: argparse.Namespace) -> int:

@@ -10,10 +10,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from cockpit.config import Config, ConfigError, load_config, read_config_text
 from cockpit.journal import JournalWriter
-from cockpit.session import open_session_journal
+from cockpit.session import SessionBusy, open_session_journal
+
+if TYPE_CHECKING:
+    from cockpit.app import CockpitApp
 
 MODE_WORDS = {"live": "LIVE", "dry-run": "DRY-RUN", "read-only": "READ-ONLY"}
 
@@ -28,9 +32,22 @@ def run_cockpit(
     except ConfigError as error:
         print(error.report(), file=sys.stderr)
         return 2
-    journal = open_session_journal(
-        config, config_text=config_text, mode=mode, environ=environ, journal_dir=journal_dir
-    )
+    try:
+        journal = open_session_journal(
+            config,
+            config_text=config_text,
+            mode=mode,
+            environ=environ,
+            journal_dir=journal_dir,
+            resume=mode == "live",
+        )
+    except SessionBusy as busy:
+        print(
+            f"cockpit run: {busy}; watch it with `cockpit run --read-only` or "
+            "`cockpit replay --follow`",
+            file=sys.stderr,
+        )
+        return 1
     try:
         _run_app(config, journal, mode, environ)
     finally:
@@ -40,20 +57,43 @@ def run_cockpit(
 
 
 def _run_app(config: Config, journal: JournalWriter, mode: str, environ: Mapping[str, str]) -> None:
-    from cockpit.app import CockpitApp, operator_name
+    compose_app(config, journal, mode, environ).run()
+
+
+def compose_app(
+    config: Config, journal: JournalWriter, mode: str, environ: Mapping[str, str]
+) -> CockpitApp:
+    """The cockpit for one session: sources, actions (none read-only), journal and redaction."""
+    from cockpit.actions.backends import build_backends
+    from cockpit.actions.runner import ActionRunner, Refresh
+    from cockpit.actions.session_log import session_log_of
+    from cockpit.app import CockpitApp
+    from cockpit.journal import operator_name
     from cockpit.redact import redactor_for_config
     from cockpit.sources.build import build_sources
     from cockpit.sources.context import SourceContext
 
-    app = CockpitApp(
+    context = SourceContext(config, environ)
+
+    def runner(refresh: Refresh) -> ActionRunner:
+        return ActionRunner(
+            config=config,
+            mode=mode,
+            backends=build_backends(config, environ, context.aws, mode=mode),
+            refresh=refresh,
+            journal=journal,
+            session=session_log_of(journal.path),
+        )
+
+    return CockpitApp(
         config=config,
-        sources=lambda: build_sources(SourceContext(config, environ)),
+        sources=lambda: build_sources(context),
         mode=MODE_WORDS.get(mode, mode.upper()),
         journal=journal,
         operator=operator_name(environ),
         redactor=redactor_for_config(config, environ),
+        actions=None if mode == "read-only" else runner,
     )
-    app.run()
 
 
 @contextmanager
@@ -104,7 +144,7 @@ def run_demo(environ: Mapping[str, str]) -> int:
 def _demo_session(config_path: Path, environ: Mapping[str, str]) -> None:
     config = load_config(config_path)
     journal = open_session_journal(
-        config, config_text=read_config_text(config_path), mode="live", environ=environ
+        config, config_text=read_config_text(config_path), mode="live", environ=environ, resume=True
     )
     try:
         _run_app(config, journal, "live", environ)

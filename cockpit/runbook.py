@@ -13,11 +13,13 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from cockpit.guards import new_percent_of
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.state import State
 from cockpit.units import age_text, percent_number, size_text
 
 REPLICATION_SIGNAL = "replication"
+MAINTENANCE_SIGNAL = "maintenance"
 TRAFFIC_SIGNAL = "traffic"
 FULL_PERCENT = 100.0
 PERCENT_TOLERANCE = 1e-6
@@ -58,7 +60,7 @@ TTL_LOWERED = RunbookStep(
 MAINTENANCE_ON = RunbookStep(
     "maintenance-on",
     "Maintenance on",
-    "the traffic reading's maintenance_rule is true (ALB fixed-response rule in front); "
+    "the maintenance reading's on is true (front door answers the maintenance status); "
     "passed once the replica is promoted",
 )
 REPLICATION_CAUGHT_UP = RunbookStep(
@@ -233,24 +235,19 @@ def _promoted_reading(state: State, now: datetime) -> Reading | None:
 
 
 def _maintenance_of(reading: Reading) -> Verdict:
-    if reading.values.get("backend") != "alb":
-        return StepState.UNKNOWN, "no maintenance signal yet"
-    rule = reading.values.get("maintenance_rule")
-    if rule is True:
-        return StepState.DONE, "ALB fixed-response rule in front of the forward"
-    if rule is False:
-        return StepState.PENDING, "no fixed-response rule on the ALB listener"
-    return StepState.UNKNOWN, "no maintenance signal yet"
+    on = reading.values.get("on")
+    if on is True:
+        return StepState.DONE, reading.detail
+    if on is False:
+        return StepState.PENDING, reading.detail
+    return StepState.UNKNOWN, f"maintenance not known: {reading.detail or 'no reason given'}"
 
 
 def _maintenance_on(state: State, now: datetime) -> Verdict:
     promoted = _promoted_reading(state, now)
     if promoted:
         return _withage_text((StepState.DONE, "passed: replica promoted"), (promoted,), now)
-    traffic = state.latest(TRAFFIC_SIGNAL)
-    if traffic is None or traffic.values.get("backend") != "alb":
-        return StepState.UNKNOWN, "no maintenance signal yet"
-    return _only(state, TRAFFIC_SIGNAL, now, _maintenance_of)
+    return _only(state, MAINTENANCE_SIGNAL, now, _maintenance_of)
 
 
 def _caught_up_of(reading: Reading) -> Verdict:
@@ -304,19 +301,8 @@ def _new_targets_healthy(state: State, now: datetime) -> Verdict:
     return _each(readings, now, "no new-side target reading", _health_of, _all_healthy)
 
 
-def _new_percent_of(reading: Reading) -> float | None:
-    """The new side's share of traffic in percent, None when the weights are not known."""
-    weights = reading.values.get("weights")
-    if not isinstance(weights, Mapping):
-        return None
-    new = weights.get("new")
-    if isinstance(new, bool) or not isinstance(new, int | float):
-        return None
-    return float(new)
-
-
 def _traffic_of(reading: Reading) -> Verdict:
-    new = _new_percent_of(reading)
+    new = new_percent_of(reading)
     if new is None:
         return StepState.UNKNOWN, "weights not read back"
     split = f"old {percent_number(FULL_PERCENT - new)} % / new {percent_number(new)} %"
@@ -439,7 +425,7 @@ def current_phase(checks: Sequence[StepCheck], state: State, now: datetime) -> s
     if promoted is StepState.UNKNOWN:
         return "unknown"
     traffic = _fresh(state, TRAFFIC_SIGNAL, now)
-    new_percent = None if traffic is None else _new_percent_of(traffic)
+    new_percent = None if traffic is None else new_percent_of(traffic)
     if promoted is StepState.DONE:
         return _after_promotion(states, new_percent)
     if new_percent is not None and new_percent > PERCENT_TOLERANCE:

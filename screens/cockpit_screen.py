@@ -12,11 +12,12 @@ from textual.containers import Container
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from cockpit.events import Event
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.runbook import StepCheck, StepState
+from widgets.actions_panel import ActionRow, ActionsPanel, action_bar_text
 from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel
 from widgets.event_log import EventLogPanel
@@ -49,6 +50,7 @@ PANELS = (
     PanelSpec("5", "TRAF", "traffic"),
     PanelSpec("6", "BOOK", "runbook"),
     PanelSpec("7", "LOG", "events"),
+    PanelSpec("8", "ACT", "actions"),
 )
 
 
@@ -63,6 +65,9 @@ class CockpitView:
     events: tuple[Event, ...] = ()
     phase: str = "starting"
     configured_kinds: frozenset[SignalKind] = frozenset(SignalKind)
+    actions: tuple[ActionRow, ...] = ()
+    auto_abort_line: str = ""
+    read_only: bool = False
 
 
 class CockpitScreen(Screen[None]):
@@ -80,11 +85,13 @@ class CockpitScreen(Screen[None]):
     DEFAULT_CSS = """
     CockpitScreen #panels {
         layout: grid;
-        grid-size: 2 4;
+        grid-size: 2 5;
         grid-columns: 1fr 1fr;
-        grid-rows: 1fr 1fr 1fr 1fr;
+        grid-rows: 1fr 1fr 1fr 1fr 1fr;
     }
     CockpitScreen #panels > #dns { column-span: 2; }
+    CockpitScreen #panels > #actions { column-span: 2; }
+    CockpitScreen #action-bar { height: 1; padding: 0 1; }
     CockpitScreen.-compact #panels { layout: vertical; }
     CockpitScreen.-compact #panels > * { display: none; }
     CockpitScreen.-compact #panels > .-shown { display: block; height: 1fr; }
@@ -112,6 +119,8 @@ class CockpitScreen(Screen[None]):
             yield DnsPanel(id="dns")
             yield RunbookPanel(id="runbook")
             yield EventLogPanel(id="events")
+            yield ActionsPanel(id="actions")
+        yield Static(id="action-bar")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -132,11 +141,14 @@ class CockpitScreen(Screen[None]):
             if panel.kind is not None:
                 self._feed(panel, view)
                 panel_statuses[panel.id or ""] = panel.panel_status()
+        self.query_one(TrafficPanel).maintenance = _latest_of(view.readings, SignalKind.MAINTENANCE)
         runbook = self.query_one(RunbookPanel)
         runbook.now, runbook.checks = view.now, view.checks
         self.query_one(EventLogPanel).events = view.events
         done = sum(check.state is StepState.DONE for check in view.checks)
         words = {"runbook": f"{done}/{len(view.checks)}", "events": str(len(view.events))}
+        words["actions"] = self._show_actions(view)
+        panel_statuses["actions"] = Status.OK if view.actions else None
         panel_statuses["runbook"] = _runbook_status(view.checks)
         panel_statuses["events"] = Status.OK if view.events else None
         self.query_one(StatusStrip).entries = tuple(
@@ -148,6 +160,18 @@ class CockpitScreen(Screen[None]):
             )
             for spec in PANELS
         )
+
+    def _show_actions(self, view: CockpitView) -> str:
+        """The actions panel and the one-line bar; returns the status strip's word."""
+        actions = self.query_one(ActionsPanel)
+        actions.rows = view.actions
+        actions.read_only_reason = (
+            "READ-ONLY session: no action can run" if view.read_only else None
+        )
+        actions.auto_abort_line = view.auto_abort_line
+        bar = action_bar_text(view.actions, read_only=view.read_only)
+        self.query_one("#action-bar", Static).update(bar)
+        return "read-only" if view.read_only else f"{actions.ready_count()} ready"
 
     def _feed(self, panel: SignalPanel, view: CockpitView) -> None:
         mine = tuple(r for r in view.readings if r.kind is panel.kind)
@@ -176,6 +200,12 @@ class CockpitScreen(Screen[None]):
             )
         key = next(spec.key for spec in PANELS if spec.panel_id == self.shown_panel)
         self.query_one(StatusStrip).active = key
+
+
+def _latest_of(readings: tuple[Reading, ...], kind: SignalKind) -> Reading | None:
+    """The newest reading of `kind`, None when there is none."""
+    of_kind = [reading for reading in readings if reading.kind is kind]
+    return max(of_kind, key=lambda reading: reading.observed_at, default=None)
 
 
 def _runbook_status(checks: tuple[StepCheck, ...]) -> Status | None:

@@ -74,9 +74,7 @@ def test_act_knows_the_action_ids() -> None:
     assert "invalid choice: 'promote-now'" in bad.stderr
 
 
-@pytest.mark.parametrize(
-    "words", [["act", "promote"], ["replay", "x.jsonl"], ["report", "x.jsonl"]]
-)
+@pytest.mark.parametrize("words", [["replay", "x.jsonl"], ["report", "x.jsonl"]])
 def test_unbuilt_commands_say_so_plainly(words: list[str]) -> None:
     result = cockpit(*words)
     assert result.returncode == 2

@@ -168,6 +168,31 @@ RECORDED: dict[str, dict[str, Any]] = {
         "detail": "old 100 % / new 0 % (step 1 of 7: 0 %)",
         "stale_after_seconds": 8.0,
     },
+    "maintenance_on": {
+        "signal": "maintenance",
+        "kind": "maintenance",
+        "status": "ok",
+        "values": {"on": True, "probe_status": 503, "rule_present": True, "backend": "alb"},
+        "detail": "ON: front door answers 503",
+        "stale_after_seconds": 9.0,
+    },
+    "maintenance_off": {
+        "signal": "maintenance",
+        "kind": "maintenance",
+        "status": "ok",
+        "values": {"on": False, "probe_status": 200, "rule_present": False, "backend": "alb"},
+        "detail": "off: front door answers 200",
+        "stale_after_seconds": 9.0,
+    },
+    "maintenance_disagree": {
+        "signal": "maintenance",
+        "kind": "maintenance",
+        "status": "unknown",
+        "values": {"on": None, "probe_status": 200, "rule_present": True, "backend": "alb"},
+        "detail": "fixed-response rule at priority 1 is in place but the front door answers 200 "
+        "(maintenance answers 503)",
+        "stale_after_seconds": 9.0,
+    },
     "errors_access_log_new": {
         "signal": "errors:access_log:new",
         "kind": "errors",
@@ -253,10 +278,10 @@ def recorded(
     return reading_from_json(data)
 
 
-def alb_traffic(maintenance_rule: bool | None, new: float = 0.0, **changes: Any) -> Reading:
-    """The recorded traffic reading as the ALB backend would give it (the sandbox runs Route 53)."""
-    alb = {"backend": "alb", "maintenance_rule": maintenance_rule}
-    return traffic(new, **{**alb, **changes})
+def maintenance(on: bool | None, **changes: Any) -> Reading:
+    """The recorded maintenance reading: on, off, or unknown (probe and ALB rule disagree)."""
+    name = {True: "maintenance_on", False: "maintenance_off", None: "maintenance_disagree"}[on]
+    return recorded(name, **changes)
 
 
 def traffic(new: float, **changes: Any) -> Reading:
@@ -293,7 +318,8 @@ def all_done() -> State:
         recorded("targets_app_new"),
         recorded("targets_tg_new"),
         recorded("targets_tg_old"),
-        alb_traffic(False, new=100.0),
+        maintenance(False),
+        traffic(100.0),
         recorded("errors_access_log_new"),
         recorded("errors_access_log_old"),
     )
@@ -334,7 +360,7 @@ def test_a_finished_cutover_is_all_done() -> None:
 def test_a_finished_cutover_read_much_later_is_all_unknown_never_done() -> None:
     checks = evaluate_runbook(all_done(), LONG_AFTER)
     assert {check.state for check in checks} == {StepState.UNKNOWN}
-    assert all("STALE" in check.evidence or "no maintenance" in check.evidence for check in checks)
+    assert all("STALE" in check.evidence for check in checks)
 
 
 def test_current_step_is_the_first_not_done() -> None:
@@ -372,17 +398,55 @@ STEP_CASES = [
     ),
     (TTL_LOWERED, [], StepState.UNKNOWN, "no DNS reading"),
     # 2 Maintenance on
-    (MAINTENANCE_ON, [traffic(0.0)], StepState.UNKNOWN, "no maintenance signal yet"),
-    (MAINTENANCE_ON, [alb_traffic(True)], StepState.DONE, "ALB fixed-response rule"),
-    (MAINTENANCE_ON, [alb_traffic(False)], StepState.PENDING, "no fixed-response rule"),
-    (MAINTENANCE_ON, [alb_traffic(None)], StepState.UNKNOWN, "no maintenance signal yet"),
+    (MAINTENANCE_ON, [traffic(0.0)], StepState.UNKNOWN, "no maintenance reading"),
+    (MAINTENANCE_ON, [], StepState.UNKNOWN, "no maintenance reading"),
     (
         MAINTENANCE_ON,
-        [alb_traffic(False), recorded("replication_promoted")],
+        [maintenance(True)],
+        StepState.DONE,
+        "ON: front door answers 503 (2s ago)",
+    ),
+    (MAINTENANCE_ON, [maintenance(False)], StepState.PENDING, "off: front door answers 200"),
+    (
+        MAINTENANCE_ON,
+        [maintenance(None)],
+        StepState.UNKNOWN,
+        "maintenance UNKNOWN: fixed-response rule at priority 1 is in place but the front door "
+        "answers 200",
+    ),
+    (
+        MAINTENANCE_ON,
+        [recorded("maintenance_on", status="warn", on=None, detail="")],
+        StepState.UNKNOWN,
+        "maintenance not known: no reason given",
+    ),
+    (
+        MAINTENANCE_ON,
+        [
+            recorded(
+                "maintenance_off",
+                status="unknown",
+                on=None,
+                probe_status=None,
+                rule_present=None,
+                detail="timeout after 3 s",
+            )
+        ],
+        StepState.UNKNOWN,
+        "maintenance UNKNOWN: timeout after 3 s",
+    ),
+    (
+        MAINTENANCE_ON,
+        [maintenance(False), recorded("replication_promoted")],
         StepState.DONE,
         "passed: replica promoted",
     ),
-    (MAINTENANCE_ON, [], StepState.UNKNOWN, "no maintenance signal yet"),
+    (
+        MAINTENANCE_ON,
+        [traffic(0.0, backend="alb", maintenance_rule=True)],
+        StepState.UNKNOWN,
+        "no maintenance reading",
+    ),
     # 3 Replication caught up
     (
         REPLICATION_CAUGHT_UP,
@@ -552,7 +616,7 @@ def test_step_state_and_evidence(
 
 STALE_CASES = [
     (TTL_LOWERED, recorded("dns_old"), "dns:app.cutover.test reading STALE, 10m00s old"),
-    (MAINTENANCE_ON, alb_traffic(True), "traffic reading STALE"),
+    (MAINTENANCE_ON, maintenance(True), "maintenance reading STALE"),
     (REPLICATION_CAUGHT_UP, recorded("replication_caught_up"), "replication reading STALE"),
     (REPLICA_PROMOTED, recorded("replication_promoted"), "replication reading STALE"),
     (NEW_TARGETS_HEALTHY, recorded("targets_tg_new"), "targets:tg-new reading STALE"),
@@ -581,7 +645,7 @@ def test_one_stale_reading_among_fresh_ones_makes_the_step_unknown() -> None:
 
 
 def test_promotion_seen_on_a_stale_reading_passes_nothing() -> None:
-    state = state_of(recorded("replication_promoted"), alb_traffic(False, at=LONG_AFTER))
+    state = state_of(recorded("replication_promoted"), maintenance(False, at=LONG_AFTER))
     check = check_of(MAINTENANCE_ON, state, LONG_AFTER)
     assert check.state is StepState.PENDING
     assert check_of(REPLICATION_CAUGHT_UP, state, LONG_AFTER).state is StepState.UNKNOWN
@@ -593,9 +657,10 @@ PHASE_CASES = [
     ([], "unknown"),
     ([recorded("replication_caught_up"), traffic(0.0)], "before promotion: caught up"),
     ([recorded("replication_lagging"), traffic(0.0)], "before promotion"),
-    ([recorded("replication_lagging"), alb_traffic(False)], "before the window"),
-    ([recorded("replication_lagging"), alb_traffic(True)], "maintenance on: waiting for lag 0"),
-    ([recorded("replication_caught_up"), alb_traffic(True)], "maintenance on: ready to promote"),
+    ([recorded("replication_lagging"), maintenance(False)], "before the window"),
+    ([recorded("replication_lagging"), maintenance(True)], "maintenance on: waiting for lag 0"),
+    ([recorded("replication_caught_up"), maintenance(True)], "maintenance on: ready to promote"),
+    ([recorded("replication_caught_up"), maintenance(None)], "before promotion: caught up"),
     ([recorded("replication_lagging"), traffic(25.0)], "new 25 % before promotion"),
     ([recorded("replication_promoted"), traffic(0.0)], "promoted"),
     ([recorded("replication_promoted")], "promoted: traffic unknown"),

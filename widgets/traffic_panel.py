@@ -9,10 +9,11 @@ from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from textual.reactive import reactive
 
-from cockpit.model import Reading, SignalKind, Value
+from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.units import percent_number
-from widgets.formatting import NO_DATA, freshness, status_text
+from widgets.formatting import NO_DATA, age_text, freshness, status_text
 from widgets.panel import SignalPanel
 
 FALLBACK_WIDTH = 76
@@ -185,6 +186,28 @@ def _maintenance_rule_text(rule: Value) -> Text:
     return Text("maintenance rule: unknown", style="magenta")
 
 
+def maintenance_line(reading: Reading, now: datetime) -> Text:
+    """'maintenance ON — front door answers 503 (2s ago)', '… off — …', or UNKNOWN and why.
+
+    The source's detail reads '<ON|off>: <evidence>'; a stale reading proves nothing.
+    """
+    on = reading.values.get("on")
+    status = reading.status_at(now)
+    if status is Status.STALE:
+        return _maintenance_unknown(f"reading STALE, {age_text(reading.age_seconds(now))} old")
+    if status is Status.UNKNOWN or not isinstance(on, bool):
+        return _maintenance_unknown(unknown_reason(reading))
+    evidence = reading.detail.partition(": ")[2] or reading.detail
+    word = Text("ON", style="bold yellow") if on else Text("off")
+    return Text.assemble(
+        "maintenance ", word, f" — {evidence} ({age_text(reading.age_seconds(now))} ago)"
+    )
+
+
+def _maintenance_unknown(reason: str) -> Text:
+    return Text.assemble(("maintenance UNKNOWN", "bold magenta"), f": {reason}")
+
+
 def packed(
     segments: Sequence[Text], width: int, gap: str = GAP, continuation: str = INDENT
 ) -> list[Text]:
@@ -204,6 +227,15 @@ class TrafficPanel(SignalPanel):
     panel_title: ClassVar[str] = "TRAFFIC"
     kind: ClassVar[SignalKind | None] = SignalKind.TRAFFIC
 
+    maintenance: reactive[Reading | None] = reactive(None)
+    """The latest maintenance reading (the front door's answer), None without [maintenance]."""
+
+    def render(self) -> RenderableType:
+        body = super().render()
+        if self.maintenance is None or self.now is None or (self.configured and self.readings):
+            return body
+        return Group(body, maintenance_line(self.maintenance, self.now))
+
     def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
         reading = readings[0]
         width = self.size.width or FALLBACK_WIDTH
@@ -220,4 +252,7 @@ class TrafficPanel(SignalPanel):
         if reading.is_stale(now):
             for line in lines:
                 line.stylize("dim")
-        return Group(*lines, freshness(reading, now))
+        lines.append(freshness(reading, now))
+        if self.maintenance is not None:
+            lines.append(maintenance_line(self.maintenance, now))
+        return Group(*lines)

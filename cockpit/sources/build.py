@@ -10,6 +10,7 @@ def build_sources(context: SourceContext) -> list[Source]:
     """The configured sources, in the order the screen lists their panels."""
     from cockpit.sources.dns import build_dns_sources
     from cockpit.sources.errors_common import build_errors_sources
+    from cockpit.sources.maintenance import build_maintenance_sources
     from cockpit.sources.replication_postgres import build_replication_sources
     from cockpit.sources.targets import build_target_sources
     from cockpit.sources.traffic import build_traffic_sources
@@ -20,5 +21,6 @@ def build_sources(context: SourceContext) -> list[Source]:
         build_dns_sources,
         build_errors_sources,
         build_traffic_sources,
+        build_maintenance_sources,
     )
     return [source for build in builders for source in build(context)]

@@ -23,6 +23,7 @@ EXPECTED_SIGNALS = {
     "errors:access_log:old",
     "errors:access_log:new",
     "traffic",
+    "maintenance",
 }
 EXIT_BY_STATUS = {"ok": 0, "warn": 1, "unknown": 1, "stale": 1, "critical": 2}
 
@@ -47,7 +48,20 @@ def test_check_json_reads_every_configured_signal(sandbox: SandboxHandle) -> Non
     document = json.loads(result.stdout)
     readings = readings_by_signal(document)
     assert set(readings) == EXPECTED_SIGNALS
-    assert document["guards"] == []
+    guards = {entry["action"]: entry for entry in document["guards"]}
+    assert list(guards) == [
+        "maintenance-on",
+        "maintenance-off",
+        "promote",
+        "weight-up",
+        "weight-down",
+        "rollback",
+    ]
+    assert guards["maintenance-on"]["ready"] is True
+    promote = {g["guard"]: g for g in guards["promote"]["guards"]}
+    assert promote["promotion-requires-maintenance"]["passed"] is False
+    assert "maintenance is off" in promote["promotion-requires-maintenance"]["reason"]
+    assert guards["rollback"]["ready"] is False
     worst = max((EXIT_BY_STATUS[r["status"]] for r in readings.values()), default=0)
     assert result.returncode == worst
     assert readings["replication"]["values"]["in_recovery"] is True

@@ -1,0 +1,235 @@
+"""`cockpit act ACTION`: the same registry, guards, runner and journal as the screen, headless."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cockpit.actions.backends import build_backends
+from cockpit.actions.model import ActionId, GuardResult, Plan
+from cockpit.actions.runner import ActionRunner, Confirmation, Outcome, Prepared
+from cockpit.actions.session_log import SessionLog, session_log_of
+from cockpit.clock import Clock, system_clock
+from cockpit.config import Config, ConfigError, load_config, read_config_text
+from cockpit.journal import JournalWriter, operator_name
+from cockpit.poller import poll_all_once
+from cockpit.redact import Redactor, redacted_reading, redactor_for_config
+from cockpit.session import SessionBusy, open_session_journal, resumable_journal
+from cockpit.sources.build import build_sources
+from cockpit.sources.context import SourceContext
+from cockpit.state import State, apply
+from cockpit.units import age_text
+
+EXIT_DONE = 0
+EXIT_NOT_DONE = 1
+EXIT_USAGE = 2
+OVERRIDE_WORD = "OVERRIDE"
+
+Ask = Callable[[str], str]
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ActRequest:
+    """What the command line asked for."""
+
+    action_id: ActionId
+    config_path: Path
+    dry_run: bool = False
+    yes: bool = False
+    confirm_name: str | None = None
+    override_reason: str | None = None
+    journal_dir: Path | None = None
+
+
+def run_act(
+    request: ActRequest,
+    environ: Mapping[str, str],
+    *,
+    ask: Ask = input,
+    say: Say = print,
+    clock: Clock = system_clock,
+) -> int:
+    """Runs one action to its end; 0 when it succeeded (or dry-ran), 1 when not, 2 on usage."""
+    try:
+        config = load_config(request.config_path)
+        config_text = read_config_text(request.config_path)
+    except ConfigError as error:
+        say(error.report())
+        return EXIT_USAGE
+    mode = "dry-run" if request.dry_run else "live"
+    try:
+        journal = open_session_journal(
+            config,
+            config_text=config_text,
+            mode=mode,
+            environ=environ,
+            clock=clock,
+            journal_dir=request.journal_dir,
+            resume=mode == "live",
+        )
+    except SessionBusy as busy:
+        say(f"cockpit act: {busy}: run the action there, or quit that cockpit first")
+        return EXIT_NOT_DONE
+    try:
+        session = _session_so_far(config, journal, request.journal_dir, clock)
+        return asyncio.run(_act(request, config, environ, journal, session, ask, say, clock))
+    finally:
+        journal.close()
+        say(f"session journal: {journal.path}")
+
+
+def _session_so_far(
+    config: Config, journal: JournalWriter, journal_dir: Path | None, clock: Clock
+) -> SessionLog:
+    """What this session changed before now: from its own journal, or (dry run) the live one."""
+    log = session_log_of(journal.path)
+    if log.baseline is not None or log.inverses:
+        return log
+    earlier = resumable_journal(config, journal_dir or config.journal_dir, clock)
+    return session_log_of(earlier) if earlier is not None and earlier != journal.path else log
+
+
+class _Session:
+    """The sources and state behind one `act`: a fresh poll on every refresh."""
+
+    def __init__(self, config: Config, environ: Mapping[str, str], clock: Clock) -> None:
+        self._context = SourceContext(config, environ, clock)
+        self._sources = build_sources(self._context)
+        self._redactor: Redactor = redactor_for_config(config, environ)
+        self._clock = clock
+        self.state = State()
+
+    async def refresh(self) -> State:
+        readings = await poll_all_once(self._sources, self._clock)
+        clean = [redacted_reading(self._redactor, reading) for reading in readings]
+        self.state, _ = apply(self.state, clean)
+        return self.state
+
+
+async def _act(
+    request: ActRequest,
+    config: Config,
+    environ: Mapping[str, str],
+    journal: JournalWriter,
+    session: SessionLog,
+    ask: Ask,
+    say: Say,
+    clock: Clock,
+) -> int:
+    live = _Session(config, environ, clock)
+    mode = "dry-run" if request.dry_run else "live"
+    backends = build_backends(config, environ, live._context.aws, mode=mode)
+    runner = ActionRunner(
+        config=config,
+        mode=mode,
+        backends=backends,
+        refresh=live.refresh,
+        journal=journal,
+        session=session,
+        clock=clock,
+    )
+    state = await _watch(live, request.action_id, config, say)
+    actor = operator_name(environ)
+    prepared = await runner.prepare(
+        request.action_id, state, actor=actor, override=request.override_reason is not None
+    )
+    if isinstance(prepared, Outcome):
+        _say_outcome(prepared, say)
+        return EXIT_NOT_DONE
+    _say_plan(prepared, say, dry_run=request.dry_run)
+    confirmation = _confirm(prepared, request, ask, say)
+    if confirmation is None:
+        _say_outcome(runner.cancel(prepared), say)
+        return EXIT_NOT_DONE
+    outcome = await runner.run(prepared, confirmation)
+    _say_outcome(outcome, say)
+    return EXIT_DONE if outcome.succeeded else EXIT_NOT_DONE
+
+
+def settle_seconds(action_id: ActionId, config: Config) -> float:
+    """How long `act` must watch before its guards can judge: a quiet primary takes time to see."""
+    if action_id is not ActionId.PROMOTE or config.replication is None:
+        return 0.0
+    return config.guards.promote_quiet_seconds + config.replication.interval_seconds
+
+
+async def _watch(live: _Session, action_id: ActionId, config: Config, say: Say) -> State:
+    """Polls once, and keeps polling through the settle time the action's guards need."""
+    state = await live.refresh()
+    settle = settle_seconds(action_id, config)
+    if settle <= 0:
+        return state
+    assert config.replication is not None
+    say(f"watching the primary for {settle:g} s to see whether it is quiet…")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle
+    while loop.time() < deadline:
+        await asyncio.sleep(config.replication.interval_seconds)
+        state = await live.refresh()
+    return state
+
+
+def _confirm(prepared: Prepared, request: ActRequest, ask: Ask, say: Say) -> Confirmation | None:
+    """The operator's confirmation; --yes answers the y/n, never a typed name or an override."""
+    plan = prepared.plan
+    override = None
+    if prepared.blocked:
+        if _ask(ask, f"type {OVERRIDE_WORD} to override the blocked guards: ") != OVERRIDE_WORD:
+            say("not overridden")
+            return None
+        override = request.override_reason
+    if plan.confirm_word is not None:
+        typed = request.confirm_name
+        if typed is None:
+            typed = _ask(ask, f"ONE-WAY DOOR: type {plan.confirm_word} to confirm: ")
+        return Confirmation(typed_word=typed, override_reason=override)
+    if not request.yes and _ask(ask, "go ahead? [y/N] ").lower() not in ("y", "yes"):
+        return None
+    return Confirmation(override_reason=override)
+
+
+def _ask(ask: Ask, prompt: str) -> str:
+    try:
+        return ask(prompt).strip()
+    except EOFError:
+        return ""
+
+
+def _say_plan(prepared: Prepared, say: Say, *, dry_run: bool) -> None:
+    for line in plan_lines(prepared.plan, prepared.guards, dry_run=dry_run):
+        say(line)
+
+
+def plan_lines(plan: Plan, guards: tuple[GuardResult, ...], *, dry_run: bool) -> list[str]:
+    """The plan and the guard facts as plain lines, as the confirm screen shows them."""
+    lines = [("DRY RUN (nothing will change): " if dry_run else "") + plan.summary]
+    if plan.one_way:
+        lines.append("ONE-WAY DOOR: this cannot be undone")
+    lines += [f"  change: {change.sentence()}" for change in plan.changes]
+    lines += [f"  call:   {call}" for call in plan.calls]
+    lines += [f"  note:   {note}" for note in plan.notes]
+    lines += guard_lines(guards)
+    return lines
+
+
+def guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
+    lines = []
+    for guard in guards:
+        verdict = "ok     " if guard.passed else "BLOCKED"
+        lines.append(
+            f"  guard {verdict} {guard.title}" + (f": {guard.reason}" if guard.reason else "")
+        )
+        for fact in guard.facts:
+            age = "" if fact.age_seconds is None else f" ({age_text(fact.age_seconds)} ago)"
+            lines.append(f"          {fact.label}: {fact.value}{age}")
+    return lines
+
+
+def _say_outcome(outcome: Outcome, say: Say) -> None:
+    say(f"{outcome.action_id.value}: {outcome.result.upper()}: {outcome.message}")
+    if outcome.result == "refused":
+        for line in guard_lines(outcome.guards):
+            say(line)

@@ -1,0 +1,187 @@
+"""What an action is made of: guard results, the plan, what ran, the read-back and the inverse.
+
+Frozen values only; the registry (registry.py) says which action uses which, and the runner
+(runner.py) walks an action through its life and journals every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from cockpit.jsonvalue import JsonValue
+
+
+class ActionId(StrEnum):
+    """The action ids `cockpit act`, the journal and the report use."""
+
+    MAINTENANCE_ON = "maintenance-on"
+    MAINTENANCE_OFF = "maintenance-off"
+    PROMOTE = "promote"
+    WEIGHT_UP = "weight-up"
+    WEIGHT_DOWN = "weight-down"
+    ROLLBACK = "rollback"
+
+
+@dataclass(frozen=True)
+class GuardFact:
+    """One value a guard looked at, with where it came from and how old it was."""
+
+    label: str
+    value: str
+    signal_id: str | None = None
+    age_seconds: float | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "label": self.label,
+            "value": self.value,
+            "signal": self.signal_id,
+            "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """A named precondition's verdict: passed (reason None) or blocked, and why."""
+
+    guard_id: str
+    title: str
+    reason: str | None
+    facts: tuple[GuardFact, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "guard": self.guard_id,
+            "title": self.title,
+            "passed": self.passed,
+            "reason": self.reason,
+            "facts": [fact.to_json() for fact in self.facts],
+        }
+
+
+def blocking(results: Iterable[GuardResult]) -> tuple[GuardResult, ...]:
+    """The guards that block, in order."""
+    return tuple(result for result in results if not result.passed)
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the session itself knows that no live reading says.
+
+    weights_since: when the current traffic split was first known to be in place (the last weight
+    change this session made, or the oldest reading of an unbroken run of the same split);
+    None when nobody can say.
+    """
+
+    weights_since: datetime | None = None
+    promoted_this_session: bool = False
+    maintenance_on_by_session: bool = False
+    undoable_changes: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource this action changes: what it is now and what it will be."""
+
+    resource: str
+    before: str
+    after: str
+
+    def sentence(self) -> str:
+        return f"{self.resource}: {self.before} → {self.after}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Exactly what an action will do, shown before confirmation and journaled.
+
+    target: the machine-readable goal the executor and the verifier work from, e.g.
+    {"old": 50, "new": 50}. confirm_word: what the operator types to confirm a one-way door
+    (None: a plain y/n confirm).
+    """
+
+    action_id: ActionId
+    summary: str
+    changes: tuple[Change, ...]
+    calls: tuple[str, ...]
+    target: dict[str, JsonValue] = field(default_factory=dict)
+    one_way: bool = False
+    confirm_word: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "action": self.action_id.value,
+            "summary": self.summary,
+            "changes": [
+                {"resource": c.resource, "before": c.before, "after": c.after} for c in self.changes
+            ],
+            "calls": list(self.calls),
+            "target": self.target,
+            "one_way": self.one_way,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What really ran: API calls with their request ids, SQL, command output."""
+
+    evidence: tuple[str, ...]
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"evidence": list(self.evidence)}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The read-back after executing: did the world end up as planned, and what is true now."""
+
+    ok: bool
+    detail: str
+    observed: dict[str, JsonValue] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"ok": self.ok, "detail": self.detail, "observed": self.observed}
+
+
+@dataclass(frozen=True)
+class Inverse:
+    """How to undo one completed change, recorded so rollback can replay it newest first.
+
+    undoable False: a one-way door; `description` then says plainly why it cannot be undone.
+    """
+
+    action_id: ActionId
+    description: str
+    target: dict[str, JsonValue] = field(default_factory=dict)
+    undoable: bool = True
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "action": self.action_id.value,
+            "description": self.description,
+            "target": self.target,
+            "undoable": self.undoable,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, JsonValue]) -> Inverse:
+        target = data.get("target")
+        return cls(
+            action_id=ActionId(str(data["action"])),
+            description=str(data.get("description") or ""),
+            target=target if isinstance(target, dict) else {},
+            undoable=data.get("undoable") is not False,
+        )
+
+
+class ActionFailed(Exception):
+    """An action step failed in a way worded for the operator (what, where, what to do)."""

@@ -1,0 +1,285 @@
+"""The promotion backend: is the replica still one, and promote it (PostgreSQL or an RDS replica).
+
+Reading and writing are separate classes: in --read-only and --dry-run modes no writer is built.
+Every method blocks (psycopg, boto3); the runner calls them in a thread. Passwords never enter
+the text returned or raised: a DSN is named by host:port and database only.
+
+RDS caveat: a replica counts as "in recovery" while describe_db_instances still names its
+source (ReadReplicaSourceDBInstanceIdentifier). Real RDS drops that link once promotion
+finishes; moto's stand-in keeps it, so against the sandbox in_recovery() stays True after an
+RDS promotion.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cockpit.actions.model import ActionFailed
+from cockpit.config import (
+    Config,
+    PostgresPromotion,
+    PostgresReplication,
+    PromotionSection,
+    RdsPromotion,
+    dsn_fields,
+)
+from cockpit.sources.context import AwsClients
+from cockpit.sources.failures import describe_failure
+from cockpit.sources.replication_rds import parse_instance
+
+APPLICATION_NAME = "cutover-cockpit"
+CONNECT_TIMEOUT_SECONDS = 5
+IN_RECOVERY_SQL = "SELECT pg_is_in_recovery()"
+NOT_IN_RECOVERY_SQLSTATE = "55000"
+
+
+# --- pure: what is touched and how --------------------------------------------------------------
+
+
+def promotion_target_name(section: PromotionSection) -> str:
+    """The name the operator types to confirm: replica_name or replica_instance_id."""
+    if section.postgres is not None:
+        return section.postgres.replica_name
+    return _rds(section).replica_instance_id
+
+
+def describe_promotion_target(config: Config) -> str:
+    """'PostgreSQL replica shop-db-replica (127.0.0.1:5433, db shop)' or 'RDS read replica x'."""
+    section = _promotion(config)
+    if section.postgres is not None:
+        where = dsn_location(_replication(config).replica_dsn)
+        return f"PostgreSQL replica {section.postgres.replica_name} ({where.text})"
+    return f"RDS read replica {_rds(section).replica_instance_id}"
+
+
+def planned_promotion_calls(config: Config) -> tuple[str, ...]:
+    """The exact call promotion makes, in words."""
+    section = _promotion(config)
+    if section.postgres is not None:
+        where = dsn_location(_replication(config).replica_dsn)
+        return (f"SQL on the replica ({where.address}): {promote_sql(section.postgres)}",)
+    return (f"rds PromoteReadReplica DBInstanceIdentifier={_rds(section).replica_instance_id}",)
+
+
+def promote_sql(section: PostgresPromotion) -> str:
+    """pg_promote() waiting up to the configured timeout (whole seconds, as it takes)."""
+    return f"SELECT pg_promote(wait => true, wait_seconds => {promote_wait_seconds(section)})"
+
+
+def promote_wait_seconds(section: PostgresPromotion) -> int:
+    """The whole seconds pg_promote() is told to wait."""
+    return max(1, math.ceil(section.timeout_seconds))
+
+
+@dataclass(frozen=True)
+class DsnLocation:
+    """Where a DSN points, without its user or password."""
+
+    host: str
+    port: str
+    dbname: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def text(self) -> str:
+        return f"{self.address}, db {self.dbname}"
+
+
+def dsn_location(dsn: str) -> DsnLocation:
+    """host:port and database of a DSN, with libpq's defaults for what it leaves out."""
+    try:
+        fields = dsn_fields(dsn)
+    except Exception:
+        return DsnLocation("?", "?", "?")
+    host = fields.get("host") or fields.get("hostaddr") or "local socket"
+    dbname = fields.get("dbname") or fields.get("user") or "(default)"
+    return DsnLocation(host, fields.get("port") or "5432", dbname)
+
+
+def _promotion(config: Config) -> PromotionSection:
+    if config.promotion is None:
+        raise ActionFailed("no [promotion] section in the config: add one to promote a replica")
+    return config.promotion
+
+
+def _rds(section: PromotionSection) -> RdsPromotion:
+    if section.rds is None:
+        raise ActionFailed("[promotion] has neither [promotion.postgres] nor [promotion.rds]")
+    return section.rds
+
+
+def _replication(config: Config) -> PostgresReplication:
+    replication = config.replication.postgres if config.replication else None
+    if replication is None:
+        raise ActionFailed(
+            "promotion.postgres needs [replication.postgres]: its replica_dsn names the replica"
+        )
+    return replication
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+
+class _ReplicaConnection:
+    """Opens a connection to the configured replica, with the password from password_env."""
+
+    def __init__(self, config: Config, environ: Mapping[str, str]) -> None:
+        self.settings = _replication(config)
+        self.location = dsn_location(self.settings.replica_dsn)
+        self._environ = environ
+
+    def fetch_one(self, sql: str) -> Any:
+        """The first column of the first row of `sql` on the replica (autocommit)."""
+        import psycopg
+
+        with psycopg.connect(
+            self.settings.replica_dsn,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
+            **self._password(),
+        ) as connection:
+            row = connection.execute(sql).fetchone()
+        return None if row is None else row[0]
+
+    def failure(self, what: str, error: BaseException) -> ActionFailed:
+        """`what` failed on the replica, worded, with any password scrubbed out."""
+        text = f"{what} on the replica ({self.location.text}) failed: {describe_failure(error)}"
+        return ActionFailed(self.scrub(text))
+
+    def scrub(self, text: str) -> str:
+        """The text with the password (from the env var or the DSN) replaced."""
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return text
+
+    def _password(self) -> dict[str, Any]:
+        name = self.settings.password_env
+        if name is None:
+            return {}
+        if name not in self._environ:
+            raise ActionFailed(
+                f"${name} is not set (replication.postgres.password_env): export it and retry"
+            )
+        return {"password": self._environ[name]}
+
+    def _secrets(self) -> list[str]:
+        name = self.settings.password_env
+        from_env = self._environ.get(name, "") if name else ""
+        try:
+            from_dsn = dsn_fields(self.settings.replica_dsn).get("password", "")
+        except Exception:
+            from_dsn = ""
+        return [secret for secret in (from_env, from_dsn) if secret]
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    state = getattr(error, "sqlstate", None)
+    return str(state) if state else None
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+class PromotionReader:
+    """Says whether the replica is still a replica (in recovery / linked to its source)."""
+
+    def __init__(self, config: Config, environ: Mapping[str, str], aws: AwsClients) -> None:
+        self._config = config
+        self._section = _promotion(config)
+        self._environ = environ
+        self._aws = aws
+
+    def in_recovery(self) -> bool:
+        """True while the replica still follows its primary; ActionFailed (worded) on failure."""
+        if self._section.postgres is not None:
+            return self._postgres_in_recovery()
+        return self._rds_is_replica(_rds(self._section))
+
+    def _postgres_in_recovery(self) -> bool:
+        replica = _ReplicaConnection(self._config, self._environ)
+        try:
+            return bool(replica.fetch_one(IN_RECOVERY_SQL))
+        except ActionFailed:
+            raise
+        except Exception as error:
+            raise replica.failure("reading pg_is_in_recovery()", error) from None
+
+    def _rds_is_replica(self, section: RdsPromotion) -> bool:
+        """Still a replica while describe_db_instances names its source (see the module note)."""
+        identifier = section.replica_instance_id
+        try:
+            response = self._aws.client("rds").describe_db_instances(
+                DBInstanceIdentifier=identifier
+            )
+            return parse_instance(response).is_replica
+        except Exception as error:
+            raise ActionFailed(
+                f"cannot read RDS instance {identifier}: {describe_failure(error)}"
+            ) from None
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+class PromotionWriter:
+    """Promotes the replica: pg_promote() on PostgreSQL, PromoteReadReplica on RDS."""
+
+    def __init__(self, config: Config, environ: Mapping[str, str], aws: AwsClients) -> None:
+        self._config = config
+        self._section = _promotion(config)
+        self._environ = environ
+        self._aws = aws
+
+    def promote(self) -> tuple[str, ...]:
+        """Promotes; returns evidence (the SQL run and its result, or the RDS request id)."""
+        if self._section.postgres is not None:
+            return self._promote_postgres(self._section.postgres)
+        return self._promote_rds(_rds(self._section))
+
+    def _promote_postgres(self, section: PostgresPromotion) -> tuple[str, ...]:
+        replica = _ReplicaConnection(self._config, self._environ)
+        sql = promote_sql(section)
+        try:
+            finished = replica.fetch_one(sql)
+        except ActionFailed:
+            raise
+        except Exception as error:
+            raise self._postgres_failure(replica, error) from None
+        if finished is not True:
+            raise ActionFailed(
+                f"the replica did not finish promotion within {promote_wait_seconds(section)} s; "
+                f"it may still be promoting: check pg_is_in_recovery() and the server log on "
+                f"{replica.location.address} before retrying"
+            )
+        return (f"SQL on the replica ({replica.location.address}): {sql} returned true",)
+
+    def _postgres_failure(self, replica: _ReplicaConnection, error: BaseException) -> ActionFailed:
+        if _sqlstate(error) == NOT_IN_RECOVERY_SQLSTATE:
+            return ActionFailed(
+                f"the replica ({replica.location.text}) is not in recovery: it was already "
+                "promoted (pg_promote: recovery is not in progress); nothing was changed"
+            )
+        return replica.failure("pg_promote()", error)
+
+    def _promote_rds(self, section: RdsPromotion) -> tuple[str, ...]:
+        identifier = section.replica_instance_id
+        try:
+            response = self._aws.client("rds").promote_read_replica(DBInstanceIdentifier=identifier)
+        except Exception as error:
+            raise ActionFailed(
+                f"rds PromoteReadReplica for {identifier} failed: {describe_failure(error)}; "
+                "check the instance in the replication panel before retrying"
+            ) from None
+        status = response.get("DBInstance", {}).get("DBInstanceStatus", "unknown")
+        request_id = response.get("ResponseMetadata", {}).get("RequestId") or "unknown"
+        return (
+            f"rds PromoteReadReplica DBInstanceIdentifier={identifier}: instance status "
+            f"{status}, request id {request_id}",
+        )

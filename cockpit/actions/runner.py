@@ -1,0 +1,423 @@
+"""Walks an action through its life: guards, plan, confirm, re-check, execute, verify, record.
+
+Headless: the cockpit screen and `cockpit act` drive the same runner, so both see the same
+guards, run single-flight and leave the same fsync'ed journal lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from cockpit.actions.backends import Backends
+from cockpit.actions.model import (
+    ActionFailed,
+    ActionId,
+    GuardResult,
+    Plan,
+    Verification,
+    blocking,
+)
+from cockpit.actions.registry import ActionSpec, action, available_actions, evaluate_guards
+from cockpit.actions.session_log import ACTION_KIND, BASELINE_KIND, COMPLETED, SessionLog
+from cockpit.actions.steps import StepContext, plan_weights, weights_from_json, weights_json
+from cockpit.clock import Clock, system_clock
+from cockpit.config import Config
+from cockpit.guards import GuardInputs
+from cockpit.journal import JournalWriter
+from cockpit.jsonvalue import JsonValue
+from cockpit.model import SignalKind
+from cockpit.sources.failures import describe_failure
+from cockpit.state import State
+
+Refresh = Callable[[], Awaitable[State]]
+VERIFY_RETRY_SECONDS = 0.5
+AUTO_ABORT_ACTOR = "auto-abort"
+RESULT_SIGNAL_KINDS = (SignalKind.TRAFFIC, SignalKind.MAINTENANCE, SignalKind.REPLICATION)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended, in one sentence for the screen, with what it saw."""
+
+    action_id: ActionId
+    result: str
+    message: str
+    run_id: str | None = None
+    guards: tuple[GuardResult, ...] = ()
+    plan: Plan | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result in ("succeeded", "dry-run")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An action planned and waiting for its confirmation."""
+
+    spec: ActionSpec
+    run_id: str
+    guards: tuple[GuardResult, ...]
+    plan: Plan
+    actor: str
+
+    @property
+    def blocked(self) -> tuple[GuardResult, ...]:
+        return blocking(self.guards)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the operator typed: the one-way door's name, and an override's reason."""
+
+    typed_word: str | None = None
+    override_reason: str | None = None
+
+
+def weights_held_since(state: State) -> datetime | None:
+    """When the current split was first seen in the unbroken run of traffic readings held."""
+    history = state.history("traffic")
+    if not history or "weights" not in history[-1].values:
+        return None
+    current = history[-1].values.get("raw_weights")
+    since = history[-1].observed_at
+    for reading in reversed(history):
+        if reading.values.get("raw_weights") != current:
+            break
+        since = reading.observed_at
+    return since
+
+
+class ActionRunner:
+    """One session's actions: single-flight, guarded, journaled, verified."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        mode: str,
+        backends: Backends,
+        refresh: Refresh,
+        journal: JournalWriter | None = None,
+        session: SessionLog | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.config = config
+        self.mode = mode
+        self.session = session or SessionLog()
+        self._backends = backends
+        self._refresh = refresh
+        self._journal = journal
+        self._clock = clock
+        self._running: ActionId | None = None
+        self._run_ids = itertools.count(1)
+        self.actions = available_actions(mode)
+
+    @property
+    def running(self) -> ActionId | None:
+        """The action in flight, if any."""
+        return self._running
+
+    # --- guards -----------------------------------------------------------------------------
+
+    def guard_inputs(self, state: State) -> GuardInputs:
+        facts = self.session.facts(weights_held_since(state))
+        return GuardInputs(state, self.config, self._clock(), facts)
+
+    def guards(self, action_id: ActionId, state: State) -> tuple[GuardResult, ...]:
+        """The action's guards on this state, now: what the screen shows before any key."""
+        return evaluate_guards(action(action_id), self.guard_inputs(state))
+
+    def _spec(self, action_id: ActionId) -> ActionSpec | None:
+        return next((spec for spec in self.actions if spec.action_id is action_id), None)
+
+    # --- press -> plan ----------------------------------------------------------------------
+
+    async def prepare(
+        self, action_id: ActionId, state: State, *, actor: str, override: bool = False
+    ) -> Prepared | Outcome:
+        """Guards, then the plan; blocked (without override), busy or unplannable is an Outcome."""
+        spec = self._spec(action_id)
+        if spec is None:
+            return Outcome(
+                action_id, "refused", f"{action_id} is not available in {self.mode} mode"
+            )
+        if self._running is not None:
+            return self._busy(action_id)
+        guards = self.guards(action_id, state)
+        run_id = self._new_run_id()
+        if blocking(guards) and not override:
+            self._record(spec.action_id, run_id, "refused", actor, {"guards": _guards_json(guards)})
+            return Outcome(action_id, "refused", _blocked_message(spec, guards), run_id, guards)
+        try:
+            plan = await asyncio.to_thread(spec.plan, self._context(run_id, actor))
+        except Exception as error:
+            reason = _failure_text(error)
+            self._record(action_id, run_id, "unplannable", actor, {"error": reason})
+            return Outcome(
+                action_id, "failed", f"{spec.title}: cannot plan: {reason}", run_id, guards
+            )
+        self._record(action_id, run_id, "planned", actor, _planned_json(plan, guards, self.mode))
+        return Prepared(spec, run_id, guards, plan, actor)
+
+    def cancel(self, prepared: Prepared, why: str = "cancelled at the confirm screen") -> Outcome:
+        self._record(
+            prepared.spec.action_id, prepared.run_id, "cancelled", prepared.actor, {"why": why}
+        )
+        self._complete(prepared, "cancelled", why, None)
+        return Outcome(prepared.spec.action_id, "cancelled", why, prepared.run_id, prepared.guards)
+
+    # --- confirm -> run ---------------------------------------------------------------------
+
+    async def run(self, prepared: Prepared, confirmation: Confirmation) -> Outcome:
+        """Confirmed: re-check guards on fresh data, execute, verify, record the inverse."""
+        if self._running is not None:
+            return self._busy(prepared.spec.action_id)
+        problem = _confirmation_problem(prepared, confirmation)
+        if problem:
+            return self.cancel(prepared, problem)
+        self._running = prepared.spec.action_id
+        try:
+            self._record_confirmation(prepared, confirmation)
+            return await self._recheck_and_execute(prepared)
+        finally:
+            self._running = None
+
+    def _record_confirmation(self, prepared: Prepared, confirmation: Confirmation) -> None:
+        spec, run_id, actor = prepared.spec, prepared.run_id, prepared.actor
+        if prepared.blocked:
+            data = {
+                "reason": confirmation.override_reason,
+                "guards": _guards_json(prepared.blocked),
+            }
+            self._record(spec.action_id, run_id, "override", actor, data)
+        typed = confirmation.typed_word is not None and prepared.plan.confirm_word is not None
+        self._record(spec.action_id, run_id, "confirmed", actor, {"typed_name": typed})
+
+    async def _recheck_and_execute(self, prepared: Prepared) -> Outcome:
+        state = await self._refresh()
+        fresh = self.guards(prepared.spec.action_id, state)
+        overridden = {guard.guard_id for guard in prepared.blocked}
+        newly_blocked = [g for g in blocking(fresh) if g.guard_id not in overridden]
+        self._record_phase(prepared, "rechecked", {"guards": _guards_json(fresh)})
+        if newly_blocked:
+            message = "guards changed since the plan: " + "; ".join(
+                str(g.reason) for g in newly_blocked
+            )
+            self._record_phase(prepared, "aborted", {"why": message})
+            self._complete(prepared, "aborted", message, None)
+            return Outcome(prepared.spec.action_id, "aborted", message, prepared.run_id, fresh)
+        if self.mode != "live":
+            return self._dry_run(prepared)
+        return await self._execute(prepared)
+
+    def _dry_run(self, prepared: Prepared) -> Outcome:
+        message = f"dry run: nothing changed; would have: {prepared.plan.summary}"
+        self._complete(prepared, "dry-run", message, None)
+        return Outcome(
+            prepared.spec.action_id,
+            "dry-run",
+            message,
+            prepared.run_id,
+            prepared.guards,
+            prepared.plan,
+        )
+
+    async def _execute(self, prepared: Prepared) -> Outcome:
+        spec = prepared.spec
+        await self._capture_baseline()
+        self._record_phase(prepared, "started", {})
+        context = self._context(prepared.run_id, prepared.actor)
+        try:
+            execution = await asyncio.to_thread(spec.execute, context, prepared.plan)
+        except Exception as error:
+            return await self._failed(prepared, context, _failure_text(error))
+        self._record_phase(prepared, "executed", execution.to_json())
+        verification = await self._verify(spec, context, prepared.plan)
+        self._record_phase(prepared, "verified", verification.to_json())
+        result = "succeeded" if verification.ok else "unverified"
+        inverse = spec.inverse(context, prepared.plan)
+        message = (
+            f"{spec.title}: {'done' if verification.ok else 'NOT VERIFIED'}: {verification.detail}"
+        )
+        self._complete(prepared, result, message, inverse.to_json() if inverse else None)
+        await self._refresh()
+        return Outcome(
+            spec.action_id, result, message, prepared.run_id, prepared.guards, prepared.plan
+        )
+
+    async def _failed(self, prepared: Prepared, context: StepContext, reason: str) -> Outcome:
+        """Journals the error, re-reads what is true now, and keeps the inverse for rollback."""
+        spec = prepared.spec
+        self._record_phase(prepared, "failed", {"error": reason})
+        now_true = await self._what_is_true_now()
+        self._record_phase(prepared, "reread", {"now": list(now_true)})
+        inverse = spec.inverse(context, prepared.plan)
+        message = f"{spec.title} FAILED: {reason}. Now: " + ("; ".join(now_true) or "unknown")
+        self._complete(prepared, "failed", message, inverse.to_json() if inverse else None)
+        return Outcome(
+            spec.action_id, "failed", message, prepared.run_id, prepared.guards, prepared.plan
+        )
+
+    async def _what_is_true_now(self) -> tuple[str, ...]:
+        state = await self._refresh()
+        now = self._clock()
+        return tuple(
+            f"{r.signal_id} {r.status_at(now).value.upper()}: {r.detail}"
+            for r in sorted(state.readings(), key=lambda r: r.signal_id)
+            if r.kind in RESULT_SIGNAL_KINDS
+        )
+
+    async def _verify(self, spec: ActionSpec, context: StepContext, plan: Plan) -> Verification:
+        """Reads back until the change shows or the action's verify time runs out."""
+        deadline = time.monotonic() + spec.verify_within_seconds
+        while True:
+            try:
+                verification = await asyncio.to_thread(spec.verify, context, plan)
+            except Exception as error:
+                verification = Verification(False, f"read-back failed: {_failure_text(error)}")
+            if verification.ok or time.monotonic() >= deadline:
+                return verification
+            await asyncio.sleep(VERIFY_RETRY_SECONDS)
+
+    async def _capture_baseline(self) -> None:
+        """Before the session's first change: the weights and maintenance state to return to."""
+        if self.session.baseline is not None:
+            return
+        baseline = await asyncio.to_thread(self._read_baseline)
+        self._append(BASELINE_KIND, baseline)
+
+    def _read_baseline(self) -> dict[str, JsonValue]:
+        baseline: dict[str, JsonValue] = {"weights": None, "maintenance_on": None}
+        if self._backends.weights is not None:
+            try:
+                baseline["weights"] = weights_json(self._backends.weights.read())
+            except Exception as error:
+                baseline["weights_error"] = _failure_text(error)
+        if self._backends.maintenance is not None:
+            baseline["maintenance_on"] = self._backends.maintenance.read().on
+        return baseline
+
+    # --- auto-abort -------------------------------------------------------------------------
+
+    async def shift_back(self, reason: str, facts: Mapping[str, JsonValue]) -> Outcome:
+        """Auto-abort: weights back to before the last step, without asking, saying why."""
+        action_id = ActionId.WEIGHT_DOWN
+        if self._running is not None:
+            return self._busy(action_id)
+        last = next(
+            (i for i in reversed(self.session.inverses) if i.action_id is ActionId.WEIGHT_DOWN),
+            None,
+        )
+        after = last.target.get("after") if last else None
+        if not isinstance(after, dict) or (self.mode != "live" and self.mode != "dry-run"):
+            return Outcome(
+                action_id, "refused", "auto-abort: no weight step of this session to undo"
+            )
+        run_id = self._new_run_id()
+        context = self._context(run_id, AUTO_ABORT_ACTOR)
+        try:
+            before = await asyncio.to_thread(self._read_weights)
+            plan = plan_weights(context, action_id, before, weights_from_json(after))
+        except Exception as error:
+            message = f"auto-abort could not plan: {_failure_text(error)}"
+            self._record(action_id, run_id, "unplannable", AUTO_ABORT_ACTOR, {"error": message})
+            return Outcome(action_id, "failed", message, run_id)
+        plan = replace(plan, summary=f"AUTO-ABORT ({reason}): {plan.summary}")
+        data = _planned_json(plan, (), self.mode) | {"auto_abort": {"reason": reason, **facts}}
+        self._record(action_id, run_id, "planned", AUTO_ABORT_ACTOR, data)
+        prepared = Prepared(action(action_id), run_id, (), plan, AUTO_ABORT_ACTOR)
+        self._running = action_id
+        try:
+            if self.mode != "live":
+                return self._dry_run(prepared)
+            return await self._execute(prepared)
+        finally:
+            self._running = None
+
+    def _read_weights(self) -> Any:
+        if self._backends.weights is None:
+            raise ActionFailed("no [traffic] backend")
+        return self._backends.weights.read()
+
+    # --- journal ----------------------------------------------------------------------------
+
+    def _context(self, run_id: str, actor: str) -> StepContext:
+        def progress(phase: str, data: dict[str, JsonValue]) -> None:
+            self._record(ActionId.ROLLBACK, run_id, phase, actor, data)
+
+        return StepContext(self.config, self._backends, self.session, progress)
+
+    def _new_run_id(self) -> str:
+        return f"{os.getpid()}-{int(time.time())}-{next(self._run_ids)}"
+
+    def _busy(self, action_id: ActionId) -> Outcome:
+        running = self._running.value if self._running else "an action"
+        return Outcome(action_id, "busy", f"{running} is still running: wait for it to finish")
+
+    def _record_phase(self, prepared: Prepared, phase: str, data: Mapping[str, JsonValue]) -> None:
+        self._record(prepared.spec.action_id, prepared.run_id, phase, prepared.actor, data)
+
+    def _complete(
+        self, prepared: Prepared, result: str, message: str, inverse: dict[str, JsonValue] | None
+    ) -> None:
+        data = {"outcome": result, "message": message, "inverse": inverse}
+        self._record_phase(prepared, COMPLETED, data)
+
+    def _record(
+        self,
+        action_id: ActionId,
+        run_id: str,
+        phase: str,
+        actor: str,
+        data: Mapping[str, JsonValue],
+    ) -> None:
+        record: dict[str, JsonValue] = {
+            "action": action_id.value,
+            "run": run_id,
+            "phase": phase,
+            "actor": actor,
+            "mode": self.mode,
+            **data,
+        }
+        self._append(ACTION_KIND, record)
+
+    def _append(self, kind: str, data: dict[str, JsonValue]) -> None:
+        """Journals (fsync'ed) and folds the record into the session log, in that order."""
+        if self._journal is not None:
+            self._journal.append(kind, data, sync=True)
+        self.session = self.session.with_record(kind, self._clock(), data)
+
+
+def _guards_json(guards: Sequence[GuardResult]) -> list[JsonValue]:
+    return [guard.to_json() for guard in guards]
+
+
+def _planned_json(plan: Plan, guards: Sequence[GuardResult], mode: str) -> dict[str, JsonValue]:
+    return {"plan": plan.to_json(), "guards": _guards_json(guards)}
+
+
+def _blocked_message(spec: ActionSpec, guards: Sequence[GuardResult]) -> str:
+    reasons = "; ".join(str(guard.reason) for guard in blocking(guards))
+    return f"{spec.title} blocked: {reasons}"
+
+
+def _confirmation_problem(prepared: Prepared, confirmation: Confirmation) -> str | None:
+    """Why this confirmation does not let the action run, or None."""
+    word = prepared.plan.confirm_word
+    if word is not None and (confirmation.typed_word or "").strip() != word:
+        return f"not confirmed: the name typed does not match {word!r}"
+    if prepared.blocked and not (confirmation.override_reason or "").strip():
+        return "not confirmed: an override needs a reason"
+    return None
+
+
+def _failure_text(error: BaseException) -> str:
+    return str(error) if isinstance(error, ActionFailed) else describe_failure(error)

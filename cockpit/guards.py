@@ -1,0 +1,828 @@
+"""Guards: named preconditions over the live state that say why an action may not run yet.
+
+Pure: (state, config, now, session facts) -> GuardResult. Fail closed: a reading that is missing,
+or STALE or UNKNOWN at `now`, blocks with a reason naming the signal (and its age when stale).
+Every result carries the values it looked at and their ages, so the confirm screen and the
+journal show what the decision rested on ("byte lag 0 B (1s ago)").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+
+from cockpit.actions.model import ActionId, GuardFact, GuardResult, SessionFacts
+from cockpit.config import Config
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.sources.errors_common import format_percent, format_seconds
+from cockpit.state import State
+from cockpit.units import age_text, percent_number, size_text
+
+REPLICATION_SIGNAL = "replication"
+MAINTENANCE_SIGNAL = "maintenance"
+TRAFFIC_SIGNAL = "traffic"
+PERCENT_TOLERANCE = 1e-6
+MAINTENANCE_ON_KEY = "m"
+
+
+@dataclass(frozen=True)
+class GuardInputs:
+    """Everything a guard may look at: the latest readings, the config, the time, the session."""
+
+    state: State
+    config: Config
+    now: datetime
+    session: SessionFacts
+
+
+Guard = Callable[[GuardInputs], GuardResult]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judgement before it is named: why it blocks (None: it passes) and what it looked at."""
+
+    reason: str | None
+    facts: tuple[GuardFact, ...] = ()
+
+
+Judge = Callable[[Reading, GuardInputs], Verdict]
+
+
+# --- readings: usable or why not ---------------------------------------------------------------
+
+
+def unusable_reason(reading: Reading, now: datetime) -> str | None:
+    """Why a reading proves nothing at `now` (it is STALE or UNKNOWN), or None when it can."""
+    status = reading.status_at(now)
+    if status is Status.STALE:
+        return f"{reading.signal_id} reading STALE, {age_text(reading.age_seconds(now))} old"
+    if status is Status.UNKNOWN:
+        why = f": {reading.detail}" if reading.detail else ""
+        return f"{reading.signal_id} UNKNOWN{why}"
+    return None
+
+
+def reading_fact(label: str, value: str, reading: Reading, now: datetime) -> GuardFact:
+    """A value a guard read from `reading`, with the reading's age at `now`."""
+    return GuardFact(label, value, reading.signal_id, reading.age_seconds(now))
+
+
+def _unusable_verdict(reading: Reading, reason: str, now: datetime) -> Verdict:
+    status = reading.status_at(now).value.upper()
+    fact = reading_fact(reading.signal_id, status, reading, now)
+    if reading.status_at(now) is Status.STALE:
+        reason += ": wait for a fresh reading (is its source answering?)"
+    return Verdict(reason, (fact,))
+
+
+def _missing_verdict(signal_id: str, reason: str) -> Verdict:
+    return Verdict(reason, (GuardFact(signal_id, "no reading", signal_id),))
+
+
+def _no_reading(signal_id: str, section: str, configured: bool) -> str:
+    """Why a signal has no reading: its section is missing from the config, or no poll came yet."""
+    if configured:
+        return f"no {signal_id} reading yet: wait for its first poll"
+    return f"no {signal_id} reading: the config has no [{section}] section; add one"
+
+
+def _judge_one(inputs: GuardInputs, signal_id: str, missing: str, judge: Judge) -> Verdict:
+    """The judge's verdict on one signal's latest reading; blocks when it is not usable."""
+    reading = inputs.state.latest(signal_id)
+    if reading is None:
+        return _missing_verdict(signal_id, missing)
+    reason = unusable_reason(reading, inputs.now)
+    if reason:
+        return _unusable_verdict(reading, reason, inputs.now)
+    return judge(reading, inputs)
+
+
+def _judge_all(
+    inputs: GuardInputs, signal_ids: Iterable[str], none_expected: str, judge: Judge
+) -> Verdict:
+    """Passes when every signal's reading is usable and passes; else names each one that blocks."""
+    verdicts = [
+        _judge_one(inputs, signal_id, _no_reading(signal_id, "", configured=True), judge)
+        for signal_id in signal_ids
+    ]
+    return _combined(verdicts, none_expected)
+
+
+def _combined(verdicts: Sequence[Verdict], none_expected: str) -> Verdict:
+    """Passes when every verdict passes; blocks naming each one that does not (or none at all)."""
+    if not verdicts:
+        return Verdict(none_expected)
+    reasons = [verdict.reason for verdict in verdicts if verdict.reason]
+    facts = tuple(fact for verdict in verdicts for fact in verdict.facts)
+    return Verdict("; ".join(reasons) if reasons else None, facts)
+
+
+def _result(guard_id: str, title: str, verdict: Verdict) -> GuardResult:
+    return GuardResult(guard_id, title, verdict.reason, verdict.facts)
+
+
+def _name(signal_id: str) -> str:
+    """'web-new' for 'targets:web-new': the part after the family."""
+    return signal_id.partition(":")[2] or signal_id
+
+
+def _of_kind(state: State, kind: SignalKind) -> tuple[Reading, ...]:
+    return tuple(reading for reading in state.readings() if reading.kind is kind)
+
+
+def _sorted_ids(*groups: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({signal_id for group in groups for signal_id in group}))
+
+
+# --- maintenance -------------------------------------------------------------------------------
+
+
+def _maintenance_backend(config: Config) -> str | None:
+    section = config.maintenance
+    if section is None:
+        return None
+    for backend in ("alb", "webhook", "command"):
+        if getattr(section, backend) is not None:
+            return backend
+    return None
+
+
+def maintenance_backend_configured(inputs: GuardInputs) -> GuardResult:
+    """A [maintenance] backend exists to switch maintenance mode with."""
+    backend = _maintenance_backend(inputs.config)
+    fact = GuardFact("maintenance backend", backend or "not configured")
+    reason = (
+        None
+        if backend
+        else "no [maintenance] section: add [maintenance.alb], [maintenance.webhook] or "
+        "[maintenance.command] to switch maintenance mode from the cockpit"
+    )
+    return _result(
+        "maintenance-backend-configured", "Maintenance backend configured", Verdict(reason, (fact,))
+    )
+
+
+def _maintenance_fact(reading: Reading, now: datetime) -> GuardFact:
+    on = reading.values.get("on")
+    text = "on" if on is True else "off" if on is False else "not known"
+    return reading_fact("maintenance", text, reading, now)
+
+
+def _maintenance_verdict(inputs: GuardInputs, wanted_on: bool, blocked_reason: str) -> Verdict:
+    """Passes when the maintenance reading says on == wanted_on."""
+
+    def judge(reading: Reading, inputs: GuardInputs) -> Verdict:
+        facts = (_maintenance_fact(reading, inputs.now),)
+        on = reading.values.get("on")
+        if on is wanted_on:
+            return Verdict(None, facts)
+        if isinstance(on, bool):
+            return Verdict(blocked_reason, facts)
+        why = reading.detail or "the probe did not say"
+        return Verdict(f"maintenance state not known: {why}", facts)
+
+    configured = inputs.config.maintenance is not None
+    missing = _no_reading(MAINTENANCE_SIGNAL, "maintenance", configured)
+    return _judge_one(inputs, MAINTENANCE_SIGNAL, missing, judge)
+
+
+def maintenance_is_off(inputs: GuardInputs) -> GuardResult:
+    """Maintenance is off now, so there is something to turn on."""
+    verdict = _maintenance_verdict(inputs, False, "maintenance is already on: nothing to turn on")
+    return _result("maintenance-is-off", "Maintenance is off", verdict)
+
+
+def maintenance_is_on(inputs: GuardInputs) -> GuardResult:
+    """Maintenance is on now, so there is something to turn off."""
+    verdict = _maintenance_verdict(inputs, True, "maintenance is already off: nothing to turn off")
+    return _result("maintenance-is-on", "Maintenance is on", verdict)
+
+
+# --- promotion ---------------------------------------------------------------------------------
+
+
+def _replication_missing(inputs: GuardInputs) -> str:
+    return _no_reading(REPLICATION_SIGNAL, "replication", inputs.config.replication is not None)
+
+
+def _is_rds(inputs: GuardInputs) -> bool:
+    replication = inputs.config.replication
+    return replication is not None and replication.rds is not None
+
+
+def promotion_backend_configured(inputs: GuardInputs) -> GuardResult:
+    """A [promotion] backend exists to promote the replica with."""
+    section = inputs.config.promotion
+    if section is not None and section.postgres is not None:
+        backend = f"postgres replica {section.postgres.replica_name}"
+    elif section is not None and section.rds is not None:
+        backend = f"rds {section.rds.replica_instance_id}"
+    else:
+        backend = None
+    reason = (
+        None
+        if backend
+        else "no [promotion] section: add [promotion.postgres] or [promotion.rds] "
+        "to promote the replica from the cockpit"
+    )
+    fact = GuardFact("promotion backend", backend or "not configured")
+    return _result(
+        "promotion-backend-configured", "Promotion backend configured", Verdict(reason, (fact,))
+    )
+
+
+def promotion_requires_maintenance(inputs: GuardInputs) -> GuardResult:
+    """Maintenance is on before promotion, unless guards.promote_requires_maintenance is false."""
+    guard_id, title = "promotion-requires-maintenance", "Maintenance on before promotion"
+    if not inputs.config.guards.promote_requires_maintenance:
+        fact = GuardFact("maintenance", "not required by config")
+        return _result(guard_id, title, Verdict(None, (fact,)))
+    blocked = f"maintenance is off: turn it on first ({MAINTENANCE_ON_KEY})"
+    return _result(guard_id, title, _maintenance_verdict(inputs, True, blocked))
+
+
+def _in_recovery_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    in_recovery = reading.values.get("in_recovery")
+    text = "yes" if in_recovery is True else "no" if in_recovery is False else "not known"
+    facts = (reading_fact("replica in recovery", text, reading, inputs.now),)
+    if in_recovery is True and reading.values.get("promoted") is not True:
+        return Verdict(None, facts)
+    if in_recovery is False or reading.values.get("promoted") is True:
+        return Verdict("the replica already left recovery (promoted): nothing to promote", facts)
+    why = reading.detail or "the replica did not say"
+    return Verdict(f"cannot tell whether the replica is in recovery: {why}", facts)
+
+
+def replica_in_recovery(inputs: GuardInputs) -> GuardResult:
+    """The replica is still in recovery, so there is a replica to promote."""
+    verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _in_recovery_of)
+    return _result("replica-in-recovery", "Replica still in recovery", verdict)
+
+
+def _lag_facts(reading: Reading, inputs: GuardInputs) -> tuple[GuardFact, ...]:
+    lag_bytes = reading.number("replay_lag_bytes")
+    lag_text = "not reported" if lag_bytes is None else size_text(lag_bytes)
+    facts = [reading_fact("byte lag", lag_text, reading, inputs.now)]
+    eta = reading.number("catchup_eta_seconds")
+    if lag_bytes and eta is not None:
+        facts.append(reading_fact("catch-up ETA", age_text(eta), reading, inputs.now))
+    return tuple(facts)
+
+
+def _lag_unknown_reason(inputs: GuardInputs) -> str:
+    if _is_rds(inputs):
+        return (
+            "byte lag not known: RDS reports replica lag in seconds only; make sure the replica "
+            "has caught up, then override with a reason"
+        )
+    return "byte lag not reported yet: wait for the replica to report a replay position"
+
+
+def _lag_reason(reading: Reading, lag_bytes: float, limit: int) -> str:
+    eta = reading.number("catchup_eta_seconds")
+    lag = f"byte lag {size_text(lag_bytes)}"
+    if reading.values.get("replay_paused") is True:
+        return (
+            f"{lag}, replay paused: resume replay on the replica, then wait for {size_text(limit)}"
+        )
+    if eta is not None:
+        lag += f" (ETA {age_text(eta)})"
+    return f"{lag}: wait for {size_text(limit)}"
+
+
+def _caught_up_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    facts = _lag_facts(reading, inputs)
+    lag_bytes = reading.number("replay_lag_bytes")
+    limit = inputs.config.guards.promote_max_lag_bytes
+    if lag_bytes is None:
+        return Verdict(_lag_unknown_reason(inputs), facts)
+    if lag_bytes > limit:
+        return Verdict(_lag_reason(reading, lag_bytes, limit), facts)
+    return Verdict(None, facts)
+
+
+def replication_caught_up(inputs: GuardInputs) -> GuardResult:
+    """Byte lag at most guards.promote_max_lag_bytes (default 0): bytes, not seconds, prove it."""
+    limit = inputs.config.guards.promote_max_lag_bytes
+    verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _caught_up_of)
+    title = (
+        f"Replication byte lag at most {size_text(limit)}"
+        if limit
+        else "Replication caught up (byte lag 0 B)"
+    )
+    return _result("replication-caught-up", title, verdict)
+
+
+def _quiet_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    needed = inputs.config.guards.promote_quiet_seconds
+    quiet = reading.number("primary_quiet_seconds")
+    text = "not known" if quiet is None else age_text(quiet)
+    facts = (reading_fact("primary quiet for", text, reading, inputs.now),)
+    if quiet is None and "primary_quiet_seconds" not in reading.values:
+        return Verdict(
+            "this replication source cannot see writes on the primary: make sure writes are "
+            "stopped, then override with a reason",
+            facts,
+        )
+    if quiet is None:
+        return Verdict("primary quiet time not known yet: wait for a second poll", facts)
+    if quiet < needed:
+        return Verdict(
+            f"the primary has been quiet for only {age_text(quiet)} of the {age_text(needed)} "
+            "needed: stop writes to it and wait",
+            facts,
+        )
+    return Verdict(None, facts)
+
+
+def primary_quiet(inputs: GuardInputs) -> GuardResult:
+    """No writes moved the primary's WAL for guards.promote_quiet_seconds (0: not required)."""
+    needed = inputs.config.guards.promote_quiet_seconds
+    title = f"Primary quiet for {age_text(needed)}"
+    if needed <= 0:
+        fact = GuardFact("primary quiet for", "not required by config")
+        return _result("primary-quiet", title, Verdict(None, (fact,)))
+    verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _quiet_of)
+    return _result("primary-quiet", title, verdict)
+
+
+# --- target health -----------------------------------------------------------------------------
+
+
+def _configured_new_targets(config: Config) -> tuple[str, ...]:
+    """The new-side target groups' and HTTP checks' signal ids, as sources/targets.py names them."""
+    if config.targets is None:
+        return ()
+    groups = [group.name for group in config.targets.target_groups if group.side == "new"]
+    checks = [check.name for check in config.targets.http if check.side == "new"]
+    return tuple(f"targets:{name}" for name in (*groups, *checks))
+
+
+def _new_target_ids(inputs: GuardInputs) -> tuple[str, ...]:
+    seen = (
+        r.signal_id
+        for r in _of_kind(inputs.state, SignalKind.TARGETS)
+        if r.values.get("side") == "new"
+    )
+    return _sorted_ids(_configured_new_targets(inputs.config), seen)
+
+
+def _health_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    healthy, total = reading.number("healthy"), reading.number("total")
+    name = _name(reading.signal_id)
+    if healthy is None or total is None:
+        fact = reading_fact(f"{name} healthy", "not known", reading, inputs.now)
+        return Verdict(f"{name}: health not known ({reading.detail})", (fact,))
+    counts = f"{healthy:.0f}/{total:.0f}"
+    facts = (reading_fact(f"{name} healthy", counts, reading, inputs.now),)
+    if total <= 0:
+        return Verdict(f"{name} has no registered targets: register the new targets", facts)
+    if healthy < total or reading.status is not Status.OK:
+        detail = f" ({reading.detail})" if reading.detail else ""
+        return Verdict(f"{name} {counts} healthy{detail}: wait until all are healthy", facts)
+    return Verdict(None, facts)
+
+
+NO_NEW_TARGETS = (
+    "no new-side targets to check: add [[targets.target_groups]] or [[targets.http]] "
+    'with side = "new"'
+)
+
+
+def _new_targets_verdict(inputs: GuardInputs) -> Verdict:
+    return _judge_all(inputs, _new_target_ids(inputs), NO_NEW_TARGETS, _health_of)
+
+
+def new_targets_healthy(inputs: GuardInputs) -> GuardResult:
+    """Every new-side target group and health URL reports all of its targets healthy."""
+    return _result("new-targets-healthy", "New targets healthy", _new_targets_verdict(inputs))
+
+
+def _promoted_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    """Passes whenever the reading says either way; only 'not known' blocks."""
+    promoted = reading.values.get("promoted")
+    text = "yes" if promoted is True else "no" if promoted is False else "not known"
+    facts = (reading_fact("replica promoted", text, reading, inputs.now),)
+    if isinstance(promoted, bool):
+        return Verdict(None, facts)
+    return Verdict("promotion state not reported", facts)
+
+
+def _promotion_state(inputs: GuardInputs) -> tuple[bool | None, Verdict]:
+    """Whether the replica is promoted (None: cannot tell, and the verdict says why)."""
+    if inputs.session.promoted_this_session:
+        return True, Verdict(None, (GuardFact("replica promoted", "yes, this session"),))
+    if inputs.config.replication is None:
+        fact = GuardFact("replica promoted", "not this session (no [replication] to read)")
+        return False, Verdict(None, (fact,))
+    verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _promoted_of)
+    if verdict.reason:
+        reason = f"cannot tell whether the replica was promoted: {verdict.reason}"
+        return None, Verdict(reason, verdict.facts)
+    reading = inputs.state.latest(REPLICATION_SIGNAL)
+    return reading is not None and reading.values.get("promoted") is True, verdict
+
+
+def new_side_healthy_after_promotion(inputs: GuardInputs) -> GuardResult:
+    """Once the replica is promoted, maintenance goes off only onto a healthy new side.
+
+    Before promotion it passes: turning maintenance off then sends users back to the old side.
+    """
+    guard_id, title = "new-side-healthy-after-promotion", "New side healthy (after promotion)"
+    promoted, promotion = _promotion_state(inputs)
+    if not promoted:
+        return _result(guard_id, title, promotion)
+    targets = _new_targets_verdict(inputs)
+    reason = (
+        targets.reason and f"the replica is promoted, so the new side must serve: {targets.reason}"
+    )
+    return _result(guard_id, title, Verdict(reason, promotion.facts + targets.facts))
+
+
+# --- error rates -------------------------------------------------------------------------------
+
+
+def _configured_new_errors(config: Config) -> tuple[str, ...]:
+    """The new side's error signal ids (as the sources in sources/errors_*.py name them)."""
+    errors = config.errors
+    if errors is None:
+        return ()
+    ids = []
+    if errors.cloudwatch is not None:
+        ids.append("errors:cloudwatch:new")
+    if errors.prometheus is not None:
+        ids.append("errors:prometheus:new")
+    if any(log.side == "new" for log in errors.access_logs):
+        ids.append("errors:access_log:new")
+    return tuple(ids)
+
+
+def _new_error_ids(inputs: GuardInputs) -> tuple[str, ...]:
+    seen = (
+        r.signal_id
+        for r in _of_kind(inputs.state, SignalKind.ERRORS)
+        if r.signal_id.endswith(":new")
+    )
+    return _sorted_ids(_configured_new_errors(inputs.config), seen)
+
+
+NO_NEW_ERRORS = (
+    "no new-side error rate to check: add [errors.cloudwatch], [errors.prometheus] "
+    'or an [[errors.access_logs]] with side = "new"'
+)
+
+
+def _ratio_text(reading: Reading) -> str:
+    ratio = reading.number("error_ratio")
+    if ratio is None:
+        return "no data"
+    requests, errors = reading.number("requests"), reading.number("errors_5xx")
+    counts = "" if requests is None or errors is None else f" ({errors:.0f} of {requests:.0f})"
+    return f"{format_percent(ratio)}{counts}"
+
+
+def _error_ratio_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    limit = inputs.config.guards.weight_max_new_error_ratio
+    name = _name(reading.signal_id)
+    facts = (reading_fact(f"{name} 5xx", _ratio_text(reading), reading, inputs.now),)
+    ratio = reading.number("error_ratio")
+    if ratio is None:
+        return Verdict(
+            f"{name}: no data on the new side's 5xx rate: it must serve requests first", facts
+        )
+    if ratio > limit:
+        return Verdict(
+            f"{name} 5xx {format_percent(ratio)}, over the {format_percent(limit)} limit: "
+            "wait for it to fall, or roll back",
+            facts,
+        )
+    return Verdict(None, facts)
+
+
+def _no_requests_yet(reading: Reading, now: datetime) -> bool:
+    """A fresh reading that counted zero requests: nothing failed, the side just has no traffic."""
+    counted_none = reading.values.get("requests") == 0 and "error" not in reading.values
+    return counted_none and reading.status_at(now) is not Status.STALE
+
+
+def _new_side_at_zero(inputs: GuardInputs) -> bool:
+    """Whether a fresh traffic reading puts the new side at exactly 0 %."""
+    reading = inputs.state.latest(TRAFFIC_SIGNAL)
+    if reading is None or unusable_reason(reading, inputs.now):
+        return False
+    new_percent = new_percent_of(reading)
+    return new_percent is not None and abs(new_percent) <= PERCENT_TOLERANCE
+
+
+def _judge_error_ratio(inputs: GuardInputs, signal_id: str) -> Verdict:
+    """One new-side ratio; at new 0 %, zero requests counted is 'nothing to measure yet'.
+
+    Only a counted zero passes that way: a failed source, a stale reading or errors block.
+    """
+    reading = inputs.state.latest(signal_id)
+    if reading is not None and _no_requests_yet(reading, inputs.now) and _new_side_at_zero(inputs):
+        fact = reading_fact(
+            f"{_name(signal_id)} 5xx", "no requests yet (new 0 %)", reading, inputs.now
+        )
+        return Verdict(None, (fact,))
+    missing = _no_reading(signal_id, "", configured=True)
+    return _judge_one(inputs, signal_id, missing, _error_ratio_of)
+
+
+def new_error_ratio_under_threshold(inputs: GuardInputs) -> GuardResult:
+    """The new side's 5xx ratio is measured (no data blocks) and at most the configured limit.
+
+    The one exception is the first step: at new 0 %, zero requests counted is not a failure.
+    """
+    limit = inputs.config.guards.weight_max_new_error_ratio
+    verdicts = [_judge_error_ratio(inputs, signal_id) for signal_id in _new_error_ids(inputs)]
+    verdict = _combined(verdicts, NO_NEW_ERRORS)
+    return _result("new-error-ratio", f"New side 5xx at most {format_percent(limit)}", verdict)
+
+
+def _p95_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    limit_ms = inputs.config.guards.weight_max_new_p95_ms
+    assert limit_ms is not None
+    name = _name(reading.signal_id)
+    p95 = reading.number("p95_seconds")
+    text = "not known" if p95 is None else format_seconds(p95)
+    facts = (reading_fact(f"{name} p95", text, reading, inputs.now),)
+    if p95 is None:
+        return Verdict(f"{name}: the new side's p95 latency is not known", facts)
+    if p95 * 1000 > limit_ms:
+        limit = format_seconds(limit_ms / 1000)
+        return Verdict(
+            f"{name} p95 {text}, over the {limit} limit: wait for it to settle, or roll back",
+            facts,
+        )
+    return Verdict(None, facts)
+
+
+def new_p95_under_threshold(inputs: GuardInputs) -> GuardResult:
+    """The new side's p95 latency is at most guards.weight_max_new_p95_ms, when that is set."""
+    limit_ms = inputs.config.guards.weight_max_new_p95_ms
+    if limit_ms is None:
+        fact = GuardFact("new p95 limit", "no p95 limit configured")
+        return _result("new-p95", "New side p95 latency", Verdict(None, (fact,)))
+    verdict = _judge_all(inputs, _new_error_ids(inputs), NO_NEW_ERRORS, _p95_of)
+    title = f"New side p95 at most {format_seconds(limit_ms / 1000)}"
+    return _result("new-p95", title, verdict)
+
+
+# --- DNS ---------------------------------------------------------------------------------------
+
+
+def _dns_ids(config: Config) -> tuple[str, ...]:
+    """One signal id per configured record (as sources/dns.py names them)."""
+    if config.dns is None:
+        return ()
+    return tuple(f"dns:{record.name.rstrip('.')}" for record in config.dns.records)
+
+
+def _ttl_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    name = _name(reading.signal_id)
+    ttl = reading.number("authoritative_ttl_seconds")
+    limit = reading.number("max_ttl_seconds")
+    ttl_text = "not known" if ttl is None else f"{ttl:.0f} s"
+    limit_text = "" if limit is None else f" (limit {limit:.0f} s)"
+    facts = (reading_fact(f"{name} TTL", ttl_text + limit_text, reading, inputs.now),)
+    preflight_ok = reading.values.get("ttl_preflight_ok")
+    if preflight_ok is True:
+        return Verdict(None, facts)
+    if preflight_ok is False:
+        return Verdict(
+            f"{name}: authoritative TTL {ttl_text} is over the limit{limit_text}: "
+            "lower the TTL and wait one old TTL",
+            facts,
+        )
+    return Verdict(f"{name}: authoritative TTL not known", facts)
+
+
+def dns_ttl_preflight(inputs: GuardInputs) -> GuardResult:
+    """Every moving record's TTL is low already, if guards.weight_requires_ttl_preflight."""
+    guard_id, title = "dns-ttl-preflight", "DNS TTL preflight passed"
+    if not inputs.config.guards.weight_requires_ttl_preflight:
+        fact = GuardFact("TTL preflight", "not required by config")
+        return _result(guard_id, title, Verdict(None, (fact,)))
+    none_configured = (
+        "no [dns] section to prove the TTL preflight; add one or set "
+        "guards.weight_requires_ttl_preflight = false"
+    )
+    verdict = _judge_all(inputs, _dns_ids(inputs.config), none_configured, _ttl_of)
+    return _result(guard_id, title, verdict)
+
+
+# --- traffic weights ---------------------------------------------------------------------------
+
+
+def traffic_backend_configured(inputs: GuardInputs) -> GuardResult:
+    """A [traffic] backend exists to shift weights with."""
+    section = inputs.config.traffic
+    if section is not None and section.route53 is not None:
+        backend = f"route53 {section.route53.record_name}"
+    elif section is not None and section.alb is not None:
+        backend = "alb weighted forward"
+    else:
+        backend = None
+    reason = (
+        None
+        if backend
+        else "no [traffic] section: add [traffic.route53] or [traffic.alb] to shift weights"
+    )
+    fact = GuardFact("traffic backend", backend or "not configured")
+    return _result(
+        "traffic-backend-configured", "Traffic backend configured", Verdict(reason, (fact,))
+    )
+
+
+def new_percent_of(reading: Reading) -> float | None:
+    """The new side's share of traffic in percent, None when the weights are not known."""
+    weights = reading.values.get("weights")
+    if not isinstance(weights, Mapping):
+        return None
+    new = weights.get("new")
+    if isinstance(new, bool) or not isinstance(new, int | float):
+        return None
+    return float(new)
+
+
+def split_text(new_percent: float) -> str:
+    """'old 75 % / new 25 %'."""
+    return f"old {percent_number(100 - new_percent)} % / new {percent_number(new_percent)} %"
+
+
+def _traffic_missing(inputs: GuardInputs) -> str:
+    return _no_reading(TRAFFIC_SIGNAL, "traffic", inputs.config.traffic is not None)
+
+
+def _weights_fact(reading: Reading, inputs: GuardInputs) -> GuardFact:
+    new = new_percent_of(reading)
+    return reading_fact(
+        "weights", "not known" if new is None else split_text(new), reading, inputs.now
+    )
+
+
+def _both_raw_zero(reading: Reading) -> bool:
+    raw = reading.values.get("raw_weights")
+    return isinstance(raw, Mapping) and raw.get("old") == 0 and raw.get("new") == 0
+
+
+def _steps_text(reading: Reading) -> str:
+    steps = reading.values.get("steps")
+    if not isinstance(steps, tuple):
+        return "the step plan"
+    return ", ".join(str(step) for step in steps) + " %"
+
+
+def _on_plan_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    facts = (_weights_fact(reading, inputs),)
+    new = new_percent_of(reading)
+    if new is None:
+        return Verdict(f"traffic weights not read back: {reading.detail or 'no weights'}", facts)
+    if _both_raw_zero(reading):
+        return Verdict("both weights are 0: set them to a planned step by hand", facts)
+    if reading.number("step_index") is None:
+        return Verdict(
+            f"new {percent_number(new)} % is not a planned step ({_steps_text(reading)}): "
+            "put the weights on a planned step by hand, or roll back",
+            facts,
+        )
+    return Verdict(None, facts)
+
+
+def weights_known_on_plan(inputs: GuardInputs) -> GuardResult:
+    """The weights were read back and sit on a planned step, so a step up or down is defined."""
+    verdict = _judge_one(inputs, TRAFFIC_SIGNAL, _traffic_missing(inputs), _on_plan_of)
+    return _result("weights-known-on-plan", "Weights known and on a planned step", verdict)
+
+
+def _neighbour_verdict(
+    reading: Reading, inputs: GuardInputs, value_name: str, label: str, at_end: str
+) -> Verdict:
+    step = reading.number(value_name)
+    new = new_percent_of(reading)
+    text = "none" if step is None else f"{percent_number(step)} %"
+    facts = (_weights_fact(reading, inputs), reading_fact(label, text, reading, inputs.now))
+    if new is None:
+        return Verdict(f"{label} not known: traffic weights not read back", facts)
+    if step is None:
+        return Verdict(f"{at_end} (new {percent_number(new)} %)", facts)
+    return Verdict(None, facts)
+
+
+def _next_step_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    at_end = "already at the last step: nothing to shift up"
+    return _neighbour_verdict(reading, inputs, "next_step_percent", "next step", at_end)
+
+
+def _previous_step_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    at_end = "already at the first step: nothing to shift back"
+    return _neighbour_verdict(reading, inputs, "previous_step_percent", "previous step", at_end)
+
+
+def next_step_exists(inputs: GuardInputs) -> GuardResult:
+    """The step plan has a step above the current split."""
+    verdict = _judge_one(inputs, TRAFFIC_SIGNAL, _traffic_missing(inputs), _next_step_of)
+    return _result("next-step-exists", "A next step exists", verdict)
+
+
+def previous_step_exists(inputs: GuardInputs) -> GuardResult:
+    """The step plan has a step below the current split."""
+    verdict = _judge_one(inputs, TRAFFIC_SIGNAL, _traffic_missing(inputs), _previous_step_of)
+    return _result("previous-step-exists", "A previous step exists", verdict)
+
+
+def _held_verdict(new: float, inputs: GuardInputs, facts: tuple[GuardFact, ...]) -> Verdict:
+    minimum = inputs.config.guards.weight_min_dwell_seconds
+    since = inputs.session.weights_since
+    split = split_text(new)
+    if since is None:
+        return Verdict(
+            f"cannot tell how long {split} has been held: override with a reason if you know "
+            f"it has held for {age_text(minimum)}",
+            (*facts, GuardFact("held for", "not known")),
+        )
+    held = (inputs.now - since).total_seconds()
+    facts = (*facts, GuardFact("held for", f"{age_text(held)} (minimum {age_text(minimum)})"))
+    if held < minimum:
+        return Verdict(
+            f"new {percent_number(new)} % held for {age_text(held)} of the {age_text(minimum)} "
+            f"minimum: wait {age_text(minimum - held)} more",
+            facts,
+        )
+    return Verdict(None, facts)
+
+
+def _dwell_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    facts = (_weights_fact(reading, inputs),)
+    new = new_percent_of(reading)
+    if new is None:
+        return Verdict("cannot tell which split is held: traffic weights not read back", facts)
+    if new <= PERCENT_TOLERANCE:
+        return Verdict(None, (*facts, GuardFact("held for", "no step taken yet")))
+    if inputs.config.guards.weight_min_dwell_seconds <= 0:
+        return Verdict(None, (*facts, GuardFact("held for", "no minimum dwell configured")))
+    return _held_verdict(new, inputs, facts)
+
+
+def step_dwell_elapsed(inputs: GuardInputs) -> GuardResult:
+    """The current split has been held for guards.weight_min_dwell_seconds (none needed at 0 %)."""
+    minimum = inputs.config.guards.weight_min_dwell_seconds
+    verdict = _judge_one(inputs, TRAFFIC_SIGNAL, _traffic_missing(inputs), _dwell_of)
+    return _result("step-dwell-elapsed", f"Current step held {age_text(minimum)}", verdict)
+
+
+# --- per action --------------------------------------------------------------------------------
+
+
+GUARDS: Mapping[ActionId, tuple[Guard, ...]] = MappingProxyType(
+    {
+        ActionId.MAINTENANCE_ON: (maintenance_backend_configured, maintenance_is_off),
+        ActionId.MAINTENANCE_OFF: (
+            maintenance_backend_configured,
+            maintenance_is_on,
+            new_side_healthy_after_promotion,
+        ),
+        ActionId.PROMOTE: (
+            promotion_backend_configured,
+            promotion_requires_maintenance,
+            replica_in_recovery,
+            replication_caught_up,
+            primary_quiet,
+        ),
+        ActionId.WEIGHT_UP: (
+            traffic_backend_configured,
+            weights_known_on_plan,
+            next_step_exists,
+            new_targets_healthy,
+            new_error_ratio_under_threshold,
+            new_p95_under_threshold,
+            dns_ttl_preflight,
+            step_dwell_elapsed,
+        ),
+        ActionId.WEIGHT_DOWN: (
+            traffic_backend_configured,
+            weights_known_on_plan,
+            previous_step_exists,
+        ),
+        ActionId.ROLLBACK: (),
+    }
+)
+
+
+def run_guard(guard: Guard, inputs: GuardInputs) -> GuardResult:
+    """The guard's result; a guard that crashes blocks (fail closed) instead of passing."""
+    try:
+        return guard(inputs)
+    except Exception as error:
+        name = guard.__name__.replace("_", "-")
+        reason = f"guard {name} failed ({type(error).__name__}: {error}): this is a bug; report it"
+        return GuardResult(name, name.replace("-", " ").capitalize(), reason)
+
+
+def evaluate(action_id: ActionId, inputs: GuardInputs) -> tuple[GuardResult, ...]:
+    """Every default guard of the action, in order, judged on `inputs`."""
+    return tuple(run_guard(guard, inputs) for guard in GUARDS[action_id])
