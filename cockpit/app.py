@@ -29,6 +29,7 @@ from cockpit.state import State, StatusChange, apply
 from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
 from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
 from screens.help_screen import HelpScreen
+from screens.note_screen import NoteScreen
 from widgets.actions_panel import SHORT_TITLES, ActionRow
 from widgets.errors_panel import ErrorsPanel
 from widgets.replication_panel import ReplicationPanel
@@ -81,6 +82,7 @@ class CockpitApp(App[None]):
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
+        Binding("n", "note", "Note"),
     ]
 
     def __init__(
@@ -369,6 +371,19 @@ class CockpitApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help()))
+
+    def action_note(self) -> None:
+        self.push_screen(NoteScreen(), self.add_note)
+
+    def add_note(self, text: str | None) -> None:
+        """A note goes to the journal (fsync'ed) and the event log, with who wrote it."""
+        if not text:
+            return
+        clean = self.redactor.text(text)
+        if self.journal is not None:
+            self.journal.append("note", {"text": clean, "operator": self.operator}, sync=True)
+        self.event_log.add([Event(self.clock(), "note", "note", None, f"note: {clean}")])
+        self.refresh_view()
 
     def action_request_quit(self) -> None:
         if not self.in_flight:
