@@ -276,10 +276,15 @@ class CockpitApp(App[None]):
         if runner is None or runner.mode == "read-only":
             return
         settings = self.config.guards.auto_abort
-        self._auto_abort, verdict = judge(self._auto_abort, self.state, settings, self.clock())
+        watch, verdict = judge(self._auto_abort, self.state, settings, self.clock())
         self._auto_abort_line = verdict.text if settings.enabled else ""
-        if verdict.kind == "fire" and runner.running is None:
+        if verdict.kind != "fire":
+            self._auto_abort = watch
+        elif runner.running is None:
+            self._auto_abort = watch
             self.run_worker(self._shift_back(runner, verdict.text, verdict.facts), group="actions")
+        else:
+            self._auto_abort_line = f"{verdict.text}: shifting back once {runner.running} ends"
 
     async def _shift_back(
         self, runner: ActionRunner, reason: str, facts: dict[str, JsonValue]

@@ -164,7 +164,7 @@ class ActionRunner:
             return Outcome(
                 action_id, "failed", f"{spec.title}: cannot plan: {reason}", run_id, guards
             )
-        self._record(action_id, run_id, "planned", actor, _planned_json(plan, guards, self.mode))
+        self._record(action_id, run_id, "planned", actor, _planned_json(plan, guards))
         return Prepared(spec, run_id, guards, plan, actor)
 
     def cancel(self, prepared: Prepared, why: str = "cancelled at the confirm screen") -> Outcome:
@@ -331,7 +331,7 @@ class ActionRunner:
             self._record(action_id, run_id, "unplannable", AUTO_ABORT_ACTOR, {"error": message})
             return Outcome(action_id, "failed", message, run_id)
         plan = replace(plan, summary=f"AUTO-ABORT ({reason}): {plan.summary}")
-        data = _planned_json(plan, (), self.mode) | {"auto_abort": {"reason": reason, **facts}}
+        data = _planned_json(plan, ()) | {"auto_abort": {"reason": reason, **facts}}
         self._record(action_id, run_id, "planned", AUTO_ABORT_ACTOR, data)
         prepared = Prepared(action(action_id), run_id, (), plan, AUTO_ABORT_ACTOR)
         self._running = action_id
@@ -400,7 +400,7 @@ def _guards_json(guards: Sequence[GuardResult]) -> list[JsonValue]:
     return [guard.to_json() for guard in guards]
 
 
-def _planned_json(plan: Plan, guards: Sequence[GuardResult], mode: str) -> dict[str, JsonValue]:
+def _planned_json(plan: Plan, guards: Sequence[GuardResult]) -> dict[str, JsonValue]:
     return {"plan": plan.to_json(), "guards": _guards_json(guards)}
 
 
