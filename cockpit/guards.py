@@ -517,19 +517,27 @@ def _new_side_at_zero(inputs: GuardInputs) -> bool:
     return new_percent is not None and abs(new_percent) <= PERCENT_TOLERANCE
 
 
-def _judge_error_ratio(inputs: GuardInputs, signal_id: str) -> Verdict:
-    """One new-side ratio; at new 0 %, zero requests counted is 'nothing to measure yet'.
+def _no_traffic_yet(inputs: GuardInputs, signal_id: str, measure: str) -> Verdict | None:
+    """At new 0 %, a fresh reading that counted zero requests passes: there is nothing to measure.
 
     Only a counted zero passes that way: a failed source, a stale reading or errors block.
     """
     reading = inputs.state.latest(signal_id)
-    if reading is not None and _no_requests_yet(reading, inputs.now) and _new_side_at_zero(inputs):
-        fact = reading_fact(
-            f"{_name(signal_id)} 5xx", "no requests yet (new 0 %)", reading, inputs.now
-        )
-        return Verdict(None, (fact,))
+    if reading is None or not _no_requests_yet(reading, inputs.now):
+        return None
+    if not _new_side_at_zero(inputs):
+        return None
+    label = f"{_name(signal_id)} {measure}"
+    return Verdict(None, (reading_fact(label, "no requests yet (new 0 %)", reading, inputs.now),))
+
+
+def _judge_new_side(inputs: GuardInputs, signal_id: str, measure: str, judge: Judge) -> Verdict:
+    """One new-side measure (5xx ratio or p95), with the first step's no-traffic exception."""
+    exempt = _no_traffic_yet(inputs, signal_id, measure)
+    if exempt is not None:
+        return exempt
     missing = _no_reading(signal_id, "", configured=True)
-    return _judge_one(inputs, signal_id, missing, _error_ratio_of)
+    return _judge_one(inputs, signal_id, missing, judge)
 
 
 def new_error_ratio_under_threshold(inputs: GuardInputs) -> GuardResult:
@@ -538,7 +546,10 @@ def new_error_ratio_under_threshold(inputs: GuardInputs) -> GuardResult:
     The one exception is the first step: at new 0 %, zero requests counted is not a failure.
     """
     limit = inputs.config.guards.weight_max_new_error_ratio
-    verdicts = [_judge_error_ratio(inputs, signal_id) for signal_id in _new_error_ids(inputs)]
+    verdicts = [
+        _judge_new_side(inputs, signal_id, "5xx", _error_ratio_of)
+        for signal_id in _new_error_ids(inputs)
+    ]
     verdict = _combined(verdicts, NO_NEW_ERRORS)
     return _result("new-error-ratio", f"New side 5xx at most {format_percent(limit)}", verdict)
 
@@ -562,12 +573,18 @@ def _p95_of(reading: Reading, inputs: GuardInputs) -> Verdict:
 
 
 def new_p95_under_threshold(inputs: GuardInputs) -> GuardResult:
-    """The new side's p95 latency is at most guards.weight_max_new_p95_ms, when that is set."""
+    """The new side's p95 latency is at most guards.weight_max_new_p95_ms, when that is set.
+
+    As with the 5xx ratio, at new 0 % zero requests counted is not a failure.
+    """
     limit_ms = inputs.config.guards.weight_max_new_p95_ms
     if limit_ms is None:
         fact = GuardFact("new p95 limit", "no p95 limit configured")
         return _result("new-p95", "New side p95 latency", Verdict(None, (fact,)))
-    verdict = _judge_all(inputs, _new_error_ids(inputs), NO_NEW_ERRORS, _p95_of)
+    verdicts = [
+        _judge_new_side(inputs, signal_id, "p95", _p95_of) for signal_id in _new_error_ids(inputs)
+    ]
+    verdict = _combined(verdicts, NO_NEW_ERRORS)
     title = f"New side p95 at most {format_seconds(limit_ms / 1000)}"
     return _result("new-p95", title, verdict)
 

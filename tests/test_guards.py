@@ -693,3 +693,17 @@ def test_at_new_zero_a_counted_zero_requests_is_nothing_to_measure_yet() -> None
     )
     failed = replace(no_requests, values={"error": "timeout after 5 s"}, detail="timeout")
     assert not new_error_ratio_under_threshold(inputs(at_zero, failed)).passed
+
+
+def test_at_new_zero_an_unknown_p95_with_no_requests_does_not_block_the_first_step() -> None:
+    at_zero = with_values("traffic", weights={"old": 100.0, "new": 0.0}, step_index=0)
+    no_requests = replace(
+        with_values("errors:cloudwatch:new", requests=0, error_ratio=None, p95_seconds=None),
+        status=Status.UNKNOWN,
+        detail="no requests in the last 60 s",
+    )
+    result = new_p95_under_threshold(inputs(at_zero, no_requests))
+    assert result.passed
+    assert any(fact.value == "no requests yet (new 0 %)" for fact in result.facts)
+    at_five = with_values("traffic", weights={"old": 95.0, "new": 5.0}, step_index=1)
+    assert not new_p95_under_threshold(inputs(at_five, no_requests)).passed
