@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cockpit.actions.backends import build_backends
@@ -14,7 +15,9 @@ from cockpit.actions.session_log import SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, ConfigError, load_config, read_config_text
 from cockpit.journal import JournalWriter, operator_name
+from cockpit.jsonvalue import JsonValue
 from cockpit.poller import poll_all_once
+from cockpit.recording import SCREEN_KIND, Recorder, status_entry
 from cockpit.redact import Redactor, redacted_reading, redactor_for_config
 from cockpit.session import SessionBusy, open_session_journal, resumable_journal
 from cockpit.sources.build import build_sources
@@ -93,20 +96,60 @@ def _session_so_far(
 
 
 class _Session:
-    """The sources and state behind one `act`: a fresh poll on every refresh."""
+    """The sources and state behind one `act`: a fresh poll on every refresh, journaled."""
 
-    def __init__(self, config: Config, environ: Mapping[str, str], clock: Clock) -> None:
+    def __init__(
+        self, config: Config, environ: Mapping[str, str], clock: Clock, journal: JournalWriter
+    ) -> None:
         self._context = SourceContext(config, environ, clock)
         self._sources = build_sources(self._context)
         self._redactor: Redactor = redactor_for_config(config, environ)
         self._clock = clock
+        self._journal = journal
+        self._recorder = Recorder(keyframe_seconds=config.journal.keyframe_seconds)
         self.state = State()
 
     async def refresh(self) -> State:
         readings = await poll_all_once(self._sources, self._clock)
         clean = [redacted_reading(self._redactor, reading) for reading in readings]
-        self.state, _ = apply(self.state, clean)
+        self.state, changes = apply(self.state, clean)
+        now = self._clock()
+        entries = self._recorder.readings(clean, now) + self._recorder.tick(self.state, now)
+        entries += [status_entry(change) for change in changes if change.before is not None]
+        for entry in entries:
+            self._journal.append(entry.kind, entry.data)
         return self.state
+
+
+class _Transcript:
+    """What `act` showed the operator, kept so the journal holds the screen they decided on."""
+
+    def __init__(self, say: Say, ask: Ask, journal: JournalWriter) -> None:
+        self._say, self._ask, self._journal = say, ask, journal
+        self.lines: list[str] = []
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+        self._say(line)
+
+    def ask(self, prompt: str) -> str:
+        answer = self._ask(prompt)
+        self.lines.append(f"{prompt}{answer}")
+        return answer
+
+    def keep(self, action_id: ActionId, run_id: str | None, phase: str) -> None:
+        """Journals (fsync'ed) the transcript so far as this action's screen at `phase`."""
+        data: dict[str, JsonValue] = {
+            "reason": "action",
+            "action": action_id.value,
+            "run": run_id,
+            "phase": phase,
+            "source": "cli",
+            "width": None,
+            "height": None,
+            "text": "\n".join(self.lines),
+        }
+        self._journal.append(SCREEN_KIND, data, sync=True)
 
 
 async def _act(
@@ -119,7 +162,9 @@ async def _act(
     say: Say,
     clock: Clock,
 ) -> int:
-    live = _Session(config, environ, clock)
+    live = _Session(config, environ, clock, journal)
+    transcript = _Transcript(say, ask, journal)
+    say, ask = transcript.say, transcript.ask
     mode = "dry-run" if request.dry_run else "live"
     backends = build_backends(config, environ, live._context.aws, mode=mode)
     runner = ActionRunner(
@@ -137,16 +182,30 @@ async def _act(
         request.action_id, state, actor=actor, override=request.override_reason is not None
     )
     if isinstance(prepared, Outcome):
+        _say_signals(state, clock(), say)
         _say_outcome(prepared, say)
+        transcript.keep(request.action_id, prepared.run_id, "refused")
         return EXIT_NOT_DONE
+    _say_signals(state, clock(), say)
     _say_plan(prepared, say, dry_run=request.dry_run)
+    transcript.keep(request.action_id, prepared.run_id, "planned")
     confirmation = _confirm(prepared, request, ask, say)
-    if confirmation is None:
-        _say_outcome(runner.cancel(prepared), say)
-        return EXIT_NOT_DONE
-    outcome = await runner.run(prepared, confirmation)
+    outcome = (
+        runner.cancel(prepared)
+        if confirmation is None
+        else await runner.run(prepared, confirmation)
+    )
     _say_outcome(outcome, say)
+    transcript.keep(request.action_id, prepared.run_id, "completed")
     return EXIT_DONE if outcome.succeeded else EXIT_NOT_DONE
+
+
+def _say_signals(state: State, now: datetime, say: Say) -> None:
+    """One line per signal, so the operator sees the state the guards judged."""
+    say(f"signals at {now:%H:%M:%S}Z:")
+    for reading in sorted(state.readings(), key=lambda reading: reading.signal_id):
+        status = reading.status_at(now).value.upper()
+        say(f"  {status:<8} {reading.signal_id}: {reading.detail}")
 
 
 def settle_seconds(action_id: ActionId, config: Config) -> float:

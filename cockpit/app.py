@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import ClassVar
 
+from rich.console import Console
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
@@ -17,11 +20,12 @@ from cockpit.actions.model import ActionId, GuardResult, blocking
 from cockpit.actions.runner import ActionRunner, Confirmation, Outcome, Prepared, Refresh
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
-from cockpit.events import Event, EventLog, events_from_changes
+from cockpit.events import Event, EventLog, events_from_changes, guard_event_text
 from cockpit.journal import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.poller import Poller, poll_all_once
+from cockpit.recording import SCREEN_KIND, JournalEntry, Recorder, status_entry
 from cockpit.redact import Redactor, redacted_reading
 from cockpit.runbook import current_phase, evaluate_runbook
 from cockpit.sources.base import Source
@@ -35,6 +39,7 @@ from widgets.errors_panel import ErrorsPanel
 from widgets.replication_panel import ReplicationPanel
 
 SPARKLINE_VALUES = frozenset({*ReplicationPanel.sparkline_values, *ErrorsPanel.sparkline_values})
+EVENTS_SHOWN = 200
 
 
 def configured_kinds(config: Config) -> frozenset[SignalKind]:
@@ -83,6 +88,7 @@ class CockpitApp(App[None]):
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("n", "note", "Note"),
+        Binding("c", "capture_screen", "Save screen"),
     ]
 
     def __init__(
@@ -117,6 +123,7 @@ class CockpitApp(App[None]):
         self._auto_abort = AutoAbortWatch()
         self._auto_abort_line = ""
         self._guard_verdicts: dict[ActionId, tuple[str, ...]] = {}
+        self.recorder = Recorder(keyframe_seconds=config.journal.keyframe_seconds)
         self.cockpit = CockpitScreen(
             cutover_name=config.cutover.name,
             mode=mode,
@@ -149,24 +156,20 @@ class CockpitApp(App[None]):
         """
         clean = [redacted_reading(self.redactor, reading) for reading in readings]
         self.state, changes = apply(self.state, clean)
+        self._journal_entries(self.recorder.readings(clean, self.clock()))
         if changes:
             self.event_log.add(events_from_changes(changes))
             self._journal_changes(changes)
         self.refresh_view()
 
     def _journal_changes(self, changes: Sequence[StatusChange]) -> None:
+        self._journal_entries([status_entry(change) for change in changes])
+
+    def _journal_entries(self, entries: Sequence[JournalEntry]) -> None:
         if self.journal is None:
             return
-        for change in changes:
-            self.journal.append(
-                "status",
-                {
-                    "signal": change.signal_id,
-                    "before": change.before.value if change.before else None,
-                    "after": change.after.value,
-                    "detail": change.reading.detail,
-                },
-            )
+        for entry in entries:
+            self.journal.append(entry.kind, entry.data)
 
     async def refresh_now(self) -> State:
         """One fresh poll of every source, folded into the state: guards re-check on this."""
@@ -216,6 +219,7 @@ class CockpitApp(App[None]):
             self._pressing = False
             self._show_outcome(prepared)
             return
+        self.call_after_refresh(self._capture_action_screen, action_id, prepared.run_id, "planned")
         request = ConfirmRequest(
             title=prepared.spec.title,
             plan=prepared.plan,
@@ -269,6 +273,46 @@ class CockpitApp(App[None]):
         severity: SeverityLevel = "information" if good else "warning" if mild else "error"
         self.notify(outcome.message, severity=severity, timeout=8 if good else 20)
         self.refresh_view()
+        phase = "refused" if outcome.result == "refused" else "completed"
+        self.call_after_refresh(
+            self._capture_action_screen, outcome.action_id, outcome.run_id, phase
+        )
+
+    def _capture_action_screen(self, action_id: ActionId, run_id: str | None, phase: str) -> None:
+        self.capture_screen("action", action=action_id.value, run=run_id, phase=phase)
+
+    def capture_screen(
+        self,
+        reason: str,
+        *,
+        action: str | None = None,
+        run: str | None = None,
+        phase: str | None = None,
+    ) -> str:
+        """The screen as plain text, journaled (fsync'ed) as the operator sees it right now."""
+        text = screen_text(self)
+        if self.journal is not None:
+            width, height = self.size
+            data: dict[str, JsonValue] = {
+                "reason": reason,
+                "action": action,
+                "run": run,
+                "phase": phase,
+                "source": "cockpit",
+                "width": width,
+                "height": height,
+                "text": text,
+            }
+            self.journal.append(SCREEN_KIND, data, sync=True)
+        return text
+
+    def action_capture_screen(self) -> None:
+        """The operator's key: keep this exact screen in the record for the postmortem."""
+        self.capture_screen("operator")
+        saved = "screen saved to the journal" if self.journal else "not recording: nothing saved"
+        self.event_log.add([Event(self.clock(), "screen", "note", None, saved)])
+        self.notify(saved, timeout=4)
+        self.refresh_view()
 
     def _check_auto_abort(self) -> None:
         """After a step up: shift back by itself when the new side stays over its 5xx limit."""
@@ -320,36 +364,25 @@ class CockpitApp(App[None]):
         self._guard_verdicts[action_id] = blocked_ids
         if before == blocked_ids:
             return
-        text = f"{title}: READY" if not reasons else f"{title}: BLOCKED: {reasons[0]}"
+        text = guard_event_text(title, reasons)
         status = Status.OK if not reasons else Status.WARN
         self.event_log.add([Event(self.clock(), action_id.value, "guard", status, text)])
         if self.journal is not None:
             data: dict[str, JsonValue] = {
                 "action": action_id.value,
+                "title": title,
                 "ready": not reasons,
                 "blocked": list(blocked_ids),
                 "reasons": list(reasons),
+                "guards": [guard.to_json() for guard in guards],
             }
             self.journal.append("guard", data)
 
     def build_view(self) -> CockpitView:
-        now = self.clock()
-        readings = tuple(sorted(self.state.readings(), key=lambda r: r.signal_id))
-        series = {
-            (reading.signal_id, name): tuple(
-                v for _, v in self.state.series(reading.signal_id, name)
-            )
-            for reading in readings
-            for name in SPARKLINE_VALUES
-        }
-        checks = evaluate_runbook(self.state, now)
-        return CockpitView(
-            now=now,
-            readings=readings,
-            series=series,
-            checks=checks,
-            events=self.event_log.latest(200),
-            phase=current_phase(checks, self.state, now),
+        return cockpit_view(
+            self.state,
+            self.clock(),
+            events=self.event_log.latest(EVENTS_SHOWN),
             configured_kinds=self._configured,
             actions=self.action_rows(),
             auto_abort_line=self._auto_abort_line,
@@ -357,6 +390,7 @@ class CockpitApp(App[None]):
         )
 
     def refresh_view(self) -> None:
+        self._journal_entries(self.recorder.tick(self.state, self.clock()))
         self._check_auto_abort()
         if self.cockpit.is_ready:
             self.cockpit.show(self.build_view())
@@ -423,6 +457,62 @@ class CockpitApp(App[None]):
                 override = partial(self.action_press, spec.action_id.value, True)
                 why = f"blocked: {blocked[0].reason}; type OVERRIDE and a reason to go on"
                 yield SystemCommand(f"Override guards: {spec.title}", why, override)
+
+
+def cockpit_view(
+    state: State,
+    now: datetime,
+    *,
+    events: tuple[Event, ...],
+    configured_kinds: frozenset[SignalKind],
+    actions: tuple[ActionRow, ...],
+    auto_abort_line: str = "",
+    read_only: bool = False,
+    read_only_reason: str | None = None,
+) -> CockpitView:
+    """What the screen draws for this state at `now`: live, replayed or followed alike."""
+    readings = tuple(sorted(state.readings(), key=lambda r: r.signal_id))
+    series = {
+        (reading.signal_id, name): tuple(v for _, v in state.series(reading.signal_id, name))
+        for reading in readings
+        for name in SPARKLINE_VALUES
+    }
+    checks = evaluate_runbook(state, now)
+    return CockpitView(
+        now=now,
+        readings=readings,
+        series=series,
+        checks=checks,
+        events=events,
+        phase=current_phase(checks, state, now),
+        configured_kinds=configured_kinds,
+        actions=actions,
+        auto_abort_line=auto_abort_line,
+        read_only=read_only,
+        read_only_reason=read_only_reason,
+    )
+
+
+def screen_text(app: App[None]) -> str:
+    """Everything on the terminal as plain text, dialogs over the cockpit included.
+
+    Textual has no public text export; this is what its own SVG screenshot does, minus styles.
+    """
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        record=True,
+        force_terminal=True,
+        color_system=None,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    console.print(update)
+    lines = console.export_text(styles=False).splitlines()
+    return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 
 def _bindings(bindings: Sequence[BindingType]) -> list[Binding]:

@@ -28,13 +28,21 @@ class Event:
 
 def event_from_change(change: StatusChange) -> Event:
     """'replication: ok → warn: replay paused'; a first reading says '(first reading)'."""
-    if change.before is None:
-        moved = f"{change.after.value} (first reading)"
-    else:
-        moved = f"{change.before.value} → {change.after.value}"
-    detail = change.reading.detail
-    text = f"{change.signal_id}: {moved}" + (f": {detail}" if detail else "")
-    return Event(change.reading.observed_at, change.signal_id, "status", change.after, text)
+    reading = change.reading
+    return status_event(
+        reading.observed_at, change.signal_id, change.before, change.after, reading.detail
+    )
+
+
+def status_event(
+    at: datetime, signal_id: str, before: Status | None, after: Status, detail: str
+) -> Event:
+    """The event for one signal's status change, live or read back from a journal."""
+    moved = (
+        f"{after.value} (first reading)" if before is None else f"{before.value} → {after.value}"
+    )
+    text = f"{signal_id}: {moved}" + (f": {detail}" if detail else "")
+    return Event(at, signal_id, "status", after, text)
 
 
 def events_from_changes(changes: Sequence[StatusChange]) -> list[Event]:
@@ -66,3 +74,11 @@ class EventLog:
         if n < 1:
             return ()
         return tuple(self._events)[-n:]
+
+
+def guard_event_text(title: str, reasons: Sequence[str]) -> str:
+    """'Promote replica: READY', or BLOCKED with the first reason and how many guards block."""
+    if not reasons:
+        return f"{title}: READY"
+    count = f" ({len(reasons)} guards)" if len(reasons) > 1 else ""
+    return f"{title}: BLOCKED{count}: {reasons[0]}"

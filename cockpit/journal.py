@@ -37,6 +37,7 @@ RECORD_KEYS = ("seq", "t", "kind", "prev", "data")
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _FILE_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
+_TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _SLUG_MAX_LENGTH = 40
 _FILE_MODE = 0o600
 _DIRECTORY_MODE = 0o700
@@ -126,8 +127,14 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """The aware UTC datetime of a timestamp written by `format_timestamp`."""
-    return datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    """The aware UTC datetime of a timestamp written by `format_timestamp`.
+
+    The strict pattern first, then fromisoformat: strptime is forty times slower, and an
+    8-hour journal has a hundred thousand of these.
+    """
+    if not _TIMESTAMP_PATTERN.fullmatch(text):
+        raise ValueError(f"{text!r} is not a journal time like 2026-11-22T01:02:03.123456Z")
+    return datetime.fromisoformat(text)
 
 
 def line_digest(line: bytes) -> str:
@@ -725,3 +732,123 @@ def _seq_problem(found_seq: int, expected_seq: int) -> str:
         f"seq is {found_seq} where {expected_seq} was expected "
         "(a line inserted or duplicated, or lines reordered)"
     )
+
+
+# --- following ------------------------------------------------------------------------------
+
+
+class JournalTail:
+    """Reads a journal as another process writes it: each call returns the new complete lines.
+
+    The chain is checked as it grows, so a follower learns of a damaged line the moment it
+    arrives; a line still being written is left for the next call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = 0
+        self._line_number = 0
+        self._chain = _ChainCheck()
+        self._damage: JournalError | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def read_new(self) -> list[JournalRecord]:
+        """The records written since the last call; JournalError on an unreadable or bad line.
+
+        Good lines read before a bad one are returned first; the next call raises.
+        """
+        if self._damage is not None:
+            raise self._damage
+        try:
+            with self._path.open("rb") as stream:
+                stream.seek(self._offset)
+                chunk = stream.read()
+        except OSError as error:
+            raise JournalError(
+                f"cannot read journal {self._path}: {_describe_os_error(error)}"
+            ) from error
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        records: list[JournalRecord] = []
+        for content in complete.splitlines():
+            try:
+                records.append(self._accept(content))
+            except JournalError as damage:
+                if not records:
+                    raise
+                self._damage = damage
+                break
+        return records
+
+    def _accept(self, content: bytes) -> JournalRecord:
+        self._line_number += 1
+        line = _RawLine(self._line_number, self._offset, content, True)
+        self._offset += len(content) + 1
+        try:
+            record, prev = _parse_chained_record(line)
+        except _BadLine as problem:
+            _raise_damaged(self._path, line, problem)
+        problem_text = self._chain.problem_with(record, prev)
+        if problem_text is not None:
+            _raise_damaged(self._path, line, _BadLine(problem_text))
+        self._chain.accept(record, content)
+        return record
+
+
+# --- reading and verifying in one pass -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRead:
+    """A journal read and verified in one pass: the records up to any damaged line, the verdict.
+
+    damaged_line: the first line that is not a record (other than a cut-off last line); reading
+    stopped there and `damage` says why.
+    """
+
+    records: list[JournalRecord]
+    truncated: TruncatedTail | None
+    verification: Verification
+    damaged_line: int | None = None
+    damage: str | None = None
+
+
+def read_checked(path: Path) -> CheckedRead:
+    """Every well-formed record before any damaged line, with the hash chain's verdict.
+
+    For reports: read_journal plus verify_journal would parse every line twice, and a damaged
+    line in the middle still leaves the records before it to show. JournalError only when the
+    file cannot be read.
+    """
+    try:
+        with path.open("rb") as stream:
+            return _read_checked_lines(_raw_lines(stream))
+    except OSError as error:
+        raise JournalError(f"cannot read journal {path}: {_describe_os_error(error)}") from error
+
+
+def _read_checked_lines(lines: Iterable[_RawLine]) -> CheckedRead:
+    records: list[JournalRecord] = []
+    chain = _ChainCheck()
+    broken: Verification | None = None
+    for line in lines:
+        try:
+            record, prev = _parse_chained_record(line)
+        except _BadLine as problem:
+            if isinstance(problem, _UnreadableLine) and not line.terminated:
+                tail = _tail_of(line)
+                return CheckedRead(records, tail, broken or chain.finished(tail))
+            verdict = broken or chain.broken(line.line_number, f"line {problem}")
+            damage = f"line {line.line_number} {problem}"
+            return CheckedRead(records, None, verdict, line.line_number, damage)
+        records.append(record)
+        if broken is not None:
+            continue
+        problem_text = chain.problem_with(record, prev)
+        if problem_text is None:
+            chain.accept(record, line.content)
+        else:
+            broken = chain.broken(line.line_number, problem_text)
+    return CheckedRead(records, None, broken or chain.finished(None))

@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
@@ -68,6 +69,7 @@ class CockpitView:
     actions: tuple[ActionRow, ...] = ()
     auto_abort_line: str = ""
     read_only: bool = False
+    read_only_reason: str | None = None
 
 
 class CockpitScreen(Screen[None]):
@@ -133,7 +135,21 @@ class CockpitScreen(Screen[None]):
         self.set_class(compact, "-compact")
 
     def show(self, view: CockpitView) -> None:
-        """Hands each widget its part of the view; widgets redraw only what changed."""
+        """Hands each widget its part of the view; widgets redraw only what changed.
+
+        A view that arrives while the app is shutting down (an action's worker finishing) finds
+        the widgets already gone and is dropped.
+        """
+        try:
+            self._show(view)
+        except NoMatches:
+            if self.app.is_running and self.is_ready:
+                raise
+
+    def on_unmount(self) -> None:
+        self.is_ready = False
+
+    def _show(self, view: CockpitView) -> None:
         header = self.query_one(HeaderBar)
         header.now, header.phase = view.now, view.phase
         panel_statuses: dict[str, Status | None] = {}
@@ -166,7 +182,9 @@ class CockpitScreen(Screen[None]):
         actions = self.query_one(ActionsPanel)
         actions.rows = view.actions
         actions.read_only_reason = (
-            "READ-ONLY session: no action can run" if view.read_only else None
+            (view.read_only_reason or "READ-ONLY session: no action can run")
+            if view.read_only
+            else None
         )
         actions.auto_abort_line = view.auto_abort_line
         bar = action_bar_text(view.actions, read_only=view.read_only)

@@ -6,7 +6,7 @@ Frozen values only; the registry (registry.py) says which action uses which, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -42,6 +42,17 @@ class GuardFact:
             "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 3),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, JsonValue]) -> GuardFact:
+        """A fact read back from a journal record."""
+        signal, age = data.get("signal"), data.get("age_seconds")
+        return cls(
+            label=str(data.get("label") or ""),
+            value=str(data.get("value") or ""),
+            signal_id=signal if isinstance(signal, str) else None,
+            age_seconds=float(age) if isinstance(age, int | float) else None,
+        )
+
 
 @dataclass(frozen=True)
 class GuardResult:
@@ -64,6 +75,22 @@ class GuardResult:
             "reason": self.reason,
             "facts": [fact.to_json() for fact in self.facts],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JsonValue]) -> GuardResult:
+        """A verdict read back from a journal record."""
+        reason = data.get("reason")
+        facts = data.get("facts")
+        return cls(
+            guard_id=str(data.get("guard") or ""),
+            title=str(data.get("title") or ""),
+            reason=None if data.get("passed") is True else str(reason or "blocked"),
+            facts=tuple(
+                GuardFact.from_json(fact)
+                for fact in (facts if isinstance(facts, list) else [])
+                if isinstance(fact, dict)
+            ),
+        )
 
 
 def blocking(results: Iterable[GuardResult]) -> tuple[GuardResult, ...]:

@@ -1,0 +1,176 @@
+"""What of the live readings goes into the journal: changes that matter, keyframes, staleness.
+
+Journaling every poll would make an 8-hour session hundreds of megabytes, so a reading is
+written only when its status changes or one of its values moves meaningfully; a keyframe of
+every latest reading is written periodically; and a signal going stale (or fresh again) is
+written as it happens, so a replay shows exactly when the screen stopped being current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cockpit.jsonvalue import JsonValue
+from cockpit.model import Reading, Value, reading_to_json
+from cockpit.state import State, StatusChange
+
+READING_KIND = "reading"
+STATUS_KIND = "status"
+SCREEN_KIND = "screen"
+KEYFRAME_KIND = "keyframe"
+STALE_KIND = "stale"
+
+DEFAULT_KEYFRAME_SECONDS = 300.0
+VALUE_CHANGE_SPACING_SECONDS = 5.0
+"""A value-only change of one signal is journaled at most this often; status changes at once."""
+
+COUNTDOWN_KEYS = frozenset({"ttl", "old_expires_in_seconds"})
+"""Values that count down by themselves: a replay ages them instead of the journal holding
+every tick (a hundred resolvers' TTLs would otherwise write the DNS reading every second)."""
+
+UNTRACKED_KEYS = frozenset(
+    {*COUNTDOWN_KEYS, "old_gone_at", "primary_wal_lsn", "receive_lsn", "replay_lsn"}
+)
+"""Values that move with every write or tick and say nothing the byte lag and TTLs do not."""
+
+RELATIVE_TOLERANCE = 0.10
+ABSOLUTE_TOLERANCE_BY_SUFFIX = (
+    ("_ratio", 0.001),
+    ("_fraction", 0.001),
+    ("_bytes", 4096.0),
+    ("_seconds", 0.05),
+    ("_per_second", 1024.0),
+)
+"""How far a number may drift before it counts as changed: 10 % of its size and at least the
+unit's floor (0.1 percentage point, 4 KiB, 50 ms); moving to or from zero always counts."""
+
+
+def values_differ(before: Mapping[str, Value], after: Mapping[str, Value]) -> bool:
+    """Whether two readings' values differ in a way a person reading the screen would notice."""
+    return _mapping_differs(before, after)
+
+
+def _mapping_differs(before: Mapping[str, Value], after: Mapping[str, Value]) -> bool:
+    tracked = set(before) | set(after)
+    return any(
+        key not in before or key not in after or _differs(key, before[key], after[key])
+        for key in tracked - UNTRACKED_KEYS
+    )
+
+
+def _differs(key: str, before: Value, after: Value) -> bool:
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        return _mapping_differs(before, after)
+    if isinstance(before, tuple) and isinstance(after, tuple):
+        return len(before) != len(after) or any(
+            _differs(key, old, new) for old, new in zip(before, after, strict=True)
+        )
+    if _is_number(before) and _is_number(after):
+        assert isinstance(before, int | float) and isinstance(after, int | float)
+        return _number_differs(key, float(before), float(after))
+    return before != after
+
+
+def _is_number(value: Value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_differs(key: str, before: float, after: float) -> bool:
+    if before == after:
+        return False
+    if before == 0 or after == 0:
+        return True
+    tolerance = max(_absolute_tolerance(key), RELATIVE_TOLERANCE * max(abs(before), abs(after)))
+    return abs(after - before) > tolerance
+
+
+def _absolute_tolerance(key: str) -> float:
+    for suffix, floor in ABSOLUTE_TOLERANCE_BY_SUFFIX:
+        if key.endswith(suffix):
+            return floor
+    return 0.0
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One record the recorder wants written: its kind and data."""
+
+    kind: str
+    data: dict[str, JsonValue]
+
+
+@dataclass
+class Recorder:
+    """Decides, poll by poll, which readings the journal keeps; holds only what it last wrote."""
+
+    keyframe_seconds: float = DEFAULT_KEYFRAME_SECONDS
+    _written: dict[str, tuple[Reading, datetime]] = field(default_factory=dict)
+    _stale: set[str] = field(default_factory=set)
+    _last_keyframe_at: datetime | None = None
+
+    def readings(self, readings: Iterable[Reading], now: datetime) -> list[JournalEntry]:
+        """The reading records for this batch: first sight, new status, or values that moved."""
+        entries = []
+        for reading in readings:
+            if self._worth_writing(reading, now):
+                self._written[reading.signal_id] = (reading, now)
+                entries.append(JournalEntry(READING_KIND, reading_to_json(reading)))
+        return entries
+
+    def _worth_writing(self, reading: Reading, now: datetime) -> bool:
+        written = self._written.get(reading.signal_id)
+        if written is None:
+            return True
+        previous, written_at = written
+        if reading.observed_at <= previous.observed_at:
+            return False
+        if previous.status is not reading.status:
+            return True
+        spaced = now - written_at >= timedelta(seconds=VALUE_CHANGE_SPACING_SECONDS)
+        return spaced and values_differ(previous.values, reading.values)
+
+    def tick(self, state: State, now: datetime) -> list[JournalEntry]:
+        """Staleness changes since the last tick, and a keyframe when one is due.
+
+        Every signal's first reading is journaled anyway, so the first keyframe comes one
+        interval after the first tick.
+        """
+        entries = self._staleness(state, now)
+        if self._last_keyframe_at is None:
+            self._last_keyframe_at = now
+        if now - self._last_keyframe_at >= timedelta(seconds=self.keyframe_seconds):
+            self._last_keyframe_at = now
+            readings = sorted(state.readings(), key=lambda reading: reading.signal_id)
+            for reading in readings:
+                self._written[reading.signal_id] = (reading, now)
+            keyframe: list[JsonValue] = [reading_to_json(reading) for reading in readings]
+            entries.append(JournalEntry(KEYFRAME_KIND, {"readings": keyframe}))
+        return entries
+
+    def _staleness(self, state: State, now: datetime) -> list[JournalEntry]:
+        stale_now = set(state.stale_signals(now))
+        entries = []
+        for signal_id in sorted(stale_now ^ self._stale):
+            reading = state.latest(signal_id)
+            observed = reading.observed_at.isoformat() if reading else None
+            data: dict[str, JsonValue] = {
+                "signal": signal_id,
+                "stale": signal_id in stale_now,
+                "observed_at": observed,
+            }
+            entries.append(JournalEntry(STALE_KIND, data))
+        self._stale = stale_now
+        return entries
+
+
+def status_entry(change: StatusChange) -> JournalEntry:
+    """The record of one signal's status change (before None: its first reading)."""
+    data: dict[str, JsonValue] = {
+        "signal": change.signal_id,
+        "before": change.before.value if change.before else None,
+        "after": change.after.value,
+        "detail": change.reading.detail,
+    }
+    return JournalEntry(STATUS_KIND, data)

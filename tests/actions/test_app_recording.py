@@ -1,0 +1,78 @@
+"""The cockpit's record of a session: readings that changed, keyframes, and the screen as plain
+text at every action and on the operator's key, all in the journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit.actions.model import ActionId
+from cockpit.journal import read_journal
+from cockpit.sandbox.lifecycle import SandboxHandle
+from tests.actions.test_act_sandbox import front_door_status
+from tests.actions.test_app_actions import (
+    SIZE,
+    cockpit,
+    confirm_screen,
+    guards_pass,
+    settle_until,
+)
+
+
+def records_of(path: Path, kind: str) -> list[dict[str, object]]:
+    return [record.data for record in read_journal(path)[0] if record.kind == kind]
+
+
+async def test_each_action_and_the_c_key_leave_the_screen_as_text_in_the_journal(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    app, journal = cockpit(sandbox, tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle_until(pilot, lambda: guards_pass(app, ActionId.MAINTENANCE_ON), "guards")
+            await pilot.press("m")
+            await settle_until(pilot, lambda: confirm_screen(app) is not None, "confirm screen")
+            await settle_until(
+                pilot, lambda: bool(records_of(journal.path, "screen")), "planned screen"
+            )
+            await pilot.press("y")
+            await settle_until(pilot, lambda: front_door_status(sandbox) == 503, "maintenance")
+            await settle_until(
+                pilot, lambda: len(records_of(journal.path, "screen")) >= 2, "completed screen"
+            )
+            await pilot.press("c")
+    finally:
+        journal.close()
+    screens = records_of(journal.path, "screen")
+    planned, completed, operator = screens[0], screens[1], screens[-1]
+    assert (planned["action"], planned["phase"]) == ("maintenance-on", "planned")
+    assert "CreateRule" in str(planned["text"]) and "y = run it" in str(planned["text"])
+    assert (completed["action"], completed["phase"]) == ("maintenance-on", "completed")
+    assert completed["run"] == planned["run"]
+    assert "LIVE" in str(completed["text"])
+    assert operator["reason"] == "operator" and (operator["width"], operator["height"]) == SIZE
+    assert len(str(operator["text"]).splitlines()) <= SIZE[1]
+
+
+async def test_readings_are_journaled_on_first_sight_and_on_change(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    app, journal = cockpit(sandbox, tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle_until(pilot, lambda: app.state.latest("traffic") is not None, "poll")
+            sandbox.client.inject("lag-spike")
+            await settle_until(
+                pilot,
+                lambda: any(
+                    r["signal"] == "replication" and r["status"] != "ok"
+                    for r in records_of(journal.path, "reading")
+                ),
+                "the lag recorded",
+            )
+    finally:
+        journal.close()
+    readings = records_of(journal.path, "reading")
+    signals = {reading["signal"] for reading in readings}
+    assert {"replication", "traffic", "maintenance", "errors:access_log:old"} <= signals
+    replication = [r for r in readings if r["signal"] == "replication"]
+    assert replication[0]["status"] == "ok" and replication[-1]["status"] != "ok"
