@@ -92,12 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     act.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
 
-    replay = _command(commands, "replay", "replay a session journal in the cockpit", _not_yet)
+    note = _command(commands, "note", "add an operator's note to the session journal", _note)
+    note.add_argument("text", nargs="+", metavar="TEXT", help="what happened, in words")
+    _add_config_option(note)
+    note.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
+
+    replay = _command(commands, "replay", "replay a session journal in the cockpit", _replay)
     replay.add_argument("journal", type=Path, metavar="JOURNAL")
     replay.add_argument("--speed", type=float, default=1.0, metavar="N", help="playback speed")
     replay.add_argument("--follow", action="store_true", help="watch a live session read-only")
 
-    report = _command(commands, "report", "write a postmortem draft from a journal", _not_yet)
+    report = _command(commands, "report", "write a postmortem draft from a journal", _report)
     report.add_argument("journal", type=Path, metavar="JOURNAL")
     report.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
     report.add_argument("--format", choices=("md", "json"), default="md")
@@ -134,13 +139,6 @@ def _sandbox(handler: Handler) -> Handler:
     return guarded
 
 
-def _not_yet(args: argparse.Namespace) -> int:
-    words = [args.command, getattr(args, "sandbox_command", None)]
-    name = " ".join(word for word in words if word)
-    print(f"cockpit {name}: not available yet in cockpit {__version__}.", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def _act(args: argparse.Namespace) -> int:
     from cockpit.act import ActRequest, run_act
     from cockpit.actions.model import ActionId
@@ -158,6 +156,28 @@ def _act(args: argparse.Namespace) -> int:
         journal_dir=args.journal_dir,
     )
     return run_act(request, os.environ)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from cockpit.replay_app import run_replay
+
+    return run_replay(args.journal, speed=args.speed, follow=args.follow)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cockpit.report import run_report
+
+    return run_report(
+        args.journal, args.output, args.format, lambda text: print(text, file=sys.stderr)
+    )
+
+
+def _note(args: argparse.Namespace) -> int:
+    from cockpit.note import run_note
+
+    return run_note(
+        args.config, " ".join(args.text), journal_dir=args.journal_dir, environ=os.environ
+    )
 
 
 def _needs_subcommand(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import pytest
 from cockpit import __version__
 from cockpit.clock import FrozenClock
 from cockpit.config import parse_config
+from cockpit.journal import read_journal
 from cockpit.session import open_session_journal
 from tests.samples import SIX_PROBLEMS, SIX_PROBLEMS_REPORTED
 
@@ -22,6 +23,7 @@ SUBCOMMANDS = [
     ["demo"],
     ["check"],
     ["act"],
+    ["note"],
     ["replay"],
     ["report"],
     ["verify"],
@@ -74,11 +76,32 @@ def test_act_knows_the_action_ids() -> None:
     assert "invalid choice: 'promote-now'" in bad.stderr
 
 
-@pytest.mark.parametrize("words", [["replay", "x.jsonl"], ["report", "x.jsonl"]])
-def test_unbuilt_commands_say_so_plainly(words: list[str]) -> None:
-    result = cockpit(*words)
-    assert result.returncode == 2
-    assert f"cockpit {words[0]}: not available yet" in result.stderr
+@pytest.mark.parametrize("command", ["replay", "report", "verify"])
+def test_a_missing_journal_is_named_without_a_traceback(command: str, tmp_path: Path) -> None:
+    result = cockpit(command, tmp_path / "nope.jsonl")
+    assert result.returncode == 1
+    assert "nope.jsonl" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_note_from_the_shell_lands_in_the_session_journal(tmp_path: Path) -> None:
+    config = tmp_path / "cockpit.toml"
+    text = (ROOT / "config.example.toml").read_text()
+    config.write_text(text.replace('dir = "journal"', f'dir = "{tmp_path / "journal"}"', 1))
+    result = cockpit("note", "DNS", "answers", "new", "at", "cache-2", "-c", config)
+    assert result.returncode == 0, result.stderr + result.stdout
+    again = cockpit("note", "rolled forward again", "-c", config)
+    assert again.returncode == 0, again.stderr
+    journals = list((tmp_path / "journal").glob("*.jsonl"))
+    assert len(journals) == 1
+    notes = [r.data for r in read_journal(journals[0])[0] if r.kind == "note"]
+    assert [note["text"] for note in notes] == [
+        "DNS answers new at cache-2",
+        "rolled forward again",
+    ]
+    assert all("@" in str(note["operator"]) for note in notes)
+    empty = cockpit("note", "  ", "-c", config)
+    assert empty.returncode == 2 and "empty" in empty.stdout
 
 
 def test_validate_example_config() -> None:

@@ -13,6 +13,7 @@ MODE_STYLES = {
     "DRY-RUN": "bold black on yellow",
     "READ-ONLY": "bold black on cyan",
     "REPLAY": "bold white on blue",
+    "FOLLOW": "bold white on magenta",
 }
 
 
@@ -30,7 +31,7 @@ class HeaderBar(Static):
     cutover_name: reactive[str] = reactive("")
     """The [cutover] name from the config."""
     mode: reactive[str] = reactive("LIVE")
-    """LIVE, DRY-RUN, READ-ONLY or REPLAY."""
+    """LIVE, DRY-RUN, READ-ONLY, REPLAY or FOLLOW (watching another session's journal)."""
     phase: reactive[str] = reactive("starting")
     """Where the runbook stands, in a few words."""
     now: reactive[datetime | None] = reactive(None)
