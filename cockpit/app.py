@@ -29,6 +29,7 @@ from cockpit.recording import SCREEN_KIND, JournalEntry, Recorder, status_entry
 from cockpit.redact import Redactor, redacted_reading
 from cockpit.runbook import current_phase, evaluate_runbook
 from cockpit.sources.base import Source
+from cockpit.sources.failures import describe_failure
 from cockpit.state import State, StatusChange, apply
 from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
 from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
@@ -123,6 +124,7 @@ class CockpitApp(App[None]):
         self._auto_abort = AutoAbortWatch()
         self._auto_abort_line = ""
         self._guard_verdicts: dict[ActionId, tuple[str, ...]] = {}
+        self.recording_problem: str | None = None
         self.recorder = Recorder(keyframe_seconds=config.journal.keyframe_seconds)
         self.cockpit = CockpitScreen(
             cutover_name=config.cutover.name,
@@ -166,10 +168,38 @@ class CockpitApp(App[None]):
         self._journal_entries([status_entry(change) for change in changes])
 
     def _journal_entries(self, entries: Sequence[JournalEntry]) -> None:
-        if self.journal is None:
-            return
         for entry in entries:
-            self.journal.append(entry.kind, entry.data)
+            self.record(entry.kind, entry.data)
+
+    def record(self, kind: str, data: dict[str, JsonValue], *, sync: bool = False) -> bool:
+        """Writes one journal record; a failed write (disk full) is shown, never fatal.
+
+        The screen must stay up when the record cannot be kept: the operator is told loudly,
+        and actions, which journal through the runner, fail closed on their own write.
+        """
+        if self.journal is None:
+            return False
+        try:
+            self.journal.append(kind, data, sync=sync)
+        except (OSError, ValueError) as error:
+            self._recording_failed(error)
+            return False
+        return True
+
+    def _recording_failed(self, error: Exception) -> None:
+        """Says once per distinct problem that the session is not being recorded, and why."""
+        problem = f"NOT RECORDING: journal write failed: {describe_failure(error)}"
+        if problem == self.recording_problem:
+            return
+        self.recording_problem = problem
+        self.cockpit.show_recording_problem(problem)
+        self.event_log.add([Event(self.clock(), "journal", "status", Status.CRITICAL, problem)])
+        self.notify(
+            f"{problem}. Free space or fix the journal folder; actions are refused while "
+            "their record cannot be written.",
+            severity="error",
+            timeout=30,
+        )
 
     async def refresh_now(self) -> State:
         """One fresh poll of every source, folded into the state: guards re-check on this."""
@@ -212,9 +242,10 @@ class CockpitApp(App[None]):
             prepared = await runner.prepare(
                 action_id, self.state, actor=self.operator or "operator", override=override
             )
-        except Exception:
+        except Exception as error:
             self._pressing = False
-            raise
+            self._show_outcome(_broken_off(action_id, error, started=False))
+            return
         if isinstance(prepared, Outcome):
             self._pressing = False
             self._show_outcome(prepared)
@@ -250,6 +281,8 @@ class CockpitApp(App[None]):
         self.refresh_view()
         try:
             outcome = await runner.run(prepared, confirmation)
+        except Exception as error:
+            outcome = _broken_off(prepared.spec.action_id, error, started=True)
         finally:
             self.in_flight.remove(prepared.spec.title)
         self._after(outcome)
@@ -303,13 +336,14 @@ class CockpitApp(App[None]):
                 "height": height,
                 "text": text,
             }
-            self.journal.append(SCREEN_KIND, data, sync=True)
+            self.record(SCREEN_KIND, data, sync=True)
         return text
 
     def action_capture_screen(self) -> None:
         """The operator's key: keep this exact screen in the record for the postmortem."""
         self.capture_screen("operator")
-        saved = "screen saved to the journal" if self.journal else "not recording: nothing saved"
+        kept = self.journal is not None and self.recording_problem is None
+        saved = "screen saved to the journal" if kept else "not recording: nothing saved"
         self.event_log.add([Event(self.clock(), "screen", "note", None, saved)])
         self.notify(saved, timeout=4)
         self.refresh_view()
@@ -336,6 +370,8 @@ class CockpitApp(App[None]):
         self.in_flight.append("auto-abort")
         try:
             outcome = await runner.shift_back(reason, facts)
+        except Exception as error:
+            outcome = _broken_off(ActionId.WEIGHT_DOWN, error, started=True)
         finally:
             self.in_flight.remove("auto-abort")
         self._after(outcome)
@@ -367,16 +403,15 @@ class CockpitApp(App[None]):
         text = guard_event_text(title, reasons)
         status = Status.OK if not reasons else Status.WARN
         self.event_log.add([Event(self.clock(), action_id.value, "guard", status, text)])
-        if self.journal is not None:
-            data: dict[str, JsonValue] = {
-                "action": action_id.value,
-                "title": title,
-                "ready": not reasons,
-                "blocked": list(blocked_ids),
-                "reasons": list(reasons),
-                "guards": [guard.to_json() for guard in guards],
-            }
-            self.journal.append("guard", data)
+        data: dict[str, JsonValue] = {
+            "action": action_id.value,
+            "title": title,
+            "ready": not reasons,
+            "blocked": list(blocked_ids),
+            "reasons": list(reasons),
+            "guards": [guard.to_json() for guard in guards],
+        }
+        self.record("guard", data)
 
     def build_view(self) -> CockpitView:
         return cockpit_view(
@@ -419,9 +454,9 @@ class CockpitApp(App[None]):
         if not text:
             return
         clean = self.redactor.text(text)
-        if self.journal is not None:
-            self.journal.append("note", {"text": clean, "operator": self.operator}, sync=True)
-        self.event_log.add([Event(self.clock(), "note", "note", None, f"note: {clean}")])
+        kept = self.record("note", {"text": clean, "operator": self.operator}, sync=True)
+        lost = "" if kept or self.journal is None else " (NOT journaled: the write failed)"
+        self.event_log.add([Event(self.clock(), "note", "note", None, f"note: {clean}{lost}")])
         self.refresh_view()
 
     def action_request_quit(self) -> None:
@@ -491,6 +526,17 @@ def cockpit_view(
         read_only=read_only,
         read_only_reason=read_only_reason,
     )
+
+
+def _broken_off(action_id: ActionId, error: Exception, *, started: bool) -> Outcome:
+    """An action stopped by something other than its own steps (its journal write failing).
+
+    Once confirmed, the change may already have been made, so the message says to look first.
+    """
+    what = f"{action_id.value} stopped: {describe_failure(error)}"
+    if started:
+        what += ": it may have changed something: read the panels before pressing again"
+    return Outcome(action_id, "failed", what)
 
 
 def screen_text(app: App[None]) -> str:

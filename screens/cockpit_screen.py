@@ -149,6 +149,11 @@ class CockpitScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.is_ready = False
 
+    def show_recording_problem(self, problem: str) -> None:
+        """The header's journal slot says the session is not being recorded, and why."""
+        header = self.query_one(HeaderBar)
+        header.journal_path = problem
+
     def _show(self, view: CockpitView) -> None:
         header = self.query_one(HeaderBar)
         header.now, header.phase = view.now, view.phase

@@ -6,8 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from cockpit.actions.model import ActionId
-from cockpit.journal import read_journal
+from cockpit.app import CockpitApp
+from cockpit.clock import system_clock
+from cockpit.config import load_config
+from cockpit.journal import read_journal, session_header
+from cockpit.launch import compose_app
+from cockpit.redact import Redactor
 from cockpit.sandbox.lifecycle import SandboxHandle
+from tests.actions.support import sandbox_environ, write_config
 from tests.actions.test_act_sandbox import front_door_status
 from tests.actions.test_app_actions import (
     SIZE,
@@ -16,6 +22,7 @@ from tests.actions.test_app_actions import (
     guards_pass,
     settle_until,
 )
+from tests.ui.test_journal_failure import FullDiskJournal
 
 
 def records_of(path: Path, kind: str) -> list[dict[str, object]]:
@@ -76,3 +83,32 @@ async def test_readings_are_journaled_on_first_sight_and_on_change(
     assert {"replication", "traffic", "maintenance", "errors:access_log:old"} <= signals
     replication = [r for r in readings if r["signal"] == "replication"]
     assert replication[0]["status"] == "ok" and replication[-1]["status"] != "ok"
+
+
+async def test_an_action_whose_record_cannot_be_written_does_not_run(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """Fail closed: the plan's record fails on a full disk (faked at JournalWriter.append)."""
+    config = load_config(write_config(sandbox, tmp_path))
+    header = session_header(
+        cutover_name=config.cutover.name,
+        config_digest="x",
+        mode="live",
+        environ={},
+        started_at=system_clock(),
+    )
+    journal = FullDiskJournal.create(tmp_path / "journal", header=header, redactor=Redactor())
+    app = compose_app(config, journal, "live", sandbox_environ(sandbox))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_until(pilot, lambda: guards_pass(app, ActionId.MAINTENANCE_ON), "guards")
+        await pilot.press("m")
+        await settle_until(
+            pilot, lambda: any("stopped" in text for text in notice_texts(app)), "the failure"
+        )
+        assert confirm_screen(app) is None and app.is_running
+    assert front_door_status(sandbox) == 200
+    assert any("No space left on device" in text for text in notice_texts(app))
+
+
+def notice_texts(app: CockpitApp) -> list[str]:
+    return [str(notice.message) for notice in app._notifications]
