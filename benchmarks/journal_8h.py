@@ -124,7 +124,7 @@ def play_frames_per_second(timeline: Timeline, start: datetime) -> tuple[float, 
 def _rows_function() -> Callable[[Timeline, datetime], tuple[Any, ...]]:
     """The replay screen's action rows from the journal, if that module is there yet."""
     try:
-        from cockpit.replay_app import journaled_rows
+        from screens.replay_app import journaled_rows
     except ImportError:
         return lambda timeline, at: ()
     return journaled_rows

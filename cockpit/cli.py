@@ -159,7 +159,7 @@ def _act(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from cockpit.replay_app import run_replay
+    from cockpit.launch import run_replay
 
     return run_replay(args.journal, speed=args.speed, follow=args.follow)
 

@@ -13,12 +13,16 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from cockpit.config import Config, ConfigError, load_config, read_config_text
-from cockpit.journal import JournalWriter
+from cockpit.journal import JournalError, JournalWriter, verify_journal
+from cockpit.replay import chain_problem, speed_problem
 from cockpit.session import SessionBusy, open_session_journal
+from cockpit.timeline import Timeline
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
 
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
 MODE_WORDS = {"live": "LIVE", "dry-run": "DRY-RUN", "read-only": "READ-ONLY"}
 
 
@@ -163,3 +167,54 @@ def _keep_only_journals(workdir: Path) -> None:
                 child.unlink(missing_ok=True)
     if not any(workdir.rglob("*.jsonl")):
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_replay(path: Path, *, speed: float, follow: bool) -> int:
+    """Replays (or follows) the journal at `path`; a journal that cannot be shown is said first."""
+    command = "cockpit replay --follow" if follow else "cockpit replay"
+    problem = speed_problem(speed)
+    if problem is not None:
+        print(f"{command}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    loaded = _load_timeline(path, command)
+    if loaded is None:
+        return EXIT_PROBLEM
+    broken = chain_problem(verify_journal(path))
+    if follow and broken:
+        print(
+            f"{command}: cannot follow {path}: {broken}. Replay it without --follow to see "
+            f"what it holds, and run `cockpit verify {path}` for the details.",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEM
+    from screens.replay_app import ReplayApp
+
+    journal: Timeline | Path = path if follow else loaded
+    app = ReplayApp(journal, journal_path=path, follow=follow, speed=speed, chain_problem=broken)
+    app.run()
+    return app.return_code or 0
+
+
+def _load_timeline(path: Path, command: str) -> Timeline | None:
+    """The journal indexed, or None after saying (what, where, how to fix) why it cannot be."""
+    if not path.is_file():
+        where = "is a directory" if path.is_dir() else "does not exist"
+        print(
+            f"{command}: {path} {where}: give the path of a session journal "
+            "(a .jsonl file in the journal.dir of cockpit.toml)",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        timeline = Timeline.load(path)
+    except JournalError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return None
+    if not timeline.records:
+        print(
+            f"{command}: {path} has no complete record: nothing to show "
+            f"(run `cockpit verify {path}`)",
+            file=sys.stderr,
+        )
+        return None
+    return timeline

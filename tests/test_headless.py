@@ -9,7 +9,7 @@ import sys
 import cockpit
 
 # The composition root and the CLI entry may load the UI; the sandbox is not core.
-NOT_CORE = ("cockpit.app", "cockpit.cli", "cockpit.__main__", "cockpit.replay_app")
+NOT_CORE = ("cockpit.app", "cockpit.cli", "cockpit.__main__")
 
 
 def run_python(program: str) -> subprocess.CompletedProcess[str]:

@@ -28,12 +28,13 @@ from cockpit.actions.model import GuardFact, GuardResult
 from cockpit.clock import FrozenClock, system_clock
 from cockpit.journal import JournalRecord, JournalWriter, read_journal, session_header
 from cockpit.jsonvalue import JsonValue
+from cockpit.launch import run_replay
 from cockpit.model import Reading, SignalKind, Status, Value, reading_to_json
 from cockpit.redact import Redactor
-from cockpit.replay_app import ReplayApp, run_replay
 from cockpit.units import percent_number
 from screens.cockpit_screen import CockpitScreen
 from screens.help_screen import HelpScreen
+from screens.replay_app import ReplayApp
 from screens.replay_seek import ReplaySeekScreen
 from tests.ui.samples import recorded_readings
 from widgets.actions_panel import ActionsPanel

@@ -1,4 +1,4 @@
-"""`cockpit replay JOURNAL [--speed N] [--follow]`: the cockpit screen driven by a journal.
+"""The cockpit screen driven by a journal, for `cockpit replay` and `cockpit replay --follow`.
 
 Replay plays a finished (or crashed) session back at a chosen speed; follow watches a journal
 another cockpit is writing, read-only and without its lock. Either way every panel draws only
@@ -7,7 +7,6 @@ what the journal holds, and no key can run an action.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +31,6 @@ from cockpit.replay import (
     chain_problem,
     clock_text,
     journal_kinds,
-    speed_problem,
 )
 from cockpit.state import State
 from cockpit.timeline import Mark, Timeline, moment
@@ -51,8 +49,6 @@ NOTHING_RUNS = {
     REPLAY_MODE: "REPLAY: nothing can run from here",
     FOLLOW_MODE: "FOLLOW: watching another session; nothing can run from here",
 }
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
 
 
 def journaled_rows(timeline: Timeline, at: datetime) -> tuple[ActionRow, ...]:
@@ -387,55 +383,3 @@ def _help_entry(binding: Binding) -> tuple[str, str]:
 
 def _full(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-# --- the command ---------------------------------------------------------------------------------
-
-
-def run_replay(path: Path, *, speed: float, follow: bool) -> int:
-    """Replays (or follows) the journal at `path`; a journal that cannot be shown is said first."""
-    command = "cockpit replay --follow" if follow else "cockpit replay"
-    problem = speed_problem(speed)
-    if problem is not None:
-        print(f"{command}: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    loaded = _load(path, command)
-    if loaded is None:
-        return EXIT_PROBLEM
-    broken = chain_problem(verify_journal(path))
-    if follow and broken:
-        print(
-            f"{command}: cannot follow {path}: {broken}. Replay it without --follow to see "
-            f"what it holds, and run `cockpit verify {path}` for the details.",
-            file=sys.stderr,
-        )
-        return EXIT_PROBLEM
-    journal: Timeline | Path = path if follow else loaded
-    app = ReplayApp(journal, journal_path=path, follow=follow, speed=speed, chain_problem=broken)
-    app.run()
-    return app.return_code or 0
-
-
-def _load(path: Path, command: str) -> Timeline | None:
-    """The journal indexed, or None after saying (what, where, how to fix) why it cannot be."""
-    if not path.is_file():
-        where = "is a directory" if path.is_dir() else "does not exist"
-        print(
-            f"{command}: {path} {where}: give the path of a session journal "
-            "(a .jsonl file in the journal.dir of cockpit.toml)",
-            file=sys.stderr,
-        )
-        return None
-    try:
-        timeline = Timeline.load(path)
-    except JournalError as error:
-        print(f"{command}: {error}", file=sys.stderr)
-        return None
-    if not timeline.records:
-        print(
-            f"{command}: {path} has no complete record: nothing to show "
-            f"(run `cockpit verify {path}`)",
-            file=sys.stderr,
-        )
-        return None
-    return timeline
