@@ -7,6 +7,9 @@ seek and jump are tested without a screen; `ReplayController` adds the clock and
 from __future__ import annotations
 
 import math
+import os
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -156,20 +159,50 @@ def journal_kinds(timeline: Timeline) -> frozenset[SignalKind]:
     return frozenset(kinds)
 
 
+def writer_alive(timeline: Timeline) -> bool:
+    """Whether the process that last opened the journal may still be writing it.
+
+    Judged by the pid its header or resume record gives, on this host only (another host's
+    process cannot be seen from here, so it counts as alive); the writer's lock is not probed,
+    as even a brief probe could turn away a cockpit resuming the journal at that instant.
+    """
+    if timeline.writer is None:
+        return True
+    host, pid = timeline.writer
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 class ReplayController:
     """A playback over a timeline, moved by a clock: each tick adds the time passed times speed.
 
     Every method returns what the operator should be told, in words, or None.
     """
 
-    def __init__(self, timeline: Timeline, clock: Clock, *, speed: float, follow: bool) -> None:
+    def __init__(
+        self,
+        timeline: Timeline,
+        clock: Clock,
+        *,
+        speed: float,
+        follow: bool,
+        alive: Callable[[Timeline], bool] = writer_alive,
+    ) -> None:
         self._timeline = timeline
         self._clock = clock
+        self._alive = alive
         now = clock()
         self._last_tick = now
         start, end = timeline.start or now, timeline.end or now
         self.playback = begin(start, end, speed=speed, follow=follow)
-        self.playback = at_live_edge(self.playback, now, ended=self.session_ended)
+        self.playback = at_live_edge(self.playback, now, ended=self._stopped())
 
     @property
     def session_ended(self) -> bool:
@@ -177,13 +210,24 @@ class ReplayController:
         records = self._timeline.records
         return bool(records) and records[-1].kind == END_KIND
 
+    @property
+    def writer_gone(self) -> bool:
+        """Follow: the writer stopped without an end record (crashed or killed)."""
+        if not self.playback.follow or self.session_ended or not self._timeline.records:
+            return False
+        return not self._alive(self._timeline)
+
+    def _stopped(self) -> bool:
+        """Nothing more will be written: the live edge stays on the newest record."""
+        return self.session_ended or self.writer_gone
+
     def tick(self) -> Playback:
         """Moves the playback by the time passed since the last tick (a follower to the edge)."""
         now = self._clock()
         elapsed = (now - self._last_tick).total_seconds()
         self._last_tick = now
         self.playback = advanced(self.playback, elapsed)
-        self.playback = at_live_edge(self.playback, now, ended=self.session_ended)
+        self.playback = at_live_edge(self.playback, now, ended=self._stopped())
         return self.playback
 
     def records_added(self) -> None:
@@ -193,7 +237,7 @@ class ReplayController:
             return
         position = max(self.playback.position, start)
         self.playback = replace(self.playback, start=start, end=end, position=position)
-        self.playback = at_live_edge(self.playback, self._clock(), ended=self.session_ended)
+        self.playback = at_live_edge(self.playback, self._clock(), ended=self._stopped())
 
     def toggle(self) -> None:
         self._last_tick = self._clock()
@@ -220,7 +264,7 @@ class ReplayController:
         """End: a replay pauses on its last record; a follower goes back to the live edge."""
         if self.playback.follow:
             self.playback = replace(self.playback, live=True, playing=False)
-            self.playback = at_live_edge(self.playback, self._clock(), ended=self.session_ended)
+            self.playback = at_live_edge(self.playback, self._clock(), ended=self._stopped())
             return "back to live"
         self.playback = replace(self.playback, position=self.playback.end, playing=False)
         return "end of journal"

@@ -108,6 +108,7 @@ class Timeline:
         self.marks: list[Mark] = []
         self.screens: list[ScreenShot] = []
         self.operators: list[str] = []
+        self.writer: tuple[str, int] | None = None
         self._signals: dict[str, _SignalRecords] = {}
         self._events: list[Event] = []
         self._event_times: list[datetime] = []
@@ -141,6 +142,9 @@ class Timeline:
         if record.kind == HEADER_KIND and self.header is None:
             self.header = record.data
         self._add_operator(record.data.get("operator"))
+        operator, pid = record.data.get("operator"), record.data.get("pid")
+        if isinstance(operator, str) and isinstance(pid, int):
+            self.writer = (operator.rpartition("@")[2], pid)
 
     def _add_operator(self, name: JsonValue) -> None:
         if isinstance(name, str) and name and name not in self.operators:

@@ -43,6 +43,7 @@ from widgets.replay_bar import ReplayBar, ReplayStatus
 
 REPLAY_MODE = "REPLAY"
 FOLLOW_MODE = "FOLLOW"
+WRITER_GONE = "WRITER GONE: its cockpit stopped without closing the journal (crashed or killed)"
 REPLAY_TICK_SECONDS = 0.2
 FOLLOW_POLL_SECONDS = 0.25
 NOTHING_RUNS = {
@@ -295,6 +296,8 @@ class ReplayApp(App[None]):
         """The bar's line: play state, position, progress, marks around, and any problem."""
         playback = self.controller.playback
         previous, following = self.controller.mark_hints()
+        gone = self.controller.writer_gone
+        problem = self.problem or (WRITER_GONE if gone else "")
         return ReplayStatus(
             position=playback.position,
             playing=playback.playing,
@@ -303,11 +306,11 @@ class ReplayApp(App[None]):
             at_end=playback.at_end,
             follow=playback.follow,
             live=playback.live,
-            ended=self.controller.session_ended,
+            ended=self.controller.session_ended or gone,
             previous_mark=mark_hint(previous),
             next_mark=mark_hint(following),
             last_record_age_seconds=self.controller.last_record_age() if playback.follow else None,
-            problem=self.problem,
+            problem=problem,
         )
 
     # --- keys ------------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from cockpit.replay import (
     speed_problem,
     stepped,
     toggled,
+    writer_alive,
 )
 from cockpit.timeline import Timeline
 
@@ -274,3 +279,35 @@ def test_the_chain_problem_names_the_line(tmp_path: Path) -> None:
 def test_the_journal_kinds_are_the_kinds_it_holds_readings_of(tmp_path: Path) -> None:
     timeline = Timeline.load(write_journal(tmp_path))
     assert journal_kinds(timeline) == {SignalKind.REPLICATION, SignalKind.TRAFFIC}
+
+
+def test_a_follower_stops_at_the_last_record_when_the_writer_is_gone(tmp_path: Path) -> None:
+    records = read_journal(write_journal(tmp_path))[0]
+    timeline = Timeline()
+    timeline.add(records[:-1])
+    clock = FrozenClock(after(3600))
+    alive = {"writer": True}
+    controller = ReplayController(
+        timeline, clock, speed=1.0, follow=True, alive=lambda _: alive["writer"]
+    )
+    assert controller.tick().position == after(3600) and not controller.writer_gone
+    alive["writer"] = False
+    assert controller.writer_gone and not controller.session_ended
+    assert controller.tick().position == END, "a dead writer's readings are not current"
+
+
+def test_writer_alive_reads_the_pid_of_the_last_process_on_this_host() -> None:
+    timeline = Timeline()
+    assert writer_alive(timeline), "no header: nothing says it is gone"
+    timeline.writer = (socket.gethostname(), os.getpid())
+    assert writer_alive(timeline)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    timeline.writer = (socket.gethostname(), int(finished.stdout))
+    assert not writer_alive(timeline)
+    timeline.writer = ("another-host", int(finished.stdout))
+    assert writer_alive(timeline), "another host's process cannot be seen from here"

@@ -590,3 +590,44 @@ async def test_follow_never_takes_the_writers_lock(tmp_path: Path) -> None:
         await pilot.press("7")
         assert await shown_within(pilot, 2.0, lambda: "carol was here" in events_text(app))
         writer.close()
+
+
+CRASHING_WRITER = """
+import os, socket, sys, time
+from pathlib import Path
+from cockpit.journal import JournalWriter
+from cockpit.redact import Redactor
+
+writer = JournalWriter.resume(
+    Path(sys.argv[1]),
+    data={"operator": f"dave@{socket.gethostname()}", "mode": "live", "pid": os.getpid()},
+    redactor=Redactor(),
+)
+writer.append("note", {"text": "about to vanish", "operator": "dave"}, sync=True)
+print("appended", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_follow_says_when_the_writer_died_without_closing_the_journal(
+    tmp_path: Path,
+) -> None:
+    story = recent_story(tmp_path)
+    app = ReplayApp(story.path, follow=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        writer = subprocess.Popen(
+            [sys.executable, "-c", CRASHING_WRITER, str(story.path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        try:
+            assert await line_from(writer) == "appended\n"
+            assert await shown_within(pilot, 1.0, lambda: "FOLLOWING live" in bar_text(app))
+        finally:
+            writer.kill()
+            writer.wait()
+        assert await shown_within(pilot, 2.0, lambda: "WRITER GONE" in bar_text(app))
+        await pilot.pause(0.3)
+        assert position(app) == app.timeline.end, "a dead writer's readings are not current"
