@@ -22,6 +22,7 @@ from cockpit.redact import Redactor, redacted_reading, redactor_for_config
 from cockpit.session import SessionBusy, open_session_journal, resumable_journal
 from cockpit.sources.build import build_sources
 from cockpit.sources.context import SourceContext
+from cockpit.sources.failures import describe_failure
 from cockpit.state import State, apply
 from cockpit.units import age_text
 
@@ -76,9 +77,23 @@ def run_act(
     except SessionBusy as busy:
         say(f"cockpit act: {busy}: run the action there, or quit that cockpit first")
         return EXIT_NOT_DONE
+    except OSError as error:
+        where = request.journal_dir or config.journal_dir
+        say(
+            f"cockpit act: cannot open the session journal in {where}: "
+            f"{describe_failure(error)}; nothing was done (an action is never run unrecorded)"
+        )
+        return EXIT_NOT_DONE
     try:
         session = _session_so_far(config, journal, request.journal_dir, clock)
         return asyncio.run(_act(request, config, environ, journal, session, ask, say, clock))
+    except OSError as error:
+        say(
+            f"cockpit act: stopped: the session journal {journal.path} cannot be written "
+            f"({describe_failure(error)}). If the action had started it may have changed "
+            "something: run `cockpit check` before acting again."
+        )
+        return EXIT_NOT_DONE
     finally:
         journal.close()
         say(f"session journal: {journal.path}")

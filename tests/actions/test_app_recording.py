@@ -3,17 +3,22 @@ text at every action and on the operator's key, all in the journal."""
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 from cockpit.actions.model import ActionId
 from cockpit.app import CockpitApp
 from cockpit.clock import system_clock
 from cockpit.config import load_config
-from cockpit.journal import read_journal, session_header
+from cockpit.journal import JournalWriter, read_journal, session_header
+from cockpit.jsonvalue import JsonValue
 from cockpit.launch import compose_app
 from cockpit.redact import Redactor
 from cockpit.sandbox.lifecycle import SandboxHandle
-from tests.actions.support import sandbox_environ, write_config
+from tests.actions.support import Act, sandbox_environ, write_config
 from tests.actions.test_act_sandbox import front_door_status
 from tests.actions.test_app_actions import (
     SIZE,
@@ -112,3 +117,24 @@ async def test_an_action_whose_record_cannot_be_written_does_not_run(
 
 def notice_texts(app: CockpitApp) -> list[str]:
     return [str(notice.message) for notice in app._notifications]
+
+
+def test_act_refuses_to_run_unrecorded_and_says_so(
+    sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full disk is faked at JournalWriter.append, as in the cockpit test above."""
+    append = JournalWriter.append
+
+    def append_until_the_disk_fills(
+        writer: JournalWriter, kind: str, data: Mapping[str, JsonValue], *, sync: bool = False
+    ) -> int:
+        if kind in ("header", "resume"):
+            return append(writer, kind, data, sync=sync)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(JournalWriter, "append", append_until_the_disk_fills)
+    act = Act(sandbox, write_config(sandbox, tmp_path))
+    assert act(ActionId.MAINTENANCE_ON, yes=True) == 1
+    assert "cannot be written (No space left on device" in act.text
+    assert "Traceback" not in act.text
+    assert front_door_status(sandbox) == 200
