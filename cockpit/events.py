@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from cockpit.jsonvalue import JsonValue
 from cockpit.model import Status
 from cockpit.state import StatusChange
 
@@ -38,11 +39,14 @@ def status_event(
     at: datetime, signal_id: str, before: Status | None, after: Status, detail: str
 ) -> Event:
     """The event for one signal's status change, live or read back from a journal."""
-    moved = (
-        f"{after.value} (first reading)" if before is None else f"{before.value} → {after.value}"
-    )
-    text = f"{signal_id}: {moved}" + (f": {detail}" if detail else "")
+    text = status_text(signal_id, before.value if before else None, after.value, detail)
     return Event(at, signal_id, "status", after, text)
+
+
+def status_text(signal_id: str, before: str | None, after: JsonValue, detail: str) -> str:
+    """'replication: ok → warn: replay paused', or 'ok (first reading)' for a first sight."""
+    moved = f"{after} (first reading)" if before is None else f"{before} → {after}"
+    return f"{signal_id}: {moved}" + (f": {detail}" if detail else "")
 
 
 def events_from_changes(changes: Sequence[StatusChange]) -> list[Event]:

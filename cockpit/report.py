@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from cockpit.actions.model import GuardResult
 from cockpit.charts import Span, Window, column_maxima, downsample
+from cockpit.events import status_text
 from cockpit.journal import (
     END_KIND,
     HEADER_KIND,
@@ -273,8 +274,7 @@ class _Walk:
         data = record.data
         signal, before, after = json_text(data.get("signal")), data.get("before"), data.get("after")
         detail = json_text(data.get("detail"))
-        moved = f"{after} (first reading)" if before is None else f"{before} → {after}"
-        text = f"{signal}: {moved}" + (f": {detail}" if detail else "")
+        text = status_text(signal, json_text(before) if before is not None else None, after, detail)
         extra: dict[str, JsonValue] = {
             "signal": signal,
             "before": before,
