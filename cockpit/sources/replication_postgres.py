@@ -6,7 +6,7 @@ age of the last replayed transaction, which keeps growing while the primary is i
 Status rules, first match wins:
 - both ends fail: read() raises, so the poller shows UNKNOWN with the reason;
 - the replica answers and is out of recovery: OK "promoted: no longer replicating (left recovery)",
-  WARN when the old primary's WAL still moves (something may still be writing there);
+  WARN when a transaction still writes to the old primary (its next transaction id moved);
 - the replica fails: CRITICAL when the primary has no standby connected, else UNKNOWN;
 - the primary fails (replica still in recovery): UNKNOWN, with what the replica says;
 - no standby row on the primary: CRITICAL "replica not connected to the primary";
@@ -57,8 +57,10 @@ SELECT w.lsn::text,
        extract(epoch FROM r.write_lag)::float8,
        extract(epoch FROM r.flush_lag)::float8,
        extract(epoch FROM r.replay_lag)::float8,
-       pg_wal_lsn_diff(w.lsn, r.replay_lsn)::bigint
-FROM (SELECT pg_current_wal_lsn() AS lsn) AS w
+       pg_wal_lsn_diff(w.lsn, r.replay_lsn)::bigint,
+       w.next_xid
+FROM (SELECT pg_current_wal_lsn() AS lsn,
+             pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid) AS w
 LEFT JOIN pg_stat_replication AS r ON true
 ORDER BY r.backend_start
 """
@@ -91,10 +93,20 @@ class StandbyRow:
 
 @dataclass(frozen=True)
 class PrimaryView:
-    """The primary's WAL position and the standbys it streams to."""
+    """The primary's WAL position, the standbys it streams to, and its next transaction id.
+
+    next_xid moves only when a transaction writes (one that is given an id): checkpoints and
+    standby snapshots move the WAL of an idle primary, never this.
+    """
 
     wal_lsn: str
     standbys: tuple[StandbyRow, ...]
+    next_xid: str | None = None
+
+    @property
+    def write_marker(self) -> str:
+        """What changes when a client writes: the next transaction id, else the WAL position."""
+        return self.next_xid if self.next_xid is not None else self.wal_lsn
 
 
 @dataclass(frozen=True)
@@ -145,11 +157,13 @@ class Observation:
 def parse_primary_rows(rows: Sequence[Sequence[Any]]) -> PrimaryView:
     """The primary's answer: one row per standby, or one row of NULLs after the LSN when none."""
     standbys = tuple(_standby_row(row) for row in rows if row[2] is not None)
-    return PrimaryView(wal_lsn=str(rows[0][0]), standbys=standbys)
+    first = rows[0]
+    next_xid = str(first[8]) if len(first) > 8 and first[8] is not None else None
+    return PrimaryView(wal_lsn=str(first[0]), standbys=standbys, next_xid=next_xid)
 
 
 def _standby_row(row: Sequence[Any]) -> StandbyRow:
-    _, name, state, sync_state, write_lag, flush_lag, replay_lag, lag_bytes = row
+    _, name, state, sync_state, write_lag, flush_lag, replay_lag, lag_bytes = row[:8]
     return StandbyRow(
         application_name=name,
         state=state,
@@ -206,14 +220,17 @@ def pick_standby(standbys: Sequence[StandbyRow], replica_name: str | None) -> St
 
 
 class WalQuietTracker:
-    """How long the primary's WAL position has stood still, as a lower bound from our polls."""
+    """How long the primary has had no client writes, as a lower bound from our polls.
+
+    It follows a write marker (the next transaction id; the WAL position where that is absent).
+    """
 
     def __init__(self) -> None:
         self._lsn: str | None = None
         self._unchanged_since: datetime | None = None
 
     def observe(self, lsn: str | None, at: datetime) -> float | None:
-        """Seconds without WAL movement; 0.0 when it moved since the last poll, None at first."""
+        """Seconds without a write; 0.0 when the marker moved since the last poll, None at first."""
         if lsn is None:
             return None
         if self._lsn is None or self._unchanged_since is None:
@@ -315,14 +332,14 @@ def _replica_failed(observation: Observation) -> tuple[Status, str]:
 def _promoted(observation: Observation) -> tuple[Status, str]:
     """Promotion is expected, not an error; writes still reaching the old primary are not.
 
-    WARN rather than CRITICAL: a checkpoint can move an idle primary's WAL by itself.
+    A write is a transaction given an id, never the background WAL an idle server makes.
     """
     detail = "promoted: no longer replicating (left recovery)"
     if observation.primary_error is not None:
         return Status.OK, f"{detail}; old primary unreadable ({observation.primary_error})"
     if observation.primary_quiet_seconds == 0.0:
         moved = (
-            "; the old primary's WAL moved since the last poll: is something still writing there?"
+            "; a transaction wrote to the old primary since the last poll: who still writes there?"
         )
         return Status.WARN, detail + moved
     return Status.OK, detail
@@ -570,8 +587,8 @@ class PostgresReplicationSource:
         return self._with_trends(observation, now)
 
     def _with_trends(self, observation: Observation, now: datetime) -> Observation:
-        lsn = observation.primary.wal_lsn if observation.primary else None
-        quiet = self._quiet.observe(lsn, now)
+        marker = observation.primary.write_marker if observation.primary else None
+        quiet = self._quiet.observe(marker, now)
         lag_bytes = observation.replay_lag_bytes
         if observation.promoted:
             self._history.clear()
