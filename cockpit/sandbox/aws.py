@@ -231,6 +231,8 @@ class RequestLog:
     def __init__(self, limit: int = REQUEST_LOG_LIMIT) -> None:
         self._lock = threading.Lock()
         self._entries: deque[RecordedRequest] = deque(maxlen=limit)
+        self.client_read_delay_seconds = 0.0
+        self.read_delay_after_next_write_seconds = 0.0
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -254,8 +256,21 @@ class _RecordingApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if not str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
-            self._log.record(recorded_request(environ))
+            request = recorded_request(environ)
+            self._log.record(request)
+            self._slow_down(request)
         return self._app(environ, start_response)
+
+    def _slow_down(self, request: RecordedRequest) -> None:
+        """A slow AWS API (the aws-slow-reads faults): the cockpit's reads answer late."""
+        log = self._log
+        if request.sender != "client":
+            return
+        if request.mutating and log.read_delay_after_next_write_seconds > 0:
+            log.client_read_delay_seconds = log.read_delay_after_next_write_seconds
+            log.read_delay_after_next_write_seconds = 0.0
+        elif not request.mutating and log.client_read_delay_seconds > 0:
+            time.sleep(log.client_read_delay_seconds)
 
 
 def _record_requests(server: Any, log: RequestLog) -> None:

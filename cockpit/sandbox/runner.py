@@ -376,7 +376,17 @@ class Sandbox:
 
     def _reset_aws(self) -> None:
         aws, aws_seed = self._aws()
+        self.set_aws_read_delay(0.0)
         restore_seed_state(aws, aws_seed)
+
+    def set_aws_read_delay(self, seconds: float, *, after_next_write: bool = False) -> None:
+        """The cockpit's AWS reads answer `seconds` late (or only after its next change)."""
+        log = self._aws()[0].request_log
+        if after_next_write:
+            log.read_delay_after_next_write_seconds = seconds
+            return
+        log.read_delay_after_next_write_seconds = 0.0
+        log.client_read_delay_seconds = seconds
 
     def requests(self) -> dict[str, JsonValue]:
         """What was sent since the last reset: AWS requests, and pg_promote() calls on the replica.

@@ -97,6 +97,21 @@ def _traffic_split(sandbox: Sandbox, args: ScenarioArgs) -> str:
     return f"weights set to old {100 - new_percent} / new {new_percent} (Route 53 and listener)"
 
 
+def _aws_slow_reads(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.set_aws_read_delay(args.ms / 1000)
+    return f"the AWS stand-in answers the cockpit's reads {args.ms:.0f} ms late"
+
+
+def _aws_stall_after_write(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.set_aws_read_delay(args.ms / 1000, after_next_write=True)
+    return f"after the next change, the AWS stand-in answers reads {args.ms:.0f} ms late"
+
+
+def _aws_normal(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.set_aws_read_delay(0.0)
+    return "the AWS stand-in answers reads at once again"
+
+
 def _on_app(change: Callable[[AppServer, ScenarioArgs], None], says: str) -> Apply:
     """A scenario that turns one knob of one side's application server."""
 
@@ -207,6 +222,14 @@ SCENARIOS: dict[str, Scenario] = {
             "resolver-normal",
         ),
         Scenario("resolver-normal", "a resolver behaves again", _resolver_mode("normal")),
+        Scenario("aws-slow-reads", "AWS reads answer --ms late", _aws_slow_reads, "aws-normal"),
+        Scenario(
+            "aws-stall-after-write",
+            "after the next AWS change, reads answer --ms late",
+            _aws_stall_after_write,
+            "aws-normal",
+        ),
+        Scenario("aws-normal", "AWS reads answer at once again", _aws_normal),
     )
 }
 
