@@ -9,11 +9,13 @@ from datetime import datetime
 from pathlib import Path
 
 from cockpit.actions.backends import build_backends
+from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId, GuardResult, Plan
-from cockpit.actions.runner import ActionRunner, Confirmation, Outcome, Prepared
-from cockpit.actions.session_log import SessionLog, session_log_of
+from cockpit.actions.runner import ActionRunner, Outcome, Prepared
+from cockpit.actions.session_log import DRIFT_KIND, SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, ConfigError, load_config, read_config_text
+from cockpit.drift import DriftWatch
 from cockpit.journal import JournalWriter, operator_name
 from cockpit.jsonvalue import JsonValue
 from cockpit.poller import poll_all_once
@@ -29,7 +31,6 @@ from cockpit.units import age_text
 EXIT_DONE = 0
 EXIT_NOT_DONE = 1
 EXIT_USAGE = 2
-OVERRIDE_WORD = "OVERRIDE"
 
 Ask = Callable[[str], str]
 Say = Callable[[str], None]
@@ -72,7 +73,6 @@ def run_act(
             environ=environ,
             clock=clock,
             journal_dir=request.journal_dir,
-            resume=mode == "live",
         )
     except SessionBusy as busy:
         say(f"cockpit act: {busy}: run the action there, or quit that cockpit first")
@@ -114,7 +114,13 @@ class _Session:
     """The sources and state behind one `act`: a fresh poll on every refresh, journaled."""
 
     def __init__(
-        self, config: Config, environ: Mapping[str, str], clock: Clock, journal: JournalWriter
+        self,
+        config: Config,
+        environ: Mapping[str, str],
+        clock: Clock,
+        journal: JournalWriter,
+        session: SessionLog,
+        say: Say,
     ) -> None:
         self._context = SourceContext(config, environ, clock)
         self._sources = build_sources(self._context)
@@ -122,6 +128,10 @@ class _Session:
         self._clock = clock
         self._journal = journal
         self._recorder = Recorder(keyframe_seconds=config.journal.keyframe_seconds)
+        self._drift = DriftWatch(sightings=1)
+        self._drift.seed(session.expected_values())
+        self._say = say
+        self.action_in_flight: Callable[[], bool] = lambda: False
         self.state = State()
 
     async def refresh(self) -> State:
@@ -133,6 +143,9 @@ class _Session:
         entries += [status_entry(change) for change in changes if change.before is not None]
         for entry in entries:
             self._journal.append(entry.kind, entry.data)
+        for drift in self._drift.observe(clean, action_in_flight=self.action_in_flight()):
+            self._journal.append(DRIFT_KIND, drift.to_json(), sync=True)
+            self._say(f"DRIFT: {drift.signal_id}: {drift.text()}")
         return self.state
 
 
@@ -177,9 +190,9 @@ async def _act(
     say: Say,
     clock: Clock,
 ) -> int:
-    live = _Session(config, environ, clock, journal)
     transcript = _Transcript(say, ask, journal)
     say, ask = transcript.say, transcript.ask
+    live = _Session(config, environ, clock, journal, session, say)
     mode = "dry-run" if request.dry_run else "live"
     backends = build_backends(config, environ, live._context.aws, mode=mode)
     runner = ActionRunner(
@@ -191,8 +204,11 @@ async def _act(
         session=session,
         clock=clock,
     )
-    state = await _watch(live, request.action_id, config, say)
+    live.action_in_flight = lambda: runner.running is not None
     actor = operator_name(environ)
+    for loose_end in await runner.reconcile(actor):
+        _say_outcome(loose_end, say)
+    state = await _watch(live, request.action_id, config, say)
     prepared = await runner.prepare(
         request.action_id, state, actor=actor, override=request.override_reason is not None
     )
@@ -247,22 +263,24 @@ async def _watch(live: _Session, action_id: ActionId, config: Config, say: Say) 
 
 
 def _confirm(prepared: Prepared, request: ActRequest, ask: Ask, say: Say) -> Confirmation | None:
-    """The operator's confirmation; --yes answers the y/n, never a typed name or an override."""
+    """The operator's words; --yes answers the y/n, never a typed name or an override.
+
+    The runner decides whether the words are right; this only collects them.
+    """
     plan = prepared.plan
-    override = None
+    override_word = None
     if prepared.blocked:
-        if _ask(ask, f"type {OVERRIDE_WORD} to override the blocked guards: ") != OVERRIDE_WORD:
-            say("not overridden")
-            return None
-        override = request.override_reason
+        override_word = _ask(ask, f"type {OVERRIDE_WORD} to override the blocked guards: ")
+    typed = None
     if plan.confirm_word is not None:
         typed = request.confirm_name
         if typed is None:
             typed = _ask(ask, f"ONE-WAY DOOR: type {plan.confirm_word} to confirm: ")
-        return Confirmation(typed_word=typed, override_reason=override)
-    if not request.yes and _ask(ask, "go ahead? [y/N] ").lower() not in ("y", "yes"):
+    elif not request.yes and _ask(ask, "go ahead? [y/N] ").lower() not in ("y", "yes"):
         return None
-    return Confirmation(override_reason=override)
+    return Confirmation(
+        typed_word=typed, override_word=override_word, override_reason=request.override_reason
+    )
 
 
 def _ask(ask: Ask, prompt: str) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import ClassVar
 
 from rich.console import Console
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
@@ -16,10 +18,14 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from cockpit.actions.auto_abort import AutoAbortWatch, armed, judge
+from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId, GuardResult, blocking
-from cockpit.actions.runner import ActionRunner, Confirmation, Outcome, Prepared, Refresh
+from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
+from cockpit.actions.session_log import DRIFT_KIND, expected_after
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
+from cockpit.deliberate_input import KeyJudge, MonotonicClock
+from cockpit.drift import Drift, DriftWatch
 from cockpit.events import Event, EventLog, events_from_changes, guard_event_text
 from cockpit.journal import JournalWriter
 from cockpit.jsonvalue import JsonValue
@@ -41,6 +47,7 @@ from widgets.replication_panel import ReplicationPanel
 
 SPARKLINE_VALUES = frozenset({*ReplicationPanel.sparkline_values, *ErrorsPanel.sparkline_values})
 EVENTS_SHOWN = 200
+DELIBERATE_ACTIONS = frozenset({"press", "note", "capture_screen", "request_quit", "quit"})
 
 
 def configured_kinds(config: Config) -> frozenset[SignalKind]:
@@ -104,6 +111,7 @@ class CockpitApp(App[None]):
         poll: bool = True,
         redactor: Redactor | None = None,
         actions: Callable[[Refresh], ActionRunner] | None = None,
+        key_clock: MonotonicClock = time.monotonic,
     ) -> None:
         super().__init__()
         self.config = config
@@ -119,8 +127,14 @@ class CockpitApp(App[None]):
         self._configured = configured_kinds(config)
         self._built_sources: Sequence[Source] = ()
         self.runner = actions(self.refresh_now) if actions is not None else None
+        self.drift = DriftWatch()
+        if self.runner is not None:
+            self.drift.seed(self.runner.session.expected_values())
         self.operator = operator
         self._pressing = False
+        self.keys = KeyJudge(key_clock)
+        self._dialog: ConfirmActionScreen | None = None
+        self._early_cancel: str | None = None
         self._auto_abort = AutoAbortWatch()
         self._auto_abort_line = ""
         self._guard_verdicts: dict[ActionId, tuple[str, ...]] = {}
@@ -146,6 +160,13 @@ class CockpitApp(App[None]):
         self._built_sources = sources
         self._poller = Poller(sources, self.receive_readings, self.clock)
         self._poller.start()
+        if self.runner is not None:
+            self.run_worker(self._reconcile(self.runner), group="actions")
+
+    async def _reconcile(self, runner: ActionRunner) -> None:
+        """Actions a dead process left unfinished: read what is true now, say it, record it."""
+        for outcome in await runner.reconcile(self.operator or "operator"):
+            self._after(outcome)
 
     async def on_unmount(self) -> None:
         if self._poller is not None:
@@ -162,7 +183,17 @@ class CockpitApp(App[None]):
         if changes:
             self.event_log.add(events_from_changes(changes))
             self._journal_changes(changes)
+        in_flight = self.runner is not None and self.runner.running is not None
+        for drift in self.drift.observe(clean, action_in_flight=in_flight):
+            self._drifted(drift)
         self.refresh_view()
+
+    def _drifted(self, drift: Drift) -> None:
+        """A change this cutover did not make: the event log, the journal and a loud notice."""
+        text = drift.text()
+        self.event_log.add([Event(drift.at, drift.signal_id, "drift", Status.WARN, text)])
+        self.record(DRIFT_KIND, drift.to_json(), sync=True)
+        self.notify(f"{drift.signal_id}: {text}", severity="warning", timeout=20)
 
     def _journal_changes(self, changes: Sequence[StatusChange]) -> None:
         self._journal_entries([status_entry(change) for change in changes])
@@ -210,6 +241,52 @@ class CockpitApp(App[None]):
         self.receive_readings(readings)
         return self.state
 
+    # --- key timing: an action key counts only when pressed on purpose -----------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Every key is judged as it arrives, before any binding or widget sees it."""
+        if isinstance(event, events.Key) and not event.is_forwarded and not self._let_key_in(event):
+            return
+        await super().on_event(event)
+
+    def _let_key_in(self, event: events.Key) -> bool:
+        """Whether the key goes on; a key taken for typing is said, and may cancel a press."""
+        verdict = self.keys.arrived(event.key, deliberate=self._deliberate_label(event))
+        if verdict.ignored is not None:
+            self.notify(verdict.ignored, severity="warning", timeout=6)
+        if verdict.cancels is not None:
+            self._cancel_press(verdict.cancels)
+        return verdict.deliver
+
+    def _deliberate_label(self, event: events.Key) -> str | None:
+        """The key's label when, right now, it would run an action, write a note, save or quit."""
+        binding = self._app_binding_for(event.key)
+        if binding is None or binding.action.split("(", 1)[0] not in DELIBERATE_ACTIONS:
+            return None
+        return binding.key_display or event.character or event.key
+
+    def _app_binding_for(self, key: str) -> Binding | None:
+        """The cockpit's own binding this key fires now, if any.
+
+        A priority binding fires whatever screen is in front; any other only when no dialog is,
+        since a dialog keeps its keys to itself.
+        """
+        priority = [b for b in self._bindings.key_to_bindings.get(key, ()) if b.priority]
+        if priority:
+            return priority[0]
+        active = self.screen.active_bindings.get(key)
+        return active.binding if active is not None and active.node is self else None
+
+    def _cancel_press(self, why: str) -> None:
+        """A key reached a press whose confirm screen was not ready: it ends, nothing runs."""
+        self._early_cancel = why
+        if self._dialog is not None:
+            self._dialog.answer(None)
+
+    def on_confirm_action_screen_shown(self, message: ConfirmActionScreen.Shown) -> None:
+        """The confirm screen is drawn: its settle time runs from when it was."""
+        self.keys.dialog_shown(message.shown_at)
+
     # --- guarded actions ---------------------------------------------------------------------
 
     def _bind_actions(self) -> None:
@@ -235,6 +312,8 @@ class CockpitApp(App[None]):
             self.notify(f"{busy} is still running: this press did nothing", severity="warning")
             return
         self._pressing = True
+        self._early_cancel = None
+        self.keys.press_started(_title(runner, ActionId(action_id)))
         self.run_worker(self._press(runner, ActionId(action_id), override), group="actions")
 
     async def _press(self, runner: ActionRunner, action_id: ActionId, override: bool) -> None:
@@ -243,14 +322,20 @@ class CockpitApp(App[None]):
                 action_id, self.state, actor=self.operator or "operator", override=override
             )
         except Exception as error:
-            self._pressing = False
+            self._press_over()
             self._show_outcome(_broken_off(action_id, error, started=False))
             return
         if isinstance(prepared, Outcome):
-            self._pressing = False
+            self._press_over()
             self._show_outcome(prepared)
             return
         self.call_after_refresh(self._capture_action_screen, action_id, prepared.run_id, "planned")
+        if self._early_cancel is not None:
+            self._decided(runner, prepared, None)
+            return
+        self._open_dialog(runner, prepared)
+
+    def _open_dialog(self, runner: ActionRunner, prepared: Prepared) -> None:
         request = ConfirmRequest(
             title=prepared.spec.title,
             plan=prepared.plan,
@@ -262,16 +347,27 @@ class CockpitApp(App[None]):
         def decided(confirmation: Confirmation | None) -> None:
             self._decided(runner, prepared, confirmation)
 
-        self.push_screen(ConfirmActionScreen(request), decided)
+        self._dialog = ConfirmActionScreen(request, clock=self.keys.clock)
+        self.push_screen(self._dialog, decided)
 
     def _decided(
         self, runner: ActionRunner, prepared: Prepared, confirmation: Confirmation | None
     ) -> None:
+        """The confirm screen's answer; a cancel by an early key is journaled with its reason."""
+        why, self._early_cancel = self._early_cancel, None
+        self._dialog = None
+        self.keys.press_closed()
         if confirmation is None:
             self._pressing = False
-            self._show_outcome(runner.cancel(prepared))
+            outcome = runner.cancel(prepared) if why is None else runner.cancel(prepared, why)
+            self._show_outcome(outcome)
             return
         self.run_worker(self._run(runner, prepared, confirmation), group="actions")
+
+    def _press_over(self) -> None:
+        """The press ended before any confirm screen (refused, failed to plan)."""
+        self._pressing = False
+        self.keys.press_closed()
 
     async def _run(
         self, runner: ActionRunner, prepared: Prepared, confirmation: Confirmation
@@ -288,6 +384,8 @@ class CockpitApp(App[None]):
         self._after(outcome)
 
     def _after(self, outcome: Outcome) -> None:
+        target = outcome.plan.target if outcome.plan is not None else {}
+        self.drift.expect(expected_after(outcome.action_id, outcome.result, target))
         if outcome.result in ("succeeded", "unverified"):
             if outcome.action_id is ActionId.WEIGHT_UP:
                 self._auto_abort = armed(self.clock())
@@ -526,6 +624,11 @@ def cockpit_view(
         read_only=read_only,
         read_only_reason=read_only_reason,
     )
+
+
+def _title(runner: ActionRunner, action_id: ActionId) -> str:
+    """The action's title as its confirm screen shows it."""
+    return next((s.title for s in runner.actions if s.action_id is action_id), action_id.value)
 
 
 def _broken_off(action_id: ActionId, error: Exception, *, started: bool) -> Outcome:

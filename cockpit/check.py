@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
@@ -16,6 +17,9 @@ from cockpit.redact import redactor_for_config
 from cockpit.sources.build import build_sources
 from cockpit.sources.context import SourceContext
 from cockpit.state import State, apply
+
+if TYPE_CHECKING:
+    from cockpit.actions.session_log import SessionLog
 
 EXIT_BY_STATUS = {
     Status.OK: 0,
@@ -28,15 +32,21 @@ EXIT_BY_STATUS = {
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What one check saw: every reading, when, and the verdict as an exit code."""
+    """What one check saw: every reading, when, and the verdict as an exit code.
+
+    loose_ends: actions of this cutover that a process started and never finished; their
+    outcome is unknown until a live cockpit or `cockpit act` reads the state and records it.
+    """
 
     readings: tuple[Reading, ...]
     checked_at: datetime
     guards: tuple[dict[str, JsonValue], ...] = ()
+    loose_ends: tuple[str, ...] = ()
 
     @property
     def worst_status(self) -> Status:
-        return worst(r.status_at(self.checked_at) for r in self.readings)
+        found = worst(r.status_at(self.checked_at) for r in self.readings)
+        return worst((found, Status.UNKNOWN)) if self.loose_ends else found
 
     @property
     def exit_code(self) -> int:
@@ -51,23 +61,40 @@ def run_check(
     sources = build_sources(context)
     readings = asyncio.run(poll_all_once(sources, clock))
     checked_at = clock()
-    guards = guards_now(config, readings, checked_at, clock)
-    return CheckResult(tuple(sorted(readings, key=lambda r: r.signal_id)), checked_at, guards)
+    session = live_session_log(config, clock)
+    guards = guards_now(config, readings, checked_at, session)
+    ordered = tuple(sorted(readings, key=lambda r: r.signal_id))
+    return CheckResult(ordered, checked_at, guards, loose_ends_of(session))
+
+
+def live_session_log(config: Config, clock: Clock) -> SessionLog:
+    """What the cutover's live journal knows (empty when there is none to continue)."""
+    from cockpit.actions.session_log import SessionLog, session_log_of
+    from cockpit.session import resumable_journal
+
+    journal = resumable_journal(config, config.journal_dir, clock)
+    return session_log_of(journal) if journal is not None else SessionLog()
+
+
+def loose_ends_of(session: SessionLog) -> tuple[str, ...]:
+    """One sentence per action that started and never finished."""
+    return tuple(
+        f"{run.action_id.value} (run {run.run_id}, pid {run.pid}) stopped after "
+        f"'{run.last_phase}' without finishing: OUTCOME UNKNOWN; open the cockpit or run "
+        "`cockpit act` to read the state and record it"
+        for run in session.unfinished
+    )
 
 
 def guards_now(
-    config: Config, readings: Sequence[Reading], now: datetime, clock: Clock
+    config: Config, readings: Sequence[Reading], now: datetime, session: SessionLog
 ) -> tuple[dict[str, JsonValue], ...]:
     """Every action's guards on this one poll, with what the session journal knows."""
     from cockpit.actions.registry import ACTIONS, evaluate_guards
     from cockpit.actions.runner import weights_held_since
-    from cockpit.actions.session_log import SessionLog, session_log_of
     from cockpit.guards import GuardInputs
-    from cockpit.session import resumable_journal
 
     state, _ = apply(State(), readings)
-    journal = resumable_journal(config, config.journal_dir, clock)
-    session = session_log_of(journal) if journal is not None else SessionLog()
     inputs = GuardInputs(state, config, now, session.facts(weights_held_since(state)))
     return tuple(
         {
@@ -93,6 +120,7 @@ def check_json(result: CheckResult, config: Config, environ: Mapping[str, str]) 
         "status": result.worst_status.value,
         "readings": readings,
         "guards": list(result.guards),
+        "loose_ends": list(result.loose_ends),
     }
     return redactor.scrub(document)
 

@@ -259,6 +259,8 @@ def _print_check_table(document: Any) -> None:
         )
     console = Console()
     console.print(table)
+    for loose_end in document.get("loose_ends", []):
+        console.print(f"UNKNOWN action outcome: {loose_end}", markup=False, highlight=False)
     console.print(f"overall: {document['status'].upper()}")
 
 

@@ -12,7 +12,7 @@ from cockpit.jsonvalue import JsonValue
 from cockpit.model import Status
 from cockpit.state import StatusChange
 
-EventKind = Literal["status", "note", "action", "guard"]
+EventKind = Literal["status", "note", "action", "guard", "drift"]
 DEFAULT_EVENT_LOG_SIZE = 500
 
 

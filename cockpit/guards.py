@@ -17,6 +17,7 @@ from cockpit.actions.model import ActionId, GuardFact, GuardResult, SessionFacts
 from cockpit.config import Config
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.errors_common import format_percent, format_seconds
+from cockpit.sources.traffic import split_percent
 from cockpit.state import State
 from cockpit.units import age_text, percent_number, size_text
 
@@ -163,6 +164,32 @@ def maintenance_backend_configured(inputs: GuardInputs) -> GuardResult:
     return _result(
         "maintenance-backend-configured", "Maintenance backend configured", Verdict(reason, (fact,))
     )
+
+
+def _backend_readable_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    backend = reading.values.get("backend")
+    rule_present = reading.values.get("rule_present")
+    if backend != "alb":
+        return Verdict(
+            None, (reading_fact("maintenance backend", str(backend), reading, inputs.now),)
+        )
+    text = "not read" if rule_present is None else "read"
+    facts = (reading_fact("ALB listener rules", text, reading, inputs.now),)
+    if rule_present is None:
+        return Verdict(
+            f"the ALB listener's rules cannot be read ({reading.detail}): the switch would "
+            "fail or act blind; fix AWS access first",
+            facts,
+        )
+    return Verdict(None, facts)
+
+
+def maintenance_backend_readable(inputs: GuardInputs) -> GuardResult:
+    """The maintenance switch's own state can be read (for an ALB: its listener rules)."""
+    configured = inputs.config.maintenance is not None
+    missing = _no_reading(MAINTENANCE_SIGNAL, "maintenance", configured)
+    verdict = _judge_one(inputs, MAINTENANCE_SIGNAL, missing, _backend_readable_of)
+    return _result("maintenance-backend-readable", "Maintenance backend readable", verdict)
 
 
 def _maintenance_fact(reading: Reading, now: datetime) -> GuardFact:
@@ -440,6 +467,96 @@ def new_side_healthy_after_promotion(inputs: GuardInputs) -> GuardResult:
         targets.reason and f"the replica is promoted, so the new side must serve: {targets.reason}"
     )
     return _result(guard_id, title, Verdict(reason, promotion.facts + targets.facts))
+
+
+# --- the one-way door: nothing back to a demoted primary ---------------------------------------
+
+
+def _promoted_or_unknown(inputs: GuardInputs) -> tuple[bool | None, Verdict]:
+    """Whether the replica was promoted (this cutover, another process, or the database says so)."""
+    return _promotion_state(inputs)
+
+
+def _demoted_primary_reason(what: str, promoted: bool | None, promotion: Verdict) -> str | None:
+    """Why `what` (which sends traffic or writes to the old side) may not run; None if it may."""
+    if promoted is False:
+        return None
+    if promoted is None:
+        return (
+            f"{promotion.reason}; {what} would send users back to the old side: "
+            "prove the old primary is still the primary first"
+        )
+    return (
+        f"the replica was promoted: the old primary is no longer the primary, and {what} "
+        "would send users back to it (split-brain). Safe now: keep maintenance on "
+        f"({MAINTENANCE_ON_KEY}) and hold the weights; override only if the old side no longer "
+        "writes to the old database"
+    )
+
+
+def _weights_rollback_risk(inputs: GuardInputs) -> str | None:
+    """'move traffic back (new 50 % → 0 %)' when rollback lowers the new side's share."""
+    target = inputs.session.rollback_weights
+    if target is None:
+        return None
+    old, new = target.get("old"), target.get("new")
+    if not isinstance(old, int) or not isinstance(new, int):
+        return "move traffic to weights that were not recorded"
+    _, target_new = split_percent(old, new)
+    reading = inputs.state.latest(TRAFFIC_SIGNAL)
+    now_new = None if reading is None else new_percent_of(reading)
+    if now_new is not None and target_new >= now_new - PERCENT_TOLERANCE:
+        return None
+    now_text = "not known" if now_new is None else f"{percent_number(now_new)} %"
+    return f"move traffic back to the old side (new {now_text} → {percent_number(target_new)} %)"
+
+
+def _maintenance_rollback_risk(inputs: GuardInputs) -> str | None:
+    """'turn maintenance off' when rollback would open writes again."""
+    if inputs.session.rollback_maintenance_on is not False:
+        return None
+    reading = inputs.state.latest(MAINTENANCE_SIGNAL)
+    if reading is not None and reading.values.get("on") is False:
+        return None
+    return "turn maintenance off (writes open again)"
+
+
+def rollback_spares_demoted_primary(inputs: GuardInputs) -> GuardResult:
+    """After a promotion, rollback may not send traffic or writes back to the old side."""
+    guard_id, title = "no-split-brain", "Nothing sent back to a demoted primary"
+    risks = [r for r in (_weights_rollback_risk(inputs), _maintenance_rollback_risk(inputs)) if r]
+    if not risks:
+        fact = GuardFact("rollback sends back to the old side", "nothing")
+        return _result(guard_id, title, Verdict(None, (fact,)))
+    promoted, promotion = _promoted_or_unknown(inputs)
+    what = "rolling back (" + " and ".join(risks) + ")"
+    facts = (*promotion.facts, GuardFact("rollback would", "; ".join(risks)))
+    return _result(
+        guard_id, title, Verdict(_demoted_primary_reason(what, promoted, promotion), facts)
+    )
+
+
+def demoted_primary_reason_for_weights(inputs: GuardInputs, new_percent_after: float) -> str | None:
+    """Why setting the new side to `new_percent_after` splits the brain (only 0 % does)."""
+    if new_percent_after > PERCENT_TOLERANCE:
+        return None
+    promoted, promotion = _promoted_or_unknown(inputs)
+    return _demoted_primary_reason("new 0 %", promoted, promotion)
+
+
+def _down_to_zero_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    previous = reading.number("previous_step_percent")
+    text = "none" if previous is None else f"{percent_number(previous)} %"
+    facts = (reading_fact("previous step", text, reading, inputs.now),)
+    if previous is None:
+        return Verdict(None, facts)
+    return Verdict(demoted_primary_reason_for_weights(inputs, previous), facts)
+
+
+def weight_down_spares_demoted_primary(inputs: GuardInputs) -> GuardResult:
+    """After a promotion, a step down may not put the new side at 0 %."""
+    verdict = _judge_one(inputs, TRAFFIC_SIGNAL, _traffic_missing(inputs), _down_to_zero_of)
+    return _result("no-split-brain", "Not back to 0 % on a demoted primary", verdict)
 
 
 # --- error rates -------------------------------------------------------------------------------
@@ -797,9 +914,14 @@ def step_dwell_elapsed(inputs: GuardInputs) -> GuardResult:
 
 GUARDS: Mapping[ActionId, tuple[Guard, ...]] = MappingProxyType(
     {
-        ActionId.MAINTENANCE_ON: (maintenance_backend_configured, maintenance_is_off),
+        ActionId.MAINTENANCE_ON: (
+            maintenance_backend_configured,
+            maintenance_backend_readable,
+            maintenance_is_off,
+        ),
         ActionId.MAINTENANCE_OFF: (
             maintenance_backend_configured,
+            maintenance_backend_readable,
             maintenance_is_on,
             new_side_healthy_after_promotion,
         ),
@@ -824,8 +946,9 @@ GUARDS: Mapping[ActionId, tuple[Guard, ...]] = MappingProxyType(
             traffic_backend_configured,
             weights_known_on_plan,
             previous_step_exists,
+            weight_down_spares_demoted_primary,
         ),
-        ActionId.ROLLBACK: (),
+        ActionId.ROLLBACK: (rollback_spares_demoted_primary,),
     }
 )
 

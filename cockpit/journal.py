@@ -167,6 +167,7 @@ class JournalWriter:
         self._next_seq = 0
         self._prev_digest = GENESIS
         self._size_bytes = 0
+        self._held_fds: list[int] = []
 
     @classmethod
     def create(
@@ -179,7 +180,7 @@ class JournalWriter:
         name_hint: str = "session",
     ) -> JournalWriter:
         """Creates a new journal file in `directory` and writes its header durably."""
-        _make_private_directories(directory)
+        make_private_directories(directory)
         stem = f"{clock().astimezone(UTC):{_FILE_TIME_FORMAT}}-{slug(name_hint)}-{os.getpid()}"
         fd, path = _create_exclusive(directory, stem)
         _lock_exclusively(fd, path)
@@ -253,16 +254,23 @@ class JournalWriter:
             self.append(END_KIND, {"records": self._next_seq}, sync=False)
         self._close_fd()
 
+    def hold_until_closed(self, fd: int) -> None:
+        """Keeps another open file (a lock) for as long as this journal is open."""
+        self._held_fds.append(fd)
+
     def _close_fd(self) -> None:
-        """Flushes the file to disk and closes it, once."""
+        """Flushes the file to disk and closes it (and the files it holds), once."""
         with self._lock:
             if self._fd is None:
                 return
             fd, self._fd = self._fd, None
+            held, self._held_fds = self._held_fds, []
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+                for other in held:
+                    os.close(other)
 
     def __enter__(self) -> Self:
         return self
@@ -331,12 +339,31 @@ def _chain_end(path: Path) -> tuple[int, str, int]:
 
 def latest_journal(directory: Path, name_hint: str) -> Path | None:
     """The newest journal in `directory` for this cutover name, by its last write."""
+    return next(iter(journals_newest_first(directory, name_hint)), None)
+
+
+def journals_newest_first(directory: Path, name_hint: str) -> list[Path]:
+    """This cutover's journals in `directory`, the most recently written first."""
     pattern = f"*-{slug(name_hint)}-*.jsonl"
     try:
-        candidates = [path for path in directory.glob(pattern) if path.is_file()]
+        candidates = [(path.stat().st_mtime, path) for path in directory.glob(pattern)]
+    except OSError:
+        return []
+    return [path for _, path in sorted(candidates, reverse=True) if path.is_file()]
+
+
+def journal_header(path: Path) -> dict[str, JsonValue] | None:
+    """The header record's data of a journal, None when its first line is not a header."""
+    try:
+        with path.open("rb") as stream:
+            first = stream.readline()
     except OSError:
         return None
-    return max(candidates, key=lambda path: path.stat().st_mtime, default=None)
+    try:
+        record = _parse_record(_RawLine(1, 0, first.rstrip(b"\n"), True))
+    except _BadLine:
+        return None
+    return record.data if record.kind == HEADER_KIND else None
 
 
 def slug(name_hint: str) -> str:
@@ -345,7 +372,7 @@ def slug(name_hint: str) -> str:
     return "-".join(words)[:_SLUG_MAX_LENGTH].strip("-") or "session"
 
 
-def _make_private_directories(directory: Path) -> None:
+def make_private_directories(directory: Path) -> None:
     """Creates `directory` and any missing parents, each readable only by its owner."""
     missing = [path for path in (directory, *directory.parents) if not path.exists()]
     for path in reversed(missing):

@@ -6,7 +6,8 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -43,7 +44,6 @@ def run_cockpit(
             mode=mode,
             environ=environ,
             journal_dir=journal_dir,
-            resume=mode == "live",
         )
     except SessionBusy as busy:
         print(
@@ -65,9 +65,16 @@ def _run_app(config: Config, journal: JournalWriter, mode: str, environ: Mapping
 
 
 def compose_app(
-    config: Config, journal: JournalWriter, mode: str, environ: Mapping[str, str]
+    config: Config,
+    journal: JournalWriter,
+    mode: str,
+    environ: Mapping[str, str],
+    key_clock: Callable[[], float] = time.monotonic,
 ) -> CockpitApp:
-    """The cockpit for one session: sources, actions (none read-only), journal and redaction."""
+    """The cockpit for one session: sources, actions (none read-only), journal and redaction.
+
+    `key_clock` times the keys (monotonic seconds); tests pass a scripted one.
+    """
     from cockpit.actions.backends import build_backends
     from cockpit.actions.runner import ActionRunner, Refresh
     from cockpit.actions.session_log import session_log_of
@@ -97,6 +104,7 @@ def compose_app(
         operator=operator_name(environ),
         redactor=redactor_for_config(config, environ),
         actions=None if mode == "read-only" else runner,
+        key_clock=key_clock,
     )
 
 
@@ -148,7 +156,10 @@ def run_demo(environ: Mapping[str, str]) -> int:
 def _demo_session(config_path: Path, environ: Mapping[str, str]) -> None:
     config = load_config(config_path)
     journal = open_session_journal(
-        config, config_text=read_config_text(config_path), mode="live", environ=environ, resume=True
+        config,
+        config_text=read_config_text(config_path),
+        mode="live",
+        environ=environ,
     )
     try:
         _run_app(config, journal, "live", environ)

@@ -43,7 +43,6 @@ def run_note(
             environ=environ,
             clock=clock,
             journal_dir=journal_dir,
-            resume=True,
         )
     except SessionBusy as busy:
         say(f"cockpit note: {busy}: press n in that cockpit to add the note there")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cockpit.actions.model import GuardResult
+from cockpit.actions.session_log import DRIFT_KIND
 from cockpit.charts import Span, Window, column_maxima, downsample
 from cockpit.events import status_text
 from cockpit.journal import (
@@ -67,7 +68,7 @@ CHART_WIDTH = 60
 MAX_CHART_POINTS = 300
 
 SYSTEM = "cockpit"
-CHANGE_OUTCOMES = frozenset({"succeeded", "unverified", "failed"})
+CHANGE_OUTCOMES = frozenset({"succeeded", "unverified", "failed", "unknown"})
 
 _Fact = TypeVar("_Fact")
 RunKey = tuple[int, str, str, str]
@@ -210,6 +211,7 @@ class _Walk:
             STALE_KIND: self._stale,
             SCREEN_KIND: self._screen,
             BASELINE_KIND: self._baseline,
+            DRIFT_KIND: self._drift,
         }
         for record in records:
             handler = handlers.get(record.kind)
@@ -253,6 +255,8 @@ class _Walk:
             json_text(data.get("run")),
             json_text(data.get("action")),
         )
+        if data.get("reconciles") is True:
+            key = self._reconciled_run(key)
         if key not in self.runs:
             self.runs[key] = []
             self.labels[key] = f"A{len(self.labels) + 1}"
@@ -263,6 +267,20 @@ class _Walk:
             self._entry(record, "action", key[1], f"{label} {action_text(data)}", **extra)
         elif phase == "planned" and isinstance(data.get("auto_abort"), dict):
             self._entry(record, "action", key[1], f"{label} {_auto_abort_text(data)}", **extra)
+
+    def _reconciled_run(self, key: RunKey) -> RunKey:
+        """The earlier process's run this record ends (same run id and action, no end yet)."""
+        for earlier in reversed(self.runs):
+            same = earlier[2:] == key[2:]
+            ended = any(r.data.get("phase") == "completed" for r in self.runs[earlier])
+            if same and not ended:
+                return earlier
+        return key
+
+    def _drift(self, record: JournalRecord) -> None:
+        data = record.data
+        text = f"{json_text(data.get('signal'))}: {json_text(data.get('text'))}"
+        self._entry(record, "drift", SYSTEM, text, signal=json_text(data.get("signal")))
 
     def _note(self, record: JournalRecord) -> None:
         self.notes.append(record)
@@ -636,7 +654,14 @@ def _run_message(run: _Run) -> str:
     unplannable = run.first("unplannable")
     if unplannable is not None:
         return f"cannot plan: {json_text(unplannable.data.get('error'))}"
-    return "no outcome recorded: the process ended before the action finished"
+    started = run.first("started")
+    if started is not None:
+        last = json_text(run.records[-1].data.get("phase"))
+        return (
+            f"OUTCOME UNKNOWN: the process stopped after '{last}' without finishing, and no "
+            "cockpit has read the state since"
+        )
+    return "no outcome recorded: the process ended before the action started"
 
 
 def _phase_value(run: _Run, phase: str, key: str) -> JsonValue:

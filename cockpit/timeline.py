@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from cockpit.actions.model import GuardResult
+from cockpit.actions.session_log import DRIFT_KIND
 from cockpit.events import Event, guard_event_text, status_event
 from cockpit.journal import (
     HEADER_KIND,
@@ -223,6 +224,11 @@ class Timeline:
             status = _outcome_status(str(data.get("outcome") or phase))
             self._add_event(Event(record.t, action, "action", status, text))
 
+    def _on_drift(self, record: JournalRecord) -> None:
+        signal = str(record.data.get("signal") or "")
+        text = f"{signal}: {record.data.get('text')}"
+        self._add_event(Event(record.t, signal, "drift", Status.WARN, text))
+
     def _on_note(self, record: JournalRecord) -> None:
         text = str(record.data.get("text") or "")
         operator = str(record.data.get("operator") or "")
@@ -395,7 +401,7 @@ def action_text(data: Mapping[str, JsonValue]) -> str:
             for g in _list(data.get("guards"))
             if isinstance(g, dict) and g.get("passed") is False
         ]
-        return f"{action} by {actor}: REFUSED: " + "; ".join(reasons)
+        return f"{action} by {actor}: REFUSED: " + "; ".join(reasons or [str(data.get("why"))])
     if phase == "override":
         return f"{action} by {actor}: GUARDS OVERRIDDEN: {data.get('reason')}"
     return f"{action} by {actor}: {str(phase).upper()}: {data.get('error')}"
@@ -457,5 +463,6 @@ _HANDLERS = {
     GUARD_KIND: Timeline._on_guard,
     ACTION_KIND: Timeline._on_action,
     NOTE_KIND: Timeline._on_note,
+    DRIFT_KIND: Timeline._on_drift,
     SCREEN_KIND: Timeline._on_screen,
 }

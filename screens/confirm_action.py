@@ -1,32 +1,46 @@
 """The confirm dialog: the plan and the guard facts first, then a confirmation that fits the risk.
 
-A reversible step takes `y`; a one-way door takes its name typed exactly; a blocked action takes
-a typed OVERRIDE and a reason, which the runner journals.
+No letter confirms: ctrl+y (or a click on Confirm) does, and only once the screen has been on
+screen for the settle time. A one-way door also takes its name typed exactly; a blocked action
+takes a typed OVERRIDE and a reason. The runner enforces those words; this screen collects them.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.timer import Timer
+from textual.widgets import Button, Input, Label, Static
 
+from cockpit.actions.confirmation import (
+    OVERRIDE_WORD,
+    Confirmation,
+    name_problem,
+    override_word_problem,
+    reason_problem,
+)
 from cockpit.actions.model import ActionId, GuardFact, GuardResult, Plan
-from cockpit.actions.runner import Confirmation
+from cockpit.deliberate_input import SETTLE_SECONDS, MonotonicClock, settle_reason
 from widgets.formatting import seconds_text
 
-OVERRIDE_WORD = "OVERRIDE"
 ONE_WAY_BANNER = "ONE-WAY DOOR — cannot be undone"
 DRY_RUN_BANNER = "DRY RUN — nothing will change; the plan is journaled"
 OVERRIDE_INPUT_ID = "override-word"
 REASON_INPUT_ID = "override-reason"
 NAME_INPUT_ID = "confirm-word"
+CANCEL_BUTTON_ID = "cancel"
+CONFIRM_BUTTON_ID = "confirm"
+SETTLE_HINT_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,7 @@ class ConfirmRequest:
 
     @property
     def needs_typing(self) -> bool:
-        """True when `y` is not enough: a one-way door or an override."""
+        """True when ctrl+y alone is not enough: a one-way door or an override."""
         return self.needs_override or self.plan.confirm_word is not None
 
 
@@ -57,31 +71,6 @@ class AnswerField:
     label: str
     placeholder: str
     problem: Callable[[str], str | None]
-
-
-def override_word_problem(typed: str) -> str | None:
-    """None when OVERRIDE was typed exactly; otherwise what to type."""
-    if typed == OVERRIDE_WORD:
-        return None
-    return f"does not match: type {OVERRIDE_WORD} in capitals to run despite the blocked guards"
-
-
-def reason_problem(reason: str) -> str | None:
-    """None when a reason was given; an override without one is refused."""
-    if reason.strip():
-        return None
-    return "a reason is required to override: it goes into the journal"
-
-
-def name_problem(confirm_word: str) -> Callable[[str], str | None]:
-    """A check that the one-way door's name was typed exactly."""
-
-    def problem(typed: str) -> str | None:
-        if typed == confirm_word:
-            return None
-        return f"does not match: type {confirm_word} exactly (case matters)"
-
-    return problem
 
 
 def answer_fields(request: ConfirmRequest) -> tuple[AnswerField, ...]:
@@ -98,15 +87,17 @@ def answer_fields(request: ConfirmRequest) -> tuple[AnswerField, ...]:
     if word is not None:
         verb = "promote" if request.plan.action_id is ActionId.PROMOTE else "confirm"
         label = f"type {word} to {verb}:"
-        fields.append(AnswerField(NAME_INPUT_ID, label, "case matters", name_problem(word)))
+        check = partial(name_problem, word)
+        fields.append(AnswerField(NAME_INPUT_ID, label, "case matters", check))
     return tuple(fields)
 
 
 def confirmation_from(values: dict[str, str]) -> Confirmation:
-    """The operator's answer from the inputs' values (absent inputs are None)."""
+    """The operator's words from the inputs' values (absent inputs are None)."""
     reason = values.get(REASON_INPUT_ID, "").strip()
     return Confirmation(
         typed_word=values.get(NAME_INPUT_ID),
+        override_word=values.get(OVERRIDE_INPUT_ID),
         override_reason=reason or None,
     )
 
@@ -184,24 +175,25 @@ def blocked_text(blocked: Sequence[GuardResult]) -> Text:
     return Text("\n").join([heading, *reasons])
 
 
-def keys_hint(request: ConfirmRequest) -> str:
-    """The keys that answer this dialog, always visible at the bottom."""
-    if request.needs_typing:
-        return "enter = confirm · tab = next field · esc = cancel · pgup/pgdn = scroll"
+def keys_hint(request: ConfirmRequest, *, settled: bool) -> str:
+    """The keys that answer this dialog, always visible at the bottom; a wait while settling."""
     verb = "journal the plan (dry run)" if request.dry_run else "run it"
-    return f"y = {verb} · n or esc = cancel · pgup/pgdn = scroll"
+    if not settled:
+        return f"wait {SETTLE_SECONDS:g} s… then ctrl+y = {verb} · esc = cancel"
+    answer = f"ctrl+y = {verb} · esc = cancel · pgup/pgdn = scroll"
+    return f"enter = next field · {answer}" if request.needs_typing else answer
 
 
 class ConfirmActionScreen(ModalScreen[Confirmation | None]):
     """Shows exactly what an action will do and what the guards saw; returns the operator's answer.
 
     Dismisses with a Confirmation when confirmed, None when cancelled. The answer area is docked
-    at the bottom so the inputs and keys stay visible while a long plan scrolls.
+    at the bottom so the inputs and keys stay visible while a long plan scrolls. Focus starts on
+    Cancel; the Confirm button takes only a mouse click, so no key but ctrl+y can confirm.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "confirm_plain", "Confirm"),
-        Binding("n", "decline", "Cancel"),
+        Binding("ctrl+y", "confirm", "Confirm"),
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("pageup", "scroll_plan(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_plan(1)", "Scroll down", show=False),
@@ -227,14 +219,29 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
     ConfirmActionScreen #answer Label { width: auto; margin-right: 1; text-style: bold; }
     ConfirmActionScreen #answer Input { width: 1fr; }
     ConfirmActionScreen #problem { color: $error; text-style: bold; }
+    ConfirmActionScreen #problem.-ready { color: $success; }
+    ConfirmActionScreen #buttons { height: 1; }
+    ConfirmActionScreen #buttons > Button { margin-right: 2; }
     ConfirmActionScreen #keys { color: $text-muted; }
     """
 
-    def __init__(self, request: ConfirmRequest) -> None:
+    AUTO_FOCUS = f"#{CANCEL_BUTTON_ID}"
+
+    class Shown(Message):
+        """The dialog is on screen: from `shown_at` (monotonic seconds) its settle time runs."""
+
+        def __init__(self, shown_at: float) -> None:
+            super().__init__()
+            self.shown_at = shown_at
+
+    def __init__(self, request: ConfirmRequest, clock: MonotonicClock = time.monotonic) -> None:
         super().__init__()
         self.request = request
         self.fields = answer_fields(request)
         self.answered = False
+        self.clock = clock
+        self.shown_at: float | None = None
+        self._settle_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         request = self.request
@@ -247,7 +254,10 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
                     with Horizontal():
                         yield Label(field.label)
                         yield Input(id=field.input_id, compact=True, placeholder=field.placeholder)
-                yield Static(keys_hint(request), id="keys")
+                with Horizontal(id="buttons"):
+                    yield Button("Cancel", id=CANCEL_BUTTON_ID, compact=True)
+                    yield self._confirm_button()
+                yield Static(keys_hint(request, settled=False), id="keys")
             with VerticalScroll(id="plan"):
                 yield from self._plan_statics()
 
@@ -265,30 +275,76 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
             yield Static(notes_text(request.plan), id="notes")
         yield Static(guards_text(request.guards), id="guards")
 
-    def on_mount(self) -> None:
-        if self.fields:
-            self.query_one(f"#{self.fields[0].input_id}", Input).focus()
+    def _confirm_button(self) -> Button:
+        """Confirm answers a mouse click only: it takes no focus, so enter can never press it."""
+        danger = self.request.plan.one_way or self.request.needs_override
+        button = Button(
+            "Confirm", "error" if danger else "primary", id=CONFIRM_BUTTON_ID, compact=True
+        )
+        button.can_focus = False
+        return button
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`y` and `n` answer only the plain dialog; typed dialogs need enter or escape."""
-        if action in ("confirm_plain", "decline"):
-            return not self.request.needs_typing
-        return True
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one(f"#{CANCEL_BUTTON_ID}", Button))
+        self.call_after_refresh(self._on_screen)
+
+    def _on_screen(self) -> None:
+        """The dialog has been drawn: the settle time starts now (unless already answered)."""
+        if self.answered:
+            return
+        self.shown_at = self.clock()
+        self.post_message(self.Shown(self.shown_at))
+        self._settle_timer = self.set_interval(SETTLE_HINT_SECONDS, self._show_when_settled)
+
+    def _show_when_settled(self) -> None:
+        """Once settled: the keys hint says what answers, and typing starts in the first field.
+
+        Only the hint and the focus follow this timer; whether a key answers is decided from
+        the clock when the key arrives.
+        """
+        if self.settle_problem() is not None:
+            return
+        if self._settle_timer is not None:
+            self._settle_timer.stop()
+        self.query_one("#keys", Static).update(keys_hint(self.request, settled=True))
+        cancel = self.query_one(f"#{CANCEL_BUTTON_ID}", Button)
+        if self.fields and self.focused in (None, cancel):
+            self.set_focus(self._field_input(0))
+
+    def settle_problem(self) -> str | None:
+        """Why the dialog takes no answer yet (None: it has been on screen long enough)."""
+        return settle_reason(self.clock(), self.shown_at)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter moves to the next field, or says what is still wrong; it never confirms."""
         event.stop()
-        self.submit()
+        index = next(i for i, f in enumerate(self.fields) if f.input_id == event.input.id)
+        problem = self.fields[index].problem(event.value)
+        if problem is not None:
+            self.show_problem(problem)
+        elif index + 1 < len(self.fields):
+            self.show_problem("")
+            self.set_focus(self._field_input(index + 1))
+        elif self._checked_values() is not None:
+            self.show_problem("typed correctly: ctrl+y runs it, esc cancels", ready=True)
 
-    def submit(self) -> None:
-        """Confirms when every input is right; otherwise says what is wrong and stays."""
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == CONFIRM_BUTTON_ID:
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def _checked_values(self) -> dict[str, str] | None:
+        """Every field's value when all are right; else the first problem is shown and focused."""
         values = {field.input_id: self._value(field.input_id) for field in self.fields}
-        for field in self.fields:
+        for index, field in enumerate(self.fields):
             problem = field.problem(values[field.input_id])
             if problem is not None:
                 self.show_problem(problem)
-                self.query_one(f"#{field.input_id}", Input).focus()
-                return
-        self.answer(confirmation_from(values))
+                self.set_focus(self._field_input(index))
+                return None
+        return values
 
     def answer(self, confirmation: Confirmation | None) -> None:
         """Dismisses once: a second key pressed before the dialog closes does nothing."""
@@ -297,14 +353,26 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
         self.answered = True
         self.dismiss(confirmation)
 
-    def show_problem(self, problem: str) -> None:
-        self.query_one("#problem", Static).update(problem)
+    def show_problem(self, problem: str, *, ready: bool = False) -> None:
+        line = self.query_one("#problem", Static)
+        line.set_class(ready, "-ready")
+        line.update(problem)
 
     def _value(self, input_id: str) -> str:
         return self.query_one(f"#{input_id}", Input).value
 
-    def action_confirm_plain(self) -> None:
-        self.answer(Confirmation())
+    def _field_input(self, index: int) -> Input:
+        return self.query_one(f"#{self.fields[index].input_id}", Input)
+
+    def action_confirm(self) -> None:
+        """ctrl+y: answers with the typed words once settled and every field is right."""
+        waiting = self.settle_problem()
+        if waiting is not None:
+            self.show_problem(waiting)
+            return
+        values = self._checked_values()
+        if values is not None:
+            self.answer(confirmation_from(values))
 
     def action_scroll_plan(self, pages: int) -> None:
         """Scrolls the plan a page while the focus stays in the input being typed."""
@@ -313,9 +381,6 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
             plan.scroll_page_up(animate=False)
         else:
             plan.scroll_page_down(animate=False)
-
-    def action_decline(self) -> None:
-        self.answer(None)
 
     def action_cancel(self) -> None:
         self.answer(None)

@@ -22,6 +22,7 @@ from cockpit.guards import (
     dns_ttl_preflight,
     evaluate,
     maintenance_backend_configured,
+    maintenance_backend_readable,
     maintenance_is_off,
     maintenance_is_on,
     new_error_ratio_under_threshold,
@@ -35,9 +36,11 @@ from cockpit.guards import (
     promotion_requires_maintenance,
     replica_in_recovery,
     replication_caught_up,
+    rollback_spares_demoted_primary,
     run_guard,
     step_dwell_elapsed,
     traffic_backend_configured,
+    weight_down_spares_demoted_primary,
     weights_known_on_plan,
 )
 from cockpit.model import Reading, SignalKind, Status
@@ -154,7 +157,7 @@ GOOD: dict[str, Reading] = {
         reading(
             "maintenance",
             SignalKind.MAINTENANCE,
-            {"on": True, "probe_status": 503, "backend": "alb"},
+            {"on": True, "probe_status": 503, "backend": "alb", "rule_present": True},
         ),
         targets("web-old", "old", 3, 3),
         targets("web-new", "new", 3, 3),
@@ -219,6 +222,9 @@ PROMOTED = with_values("replication", in_recovery=False, promoted=True, replay_l
 
 PASSING: list[tuple[Guard, tuple[Reading, ...]]] = [
     (maintenance_backend_configured, ()),
+    (maintenance_backend_readable, ()),
+    (rollback_spares_demoted_primary, ()),
+    (weight_down_spares_demoted_primary, ()),
     (maintenance_is_off, (MAINTENANCE_OFF_READING,)),
     (maintenance_is_on, ()),
     (new_side_healthy_after_promotion, ()),
@@ -604,9 +610,14 @@ def test_no_replication_section_trusts_the_session_for_promotion() -> None:
 # --- per action ----------------------------------------------------------------------------------
 
 EXPECTED_ORDER: dict[ActionId, list[str]] = {
-    ActionId.MAINTENANCE_ON: ["maintenance-backend-configured", "maintenance-is-off"],
+    ActionId.MAINTENANCE_ON: [
+        "maintenance-backend-configured",
+        "maintenance-backend-readable",
+        "maintenance-is-off",
+    ],
     ActionId.MAINTENANCE_OFF: [
         "maintenance-backend-configured",
+        "maintenance-backend-readable",
         "maintenance-is-on",
         "new-side-healthy-after-promotion",
     ],
@@ -631,8 +642,9 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
         "traffic-backend-configured",
         "weights-known-on-plan",
         "previous-step-exists",
+        "no-split-brain",
     ],
-    ActionId.ROLLBACK: [],
+    ActionId.ROLLBACK: ["no-split-brain"],
 }
 
 
@@ -707,3 +719,64 @@ def test_at_new_zero_an_unknown_p95_with_no_requests_does_not_block_the_first_st
     assert any(fact.value == "no requests yet (new 0 %)" for fact in result.facts)
     at_five = with_values("traffic", weights={"old": 95.0, "new": 5.0}, step_index=1)
     assert not new_p95_under_threshold(inputs(at_five, no_requests)).passed
+
+
+# --- the one-way door: nothing back to a demoted primary -----------------------------------------
+
+ROLLBACK_TO_ZERO = SessionFacts(
+    weights_since=NOW - timedelta(minutes=10),
+    undoable_changes=3,
+    rollback_weights={"old": 100, "new": 0},
+    rollback_maintenance_on=False,
+)
+
+
+def test_an_alb_maintenance_switch_whose_rules_cannot_be_read_blocks() -> None:
+    unread = with_values("maintenance", on=False, rule_present=None)
+    unread = replace(unread, detail="off: front door answers 200 (ALB rule not read: timeout)")
+    result = maintenance_backend_readable(inputs(unread))
+    assert "the ALB listener's rules cannot be read" in blocked_reason(result)
+    assert "ALB rule not read: timeout" in blocked_reason(result)
+    webhook = with_values("maintenance", backend="webhook", rule_present=None)
+    assert maintenance_backend_readable(inputs(webhook)).passed
+
+
+def test_rollback_after_promotion_is_blocked_as_split_brain() -> None:
+    result = rollback_spares_demoted_primary(inputs(PROMOTED, session=ROLLBACK_TO_ZERO))
+    reason = blocked_reason(result)
+    assert "the old primary is no longer the primary" in reason
+    assert "new 25 % → 0 %" in reason and "turn maintenance off" in reason
+    assert "keep maintenance on" in reason
+
+
+def test_rollback_before_promotion_passes() -> None:
+    assert rollback_spares_demoted_primary(inputs(session=ROLLBACK_TO_ZERO)).passed
+
+
+def test_rollback_after_promotion_that_sends_nothing_back_passes() -> None:
+    safe = SessionFacts(rollback_weights={"old": 50, "new": 50}, rollback_maintenance_on=True)
+    assert rollback_spares_demoted_primary(inputs(PROMOTED, session=safe)).passed
+
+
+def test_rollback_when_promotion_cannot_be_told_fails_closed() -> None:
+    unknown = with_values("replication", promoted=None, in_recovery=None)
+    unknown = replace(unknown, status=Status.UNKNOWN, detail="replica unreachable")
+    reason = blocked_reason(
+        rollback_spares_demoted_primary(inputs(unknown, session=ROLLBACK_TO_ZERO))
+    )
+    assert "cannot tell whether the replica was promoted" in reason
+
+
+def test_promotion_by_this_cutover_counts_without_a_replication_reading() -> None:
+    session = replace(ROLLBACK_TO_ZERO, promoted_this_session=True)
+    result = rollback_spares_demoted_primary(inputs(without=("replication",), session=session))
+    assert "split-brain" in blocked_reason(result)
+
+
+def test_weight_down_to_zero_after_promotion_is_blocked() -> None:
+    at_five = with_values("traffic", weights={"old": 95.0, "new": 5.0}, previous_step_percent=0)
+    assert "split-brain" in blocked_reason(
+        weight_down_spares_demoted_primary(inputs(at_five, PROMOTED))
+    )
+    assert weight_down_spares_demoted_primary(inputs(at_five)).passed
+    assert weight_down_spares_demoted_primary(inputs(PROMOTED)).passed

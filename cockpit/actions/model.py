@@ -104,13 +104,16 @@ class SessionFacts:
 
     weights_since: when the current traffic split was first known to be in place (the last weight
     change this session made, or the oldest reading of an unbroken run of the same split);
-    None when nobody can say.
+    None when nobody can say. rollback_weights / rollback_maintenance_on: what rollback would
+    put back (None: rollback leaves that resource alone).
     """
 
     weights_since: datetime | None = None
     promoted_this_session: bool = False
     maintenance_on_by_session: bool = False
     undoable_changes: int = 0
+    rollback_weights: Mapping[str, JsonValue] | None = None
+    rollback_maintenance_on: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,25 @@ class Plan:
             "one_way": self.one_way,
             "notes": list(self.notes),
         }
+
+
+def plan_from_json(data: Mapping[str, JsonValue], action_id: ActionId) -> Plan:
+    """A plan read back from its journal record: enough to verify it and build its inverse."""
+    target, calls, notes = data.get("target"), data.get("calls"), data.get("notes")
+    changes = data.get("changes")
+    return Plan(
+        action_id=action_id,
+        summary=str(data.get("summary") or ""),
+        changes=tuple(
+            Change(str(c.get("resource")), str(c.get("before")), str(c.get("after")))
+            for c in (changes if isinstance(changes, list) else [])
+            if isinstance(c, dict)
+        ),
+        calls=tuple(str(call) for call in calls) if isinstance(calls, list) else (),
+        target=dict(target) if isinstance(target, dict) else {},
+        one_way=data.get("one_way") is True,
+        notes=tuple(str(note) for note in notes) if isinstance(notes, list) else (),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
-"""Rollback: replay the session's recorded inverses newest first, back to the baseline.
+"""Rollback: put every resource this cutover changed back as it was before its first change.
 
-What cannot be undone (a promoted replica) is said plainly, in the plan and in the result.
+Planned from fresh reads (never from what was recorded as "before"), executed exactly as
+confirmed, and verified by reading back. What cannot be undone (a promoted replica) is said
+plainly, in the plan and in the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cockpit.actions.maintenance import describe_maintenance_target, planned_maintenance_calls
 from cockpit.actions.model import (
@@ -17,7 +19,13 @@ from cockpit.actions.model import (
     Plan,
     Verification,
 )
-from cockpit.actions.session_log import UNDONE
+from cockpit.actions.session_log import (
+    MAINTENANCE_RESOURCE,
+    UNDONE,
+    WEIGHTS_RESOURCE,
+    resource_of,
+    restore_targets,
+)
 from cockpit.actions.steps import (
     StepContext,
     maintenance_words,
@@ -26,119 +34,175 @@ from cockpit.actions.steps import (
     weights_text,
     writers_of,
 )
-from cockpit.actions.weights import RawWeights, describe_weights_target, planned_weight_calls
+from cockpit.actions.weights import (
+    RawWeights,
+    WeightsReader,
+    describe_weights_target,
+    planned_weight_calls,
+)
 from cockpit.jsonvalue import JsonValue
-
-MAINTENANCE_ACTIONS = frozenset({ActionId.MAINTENANCE_ON, ActionId.MAINTENANCE_OFF})
-
-
-def _newest_first(context: StepContext) -> tuple[Inverse, ...]:
-    return tuple(reversed(context.session.inverses))
 
 
 def plan_rollback(context: StepContext) -> Plan:
-    """Every recorded inverse, newest first, and what will stay as it is."""
-    inverses = _newest_first(context)
+    """Each changed resource from what it reads now back to before the first change."""
+    inverses = context.session.inverses
     if not inverses:
-        raise ActionFailed("nothing to roll back: this session has changed nothing yet")
-    changes: list[Change] = []
-    calls: list[str] = []
-    notes: list[str] = []
-    for inverse in inverses:
-        if not inverse.undoable:
-            notes.append(f"NOT UNDONE: {inverse.description}")
-            continue
-        change, inverse_calls = _describe(context, inverse)
-        changes.append(change)
-        calls.extend(inverse_calls)
-    baseline = context.session.baseline or {}
+        raise ActionFailed("nothing to roll back: this cutover has changed nothing yet")
+    _check_weights_recorded(inverses)
+    targets = restore_targets(inverses)
+    steps = [_step(context, resource, target) for resource, target in targets.items()]
+    ordered = _in_safe_order(steps)
+    changes = tuple(change for step in ordered for change in _change(context, step))
+    calls = tuple(call for step in ordered for call in _calls(context, step))
+    notes = [f"NOT UNDONE: {i.description}" for i in inverses if not i.undoable]
+    notes += [_already_text(step) for step in ordered if step["before"] == step["after"]]
     return Plan(
         action_id=ActionId.ROLLBACK,
-        summary=f"Roll back {len(changes)} change(s) of this session, newest first",
-        changes=tuple(changes),
-        calls=tuple(calls),
+        summary=f"Roll back {len(changes)} resource(s) to before the cutover's first change",
+        changes=changes,
+        calls=calls,
         target={
-            "inverses": [inverse.to_json() for inverse in inverses],
-            "baseline": dict(baseline),
+            "steps": list(ordered),
+            "inverses": [inverse.to_json() for inverse in reversed(inverses)],
+            "baseline": dict(context.session.baseline or {}),
         },
         notes=tuple(notes),
     )
 
 
-def _describe(context: StepContext, inverse: Inverse) -> tuple[Change, tuple[str, ...]]:
-    config = context.config
-    if inverse.action_id in MAINTENANCE_ACTIONS:
-        assert config.maintenance is not None
-        turn_on = inverse.target.get("on") is True
-        where = describe_maintenance_target(config.maintenance)
-        change = Change(
-            f"maintenance ({where})", maintenance_words(not turn_on), maintenance_words(turn_on)
-        )
-        return change, planned_maintenance_calls(config.maintenance, turn_on)
-    assert config.traffic is not None
-    before, after = _inverse_weights(inverse)
-    where = describe_weights_target(config.traffic)
-    change = Change(where, weights_text(before), weights_text(after))
-    return change, planned_weight_calls(config.traffic, before, after)
+def _check_weights_recorded(inverses: Sequence[Inverse]) -> None:
+    for inverse in inverses:
+        weights = resource_of(inverse) == WEIGHTS_RESOURCE
+        if weights and inverse.undoable and not isinstance(inverse.target.get("after"), dict):
+            raise ActionFailed(f"the recorded inverse {inverse.description!r} has no weights")
 
 
-def _inverse_weights(inverse: Inverse) -> tuple[RawWeights, RawWeights]:
-    """(weights now, weights to restore) as the inverse recorded them."""
-    before, after = inverse.target.get("before"), inverse.target.get("after")
+def _step(context: StepContext, resource: str, target: JsonValue) -> dict[str, JsonValue]:
+    """One resource's step: what it reads now (fresh) and what it goes back to."""
+    if resource == MAINTENANCE_RESOURCE:
+        return {"resource": resource, "before": _maintenance_now(context), "after": target}
+    now = _weights_reader(context).read()
+    return {"resource": resource, "before": weights_json(now), "after": target}
+
+
+def _maintenance_now(context: StepContext) -> bool:
+    reader = context.backends.maintenance
+    if reader is None:
+        raise ActionFailed("no [maintenance] backend to read maintenance with")
+    probe = reader.read()
+    if probe.on is None:
+        raise ActionFailed(f"maintenance state cannot be read: {probe.detail}")
+    return probe.on
+
+
+def _weights_reader(context: StepContext) -> WeightsReader:
+    if context.backends.weights is None:
+        raise ActionFailed("no [traffic] backend to read the weights with")
+    return context.backends.weights
+
+
+def _in_safe_order(steps: list[dict[str, JsonValue]]) -> list[dict[str, JsonValue]]:
+    """Maintenance on first, weights next, maintenance off last: users never meet a half state."""
+
+    def rank(step: Mapping[str, JsonValue]) -> int:
+        if step["resource"] == MAINTENANCE_RESOURCE:
+            return 0 if step["after"] is True else 2
+        return 1
+
+    return sorted(steps, key=rank)
+
+
+def _change(context: StepContext, step: Mapping[str, JsonValue]) -> tuple[Change, ...]:
+    if step["before"] == step["after"]:
+        return ()
+    if step["resource"] == MAINTENANCE_RESOURCE:
+        section = context.config.maintenance
+        assert section is not None
+        where = f"maintenance ({describe_maintenance_target(section)})"
+        return (Change(where, maintenance_words(step["before"] is True), _on(step["after"])),)
+    before, after = _weights(step)
+    assert context.config.traffic is not None
+    where = describe_weights_target(context.config.traffic)
+    return (Change(where, weights_text(before), weights_text(after)),)
+
+
+def _calls(context: StepContext, step: Mapping[str, JsonValue]) -> tuple[str, ...]:
+    if step["before"] == step["after"]:
+        return ()
+    if step["resource"] == MAINTENANCE_RESOURCE:
+        assert context.config.maintenance is not None
+        return planned_maintenance_calls(context.config.maintenance, step["after"] is True)
+    assert context.config.traffic is not None
+    return planned_weight_calls(context.config.traffic, *_weights(step))
+
+
+def _on(value: JsonValue) -> str:
+    return maintenance_words(value is True)
+
+
+def _weights(step: Mapping[str, JsonValue]) -> tuple[RawWeights, RawWeights]:
+    before, after = step["before"], step["after"]
     if not isinstance(before, dict) or not isinstance(after, dict):
-        raise ActionFailed(f"the recorded inverse {inverse.description!r} has no weights")
+        raise ActionFailed("the rollback plan has no weights for its weights step")
     return weights_from_json(before), weights_from_json(after)
 
 
+def _already_text(step: Mapping[str, JsonValue]) -> str:
+    if step["resource"] == MAINTENANCE_RESOURCE:
+        return f"maintenance already {_on(step['after'])}: left as it is"
+    return f"weights already {weights_text(_weights(step)[1])}: left as they are"
+
+
+def plan_steps(plan: Plan) -> list[Mapping[str, JsonValue]]:
+    """The rollback plan's steps, in the order they run."""
+    steps = plan.target.get("steps")
+    return [step for step in steps if isinstance(step, dict)] if isinstance(steps, list) else []
+
+
 def execute_rollback(context: StepContext, plan: Plan) -> Execution:
-    """Undoes each inverse in turn, journaling each as it is done; stops at the first failure."""
+    """Runs exactly the confirmed steps in order, journaling each; stops at the first failure."""
     writers = writers_of(context)
-    evidence: list[str] = []
-    for inverse in _newest_first(context):
-        if not inverse.undoable:
-            done: tuple[str, ...] = (f"left as it is: {inverse.description}",)
-        elif inverse.action_id in MAINTENANCE_ACTIONS:
+    evidence = [f"left as it is: {note}" for note in plan.notes if note.startswith("NOT UNDONE")]
+    for step in plan_steps(plan):
+        resource = str(step["resource"])
+        if step["before"] == step["after"]:
+            done: tuple[str, ...] = (_already_text(step),)
+        elif resource == MAINTENANCE_RESOURCE:
             if writers.maintenance is None:
                 raise ActionFailed("no [maintenance] backend to undo with")
-            done = writers.maintenance.switch(inverse.target.get("on") is True)
+            done = writers.maintenance.switch(step["after"] is True)
         else:
             if writers.weights is None:
                 raise ActionFailed("no [traffic] backend to undo with")
-            done = writers.weights.write(_inverse_weights(inverse)[1])
+            done = writers.weights.write(_weights(step)[1])
         evidence.extend(done)
-        context.progress(UNDONE, {"undone": inverse.to_json(), "evidence": list(done)})
+        context.progress(UNDONE, {"resource": resource, "step": dict(step), "evidence": list(done)})
     return Execution(tuple(evidence))
 
 
 def verify_rollback(context: StepContext, plan: Plan) -> Verification:
-    """Weights and maintenance read back equal to the baseline captured before the first change."""
-    baseline = plan.target.get("baseline")
-    if not isinstance(baseline, dict) or not baseline:
-        return Verification(False, "no baseline was recorded: cannot prove the rollback", {})
-    problems, observed = _compare_with_baseline(context, baseline)
+    """Every resource reads back as the plan put it: as before the cutover's first change."""
+    problems: list[str] = []
+    observed: dict[str, JsonValue] = {}
+    for step in plan_steps(plan):
+        problems += _read_back_problems(context, step, observed)
     untouched = [note for note in plan.notes if note.startswith("NOT UNDONE")]
     if problems:
         return Verification(False, "; ".join(problems + untouched), observed)
-    restored = "weights and maintenance back as before the first change"
+    restored = "every changed resource back as before the first change"
     return Verification(True, "; ".join([restored, *untouched]), observed)
 
 
-def _compare_with_baseline(
-    context: StepContext, baseline: Mapping[str, JsonValue]
-) -> tuple[list[str], dict[str, JsonValue]]:
-    problems: list[str] = []
-    observed: dict[str, JsonValue] = {}
-    weights, reader = baseline.get("weights"), context.backends.weights
-    if isinstance(weights, dict) and reader is not None:
-        wanted, now = weights_from_json(weights), reader.read()
-        observed["weights"] = weights_json(now)
-        if now != wanted:
-            problems.append(f"weights {weights_text(now)}, baseline {weights_text(wanted)}")
-    maintenance_on, switch = baseline.get("maintenance_on"), context.backends.maintenance
-    if isinstance(maintenance_on, bool) and switch is not None:
-        probe = switch.read()
-        observed["maintenance_on"] = probe.on
-        if probe.on is not maintenance_on:
-            now_words, then_words = maintenance_words(probe.on), maintenance_words(maintenance_on)
-            problems.append(f"maintenance {now_words}, baseline {then_words}")
-    return problems, observed
+def _read_back_problems(
+    context: StepContext, step: Mapping[str, JsonValue], observed: dict[str, JsonValue]
+) -> list[str]:
+    if step["resource"] == MAINTENANCE_RESOURCE:
+        on = _maintenance_now(context)
+        observed["maintenance_on"] = on
+        wanted = step["after"] is True
+        return [] if on is wanted else [f"maintenance {_on(on)}, should be {_on(wanted)}"]
+    now, wanted_weights = _weights_reader(context).read(), _weights(step)[1]
+    observed["weights"] = weights_json(now)
+    if now == wanted_weights:
+        return []
+    return [f"weights {weights_text(now)}, should be {weights_text(wanted_weights)}"]

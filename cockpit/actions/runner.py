@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.actions.backends import Backends
+from cockpit.actions.confirmation import Confirmation, confirmation_problem
 from cockpit.actions.model import (
     ActionFailed,
     ActionId,
@@ -23,23 +24,34 @@ from cockpit.actions.model import (
     Plan,
     Verification,
     blocking,
+    plan_from_json,
 )
 from cockpit.actions.registry import ActionSpec, action, available_actions, evaluate_guards
-from cockpit.actions.session_log import ACTION_KIND, BASELINE_KIND, COMPLETED, SessionLog
+from cockpit.actions.session_log import (
+    ACTION_KIND,
+    BASELINE_KIND,
+    COMPLETED,
+    UNKNOWN_OUTCOME,
+    SessionLog,
+    UnfinishedRun,
+)
 from cockpit.actions.steps import StepContext, plan_weights, weights_from_json, weights_json
+from cockpit.actions.weights import RawWeights
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
-from cockpit.guards import GuardInputs
+from cockpit.guards import GuardInputs, demoted_primary_reason_for_weights
 from cockpit.journal import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import SignalKind
 from cockpit.sources.failures import describe_failure
+from cockpit.sources.traffic import split_percent
 from cockpit.state import State
 
 Refresh = Callable[[], Awaitable[State]]
 VERIFY_RETRY_SECONDS = 0.5
 AUTO_ABORT_ACTOR = "auto-abort"
 RESULT_SIGNAL_KINDS = (SignalKind.TRAFFIC, SignalKind.MAINTENANCE, SignalKind.REPLICATION)
+RECONCILED = "reconciled"
 
 
 @dataclass(frozen=True)
@@ -71,14 +83,6 @@ class Prepared:
     @property
     def blocked(self) -> tuple[GuardResult, ...]:
         return blocking(self.guards)
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """What the operator typed: the one-way door's name, and an override's reason."""
-
-    typed_word: str | None = None
-    override_reason: str | None = None
 
 
 def weights_held_since(state: State) -> datetime | None:
@@ -180,7 +184,7 @@ class ActionRunner:
         """Confirmed: re-check guards on fresh data, execute, verify, record the inverse."""
         if self._running is not None:
             return self._busy(prepared.spec.action_id)
-        problem = _confirmation_problem(prepared, confirmation)
+        problem = confirmation_problem(prepared.plan, prepared.blocked, confirmation)
         if problem:
             return self.cancel(prepared, problem)
         self._running = prepared.spec.action_id
@@ -305,6 +309,61 @@ class ActionRunner:
             baseline["maintenance_on"] = self._backends.maintenance.read().on
         return baseline
 
+    # --- loose ends -------------------------------------------------------------------------
+
+    async def reconcile(self, actor: str) -> tuple[Outcome, ...]:
+        """Ends every action a dead process left between `started` and its end.
+
+        Its outcome is unknown: what is true now is read and journaled, and the inverse from
+        its recorded plan joins the undo stack, so rollback can still restore the baseline.
+        """
+        if self.mode != "live" or self._running is not None:
+            return ()
+        outcomes = []
+        for run in self.session.unfinished:
+            self._running = run.action_id
+            try:
+                outcomes.append(await self._reconcile_one(run, actor))
+            finally:
+                self._running = None
+        return tuple(outcomes)
+
+    async def _reconcile_one(self, run: UnfinishedRun, actor: str) -> Outcome:
+        spec = action(run.action_id)
+        plan = plan_from_json(run.plan, run.action_id)
+        prepared = Prepared(spec, run.run_id, (), plan, run.actor)
+        context = self._context(run.run_id, actor)
+        now_true = await self._what_is_true_now()
+        promoted = await asyncio.to_thread(self._promoted_now)
+        who = f"pid {run.pid}" if run.pid is not None else "its process"
+        message = (
+            f"{spec.title}: OUTCOME UNKNOWN: {who} stopped after '{run.last_phase}' without "
+            "finishing; now: " + ("; ".join(now_true) or "unknown")
+        )
+        data: dict[str, JsonValue] = {
+            "now": list(now_true),
+            "stopped_after": run.last_phase,
+            "reconciles": True,
+        }
+        self._record(run.action_id, run.run_id, RECONCILED, actor, data)
+        inverse = spec.inverse(context, plan) if run.action_id is not ActionId.ROLLBACK else None
+        extra: dict[str, JsonValue] = {"reconciles": True}
+        if spec.one_way:
+            extra["promoted"] = promoted
+        inverse_json = inverse.to_json() if inverse is not None else None
+        self._complete(prepared, UNKNOWN_OUTCOME, message, inverse_json, extra)
+        return Outcome(run.action_id, UNKNOWN_OUTCOME, message, run.run_id, (), plan)
+
+    def _promoted_now(self) -> bool | None:
+        """Whether the replica has left recovery, read from it; None when it cannot be read."""
+        reader = self._backends.promotion
+        if reader is None:
+            return None
+        try:
+            return not reader.in_recovery()
+        except Exception:
+            return None
+
     # --- auto-abort -------------------------------------------------------------------------
 
     async def shift_back(self, reason: str, facts: Mapping[str, JsonValue]) -> Outcome:
@@ -324,8 +383,13 @@ class ActionRunner:
         run_id = self._new_run_id()
         context = self._context(run_id, AUTO_ABORT_ACTOR)
         try:
+            target = weights_from_json(after)
+            held = await self._split_brain_hold(target)
+            if held is not None:
+                self._record(action_id, run_id, "refused", AUTO_ABORT_ACTOR, {"why": held})
+                return Outcome(action_id, "refused", held, run_id)
             before = await asyncio.to_thread(self._read_weights)
-            plan = plan_weights(context, action_id, before, weights_from_json(after))
+            plan = plan_weights(context, action_id, before, target)
         except Exception as error:
             message = f"auto-abort could not plan: {_failure_text(error)}"
             self._record(action_id, run_id, "unplannable", AUTO_ABORT_ACTOR, {"error": message})
@@ -341,6 +405,15 @@ class ActionRunner:
             return await self._execute(prepared)
         finally:
             self._running = None
+
+    async def _split_brain_hold(self, target: RawWeights) -> str | None:
+        """Why auto-abort holds the weights instead of sending everyone to a demoted primary."""
+        _, new_percent = split_percent(target.old, target.new)
+        if new_percent > 0:
+            return None
+        state = await self._refresh()
+        reason = demoted_primary_reason_for_weights(self.guard_inputs(state), new_percent)
+        return None if reason is None else f"auto-abort held the weights: {reason}"
 
     def _read_weights(self) -> Any:
         if self._backends.weights is None:
@@ -366,9 +439,14 @@ class ActionRunner:
         self._record(prepared.spec.action_id, prepared.run_id, phase, prepared.actor, data)
 
     def _complete(
-        self, prepared: Prepared, result: str, message: str, inverse: dict[str, JsonValue] | None
+        self,
+        prepared: Prepared,
+        result: str,
+        message: str,
+        inverse: dict[str, JsonValue] | None,
+        extra: Mapping[str, JsonValue] | None = None,
     ) -> None:
-        data = {"outcome": result, "message": message, "inverse": inverse}
+        data = {"outcome": result, "message": message, "inverse": inverse, **(extra or {})}
         self._record_phase(prepared, COMPLETED, data)
 
     def _record(
@@ -407,16 +485,6 @@ def _planned_json(plan: Plan, guards: Sequence[GuardResult]) -> dict[str, JsonVa
 def _blocked_message(spec: ActionSpec, guards: Sequence[GuardResult]) -> str:
     reasons = "; ".join(str(guard.reason) for guard in blocking(guards))
     return f"{spec.title} blocked: {reasons}"
-
-
-def _confirmation_problem(prepared: Prepared, confirmation: Confirmation) -> str | None:
-    """Why this confirmation does not let the action run, or None."""
-    word = prepared.plan.confirm_word
-    if word is not None and (confirmation.typed_word or "").strip() != word:
-        return f"not confirmed: the name typed does not match {word!r}"
-    if prepared.blocked and not (confirmation.override_reason or "").strip():
-        return "not confirmed: an override needs a reason"
-    return None
 
 
 def _failure_text(error: BaseException) -> str:

@@ -1,13 +1,14 @@
-"""What this session has changed, folded from its journal: baseline, undo stack, last steps.
+"""What this cutover has changed, folded from its journal: baseline, undo stack, loose ends.
 
 The journal is the single source of truth, so a cockpit restarted after a dropped SSH session,
-or a `cockpit act` run between two others, knows exactly what rollback has to undo.
+or a `cockpit act` run between two others, knows exactly what rollback has to undo, and which
+action a dead process left between `started` and its end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,60 +18,204 @@ from cockpit.jsonvalue import JsonValue
 
 ACTION_KIND = "action"
 BASELINE_KIND = "baseline"
+PLANNED = "planned"
+STARTED = "started"
 COMPLETED = "completed"
 UNDONE = "undone"
-STARTED_OUTCOMES = frozenset({"succeeded", "failed", "unverified"})
+UNKNOWN_OUTCOME = "unknown"
+STARTED_OUTCOMES = frozenset({"succeeded", "failed", "unverified", UNKNOWN_OUTCOME})
 WEIGHT_ACTIONS = frozenset({ActionId.WEIGHT_UP, ActionId.WEIGHT_DOWN, ActionId.ROLLBACK})
+MAINTENANCE_ACTIONS = frozenset({ActionId.MAINTENANCE_ON, ActionId.MAINTENANCE_OFF})
+WEIGHTS_RESOURCE = "weights"
+MAINTENANCE_RESOURCE = "maintenance"
+REPLICA_RESOURCE = "replica"
+PROMOTED, IN_RECOVERY = "promoted", "in recovery"
+DRIFT_KIND = "drift"
+CHANGED_OUTCOMES = frozenset({"succeeded"})
+TOUCHED_OUTCOMES = frozenset({"failed", "unverified", UNKNOWN_OUTCOME})
+
+
+def resource_of(inverse: Inverse) -> str:
+    """'weights' or 'maintenance' (a promotion's inverse is its own, never undone)."""
+    if inverse.action_id in MAINTENANCE_ACTIONS:
+        return MAINTENANCE_RESOURCE
+    if inverse.action_id is ActionId.PROMOTE:
+        return "promotion"
+    return WEIGHTS_RESOURCE
+
+
+def restore_targets(inverses: Iterable[Inverse]) -> dict[str, JsonValue]:
+    """Per resource, the value it had before this cutover first changed it (oldest inverse).
+
+    An inverse without the value it should restore is skipped here; planning a rollback from it
+    fails with the reason.
+    """
+    targets: dict[str, JsonValue] = {}
+    for inverse in reversed(tuple(inverses)):
+        resource = resource_of(inverse)
+        if not inverse.undoable:
+            continue
+        if resource == MAINTENANCE_RESOURCE:
+            targets[resource] = inverse.target.get("on") is True
+        elif isinstance(after := inverse.target.get("after"), dict):
+            targets[resource] = dict(after)
+    return targets
+
+
+def expected_after(
+    action_id: ActionId, result: str, target: Mapping[str, JsonValue]
+) -> dict[str, JsonValue]:
+    """What our own action left each resource it touched as (None: not known)."""
+    touched = _touched(action_id, target)
+    if result in CHANGED_OUTCOMES:
+        return touched
+    if result in TOUCHED_OUTCOMES:
+        return dict.fromkeys(touched)
+    return {}
+
+
+def _touched(action_id: ActionId, target: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    if action_id in (ActionId.WEIGHT_UP, ActionId.WEIGHT_DOWN):
+        return {WEIGHTS_RESOURCE: target.get("after")}
+    if action_id in MAINTENANCE_ACTIONS:
+        return {MAINTENANCE_RESOURCE: action_id is ActionId.MAINTENANCE_ON}
+    if action_id is ActionId.PROMOTE:
+        return {REPLICA_RESOURCE: PROMOTED}
+    steps = target.get("steps")
+    return {
+        str(step.get("resource")): step.get("after")
+        for step in (steps if isinstance(steps, list) else [])
+        if isinstance(step, dict)
+    }
+
+
+@dataclass(frozen=True)
+class UnfinishedRun:
+    """An action whose journal has its plan (and maybe `started`) but no end yet.
+
+    started: whether it went past confirmation into changing things; a run that never started
+    changed nothing and needs no reconciling.
+    """
+
+    action_id: ActionId
+    run_id: str
+    actor: str
+    plan: Mapping[str, JsonValue]
+    started: bool = False
+    last_phase: str = PLANNED
+    pid: int | None = None
 
 
 @dataclass(frozen=True)
 class SessionLog:
-    """The session's changes so far; a new SessionLog per record, never mutated."""
+    """The cutover's changes so far; a new SessionLog per record, never mutated."""
 
     baseline: Mapping[str, JsonValue] | None = None
     inverses: tuple[Inverse, ...] = ()
     weights_changed_at: datetime | None = None
     promoted: bool = False
     maintenance_on: bool = False
+    runs: Mapping[str, UnfinishedRun] = field(default_factory=dict)
+    pid: int | None = None
+    last_values: Mapping[str, JsonValue] = field(default_factory=dict)
 
     def facts(self, weights_seen_since: datetime | None) -> SessionFacts:
         """The guard inputs: weights held since the later of our last change and what we saw."""
         known = [t for t in (self.weights_changed_at, weights_seen_since) if t is not None]
+        targets = restore_targets(self.inverses)
+        weights, maintenance = targets.get(WEIGHTS_RESOURCE), targets.get(MAINTENANCE_RESOURCE)
         return SessionFacts(
             weights_since=max(known) if known else None,
             promoted_this_session=self.promoted,
             maintenance_on_by_session=self.maintenance_on,
             undoable_changes=sum(1 for inverse in self.inverses if inverse.undoable),
+            rollback_weights=weights if isinstance(weights, dict) else None,
+            rollback_maintenance_on=maintenance if isinstance(maintenance, bool) else None,
         )
+
+    def expected_values(self) -> dict[str, JsonValue]:
+        """What each resource should read now; None where an unfinished run may have changed it."""
+        values = dict(self.last_values)
+        for run in self.unfinished:
+            target = run.plan.get("target")
+            touched = _touched(run.action_id, target if isinstance(target, dict) else {})
+            values.update(dict.fromkeys(touched))
+        return values
+
+    @property
+    def unfinished(self) -> tuple[UnfinishedRun, ...]:
+        """Runs that started changing things and have no end: their outcome is unknown."""
+        return tuple(run for run in self.runs.values() if run.started)
 
     def with_record(self, kind: str, at: datetime, data: Mapping[str, JsonValue]) -> SessionLog:
         """The log after one journal record (records of other kinds change nothing)."""
+        if kind in ("header", "resume"):
+            pid = data.get("pid")
+            return replace(self, pid=pid if isinstance(pid, int) else None)
         if kind == BASELINE_KIND and self.baseline is None:
             return replace(self, baseline=dict(data))
+        if kind == DRIFT_KIND:
+            return self._with_values({str(data.get("resource")): data.get("after")})
         if kind != ACTION_KIND:
             return self
-        if data.get("phase") == UNDONE:
+        phase = data.get("phase")
+        log = self._completed(at, data) if phase == COMPLETED else self
+        log = log._tracked(data)
+        return log._undone(data) if phase == UNDONE else log
+
+    def _with_values(self, values: Mapping[str, JsonValue]) -> SessionLog:
+        return replace(self, last_values={**self.last_values, **values})
+
+    def _tracked(self, data: Mapping[str, JsonValue]) -> SessionLog:
+        """Follows each run from its plan to its end, so a run without an end can be found."""
+        run_id, phase = str(data.get("run")), data.get("phase")
+        plan = data.get("plan")
+        if phase == PLANNED and isinstance(plan, dict):
+            try:
+                action = ActionId(str(data.get("action")))
+            except ValueError:
+                return self
+            run = UnfinishedRun(action, run_id, str(data.get("actor") or ""), plan, pid=self.pid)
+            return replace(self, runs={**self.runs, run_id: run})
+        known = self.runs.get(run_id)
+        if known is None or not isinstance(phase, str):
+            return self
+        if phase == COMPLETED:
+            return replace(self, runs={k: v for k, v in self.runs.items() if k != run_id})
+        started = known.started or phase == STARTED
+        moved = replace(known, started=started, last_phase=phase)
+        return replace(self, runs={**self.runs, run_id: moved})
+
+    def _undone(self, data: Mapping[str, JsonValue]) -> SessionLog:
+        """A rollback step: every inverse of the resource it restored is gone from the stack."""
+        resource = data.get("resource")
+        if not isinstance(resource, str):
             return replace(self, inverses=self.inverses[:-1])
-        if data.get("phase") == COMPLETED:
-            return self._completed(at, data)
-        return self
+        kept = tuple(inverse for inverse in self.inverses if resource_of(inverse) != resource)
+        return replace(self, inverses=kept)
 
     def _completed(self, at: datetime, data: Mapping[str, JsonValue]) -> SessionLog:
         outcome = data.get("outcome")
         if outcome not in STARTED_OUTCOMES:
             return self
-        action = ActionId(str(data.get("action")))
+        try:
+            action = ActionId(str(data.get("action")))
+        except ValueError:
+            return self
         log = self
         if action in WEIGHT_ACTIONS:
             log = replace(log, weights_changed_at=at)
-        if action is ActionId.PROMOTE and outcome == "succeeded":
+        if action is ActionId.PROMOTE and (outcome == "succeeded" or data.get("promoted") is True):
             log = replace(log, promoted=True)
-        if action in (ActionId.MAINTENANCE_ON, ActionId.MAINTENANCE_OFF):
+        if action in MAINTENANCE_ACTIONS:
             log = replace(log, maintenance_on=action is ActionId.MAINTENANCE_ON)
         inverse = data.get("inverse")
         if isinstance(inverse, dict):
             log = replace(log, inverses=(*log.inverses, Inverse.from_json(inverse)))
-        return log
+        run = self.runs.get(str(data.get("run")))
+        plan_target = run.plan.get("target") if run is not None else None
+        target = plan_target if isinstance(plan_target, dict) else {}
+        return log._with_values(expected_after(action, str(outcome), target))
 
 
 def fold_records(records: Iterable[tuple[str, datetime, Mapping[str, JsonValue]]]) -> SessionLog:

@@ -145,27 +145,43 @@ def test_rollback_after_several_changes_returns_to_the_baseline(
     assert route53_weights(sandbox) == {"old": 100, "new": 0}
     assert front_door_status(sandbox) == 200
     undone = action_records(tmp_path, ActionId.ROLLBACK, "undone")
-    assert [u["undone"]["action"] for u in undone] == [
-        "maintenance-off",
-        "weight-down",
-        "weight-down",
-    ]
+    assert [u["resource"] for u in undone] == ["weights", "maintenance"]
+    assert undone[0]["step"]["before"] == {"old": 90, "new": 10}
+    assert undone[0]["step"]["after"] == {"old": 100, "new": 0}
     verified = action_records(tmp_path, ActionId.ROLLBACK, "verified")[-1]
     assert verified["ok"] is True
     assert len(list((tmp_path / "journal").glob("*.jsonl"))) == 1
     assert act(ActionId.ROLLBACK, yes=True) == 1 and "nothing to roll back" in act.text
 
 
-def test_rollback_says_plainly_that_a_promotion_stays(
+def test_rollback_after_a_promotion_is_refused_as_split_brain_unless_overridden(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     act = Act(sandbox, write_config(sandbox, tmp_path, guards={"promote_quiet_seconds": 0.0}))
     assert act(ActionId.MAINTENANCE_ON, yes=True) == 0, act.text
     assert act(ActionId.PROMOTE, confirm_name=REPLICA) == 0, act.text
-    assert act(ActionId.ROLLBACK, yes=True) == 0, act.text
+    before = sandbox.client.requests()
+
+    assert act(ActionId.ROLLBACK, yes=True) == 1
+    assert "the old primary is no longer the primary" in act.text
+    assert "turn maintenance off" in act.text and "keep maintenance on" in act.text
+    assert front_door_status(sandbox) == 503
+    assert mutating_requests_since(sandbox, before) == []
+
+    reason = "old app servers repointed to the promoted replica"
+    assert act(ActionId.ROLLBACK, "OVERRIDEQA", yes=True, override_reason=reason) == 1
+    assert "not overridden" in act.text and front_door_status(sandbox) == 503
+
+    assert act(ActionId.ROLLBACK, "OVERRIDE", yes=True, override_reason=reason) == 0, act.text
     assert "NOT UNDONE: promotion of shop-db-replica cannot be undone" in act.text
     assert postgres(sandbox)["promoted"] is True
     assert front_door_status(sandbox) == 200
+    override = action_records(tmp_path, ActionId.ROLLBACK, "override")[-1]
+    assert override["reason"] == reason
+    assert [g["guard"] for g in override["guards"]] == ["no-split-brain"]
+    planned = action_records(tmp_path, ActionId.ROLLBACK, "planned")[-1]
+    undone = action_records(tmp_path, ActionId.ROLLBACK, "undone")
+    assert [u["step"] for u in undone] == planned["plan"]["target"]["steps"]
 
 
 def test_dry_run_journals_the_plan_and_changes_nothing(

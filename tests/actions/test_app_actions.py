@@ -1,5 +1,8 @@
 """The guarded keys in the cockpit against the sandbox: blocked keys say why, the confirm screen,
-the typed name, the override, single flight, auto-abort, and read-only sending nothing."""
+the typed name, the override, single flight, auto-abort, and read-only sending nothing.
+
+Key times are scripted: the cockpit's key clock moves by hand past the quiet and settle times.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from cockpit.actions.backends import build_backends
+from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId
-from cockpit.actions.runner import ActionRunner, Confirmation, Prepared
+from cockpit.actions.runner import ActionRunner, Prepared
 from cockpit.app import CockpitApp
 from cockpit.config import load_config, read_config_text
 from cockpit.journal import JournalWriter
@@ -19,7 +25,7 @@ from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.session import open_session_journal
 from cockpit.sources.build import build_sources
 from cockpit.sources.context import SourceContext
-from screens.confirm_action import ConfirmActionScreen
+from screens.confirm_action import ConfirmActionScreen, keys_hint
 from tests.actions.support import action_records, sandbox_environ, write_config
 from tests.actions.test_act_sandbox import (
     REPLICA,
@@ -28,6 +34,7 @@ from tests.actions.test_act_sandbox import (
     postgres,
     route53_weights,
 )
+from tests.key_timing import SETTLED_SECONDS, KeyClock, press_alone, until
 
 SIZE = (80, 24)
 
@@ -43,7 +50,15 @@ def cockpit(
         mode=mode,
         environ=sandbox_environ(sandbox),
     )
-    return compose_app(settings, journal, mode, sandbox_environ(sandbox)), journal
+    app = compose_app(settings, journal, mode, sandbox_environ(sandbox), key_clock=KeyClock())
+    return app, journal
+
+
+def key_clock(app: CockpitApp) -> KeyClock:
+    """The scripted clock the cockpit times its keys with."""
+    clock = app.keys.clock
+    assert isinstance(clock, KeyClock)
+    return clock
 
 
 async def settle_until(pilot: object, condition: Callable[[], bool], what: str) -> None:
@@ -69,6 +84,30 @@ def notices(app: CockpitApp) -> str:
     return "\n".join(str(n.message) for n in app._notifications)
 
 
+def dialog_on_screen(app: CockpitApp) -> bool:
+    """The confirm screen is drawn and the cockpit knows since when (its settle time runs)."""
+    press = app.keys.press
+    return confirm_screen(app) is not None and press is not None and press.shown_at is not None
+
+
+async def settled_dialog(app: CockpitApp) -> ConfirmActionScreen:
+    """The confirm screen once its settle time has passed on the key clock."""
+    await until(lambda: dialog_on_screen(app), "the confirm screen on screen")
+    screen = confirm_screen(app)
+    assert screen is not None
+    key_clock(app).advance(SETTLED_SECONDS)
+    ready = keys_hint(screen.request, settled=True)
+    keys = screen.query_one("#keys")
+    await until(lambda: str(keys.render()) == ready, "the confirm screen to settle")
+    return screen
+
+
+async def confirm(pilot: Pilot[None], app: CockpitApp) -> None:
+    """ctrl+y on the confirm screen once it has settled."""
+    await settled_dialog(app)
+    await pilot.press("ctrl+y")
+
+
 async def test_a_blocked_key_says_why_and_does_nothing_else(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
@@ -76,7 +115,7 @@ async def test_a_blocked_key_says_why_and_does_nothing_else(
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle_until(pilot, lambda: app.state.latest("maintenance") is not None, "poll")
-            await pilot.press("P")
+            await press_alone(pilot, key_clock(app), "P")
             await settle_until(pilot, lambda: "maintenance is off" in notices(app), "the reason")
             assert confirm_screen(app) is None
     finally:
@@ -91,19 +130,21 @@ async def test_keys_confirm_screen_and_the_typed_name_promote_for_real(
     app, journal = cockpit(sandbox, tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
+            clock = key_clock(app)
             await settle_until(pilot, lambda: guards_pass(app, ActionId.MAINTENANCE_ON), "guards")
-            await pilot.press("m")
-            await settle_until(pilot, lambda: confirm_screen(app) is not None, "confirm screen")
-            await pilot.press("y")
+            await press_alone(pilot, clock, "m")
+            await confirm(pilot, app)
             await settle_until(pilot, lambda: front_door_status(sandbox) == 503, "maintenance")
             await settle_until(pilot, lambda: guards_pass(app, ActionId.PROMOTE), "promote guards")
-            await pilot.press("P")
-            await settle_until(pilot, lambda: confirm_screen(app) is not None, "confirm screen")
-            await pilot.press("y", "enter")
+            await press_alone(pilot, clock, "P")
+            await settled_dialog(app)
+            await pilot.press("y", "enter", "ctrl+y")
             assert confirm_screen(app) is not None
-            await pilot.press("ctrl+u", *"shop-db", "enter")
+            await pilot.press("ctrl+u", *"shop-db", "enter", "ctrl+y")
             assert confirm_screen(app) is not None and postgres(sandbox)["promoted"] is False
             await pilot.press(*"-replica", "enter")
+            assert confirm_screen(app) is not None and postgres(sandbox)["promoted"] is False
+            await pilot.press("ctrl+y")
             await settle_until(pilot, lambda: postgres(sandbox)["promoted"] is True, "promotion")
             await settle_until(pilot, lambda: "Promote replica: done" in notices(app), "result")
     finally:
@@ -121,11 +162,11 @@ async def test_an_override_needs_the_word_and_a_reason_and_is_journaled(
             await settle_until(pilot, lambda: app.state.latest("maintenance") is not None, "poll")
             assert not guards_pass(app, ActionId.PROMOTE)
             app.action_press(ActionId.PROMOTE.value, True)
-            await settle_until(pilot, lambda: confirm_screen(app) is not None, "override screen")
-            await pilot.press(*"OVERRIDE", "enter")
+            await settled_dialog(app)
+            await pilot.press(*OVERRIDE_WORD, "enter")
             assert confirm_screen(app) is not None
             await pilot.press(*"app already stopped by hand", "enter")
-            await pilot.press(*REPLICA, "enter")
+            await pilot.press(*REPLICA, "enter", "ctrl+y")
             await settle_until(pilot, lambda: postgres(sandbox)["promoted"] is True, "promotion")
     finally:
         journal.close()
@@ -175,12 +216,16 @@ async def test_auto_abort_shifts_back_when_new_errors_stay_high(
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle_until(pilot, lambda: guards_pass(app, ActionId.WEIGHT_UP), "guards")
-            await pilot.press("plus")
-            await settle_until(pilot, lambda: confirm_screen(app) is not None, "confirm screen")
-            await pilot.press("y")
+            await press_alone(pilot, key_clock(app), "plus")
+            await confirm(pilot, app)
             await settle_until(pilot, lambda: route53_weights(sandbox)["new"] == 5, "step up")
             sandbox.client.inject("error-burst", side="new", ratio=0.9)
             await settle_until(pilot, lambda: route53_weights(sandbox)["new"] == 0, "auto-abort")
+            await settle_until(
+                pilot,
+                lambda: bool(action_records(tmp_path, ActionId.WEIGHT_DOWN, "completed")),
+                "the auto-abort's record",
+            )
     finally:
         journal.close()
     planned = action_records(tmp_path, ActionId.WEIGHT_DOWN, "planned")[-1]

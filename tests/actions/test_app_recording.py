@@ -23,10 +23,13 @@ from tests.actions.test_act_sandbox import front_door_status
 from tests.actions.test_app_actions import (
     SIZE,
     cockpit,
+    confirm,
     confirm_screen,
     guards_pass,
+    key_clock,
     settle_until,
 )
+from tests.key_timing import press_alone
 from tests.ui.test_journal_failure import FullDiskJournal
 
 
@@ -41,23 +44,23 @@ async def test_each_action_and_the_c_key_leave_the_screen_as_text_in_the_journal
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle_until(pilot, lambda: guards_pass(app, ActionId.MAINTENANCE_ON), "guards")
-            await pilot.press("m")
+            await press_alone(pilot, key_clock(app), "m")
             await settle_until(pilot, lambda: confirm_screen(app) is not None, "confirm screen")
             await settle_until(
                 pilot, lambda: bool(records_of(journal.path, "screen")), "planned screen"
             )
-            await pilot.press("y")
+            await confirm(pilot, app)
             await settle_until(pilot, lambda: front_door_status(sandbox) == 503, "maintenance")
             await settle_until(
                 pilot, lambda: len(records_of(journal.path, "screen")) >= 2, "completed screen"
             )
-            await pilot.press("c")
+            await press_alone(pilot, key_clock(app), "c")
     finally:
         journal.close()
     screens = records_of(journal.path, "screen")
     planned, completed, operator = screens[0], screens[1], screens[-1]
     assert (planned["action"], planned["phase"]) == ("maintenance-on", "planned")
-    assert "CreateRule" in str(planned["text"]) and "y = run it" in str(planned["text"])
+    assert "CreateRule" in str(planned["text"]) and "ctrl+y = run it" in str(planned["text"])
     assert (completed["action"], completed["phase"]) == ("maintenance-on", "completed")
     assert completed["run"] == planned["run"]
     assert "LIVE" in str(completed["text"])

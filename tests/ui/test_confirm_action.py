@@ -1,4 +1,7 @@
-"""The confirm dialog in a host app at 80x24 and 160x48: what it shows, which answers it takes."""
+"""The confirm dialog in a host app at 80x24 and 160x48: what it shows, which answers it takes.
+
+The dialog's clock is scripted: a test moves it past the settle time instead of waiting.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId, Change, GuardFact, GuardResult, Plan
-from cockpit.actions.runner import Confirmation
 from screens.confirm_action import (
+    CANCEL_BUTTON_ID,
+    CONFIRM_BUTTON_ID,
     DRY_RUN_BANNER,
     NAME_INPUT_ID,
     ONE_WAY_BANNER,
@@ -21,7 +26,9 @@ from screens.confirm_action import (
     REASON_INPUT_ID,
     ConfirmActionScreen,
     ConfirmRequest,
+    keys_hint,
 )
+from tests.key_timing import SETTLED_SECONDS, KeyClock, until
 
 NARROW = (80, 24)
 WIDE = (160, 48)
@@ -88,13 +95,14 @@ class Host(App[None]):
     def __init__(self, request: ConfirmRequest) -> None:
         super().__init__()
         self.request = request
+        self.clock = KeyClock()
         self.results: list[Confirmation | None] = []
 
     def compose(self) -> ComposeResult:
         yield Static("cockpit underneath")
 
     def on_mount(self) -> None:
-        self.push_screen(ConfirmActionScreen(self.request), self.results.append)
+        self.push_screen(ConfirmActionScreen(self.request, clock=self.clock), self.results.append)
 
 
 def dialog(pilot: Pilot[None]) -> ConfirmActionScreen:
@@ -125,22 +133,125 @@ async def type_into(pilot: Pilot[None], input_id: str, text: str) -> None:
     await pilot.press(*text)
 
 
+async def on_screen(pilot: Pilot[None]) -> ConfirmActionScreen:
+    """The dialog once it has been drawn: its settle time is running."""
+    await until(
+        lambda: (
+            isinstance(pilot.app.screen, ConfirmActionScreen)
+            and pilot.app.screen.shown_at is not None
+        ),
+        "the dialog on screen",
+    )
+    return dialog(pilot)
+
+
+async def settled(pilot: Pilot[None]) -> ConfirmActionScreen:
+    """The dialog after its settle time has passed on the scripted clock, hint updated."""
+    screen = await on_screen(pilot)
+    assert isinstance(pilot.app, Host)
+    pilot.app.clock.advance(SETTLED_SECONDS)
+    ready = keys_hint(screen.request, settled=True)
+    await until(lambda: static_text(screen, "keys") == ready, "the settled keys hint")
+    return screen
+
+
+def results(pilot: Pilot[None]) -> list[Confirmation | None]:
+    assert isinstance(pilot.app, Host)
+    return pilot.app.results
+
+
 # --- plain confirm ------------------------------------------------------------------------------
 
 
-async def test_plain_confirm_takes_y() -> None:
+async def test_plain_confirm_takes_ctrl_y_once_settled() -> None:
     app = Host(plain_request())
     async with app.run_test(size=NARROW) as pilot:
-        await pilot.press("y")
+        await settled(pilot)
+        await pilot.press("ctrl+y")
         await pilot.pause()
-    assert app.results == [Confirmation(typed_word=None, override_reason=None)]
+    assert app.results == [Confirmation()]
 
 
-@pytest.mark.parametrize("key", ["n", "escape"])
-async def test_plain_confirm_is_cancelled_by(key: str) -> None:
+async def test_ctrl_y_in_the_settle_time_does_nothing() -> None:
     app = Host(plain_request())
     async with app.run_test(size=NARROW) as pilot:
-        await pilot.press(key)
+        screen = await on_screen(pilot)
+        app.clock.advance(0.9)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert pilot.app.screen is screen
+        assert static_text(screen, "problem").startswith("wait ")
+    assert app.results == []
+
+
+async def test_focus_starts_on_cancel_and_confirm_takes_no_focus() -> None:
+    app = Host(plain_request())
+    async with app.run_test(size=NARROW) as pilot:
+        screen = await settled(pilot)
+        assert screen.focused is screen.query_one(f"#{CANCEL_BUTTON_ID}")
+        await pilot.press("tab", "tab", "tab")
+        assert screen.focused is not screen.query_one(f"#{CONFIRM_BUTTON_ID}")
+    assert app.results == []
+
+
+@pytest.mark.parametrize("keys", [("y",), ("n",), ("Y", "x", "space", "n", "y")])
+async def test_letters_do_not_answer_a_plain_dialog(keys: tuple[str, ...]) -> None:
+    app = Host(plain_request())
+    async with app.run_test(size=NARROW) as pilot:
+        screen = await settled(pilot)
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert pilot.app.screen is screen
+    assert app.results == []
+
+
+async def test_enter_never_confirms_it_presses_the_focused_cancel() -> None:
+    app = Host(plain_request())
+    async with app.run_test(size=NARROW) as pilot:
+        await settled(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [None]
+
+
+async def test_plain_confirm_is_cancelled_by_escape() -> None:
+    app = Host(plain_request())
+    async with app.run_test(size=NARROW) as pilot:
+        await on_screen(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [None]
+
+
+async def test_a_click_on_cancel_cancels() -> None:
+    app = Host(plain_request())
+    async with app.run_test(size=NARROW) as pilot:
+        await on_screen(pilot)
+        await pilot.click(f"#{CANCEL_BUTTON_ID}")
+        await pilot.pause()
+    assert app.results == [None]
+
+
+async def test_a_click_on_confirm_confirms_only_once_settled() -> None:
+    app = Host(plain_request())
+    async with app.run_test(size=NARROW) as pilot:
+        screen = await on_screen(pilot)
+        await pilot.click(f"#{CONFIRM_BUTTON_ID}")
+        await pilot.pause()
+        assert app.results == [] and pilot.app.screen is screen
+        await settled(pilot)
+        confirm = screen.query_one(f"#{CONFIRM_BUTTON_ID}")
+        await until(lambda: not confirm.has_class("-active"), "the first click's effect to end")
+        await pilot.click(f"#{CONFIRM_BUTTON_ID}")
+        await pilot.pause()
+    assert app.results == [Confirmation()]
+
+
+async def test_an_answer_from_the_cockpit_closes_the_dialog_once() -> None:
+    app = Host(plain_request())
+    async with app.run_test(size=NARROW) as pilot:
+        dialog(pilot).answer(None)
+        await pilot.press("escape")
         await pilot.pause()
     assert app.results == [None]
 
@@ -148,30 +259,31 @@ async def test_plain_confirm_is_cancelled_by(key: str) -> None:
 async def test_a_double_press_answers_once() -> None:
     app = Host(plain_request())
     async with app.run_test(size=NARROW) as pilot:
-        screen = dialog(pilot)
-        screen.action_confirm_plain()
-        screen.action_decline()
-        await pilot.press("n")
+        screen = await settled(pilot)
+        screen.action_confirm()
+        screen.action_cancel()
+        await pilot.press("escape")
         await pilot.pause()
     assert app.results == [Confirmation()]
-
-
-async def test_plain_confirm_ignores_enter_and_other_keys() -> None:
-    app = Host(plain_request())
-    async with app.run_test(size=NARROW) as pilot:
-        await pilot.press("enter", "space", "Y", "x")
-        await pilot.pause()
-        assert isinstance(pilot.app.screen, ConfirmActionScreen)
-    assert app.results == []
 
 
 # --- one-way door --------------------------------------------------------------------------------
 
 
+async def test_one_way_door_focuses_the_name_only_once_settled() -> None:
+    app = Host(promote_request())
+    async with app.run_test(size=NARROW) as pilot:
+        screen = await on_screen(pilot)
+        assert screen.focused is screen.query_one(f"#{CANCEL_BUTTON_ID}")
+        await settled(pilot)
+        assert screen.focused is screen.query_one(f"#{NAME_INPUT_ID}")
+    assert app.results == []
+
+
 async def test_one_way_door_ignores_y() -> None:
     app = Host(promote_request())
     async with app.run_test(size=NARROW) as pilot:
-        screen = dialog(pilot)
+        screen = await settled(pilot)
         screen.query_one("#plan").focus()
         await pilot.press("y", "n")
         await pilot.pause()
@@ -182,26 +294,34 @@ async def test_one_way_door_ignores_y() -> None:
 async def test_one_way_door_refuses_a_wrong_name() -> None:
     app = Host(promote_request())
     async with app.run_test(size=NARROW) as pilot:
+        screen = await settled(pilot)
         await pilot.press(*"shop-db-replicA", "enter")
         await pilot.pause()
-        screen = dialog(pilot)
+        assert "does not match" in static_text(screen, "problem")
+        await pilot.press("ctrl+y")
+        await pilot.pause()
         assert "does not match" in static_text(screen, "problem")
         assert screen.query_one(f"#{NAME_INPUT_ID}", Input).region.bottom <= NARROW[1]
     assert app.results == []
 
 
-async def test_one_way_door_confirms_with_the_exact_name() -> None:
+async def test_one_way_door_confirms_with_the_exact_name_and_ctrl_y_not_enter() -> None:
     app = Host(promote_request())
     async with app.run_test(size=NARROW) as pilot:
-        assert dialog(pilot).focused is dialog(pilot).query_one(f"#{NAME_INPUT_ID}")
+        screen = await settled(pilot)
         await pilot.press(*REPLICA, "enter")
         await pilot.pause()
-    assert app.results == [Confirmation(typed_word=REPLICA, override_reason=None)]
+        assert app.results == []
+        assert "ctrl+y runs it" in static_text(screen, "problem")
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+    assert app.results == [Confirmation(typed_word=REPLICA)]
 
 
 async def test_one_way_door_is_cancelled_by_escape() -> None:
     app = Host(promote_request())
     async with app.run_test(size=NARROW) as pilot:
+        await settled(pilot)
         await pilot.press(*"shop", "escape")
         await pilot.pause()
     assert app.results == [None]
@@ -213,12 +333,12 @@ async def test_one_way_door_is_cancelled_by_escape() -> None:
 async def test_override_needs_the_word() -> None:
     app = Host(override_request())
     async with app.run_test(size=NARROW) as pilot:
+        screen = await settled(pilot)
         await type_into(pilot, REASON_INPUT_ID, "new side errors are a known bad canary")
         await pilot.press("enter")
         await type_into(pilot, OVERRIDE_INPUT_ID, "override")
-        await pilot.press("enter")
+        await pilot.press("enter", "ctrl+y")
         await pilot.pause()
-        screen = dialog(pilot)
         assert "does not match" in static_text(screen, "problem")
         assert screen.focused is screen.query_one(f"#{OVERRIDE_INPUT_ID}")
     assert app.results == []
@@ -227,39 +347,49 @@ async def test_override_needs_the_word() -> None:
 async def test_override_needs_a_reason() -> None:
     app = Host(override_request())
     async with app.run_test(size=NARROW) as pilot:
-        await pilot.press(*"OVERRIDE", "enter")
+        screen = await settled(pilot)
+        await pilot.press(*OVERRIDE_WORD, "enter")
         await type_into(pilot, REASON_INPUT_ID, "   ")
-        await pilot.press("enter")
+        await pilot.press("enter", "ctrl+y")
         await pilot.pause()
-        screen = dialog(pilot)
         assert "reason is required" in static_text(screen, "problem")
     assert app.results == []
 
 
-async def test_override_with_word_and_reason_returns_the_reason() -> None:
+async def test_override_with_word_and_reason_returns_both() -> None:
     reason = "canary errors are from a known bad client; nothing else blocks"
     app = Host(override_request())
     async with app.run_test(size=NARROW) as pilot:
-        await pilot.press(*"OVERRIDE", "enter")
+        screen = await settled(pilot)
+        await pilot.press(*OVERRIDE_WORD, "enter")
         await pilot.pause()
-        assert dialog(pilot).focused is dialog(pilot).query_one(f"#{REASON_INPUT_ID}")
+        assert screen.focused is screen.query_one(f"#{REASON_INPUT_ID}")
         await pilot.press(*reason, "enter")
         await pilot.pause()
-    assert app.results == [Confirmation(typed_word=None, override_reason=reason)]
+        assert app.results == []
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+    assert app.results == [Confirmation(override_word=OVERRIDE_WORD, override_reason=reason)]
 
 
 async def test_override_of_a_one_way_door_also_needs_the_name() -> None:
     app = Host(override_request(PROMOTE_PLAN))
     async with app.run_test(size=NARROW) as pilot:
-        await pilot.press(*"OVERRIDE", "tab", *"lag is from a paused replay", "enter")
+        screen = await settled(pilot)
+        await pilot.press(*OVERRIDE_WORD, "tab", *"lag is from a paused replay", "enter")
         await pilot.pause()
-        screen = dialog(pilot)
-        assert "does not match" in static_text(screen, "problem")
         assert screen.focused is screen.query_one(f"#{NAME_INPUT_ID}")
-        await pilot.press(*REPLICA, "enter")
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert "does not match" in static_text(screen, "problem")
+        await pilot.press(*REPLICA, "enter", "ctrl+y")
         await pilot.pause()
     assert app.results == [
-        Confirmation(typed_word=REPLICA, override_reason="lag is from a paused replay")
+        Confirmation(
+            typed_word=REPLICA,
+            override_word=OVERRIDE_WORD,
+            override_reason="lag is from a paused replay",
+        )
     ]
 
 
@@ -284,19 +414,19 @@ async def test_the_plan_and_guard_facts_are_shown(size: tuple[int, int]) -> None
     assert "route53.ChangeResourceRecordSets zone Z123: 2 UPSERTs" in text
     assert "byte lag: 0 B (1.2 s ago)" in text
     assert "healthy: 3/3 (400 ms ago)" in text
-    assert "y = run it" in text
+    assert "wait 1 s… then ctrl+y = run it · esc = cancel" in text
 
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_one_way_door_shows_its_banner_calls_and_notes(size: tuple[int, int]) -> None:
     app = Host(promote_request())
     async with app.run_test(size=size) as pilot:
-        text = dialog_text(dialog(pilot))
+        text = dialog_text(await settled(pilot))
     assert ONE_WAY_BANNER in text
     assert f"PostgreSQL {REPLICA}: replica (in recovery) → primary" in text
     assert "SELECT pg_promote(wait => true)" in text
     assert PROMOTE_PLAN.notes[0] in text
-    assert "y = " not in text
+    assert "enter = next field · ctrl+y = run it · esc = cancel" in text
 
 
 async def test_dry_run_says_nothing_will_change() -> None:
@@ -317,7 +447,8 @@ async def test_a_long_plan_scrolls_and_the_answer_area_stays_on_screen() -> None
         screen = dialog(pilot)
         plan_area = screen.query_one("#plan")
         assert plan_area.max_scroll_y > 0
-        for widget_id in (OVERRIDE_INPUT_ID, REASON_INPUT_ID, NAME_INPUT_ID, "keys", "problem"):
+        widget_ids = (OVERRIDE_INPUT_ID, REASON_INPUT_ID, NAME_INPUT_ID, "keys", "problem")
+        for widget_id in (*widget_ids, CANCEL_BUTTON_ID, CONFIRM_BUTTON_ID):
             region = screen.query_one(f"#{widget_id}").region
             assert region.height > 0
             assert region.bottom <= NARROW[1]
@@ -329,7 +460,7 @@ async def test_page_keys_scroll_the_plan_while_typing() -> None:
     long_plan = replace(PROMOTE_PLAN, calls=tuple(f"SELECT {n}" for n in range(40)))
     app = Host(ConfirmRequest("Promote replica", long_plan, (LAG_GUARD,), ()))
     async with app.run_test(size=NARROW) as pilot:
-        screen = dialog(pilot)
+        screen = await settled(pilot)
         plan_area = screen.query_one("#plan")
         await pilot.press("pagedown")
         await pilot.pause()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.deliberate_input import QUIET_BEFORE_SECONDS
 from cockpit.sandbox.processes import process_alive
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -50,6 +51,14 @@ def wait_for(check: Callable[[], bool], seconds: float, what: str, tmux: Tmux) -
     raise AssertionError(f"{what} did not appear within {seconds} s; screen:\n{tmux.screen()}")
 
 
+def pause_before_a_deliberate_key(last_key_at: float) -> None:
+    """The operator's pause before `q`: a quit right after another key is taken for typing.
+
+    The cockpit runs in its own process here, so its key clock cannot be scripted.
+    """
+    time.sleep(max(0.0, last_key_at + QUIET_BEFORE_SECONDS + 0.2 - time.monotonic()))
+
+
 def sandbox_info(tmp_path: Path) -> dict[str, object]:
     found = sorted(tmp_path.glob("cockpit-demo-*/sandbox/sandbox.json"))
     return json.loads(found[0].read_text()) if found else {}
@@ -83,8 +92,10 @@ def test_demo_in_tmux_at_80x24(tmux: Tmux, tmp_path: Path) -> None:
         tmux.run("send-keys", "-t", "demo", key)
         wait_for(lambda e=expected: all(t in tmux.screen() for t in e), 30, f"panel {key}", tmux)
     tmux.run("send-keys", "-t", "demo", "3")
+    last_key_at = time.monotonic()
     wait_for(lambda: " OLD " in tmux.screen() or " NEW " in tmux.screen(), 30, "answers", tmux)
 
+    pause_before_a_deliberate_key(last_key_at)
     tmux.run("send-keys", "-t", "demo", "q")
     wait_for(lambda: "demo exited 0" in tmux.screen(), 60, "the demo to exit", tmux)
     assert [pid for pid in recorded if process_alive(pid)] == []

@@ -1,0 +1,149 @@
+"""Drift: a change to the weights, maintenance or the replica that this cutover did not make.
+
+The watch knows what each resource should be: what it was first seen as, or what this cutover's
+last action set it to. A different value seen on `sightings` readings in a row is a change made
+outside the cockpit (one odd reading can be a poll that started before our own change landed).
+While an action of ours is in flight nothing is judged; when it ends, its target is expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cockpit.actions.session_log import (
+    IN_RECOVERY,
+    MAINTENANCE_RESOURCE,
+    PROMOTED,
+    REPLICA_RESOURCE,
+    WEIGHTS_RESOURCE,
+)
+from cockpit.jsonvalue import JsonValue
+from cockpit.model import Reading
+from cockpit.sources.traffic import split_percent
+from cockpit.units import percent_number
+
+SIGNAL_OF = {WEIGHTS_RESOURCE: "traffic", MAINTENANCE_RESOURCE: "maintenance"}
+SIGNAL_OF[REPLICA_RESOURCE] = "replication"
+RESOURCE_OF = {signal: resource for resource, signal in SIGNAL_OF.items()}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One resource changed by someone else: what it was expected to be and what it is."""
+
+    resource: str
+    before: JsonValue
+    after: JsonValue
+    at: datetime
+
+    @property
+    def signal_id(self) -> str:
+        return SIGNAL_OF[self.resource]
+
+    def text(self) -> str:
+        """'changed outside the cockpit: weights old 50 % / new 50 % → old 0 % / new 100 %'."""
+        before, after = (
+            value_text(self.resource, self.before),
+            value_text(self.resource, self.after),
+        )
+        return f"changed outside the cockpit: {self.resource} {before} → {after}"
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "resource": self.resource,
+            "signal": self.signal_id,
+            "before": self.before,
+            "after": self.after,
+            "text": self.text(),
+        }
+
+
+def value_text(resource: str, value: JsonValue) -> str:
+    """A resource's value in the words the panels use."""
+    if resource == WEIGHTS_RESOURCE and isinstance(value, dict):
+        old, new = value.get("old"), value.get("new")
+        if isinstance(old, int) and isinstance(new, int):
+            old_percent, new_percent = split_percent(old, new)
+            return f"old {percent_number(old_percent)} % / new {percent_number(new_percent)} %"
+    if resource == MAINTENANCE_RESOURCE and isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def resource_value(reading: Reading) -> JsonValue:
+    """What the reading says the resource is; None when it does not say."""
+    resource = RESOURCE_OF.get(reading.signal_id)
+    values = reading.values
+    if resource == WEIGHTS_RESOURCE:
+        raw = values.get("raw_weights")
+        if not isinstance(raw, Mapping):
+            return None
+        old, new = raw.get("old"), raw.get("new")
+        return {"old": old, "new": new} if isinstance(old, int) and isinstance(new, int) else None
+    if resource == MAINTENANCE_RESOURCE:
+        on = values.get("on")
+        return on if isinstance(on, bool) else None
+    if resource == REPLICA_RESOURCE:
+        if values.get("promoted") is True:
+            return PROMOTED
+        return IN_RECOVERY if values.get("in_recovery") is True else None
+    return None
+
+
+@dataclass
+class _Expectation:
+    value: JsonValue = None
+    odd_value: JsonValue = None
+    odd_sightings: int = 0
+
+
+@dataclass
+class DriftWatch:
+    """Judges readings against what each resource should be; one per process."""
+
+    sightings: int = 2
+    _expected: dict[str, _Expectation] = field(default_factory=dict)
+
+    def seed(self, values: Mapping[str, JsonValue]) -> None:
+        """What the journal says the resources were last set to (by us, or seen drifting)."""
+        for resource, value in values.items():
+            self._expected[resource] = _Expectation(value)
+
+    def expect(self, values: Mapping[str, JsonValue]) -> None:
+        """Our own action set these (None: it may have; adopt what is read next)."""
+        for resource, value in values.items():
+            self._expected[resource] = _Expectation(value)
+
+    def observe(self, readings: Iterable[Reading], *, action_in_flight: bool) -> list[Drift]:
+        """The drifts these readings prove; nothing is judged while our own action runs."""
+        drifts = []
+        for reading in readings:
+            resource, value = RESOURCE_OF.get(reading.signal_id), resource_value(reading)
+            if resource is None or value is None:
+                continue
+            if action_in_flight:
+                self._expected[resource] = _Expectation(None)
+                continue
+            drift = self._judge(resource, value, reading.observed_at)
+            if drift is not None:
+                drifts.append(drift)
+        return drifts
+
+    def _judge(self, resource: str, value: JsonValue, at: datetime) -> Drift | None:
+        expectation = self._expected.setdefault(resource, _Expectation(None))
+        if expectation.value is None:
+            self._expected[resource] = _Expectation(value)
+            return None
+        if value == expectation.value:
+            expectation.odd_value, expectation.odd_sightings = None, 0
+            return None
+        if value == expectation.odd_value:
+            expectation.odd_sightings += 1
+        else:
+            expectation.odd_value, expectation.odd_sightings = value, 1
+        if expectation.odd_sightings < self.sightings:
+            return None
+        self._expected[resource] = _Expectation(value)
+        return Drift(resource, expectation.value, value, at)
