@@ -47,6 +47,8 @@ from widgets.replication_panel import ReplicationPanel
 
 SPARKLINE_VALUES = frozenset({*ReplicationPanel.sparkline_values, *ErrorsPanel.sparkline_values})
 EVENTS_SHOWN = 200
+NOTE_TITLE = "note"
+NOTE_DROPPED = "keys arrived as the note opened (typing into the wrong pane?): note dropped"
 DELIBERATE_ACTIONS = frozenset({"press", "note", "capture_screen", "request_quit", "quit"})
 
 
@@ -134,6 +136,7 @@ class CockpitApp(App[None]):
         self._pressing = False
         self.keys = KeyJudge(key_clock)
         self._dialog: ConfirmActionScreen | None = None
+        self._note: NoteScreen | None = None
         self._early_cancel: str | None = None
         self._auto_abort = AutoAbortWatch()
         self._auto_abort_line = ""
@@ -279,6 +282,10 @@ class CockpitApp(App[None]):
 
     def _cancel_press(self, why: str) -> None:
         """A key reached a press whose confirm screen was not ready: it ends, nothing runs."""
+        if self._note is not None:
+            self._note.dismiss(None)
+            self.notify(NOTE_DROPPED, severity="warning", timeout=6)
+            return
         self._early_cancel = why
         if self._dialog is not None:
             self._dialog.answer(None)
@@ -545,7 +552,16 @@ class CockpitApp(App[None]):
         self.push_screen(HelpScreen(self.key_help()))
 
     def action_note(self) -> None:
-        self.push_screen(NoteScreen(), self.add_note)
+        """The note screen settles like a confirm screen: typing that arrives with it drops it."""
+        self.keys.press_started(NOTE_TITLE)
+        self.keys.dialog_shown(self.keys.clock())
+        self._note = NoteScreen()
+        self.push_screen(self._note, self._note_closed)
+
+    def _note_closed(self, text: str | None) -> None:
+        self._note = None
+        self.keys.press_closed()
+        self.add_note(text)
 
     def add_note(self, text: str | None) -> None:
         """A note goes to the journal (fsync'ed) and the event log, with who wrote it."""

@@ -28,7 +28,7 @@ from tests.actions.test_app_actions import (
     settle_until,
     settled_dialog,
 )
-from tests.key_timing import KeyClock, press_alone, type_keys, until
+from tests.key_timing import SETTLED_SECONDS, KeyClock, press_alone, type_keys, until
 from tests.ui.samples import moment_after, recorded_readings
 from tests.ui.test_cockpit_app import sandbox_like_config
 
@@ -106,6 +106,7 @@ async def test_ctrl_c_right_after_typing_into_a_note_does_not_quit() -> None:
     app = plain_cockpit()
     async with app.run_test(size=SIZE) as pilot:
         await press_alone(pilot, clock_of(app), "n")
+        clock_of(app).advance(SETTLED_SECONDS)
         await type_keys(pilot, clock_of(app), *"tail -f", "ctrl+c")
         assert app.is_running
         assert isinstance(app.screen, NoteScreen)

@@ -12,7 +12,7 @@ from cockpit.clock import FrozenClock
 from cockpit.journal import JournalWriter, read_journal, session_header
 from cockpit.redact import redactor_for
 from screens.note_screen import NoteScreen
-from tests.key_timing import KeyClock, press_alone, type_keys
+from tests.key_timing import SETTLED_SECONDS, KeyClock, press_alone, type_keys
 from tests.ui.samples import moment_after, recorded_readings
 from tests.ui.test_cockpit_app import sandbox_like_config
 
@@ -54,9 +54,11 @@ async def test_a_note_is_journaled_with_its_author_and_shown(tmp_path: Path) -> 
         clock = key_clock(app)
         await press_alone(pilot, clock, "n")
         assert isinstance(app.screen, NoteScreen)
+        clock.advance(SETTLED_SECONDS)
         await type_keys(pilot, clock, *"paused: db pw hunter2 rotated", "enter")
         await press_alone(pilot, clock, "n")
         assert isinstance(app.screen, NoteScreen)
+        clock.advance(SETTLED_SECONDS)
         await type_keys(pilot, clock, *"dropped", "escape")
         assert not isinstance(app.screen, NoteScreen)
     journal.close()
@@ -77,3 +79,21 @@ async def test_n_right_after_another_key_opens_no_note_and_says_why(tmp_path: Pa
     assert notes_in(journal) == []
     notices = [str(notice.message) for notice in app._notifications]
     assert "n ignored: keys are arriving like typing (3 in the last second)" in notices[-1]
+
+
+async def test_a_line_typed_after_a_pause_drops_the_note_it_opened(tmp_path: Path) -> None:
+    app, journal = app_with_journal(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        clock = key_clock(app)
+        await press_alone(pilot, clock, "n")
+        assert isinstance(app.screen, NoteScreen)
+        await type_keys(pilot, clock, *"slookup api.example.com", "enter")
+        assert not isinstance(app.screen, NoteScreen)
+        await press_alone(pilot, clock, "n")
+        assert isinstance(app.screen, NoteScreen)
+        clock.advance(SETTLED_SECONDS)
+        await type_keys(pilot, clock, *"meant", "enter")
+    journal.close()
+    assert notes_in(journal) == [{"text": "meant", "operator": "alice@bastion"}]
+    notices = [str(notice.message) for notice in app._notifications]
+    assert any("note dropped" in notice for notice in notices)
