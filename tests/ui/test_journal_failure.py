@@ -15,6 +15,7 @@ from cockpit.clock import FrozenClock
 from cockpit.journal import JournalWriter, session_header
 from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor
+from tests.key_timing import SETTLED_SECONDS, KeyClock, press_alone, type_keys
 from tests.ui.samples import moment_after, recorded_readings
 from tests.ui.test_cockpit_app import sandbox_like_config
 from widgets.header_bar import HeaderBar
@@ -42,6 +43,7 @@ def app_on_a_full_disk(tmp_path: Path) -> CockpitApp:
         journal=journal,
         operator="alice@bastion",
         poll=False,
+        key_clock=KeyClock(),
     )
 
 
@@ -51,7 +53,11 @@ async def test_a_full_disk_is_said_and_the_screen_stays_up(tmp_path: Path) -> No
         app.receive_readings(list(recorded_readings()))
         await pilot.pause()
         app.receive_readings(list(recorded_readings()))
-        await pilot.press("n", *"still here", "enter")
+        clock = app.keys.clock
+        assert isinstance(clock, KeyClock)
+        await press_alone(pilot, clock, "n")
+        clock.advance(SETTLED_SECONDS)
+        await type_keys(pilot, clock, *"still here", "enter")
         await pilot.pause()
         assert app.is_running
         header = app.cockpit.query_one(HeaderBar)
