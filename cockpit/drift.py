@@ -19,13 +19,16 @@ from cockpit.actions.session_log import (
     REPLICA_RESOURCE,
     WEIGHTS_RESOURCE,
 )
+from cockpit.actions.steps import maintenance_words, weights_text
+from cockpit.actions.weights import RawWeights
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading
-from cockpit.sources.traffic import split_percent
-from cockpit.units import percent_number
 
-SIGNAL_OF = {WEIGHTS_RESOURCE: "traffic", MAINTENANCE_RESOURCE: "maintenance"}
-SIGNAL_OF[REPLICA_RESOURCE] = "replication"
+SIGNAL_OF = {
+    WEIGHTS_RESOURCE: "traffic",
+    MAINTENANCE_RESOURCE: "maintenance",
+    REPLICA_RESOURCE: "replication",
+}
 RESOURCE_OF = {signal: resource for resource, signal in SIGNAL_OF.items()}
 
 
@@ -61,14 +64,13 @@ class Drift:
 
 
 def value_text(resource: str, value: JsonValue) -> str:
-    """A resource's value in the words the panels use."""
+    """A resource's value in the words the panels and plans use."""
     if resource == WEIGHTS_RESOURCE and isinstance(value, dict):
         old, new = value.get("old"), value.get("new")
         if isinstance(old, int) and isinstance(new, int):
-            old_percent, new_percent = split_percent(old, new)
-            return f"old {percent_number(old_percent)} % / new {percent_number(new_percent)} %"
+            return weights_text(RawWeights(old, new))
     if resource == MAINTENANCE_RESOURCE and isinstance(value, bool):
-        return "on" if value else "off"
+        return maintenance_words(value)
     return str(value)
 
 

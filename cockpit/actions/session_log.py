@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cockpit.actions.model import ActionId, Inverse, SessionFacts
-from cockpit.journal import JournalError, read_journal
+from cockpit.journal import HEADER_KIND, RESUME_KIND, JournalError, read_journal
 from cockpit.jsonvalue import JsonValue
 
 ACTION_KIND = "action"
@@ -149,7 +149,7 @@ class SessionLog:
 
     def with_record(self, kind: str, at: datetime, data: Mapping[str, JsonValue]) -> SessionLog:
         """The log after one journal record (records of other kinds change nothing)."""
-        if kind in ("header", "resume"):
+        if kind in (HEADER_KIND, RESUME_KIND):
             pid = data.get("pid")
             return replace(self, pid=pid if isinstance(pid, int) else None)
         if kind == BASELINE_KIND and self.baseline is None:
