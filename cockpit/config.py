@@ -233,6 +233,10 @@ class AwsSection(Section):
     region: NonBlank
     profile: NonBlank | None = None
     endpoint_url: HttpUrl | None = None
+    connect_timeout_seconds: Seconds = 2.0
+    read_timeout_seconds: Seconds = 5.0
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    threads_per_service: Annotated[int, Field(ge=1, le=32)] = 4
 
 
 class PostgresReplication(Section):

@@ -11,6 +11,10 @@ from cockpit.clock import Clock
 from cockpit.config import Polled
 from cockpit.model import Reading, SignalKind, Status, Value
 
+# A blocking call gets this share of its source's timeout: its own reason (throttled, no answer
+# from the endpoint) then arrives before the poller's plain "timeout after N s".
+CALL_BUDGET_SHARE = 0.8
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -23,6 +27,11 @@ class Schedule:
     @classmethod
     def from_config(cls, polled: Polled) -> Schedule:
         return cls(polled.interval_seconds, polled.timeout_seconds, polled.stale_after)
+
+    @property
+    def call_budget_seconds(self) -> float:
+        """How long one blocking call may take, so the source says why before the poll times out."""
+        return self.timeout_seconds * CALL_BUDGET_SHARE
 
 
 class Source(Protocol):

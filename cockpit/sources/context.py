@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import AwsSection, Config
+from cockpit.sources.lanes import CallBudget, Lane, current_budget
+
+T = TypeVar("T")
+# botocore may sleep up to this much longer when AWS sends x-amz-retry-after.
+RETRY_AFTER_EXTRA_SECONDS = 5.0
 
 
 class AwsClients:
     """boto3 clients for the configured account, made once and shared (clients are thread-safe).
 
+    Every blocking call goes through run(), in the lane of its service: a bounded set of
+    threads of its own, so a hung endpoint stalls only the panels that read from it. Inside a
+    lane, a client's timeouts are cut to the call's budget and botocore's standard retries stop
+    once a back-off would no longer fit, so no retry stretches a poll past its timeout.
     boto3 is imported on first use, so a cockpit without AWS sources never pays for it.
     """
 
@@ -22,16 +32,41 @@ class AwsClients:
         self._environ = environ
         self._lock = threading.Lock()
         self._session: Any = None
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, float, float], Any] = {}
+        self._lanes: dict[str, Lane] = {}
 
-    def client(self, service: str, *, read_timeout_seconds: float = 5.0) -> Any:
+    async def run(
+        self, service: str, work: Callable[..., T], *args: Any, within_seconds: float, **kwargs: Any
+    ) -> T:
+        """work(*args, **kwargs) in `service`'s lane; SourceProblem if it cannot answer in time."""
+        return await self.lane(service).run(work, *args, within_seconds=within_seconds, **kwargs)
+
+    def lane(self, service: str) -> Lane:
+        """The bounded threads `service`'s calls run in, named after its endpoint."""
+        with self._lock:
+            if service not in self._lanes:
+                threads = self._aws.threads_per_service if self._aws else 1
+                self._lanes[service] = Lane(self.endpoint_label(service), threads)
+            return self._lanes[service]
+
+    def endpoint_label(self, service: str) -> str:
+        """'AWS route53 at http://127.0.0.1:5000' or 'AWS route53 (eu-west-1)'."""
+        if self._aws is None:
+            return f"AWS {service}"
+        if self._aws.endpoint_url:
+            return f"AWS {service} at {_without_credentials(self._aws.endpoint_url)}"
+        return f"AWS {service} ({self._aws.region})"
+
+    def client(self, service: str) -> Any:
         """A client for `service` with standard retries, short timeouts and endpoint_url."""
         if self._aws is None:
             raise RuntimeError("no [aws] section in the config")
+        connect_seconds, read_seconds = attempt_timeouts(self._aws, current_budget())
+        key = (service, connect_seconds, read_seconds)
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._make_client(service, read_timeout_seconds)
-            return self._clients[service]
+            if key not in self._clients:
+                self._clients[key] = self._make_client(service, connect_seconds, read_seconds)
+            return self._clients[key]
 
     def _session_arguments(self) -> dict[str, str]:
         """The configured profile wins; else keys from this environment; else boto3's chain."""
@@ -48,7 +83,7 @@ class AwsClients:
                 arguments["aws_session_token"] = token
         return arguments
 
-    def _make_client(self, service: str, read_timeout_seconds: float) -> Any:
+    def _make_client(self, service: str, connect_seconds: float, read_seconds: float) -> Any:
         import boto3
         from botocore.config import Config as BotoConfig
 
@@ -56,11 +91,66 @@ class AwsClients:
         if self._session is None:
             self._session = boto3.session.Session(**self._session_arguments())
         settings = BotoConfig(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=3,
-            read_timeout=read_timeout_seconds,
+            retries={"mode": "standard", "max_attempts": self._aws.max_attempts},
+            connect_timeout=connect_seconds,
+            read_timeout=read_seconds,
         )
-        return self._session.client(service, endpoint_url=self._aws.endpoint_url, config=settings)
+        client = self._session.client(
+            service, endpoint_url=self._aws.endpoint_url, config=settings
+        )
+        client.meta.events.register_first("needs-retry", stop_retrying_out_of_time)
+        return client
+
+
+def attempt_timeouts(aws: AwsSection, budget: CallBudget | None) -> tuple[float, float]:
+    """(connect, read) seconds of one attempt: the configured ones, cut to fit the call's budget.
+
+    Connecting may take half the budget and reading all of it: a lone attempt then ends within
+    about one and a half budgets however the endpoint behaves, and retries add nothing to that.
+    """
+    if budget is None:
+        return aws.connect_timeout_seconds, aws.read_timeout_seconds
+    connect = min(aws.connect_timeout_seconds, budget.seconds / 2)
+    read = min(aws.read_timeout_seconds, budget.seconds)
+    return round(connect, 3), round(read, 3)
+
+
+def worst_backoff_seconds(attempts: int, response: Any) -> float:
+    """The longest back-off botocore's standard mode may sleep after attempt number `attempts`."""
+    backoff = min(2.0 ** (attempts - 1), 20.0)
+    headers = getattr(response[0], "headers", {}) if response else {}
+    return backoff + (RETRY_AFTER_EXTRA_SECONDS if "x-amz-retry-after" in headers else 0.0)
+
+
+def stop_retrying_out_of_time(
+    attempts: int,
+    response: Any = None,
+    caught_exception: BaseException | None = None,
+    operation: Any = None,
+    **_: Any,
+) -> None:
+    """botocore's needs-retry hook: within a lane call, no retry whose back-off would not fit.
+
+    Returning None leaves the decision to the standard retry handler; raising ends the call
+    now with the error as it stands (a throttle stays a throttle, never a timeout).
+    """
+    budget = current_budget()
+    if budget is None or budget.remaining_seconds() >= worst_backoff_seconds(attempts, response):
+        return
+    if caught_exception is not None:
+        raise caught_exception
+    if response is not None and response[0].status_code >= 300:
+        from botocore.exceptions import ClientError
+
+        raise ClientError(response[1], operation.name)
+
+
+def _without_credentials(url: str) -> str:
+    """The URL without any user:password@ part."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 @dataclass

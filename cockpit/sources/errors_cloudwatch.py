@@ -218,12 +218,29 @@ class CloudWatchErrorsSource:
     async def read(self) -> list[Reading]:
         now = self._context.clock()
         start, end = window_bounds(now, self._span_seconds)
-        client = self._context.aws.client("cloudwatch")
         counts, p95 = await asyncio.gather(
-            asyncio.to_thread(fetch_metric_data, client, self._queries(COUNT_METRICS), start, end),
-            self._fetch_p95(client, start, end, now),
+            self._fetch(COUNT_METRICS, start, end), self._fetch_p95(start, end, now)
         )
         return [self._reading(side, counts, p95, now) for side in SIDES]
+
+    async def _fetch(
+        self, metrics: Mapping[str, tuple[str, str]], start: datetime, end: datetime
+    ) -> MetricResults:
+        """One get_metric_data request, in CloudWatch's own lane of threads."""
+        return await self._context.aws.run(
+            "cloudwatch",
+            self._fetch_blocking,
+            metrics,
+            start,
+            end,
+            within_seconds=self._schedule.call_budget_seconds,
+        )
+
+    def _fetch_blocking(
+        self, metrics: Mapping[str, tuple[str, str]], start: datetime, end: datetime
+    ) -> MetricResults:
+        client = self._context.aws.client("cloudwatch")
+        return fetch_metric_data(client, self._queries(metrics), start, end)
 
     def _queries(self, metrics: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
         return metric_queries(
@@ -231,15 +248,13 @@ class CloudWatchErrorsSource:
         )
 
     async def _fetch_p95(
-        self, client: Any, start: datetime, end: datetime, now: datetime
+        self, start: datetime, end: datetime, now: datetime
     ) -> MetricResults | None:
         """The p95 values, or None (and no new attempt for a while) when CloudWatch fails them."""
         if self._p95_retry_at is not None and now < self._p95_retry_at:
             return None
         try:
-            p95 = await asyncio.to_thread(
-                fetch_metric_data, client, self._queries(P95_METRICS), start, end
-            )
+            p95 = await self._fetch(P95_METRICS, start, end)
         except Exception as error:
             self._p95_failure = p95_failure_reason(error)
             self._p95_retry_at = now + timedelta(seconds=P95_RETRY_SECONDS)

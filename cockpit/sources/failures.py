@@ -7,11 +7,9 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from cockpit.sources.aws_errors import aws_error_of, endpoint_of, plain_text, throttled_text
+
 _AWS_CODES = {
-    "Throttling": "throttled by AWS (slow down, or raise the interval)",
-    "ThrottlingException": "throttled by AWS (slow down, or raise the interval)",
-    "RequestLimitExceeded": "throttled by AWS (slow down, or raise the interval)",
-    "TooManyRequestsException": "throttled by AWS (slow down, or raise the interval)",
     "ExpiredToken": "AWS credentials expired: log in again (aws sso login)",
     "ExpiredTokenException": "AWS credentials expired: log in again (aws sso login)",
     "RequestExpired": "AWS request expired: check this host's clock",
@@ -40,21 +38,25 @@ def _timeout(error: BaseException, timeout_seconds: float | None) -> str:
     return f"timeout after {timeout_seconds:g} s" if timeout_seconds else "timeout"
 
 
-def _aws_code(error: BaseException) -> str | None:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
 def _aws(error: BaseException, _: float | None) -> str:
-    code = _aws_code(error) or ""
-    known = _AWS_CODES.get(code)
-    if known:
-        return known
-    message = getattr(error, "response", {}).get("Error", {}).get("Message", "")
-    return f"AWS error {code}: {message}".rstrip(": ")
+    aws_error = aws_error_of(error)
+    assert aws_error is not None
+    if aws_error.throttled:
+        return throttled_text(aws_error)
+    return _AWS_CODES.get(aws_error.code) or plain_text(aws_error)
+
+
+def _no_answer(error: BaseException, _: float | None) -> str:
+    return f"no answer from the AWS endpoint{_named(endpoint_of(error))} (read timed out)"
+
+
+def _unreachable(error: BaseException, _: float | None) -> str:
+    where = _named(endpoint_of(error))
+    return f"cannot reach the AWS endpoint{where} (connection refused or timed out)"
+
+
+def _named(endpoint: str) -> str:
+    return f" {endpoint}" if endpoint else ""
 
 
 def _is_botocore(*names: str) -> Callable[[BaseException], bool]:
@@ -99,7 +101,7 @@ _RULES: list[
         lambda e: isinstance(e, ssl.SSLError),
         lambda e, t: f"TLS error: {getattr(e, 'reason', None) or e}",
     ),
-    (lambda e: _aws_code(e) is not None, _aws),
+    (lambda e: aws_error_of(e) is not None, _aws),
     (
         _is_botocore("NoCredentialsError", "PartialCredentialsError"),
         lambda e, t: "no AWS credentials (set a profile, run aws sso login, or export keys)",
@@ -109,10 +111,8 @@ _RULES: list[
         lambda e, t: "AWS credentials expired: log in again (aws sso login)",
     ),
     (_is_botocore("ProfileNotFound"), lambda e, t: f"AWS profile not found: {e}"),
-    (
-        _is_botocore("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"),
-        lambda e, t: "cannot reach the AWS endpoint (connection refused or timed out)",
-    ),
+    (_is_botocore("ReadTimeoutError"), _no_answer),
+    (_is_botocore("EndpointConnectionError", "ConnectTimeoutError"), _unreachable),
     (_is_postgres, _postgres),
     (
         lambda e: isinstance(e, OSError) and e.strerror is not None,

@@ -41,7 +41,7 @@ class MaintenanceSource:
         self.signal_ids = (SIGNAL_ID,)
 
     async def read(self) -> list[Reading]:
-        probe = await asyncio.to_thread(self._reader.read)
+        probe = await self._read_probe()
         status = Status.UNKNOWN if probe.on is None else Status.OK
         values = {
             "on": probe.on,
@@ -51,6 +51,13 @@ class MaintenanceSource:
         }
         now = self._context.clock()
         return [make_reading(self, SIGNAL_ID, status, now, maintenance_detail(probe), values)]
+
+    async def _read_probe(self) -> MaintenanceProbe:
+        """The front door and, for the ALB backend, its rule; AWS calls in the elbv2 lane."""
+        if self._backend != "alb":
+            return await asyncio.to_thread(self._reader.read)
+        budget = self.schedule.call_budget_seconds
+        return await self._context.aws.run("elbv2", self._reader.read, within_seconds=budget)
 
 
 def build_maintenance_sources(context: SourceContext) -> list[Source]:

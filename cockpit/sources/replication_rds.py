@@ -185,8 +185,10 @@ class RdsReplicationSource:
     async def read(self) -> list[Reading]:
         now = self._context.clock()
         outcomes: tuple[Any, Any] = await asyncio.gather(
-            asyncio.to_thread(self._describe),
-            asyncio.to_thread(self._replica_lag, now),
+            self._context.aws.run("rds", self._describe, within_seconds=self._budget()),
+            self._context.aws.run(
+                "cloudwatch", self._replica_lag, now, within_seconds=self._budget()
+            ),
             return_exceptions=True,
         )
         described, lag_response = outcomes
@@ -197,6 +199,9 @@ class RdsReplicationSource:
         status, detail = classify(instance, lag, lag_error, now)
         values = reading_values(instance, lag, lag_error, now)
         return [make_reading(self, SIGNAL_ID, status, now, detail, values)]
+
+    def _budget(self) -> float:
+        return self._schedule.call_budget_seconds
 
     def _describe(self) -> Any:
         rds = self._context.aws.client("rds")

@@ -182,14 +182,19 @@ class TargetGroupsSource:
         self.signal_ids = tuple(signal_id(group.name) for group in self._groups)
 
     async def read(self) -> list[Reading]:
-        client = await asyncio.to_thread(self._context.aws.client, "elbv2")
+        budget = self._schedule.call_budget_seconds
+        client = await self._context.aws.run(
+            "elbv2", self._context.aws.client, "elbv2", within_seconds=budget
+        )
         return list(await asyncio.gather(*(self._read_group(client, g) for g in self._groups)))
 
     async def _read_group(self, client: Any, group: TargetGroup) -> Reading:
         budget = call_budget_seconds(self._schedule)
-        call = asyncio.to_thread(client.describe_target_health, TargetGroupArn=group.arn)
+        call = self._context.aws.run(
+            "elbv2", client.describe_target_health, TargetGroupArn=group.arn, within_seconds=budget
+        )
         try:
-            response = await within(budget, call)
+            response = await call
         except Exception as error:
             reason = describe_failure(error, timeout_seconds=budget)
             return self._reading(group, Status.UNKNOWN, reason, failed_values(group.side, reason))

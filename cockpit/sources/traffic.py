@@ -12,7 +12,6 @@ Status rules (signal `traffic`):
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -362,13 +361,15 @@ class TrafficSource:
         self.signal_ids = (SIGNAL_ID,)
 
     async def read(self) -> list[Reading]:
-        read_back = await asyncio.to_thread(self._read_back)
+        service = "route53" if self._section.route53 is not None else "elbv2"
+        budget = self._schedule.call_budget_seconds
+        read_back = await self._context.aws.run(service, self._read_back, within_seconds=budget)
         verdict = classify_traffic(read_back, self._section.steps)
         now = self._context.clock()
         return [make_reading(self, SIGNAL_ID, verdict.status, now, verdict.detail, verdict.values)]
 
     def _read_back(self) -> WeightsReadBack:
-        """Blocking: the boto3 calls, run in a worker thread."""
+        """Blocking: the boto3 calls, run in the service's lane of threads."""
         if self._section.route53 is not None:
             return self._read_route53(self._section.route53)
         assert self._section.alb is not None
