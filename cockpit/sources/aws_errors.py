@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from cockpit.redact import Redactor
 
@@ -125,10 +126,14 @@ def plain_text(aws_error: AwsError) -> str:
 
 
 def endpoint_of(error: BaseException) -> str:
-    """The endpoint a botocore connection error names, without any user:password@ part."""
+    """'https://route53.amazonaws.com' from a botocore connection error: scheme, host and port."""
     kwargs = getattr(error, "kwargs", None)
     url = str(kwargs.get("endpoint_url", "")) if isinstance(kwargs, Mapping) else ""
-    return outside_text(re.sub(r"//[^/@\s]*@", "//", url), 120)
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return outside_text(f"{parts.scheme}://{host}", 120)
 
 
 def _is_botocore(error: BaseException, *names: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -15,15 +16,18 @@ from cockpit.sources.lanes import CallBudget, Lane, current_budget
 T = TypeVar("T")
 # botocore may sleep up to this much longer when AWS sends x-amz-retry-after.
 RETRY_AFTER_EXTRA_SECONDS = 5.0
+# A call always gets at least this long, even when making its client used up most of the budget.
+MIN_CALL_SECONDS = 0.3
+FIRST_USE_NOTE = "its first use loads boto3 and the service's model; retrying at the next poll"
 
 
 class AwsClients:
     """boto3 clients for the configured account, made once and shared (clients are thread-safe).
 
-    Every blocking call goes through run(), in the lane of its service: a bounded set of
-    threads of its own, so a hung endpoint stalls only the panels that read from it. Inside a
-    lane, a client's timeouts are cut to the call's budget and botocore's standard retries stop
-    once a back-off would no longer fit, so no retry stretches a poll past its timeout.
+    Sources call them through SourceContext.run_aws, in the service's own lane of threads, so
+    a hung endpoint stalls only the panels that read from it. Inside a lane, a client's
+    timeouts are cut to the call's budget and botocore's standard retries stop once a back-off
+    would no longer fit, so no retry stretches a poll past its timeout.
     boto3 is imported on first use, so a cockpit without AWS sources never pays for it.
     """
 
@@ -33,29 +37,15 @@ class AwsClients:
         self._lock = threading.Lock()
         self._session: Any = None
         self._clients: dict[tuple[str, float, float], Any] = {}
-        self._lanes: dict[str, Lane] = {}
 
-    async def run(
-        self, service: str, work: Callable[..., T], *args: Any, within_seconds: float, **kwargs: Any
-    ) -> T:
-        """work(*args, **kwargs) in `service`'s lane; SourceProblem if it cannot answer in time."""
-        return await self.lane(service).run(work, *args, within_seconds=within_seconds, **kwargs)
-
-    def lane(self, service: str) -> Lane:
-        """The bounded threads `service`'s calls run in, named after its endpoint."""
-        with self._lock:
-            if service not in self._lanes:
-                threads = self._aws.threads_per_service if self._aws else 1
-                self._lanes[service] = Lane(self.endpoint_label(service), threads)
-            return self._lanes[service]
-
-    def endpoint_label(self, service: str) -> str:
+    @staticmethod
+    def endpoint_label_for(aws: AwsSection | None, service: str) -> str:
         """'AWS route53 at http://127.0.0.1:5000' or 'AWS route53 (eu-west-1)'."""
-        if self._aws is None:
+        if aws is None:
             return f"AWS {service}"
-        if self._aws.endpoint_url:
-            return f"AWS {service} at {_without_credentials(self._aws.endpoint_url)}"
-        return f"AWS {service} ({self._aws.region})"
+        if aws.endpoint_url:
+            return f"AWS {service} at {_without_credentials(aws.endpoint_url)}"
+        return f"AWS {service} ({aws.region})"
 
     def client(self, service: str) -> Any:
         """A client for `service` with standard retries, short timeouts and endpoint_url."""
@@ -95,9 +85,7 @@ class AwsClients:
             connect_timeout=connect_seconds,
             read_timeout=read_seconds,
         )
-        client = self._session.client(
-            service, endpoint_url=self._aws.endpoint_url, config=settings
-        )
+        client = self._session.client(service, endpoint_url=self._aws.endpoint_url, config=settings)
         client.meta.events.register_first("needs-retry", stop_retrying_out_of_time)
         return client
 
@@ -161,6 +149,36 @@ class SourceContext:
     environ: Mapping[str, str]
     clock: Clock = system_clock
     aws: AwsClients = field(init=False)
+    _lanes: dict[str, Lane] = field(init=False, default_factory=dict)
+    _lanes_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _aws_ready: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.aws = AwsClients(self.config.aws, self.environ)
+
+    async def run_aws(
+        self, service: str, work: Callable[..., T], *args: Any, within_seconds: float, **kwargs: Any
+    ) -> T:
+        """work(*args, **kwargs), blocking AWS calls, in `service`'s own lane of threads.
+
+        Raises SourceProblem naming the endpoint when no answer comes within `within_seconds`,
+        or at once while an earlier call in that lane is overdue. The first call of a service
+        also makes its client (imports boto3, loads the service's model) within that time.
+        """
+        lane = self.aws_lane(service)
+        started = time.monotonic()
+        if service not in self._aws_ready:
+            late = f"{lane.label}: client not ready within {within_seconds:g} s ({FIRST_USE_NOTE})"
+            await lane.run(self.aws.client, service, within_seconds=within_seconds, late_text=late)
+            self._aws_ready.add(service)
+        left = max(MIN_CALL_SECONDS, within_seconds - (time.monotonic() - started))
+        return await lane.run(work, *args, within_seconds=round(left, 1), **kwargs)
+
+    def aws_lane(self, service: str) -> Lane:
+        """The bounded threads `service`'s calls run in, named after its endpoint."""
+        with self._lanes_lock:
+            if service not in self._lanes:
+                aws = self.config.aws
+                threads = aws.threads_per_service if aws else 1
+                self._lanes[service] = Lane(AwsClients.endpoint_label_for(aws, service), threads)
+            return self._lanes[service]

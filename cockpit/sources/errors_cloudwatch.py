@@ -227,7 +227,7 @@ class CloudWatchErrorsSource:
         self, metrics: Mapping[str, tuple[str, str]], start: datetime, end: datetime
     ) -> MetricResults:
         """One get_metric_data request, in CloudWatch's own lane of threads."""
-        return await self._context.aws.run(
+        return await self._context.run_aws(
             "cloudwatch",
             self._fetch_blocking,
             metrics,

@@ -69,9 +69,17 @@ class Lane:
             return len(self._in_flight)
 
     async def run(
-        self, work: Callable[..., T], *args: Any, within_seconds: float, **kwargs: Any
+        self,
+        work: Callable[..., T],
+        *args: Any,
+        within_seconds: float,
+        late_text: str | None = None,
+        **kwargs: Any,
     ) -> T:
-        """work(*args, **kwargs) in a lane thread; SourceProblem when it cannot answer in time."""
+        """work(*args, **kwargs) in a lane thread; SourceProblem when it cannot answer in time.
+
+        The problem's text is `late_text` when given, else "no answer from <label> within N s".
+        """
         deadline = time.monotonic() + within_seconds
         call = await self._take_slot(deadline, within_seconds)
         loop = asyncio.get_running_loop()
@@ -89,7 +97,7 @@ class Lane:
         try:
             return await asyncio.wait_for(asyncio.shield(answer), _left(deadline))
         except TimeoutError:
-            raise SourceProblem(self._no_answer_text(within_seconds)) from None
+            raise SourceProblem(late_text or self._no_answer_text(within_seconds)) from None
 
     def _no_answer_text(self, within_seconds: float) -> str:
         return f"no answer from {self.label} within {within_seconds:g} s"

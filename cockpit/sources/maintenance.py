@@ -57,7 +57,7 @@ class MaintenanceSource:
         if self._backend != "alb":
             return await asyncio.to_thread(self._reader.read)
         budget = self.schedule.call_budget_seconds
-        return await self._context.aws.run("elbv2", self._reader.read, within_seconds=budget)
+        return await self._context.run_aws("elbv2", self._reader.read, within_seconds=budget)
 
 
 def build_maintenance_sources(context: SourceContext) -> list[Source]:

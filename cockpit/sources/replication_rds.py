@@ -185,8 +185,8 @@ class RdsReplicationSource:
     async def read(self) -> list[Reading]:
         now = self._context.clock()
         outcomes: tuple[Any, Any] = await asyncio.gather(
-            self._context.aws.run("rds", self._describe, within_seconds=self._budget()),
-            self._context.aws.run(
+            self._context.run_aws("rds", self._describe, within_seconds=self._budget()),
+            self._context.run_aws(
                 "cloudwatch", self._replica_lag, now, within_seconds=self._budget()
             ),
             return_exceptions=True,

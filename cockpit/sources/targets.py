@@ -182,19 +182,14 @@ class TargetGroupsSource:
         self.signal_ids = tuple(signal_id(group.name) for group in self._groups)
 
     async def read(self) -> list[Reading]:
-        budget = self._schedule.call_budget_seconds
-        client = await self._context.aws.run(
-            "elbv2", self._context.aws.client, "elbv2", within_seconds=budget
-        )
-        return list(await asyncio.gather(*(self._read_group(client, g) for g in self._groups)))
+        return list(await asyncio.gather(*(self._read_group(g) for g in self._groups)))
 
-    async def _read_group(self, client: Any, group: TargetGroup) -> Reading:
+    async def _read_group(self, group: TargetGroup) -> Reading:
         budget = call_budget_seconds(self._schedule)
-        call = self._context.aws.run(
-            "elbv2", client.describe_target_health, TargetGroupArn=group.arn, within_seconds=budget
-        )
         try:
-            response = await call
+            response = await self._context.run_aws(
+                "elbv2", self._describe_target_health, group.arn, within_seconds=budget
+            )
         except Exception as error:
             reason = describe_failure(error, timeout_seconds=budget)
             return self._reading(group, Status.UNKNOWN, reason, failed_values(group.side, reason))
@@ -202,6 +197,10 @@ class TargetGroupsSource:
         verdict = classify_target_group(targets)
         values = health_values(targets, group.side)
         return self._reading(group, verdict.status, verdict.detail, values)
+
+    def _describe_target_health(self, arn: str) -> Any:
+        """Blocking: one describe_target_health call, run in the elbv2 lane."""
+        return self._context.aws.client("elbv2").describe_target_health(TargetGroupArn=arn)
 
     def _reading(
         self, group: TargetGroup, status: Status, detail: str, values: Mapping[str, Any]

@@ -363,7 +363,7 @@ class TrafficSource:
     async def read(self) -> list[Reading]:
         service = "route53" if self._section.route53 is not None else "elbv2"
         budget = self._schedule.call_budget_seconds
-        read_back = await self._context.aws.run(service, self._read_back, within_seconds=budget)
+        read_back = await self._context.run_aws(service, self._read_back, within_seconds=budget)
         verdict = classify_traffic(read_back, self._section.steps)
         now = self._context.clock()
         return [make_reading(self, SIGNAL_ID, verdict.status, now, verdict.detail, verdict.values)]

@@ -851,7 +851,7 @@ class StubAws:
 @pytest.mark.parametrize(
     ("code", "reason"),
     [
-        ("Throttling", "throttled by AWS (slow down, or raise the interval)"),
+        ("Throttling", "throttled by AWS (Throttling): retrying at the next poll"),
         ("ExpiredToken", "AWS credentials expired: log in again (aws sso login)"),
     ],
 )
