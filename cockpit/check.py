@@ -14,7 +14,8 @@ from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, Status, reading_to_json, worst
 from cockpit.poller import poll_all_once
 from cockpit.redact import redactor_for_config
-from cockpit.sources.build import build_sources
+from cockpit.sources.base import Source
+from cockpit.sources.build import aws_services_in_use, build_sources
 from cockpit.sources.context import SourceContext
 from cockpit.state import State, apply
 
@@ -59,12 +60,21 @@ def run_check(
     """Polls every configured source once, concurrently, each within its own timeout."""
     context = SourceContext(config, environ, clock)
     sources = build_sources(context)
-    readings = asyncio.run(poll_all_once(sources, clock))
+    readings = asyncio.run(poll_with_clients_made(context, sources, clock))
     checked_at = clock()
     session = live_session_log(config, clock)
     guards = guards_now(config, readings, checked_at, session)
     ordered = tuple(sorted(readings, key=lambda r: r.signal_id))
     return CheckResult(ordered, checked_at, guards, loose_ends_of(session))
+
+
+async def poll_with_clients_made(
+    context: SourceContext, sources: Sequence[Source], clock: Clock
+) -> list[Reading]:
+    """One poll of every source, after the AWS clients exist (a one-shot has no second poll)."""
+    if context.config.aws is not None:
+        await context.prepare_aws(aws_services_in_use(context.config))
+    return await poll_all_once(sources, clock)
 
 
 def live_session_log(config: Config, clock: Clock) -> SessionLog:

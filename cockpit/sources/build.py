@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cockpit.config import Config
 from cockpit.sources.base import Source
 from cockpit.sources.context import SourceContext
 
@@ -24,3 +25,19 @@ def build_sources(context: SourceContext) -> list[Source]:
         build_maintenance_sources,
     )
     return [source for build in builders for source in build(context)]
+
+
+def aws_services_in_use(config: Config) -> frozenset[str]:
+    """The AWS services the configured sources call (their lanes and clients)."""
+    targets, traffic, errors = config.targets, config.traffic, config.errors
+    replication, maintenance = config.replication, config.maintenance
+    rds = replication is not None and replication.rds is not None
+    used = {
+        "route53": traffic is not None and traffic.route53 is not None,
+        "elbv2": bool(targets and targets.target_groups)
+        or bool(traffic and traffic.alb)
+        or bool(maintenance and maintenance.alb),
+        "cloudwatch": bool(errors and errors.cloudwatch) or rds,
+        "rds": rds,
+    }
+    return frozenset(service for service, in_use in used.items() if in_use)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -18,6 +19,10 @@ T = TypeVar("T")
 RETRY_AFTER_EXTRA_SECONDS = 5.0
 # A call always gets at least this long, even when making its client used up most of the budget.
 MIN_CALL_SECONDS = 0.3
+_SESSIONS: dict[tuple[tuple[str, str], ...], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+# prepare_aws waits this long for clients: imports and models, no network.
+CLIENT_SETUP_SECONDS = 30.0
 FIRST_USE_NOTE = "its first use loads boto3 and the service's model; retrying at the next poll"
 
 
@@ -74,20 +79,36 @@ class AwsClients:
         return arguments
 
     def _make_client(self, service: str, connect_seconds: float, read_seconds: float) -> Any:
-        import boto3
         from botocore.config import Config as BotoConfig
 
         assert self._aws is not None
         if self._session is None:
-            self._session = boto3.session.Session(**self._session_arguments())
+            self._session = shared_session(self._session_arguments())
         settings = BotoConfig(
             retries={"mode": "standard", "max_attempts": self._aws.max_attempts},
             connect_timeout=connect_seconds,
             read_timeout=read_seconds,
         )
-        client = self._session.client(service, endpoint_url=self._aws.endpoint_url, config=settings)
+        with _SESSIONS_LOCK:  # a boto3 session is not thread-safe, and it is shared
+            endpoint_url = self._aws.endpoint_url
+            client = self._session.client(service, endpoint_url=endpoint_url, config=settings)
         client.meta.events.register_first("needs-retry", stop_retrying_out_of_time)
         return client
+
+
+def shared_session(arguments: Mapping[str, str]) -> Any:
+    """One boto3 session per set of arguments in this process, so models load only once.
+
+    Loading a service's model costs a few hundred milliseconds; a cockpit that builds its
+    sources again (a test, `cockpit act` after `check`) then does not pay it within a poll.
+    """
+    import boto3
+
+    key = tuple(sorted(arguments.items()))
+    with _SESSIONS_LOCK:
+        if key not in _SESSIONS:
+            _SESSIONS[key] = boto3.session.Session(**arguments)
+        return _SESSIONS[key]
 
 
 def attempt_timeouts(aws: AwsSection, budget: CallBudget | None) -> tuple[float, float]:
@@ -123,14 +144,27 @@ def stop_retrying_out_of_time(
     now with the error as it stands (a throttle stays a throttle, never a timeout).
     """
     budget = current_budget()
-    if budget is None or budget.remaining_seconds() >= worst_backoff_seconds(attempts, response):
+    if budget is None:
         return
-    if caught_exception is not None:
-        raise caught_exception
-    if response is not None and response[0].status_code >= 300:
-        from botocore.exceptions import ClientError
+    error = attempt_error(response, caught_exception, operation)
+    if error is not None:
+        budget.last_error = error
+    if error is not None and budget.remaining_seconds() < worst_backoff_seconds(attempts, response):
+        raise error
 
-        raise ClientError(response[1], operation.name)
+
+def attempt_error(
+    response: Any, caught_exception: BaseException | None, operation: Any
+) -> BaseException | None:
+    """What an attempt failed with, as botocore would raise it; None when it succeeded."""
+    if caught_exception is not None:
+        return caught_exception
+    if response is None or response[0].status_code < 300:
+        return None
+    from botocore.exceptions import ClientError
+
+    error: BaseException = ClientError(response[1], operation.name)
+    return error
 
 
 def _without_credentials(url: str) -> str:
@@ -173,6 +207,19 @@ class SourceContext:
             self._aws_ready.add(service)
         left = max(MIN_CALL_SECONDS, within_seconds - (time.monotonic() - started))
         return await lane.run(work, *args, within_seconds=round(left, 1), **kwargs)
+
+    async def prepare_aws(self, services: Iterable[str]) -> None:
+        """Makes the services' clients ahead of a one-shot poll, so none pays for it in budget.
+
+        A client that cannot be made here is left to the first call, which then says why.
+        """
+        making = (self._make_ready(service) for service in sorted(services))
+        await asyncio.gather(*making, return_exceptions=True)
+
+    async def _make_ready(self, service: str) -> None:
+        lane = self.aws_lane(service)
+        await lane.run(self.aws.client, service, within_seconds=CLIENT_SETUP_SECONDS)
+        self._aws_ready.add(service)
 
     def aws_lane(self, service: str) -> Lane:
         """The bounded threads `service`'s calls run in, named after its endpoint."""

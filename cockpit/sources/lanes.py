@@ -24,12 +24,17 @@ T = TypeVar("T")
 _this_thread = threading.local()
 
 
-@dataclass(frozen=True)
+@dataclass
 class CallBudget:
-    """How long the call running in this thread may take in all, and when that runs out."""
+    """How long the call running in this thread may take in all, and when that runs out.
+
+    last_error: the newest failed attempt's error, so a call still retrying when its time is
+    up is reported by what went wrong (throttled, say) rather than as a bare timeout.
+    """
 
     seconds: float
     deadline: float
+    last_error: BaseException | None = None
 
     def remaining_seconds(self) -> float:
         return self.deadline - time.monotonic()
@@ -97,6 +102,8 @@ class Lane:
         try:
             return await asyncio.wait_for(asyncio.shield(answer), _left(deadline))
         except TimeoutError:
+            if budget.last_error is not None:
+                raise budget.last_error from None
             raise SourceProblem(late_text or self._no_answer_text(within_seconds)) from None
 
     def _no_answer_text(self, within_seconds: float) -> str:
