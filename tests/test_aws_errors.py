@@ -46,10 +46,13 @@ def context_at(endpoint_url: str, tmp_path: Path, **aws: Any) -> SourceContext:
     data = tomllib.loads(EXAMPLE_CONFIG.read_text())
     data["aws"] = {"region": "eu-west-1", "endpoint_url": endpoint_url, **aws}
     data["replication"] = {
-        "timeout_seconds": 3.0,
+        "timeout_seconds": 5.0,
         "rds": {"replica_instance_id": "shop-db-new"},
     }
     data["targets"].pop("http")
+    # Generous timeouts: these tests are about the words, and a busy host is slow to answer.
+    for section in ("targets", "errors", "traffic"):
+        data[section]["timeout_seconds"] = 5.0
     data.pop("promotion")
     data["journal"] = {"dir": str(tmp_path / "journal")}
     config = config_from_data(data, source="test", base_dir=tmp_path)
@@ -146,7 +149,7 @@ async def test_http_429_without_a_body_reads_as_throttled(tmp_path: Path) -> Non
 
 
 async def test_throttled_retries_stay_within_the_sources_timeout(tmp_path: Path) -> None:
-    """Ten attempts would outlast a 1 s budget: retrying stops and the reason stays throttled."""
+    """Ten attempts would outlast a 4 s budget: retrying stops and the reason stays throttled."""
     with answering_endpoint(400, THROTTLING_XML, XML_CONTENT) as (url, answer):
         context = context_at(url, tmp_path, max_attempts=10)
         reading = (await readings_of(only_traffic(context)))["traffic"]

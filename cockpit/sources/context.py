@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import AwsSection, Config
+from cockpit.sources.failures import SourceProblem
 from cockpit.sources.lanes import CallBudget, Lane, current_budget
 
 T = TypeVar("T")
 # botocore may sleep up to this much longer when AWS sends x-amz-retry-after.
 RETRY_AFTER_EXTRA_SECONDS = 5.0
-# A call always gets at least this long, even when making its client used up most of the budget.
+# When making the client leaves less than this of the budget, the call is not made at all.
 MIN_CALL_SECONDS = 0.3
 _SESSIONS: dict[tuple[tuple[str, str], ...], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
@@ -201,11 +202,13 @@ class SourceContext:
         """
         lane = self.aws_lane(service)
         started = time.monotonic()
+        late = f"{lane.label}: client not ready within {within_seconds:g} s ({FIRST_USE_NOTE})"
         if service not in self._aws_ready:
-            late = f"{lane.label}: client not ready within {within_seconds:g} s ({FIRST_USE_NOTE})"
             await lane.run(self.aws.client, service, within_seconds=within_seconds, late_text=late)
             self._aws_ready.add(service)
-        left = max(MIN_CALL_SECONDS, within_seconds - (time.monotonic() - started))
+        left = within_seconds - (time.monotonic() - started)
+        if left < MIN_CALL_SECONDS:
+            raise SourceProblem(late)
         return await lane.run(work, *args, within_seconds=round(left, 1), **kwargs)
 
     async def prepare_aws(self, services: Iterable[str]) -> None:
