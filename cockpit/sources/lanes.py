@@ -14,7 +14,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cockpit.sources.failures import SourceProblem
@@ -52,9 +52,6 @@ class _Call:
 
     started: float
     deadline: float
-    slot_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
-        default_factory=list
-    )
 
 
 class Lane:
