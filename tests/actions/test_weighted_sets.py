@@ -21,11 +21,12 @@ from cockpit.actions.steps import (
 )
 from cockpit.actions.weights import RawWeights, WeightsReader
 from cockpit.config import Config, TrafficSection, load_config
+from cockpit.model import Reading
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.context import AwsClients, SourceContext
 from cockpit.sources.traffic import TrafficSource
 from tests.sandbox.test_sandbox import aws_client
-from tests.sources.test_targets_traffic import poll
+from tests.sources.test_targets_traffic import poll, until
 
 
 def shapes(sandbox: SandboxHandle) -> dict[str, Any]:
@@ -127,7 +128,14 @@ async def test_a_three_member_set_is_read_with_its_true_shares(sandbox: SandboxH
     assert truth == {"old": 100, "new": 0, "canary": 10}
     context = SourceContext(config_with(sandbox, section), environ={**os.environ, **sandbox.env})
 
-    reading = (await poll(TrafficSource(section, context)))["traffic"]
+    source = TrafficSource(section, context)
+
+    async def read_members() -> Reading | None:
+        """A busy machine can time a poll out; the members come with the first one that answers."""
+        reading = (await poll(source))["traffic"]
+        return reading if "members" in reading.values else None
+
+    reading = await until(read_members, within=120.0)
 
     shares = {m["label"]: m["share_percent"] for m in reading.values["members"]}
     assert shares == pytest.approx(true_shares(truth))
