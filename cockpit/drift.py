@@ -19,8 +19,12 @@ from cockpit.actions.session_log import (
     REPLICA_RESOURCE,
     WEIGHTS_RESOURCE,
 )
-from cockpit.actions.steps import maintenance_words, weights_text
-from cockpit.actions.weights import RawWeights
+from cockpit.actions.steps import (
+    maintenance_words,
+    weights_from_json_or_none,
+    weights_json,
+    weights_text,
+)
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading
 
@@ -65,10 +69,9 @@ class Drift:
 
 def value_text(resource: str, value: JsonValue) -> str:
     """A resource's value in the words the panels and plans use."""
-    if resource == WEIGHTS_RESOURCE and isinstance(value, dict):
-        old, new = value.get("old"), value.get("new")
-        if isinstance(old, int) and isinstance(new, int):
-            return weights_text(RawWeights(old, new))
+    weights = weights_from_json_or_none(value) if resource == WEIGHTS_RESOURCE else None
+    if weights is not None:
+        return weights_text(weights)
     if resource == MAINTENANCE_RESOURCE and isinstance(value, bool):
         return maintenance_words(value)
     return str(value)
@@ -79,11 +82,8 @@ def resource_value(reading: Reading) -> JsonValue:
     resource = RESOURCE_OF.get(reading.signal_id)
     values = reading.values
     if resource == WEIGHTS_RESOURCE:
-        raw = values.get("raw_weights")
-        if not isinstance(raw, Mapping):
-            return None
-        old, new = raw.get("old"), raw.get("new")
-        return {"old": old, "new": new} if isinstance(old, int) and isinstance(new, int) else None
+        weights = weights_from_json_or_none(values.get("raw_weights"))
+        return None if weights is None else weights_json(weights)
     if resource == MAINTENANCE_RESOURCE:
         on = values.get("on")
         return on if isinstance(on, bool) else None

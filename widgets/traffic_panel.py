@@ -174,6 +174,31 @@ def backend_facts(reading: Reading) -> list[Text]:
     return parts
 
 
+def members_lines(reading: Reading, width: int) -> list[Text]:
+    """'canary 10 → 9.1 %' for every member, when the set has more than old and new.
+
+    A plain old/new pair draws nothing here: the split line above already says it all.
+    """
+    members = reading.values.get("members")
+    if not isinstance(members, tuple) or len(members) <= 2:
+        return []
+    items = [_member_text(member) for member in members if isinstance(member, Mapping)]
+    if not items:
+        return []
+    items[0] = Text("members ").append_text(items[0])
+    return packed(items, width, FACT_GAP, INDENT)
+
+
+def _member_text(member: Mapping[str, Value]) -> Text:
+    share = _number(member.get("share_percent"))
+    share_text = NO_DATA if share is None else f"{percent_number(share)} %"
+    style = {"old": BAR_OLD_STYLE, "new": BAR_NEW_STYLE}.get(str(member.get("role")), "yellow")
+    return Text.assemble(
+        (str(member.get("label") or NO_DATA), f"bold {style}"),
+        f" {_or_dash(_int(member.get('weight')))} = {share_text}",
+    )
+
+
 def _or_dash(value: int | None) -> str:
     return NO_DATA if value is None else str(value)
 
@@ -242,8 +267,11 @@ class TrafficPanel(SignalPanel):
         lines: list[Text] = [headline(reading, now)]
         split = split_of(reading)
         if split is not None:
-            lines += packed([weights_text(split), step_place(reading)], width)
+            members = members_lines(reading, width)
+            split_line = weights_text(split).append(" of old + new" if members else "")
+            lines += packed([split_line, step_place(reading)], width)
             lines.append(weights_bar(split, width))
+            lines += members
         lines += plan_lines(reading, width)
         if split is None and steps_of(reading):
             lines.append(Text(INDENT).append_text(step_place(reading)))

@@ -30,6 +30,7 @@ from cockpit.actions.steps import (
     StepContext,
     maintenance_words,
     weights_from_json,
+    weights_from_json_or_none,
     weights_json,
     weights_text,
     writers_of,
@@ -38,6 +39,7 @@ from cockpit.actions.weights import (
     RawWeights,
     WeightsReader,
     describe_weights_target,
+    member_changes,
     planned_weight_calls,
 )
 from cockpit.jsonvalue import JsonValue
@@ -82,7 +84,21 @@ def _step(context: StepContext, resource: str, target: JsonValue) -> dict[str, J
     if resource == MAINTENANCE_RESOURCE:
         return {"resource": resource, "before": _maintenance_now(context), "after": target}
     now = _weights_reader(context).read()
+    _check_same_members(now, target)
     return {"resource": resource, "before": weights_json(now), "after": target}
+
+
+def _check_same_members(now: RawWeights, target: JsonValue) -> None:
+    """Refuses when the weighted set gained or lost a member since the first change."""
+    recorded = weights_from_json_or_none(target)
+    if recorded is None:
+        return
+    changes = member_changes(recorded, now.other_names)
+    if changes is not None:
+        raise ActionFailed(
+            f"the weighted set changed since the cutover's first change ({changes}): "
+            "nothing was planned; roll the weights back by hand"
+        )
 
 
 def _maintenance_now(context: StepContext) -> bool:

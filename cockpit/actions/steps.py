@@ -32,6 +32,7 @@ from cockpit.actions.promotion import (
 from cockpit.actions.session_log import SessionLog
 from cockpit.actions.weights import (
     RawWeights,
+    WeightedSet,
     WeightsReader,
     describe_weights_target,
     planned_weight_calls,
@@ -39,7 +40,7 @@ from cockpit.actions.weights import (
 )
 from cockpit.config import Config
 from cockpit.jsonvalue import JsonValue
-from cockpit.sources.traffic import split_percent, step_position
+from cockpit.sources.traffic import member_label, printable_text, split_percent, step_position
 from cockpit.units import percent_number
 
 Progress = Callable[[str, dict[str, JsonValue]], None]
@@ -191,19 +192,64 @@ def _weights_reader(context: StepContext) -> WeightsReader:
 
 
 def weights_text(weights: RawWeights) -> str:
-    old_percent, new_percent = split_percent(weights.old, weights.new)
-    return f"old {percent_number(old_percent)} % / new {percent_number(new_percent)} %"
+    """'old 75 % / new 25 %', or every member's true share when the set has more members."""
+    if not weights.others:
+        old_percent, new_percent = split_percent(weights.old, weights.new)
+        return f"old {percent_number(old_percent)} % / new {percent_number(new_percent)} %"
+    named = [("old", weights.old), ("new", weights.new)]
+    named += [(member_label(name), weight) for name, weight in weights.others]
+    total = sum(weight for _, weight in named)
+    shares = [100 / len(named) if total == 0 else weight / total * 100 for _, weight in named]
+    return " / ".join(
+        f"{label} {percent_number(share)} %"
+        for (label, _), share in zip(named, shares, strict=True)
+    )
 
 
 def weights_json(weights: RawWeights) -> dict[str, JsonValue]:
-    return {"old": weights.old, "new": weights.new}
+    """{"old": 75, "new": 25}, plus "others": {name: weight} when the set has more members."""
+    data: dict[str, JsonValue] = {"old": weights.old, "new": weights.new}
+    if weights.others:
+        others: dict[str, JsonValue] = dict(weights.others)
+        data["others"] = others
+    return data
 
 
-def weights_from_json(data: Mapping[str, JsonValue]) -> RawWeights:
-    old, new = data.get("old"), data.get("new")
-    if not isinstance(old, int) or not isinstance(new, int):
-        raise ActionFailed(f"recorded weights {dict(data)} are not two whole numbers")
-    return RawWeights(old, new)
+def weights_from_json(data: Mapping[str, object]) -> RawWeights:
+    """The weights a plan, journal or reading recorded ({"old", "new"} and maybe "others")."""
+    old, new, others = data.get("old"), data.get("new"), data.get("others", {})
+    if not isinstance(old, int) or not isinstance(new, int) or not isinstance(others, Mapping):
+        raise ActionFailed(f"recorded weights {dict(data)} are not whole numbers")
+    pairs = sorted((str(name), weight) for name, weight in others.items())
+    whole = tuple((name, weight) for name, weight in pairs if isinstance(weight, int))
+    if len(whole) != len(pairs):
+        raise ActionFailed(f"recorded weights {dict(data)} are not whole numbers")
+    return RawWeights(old, new, whole)
+
+
+def weights_from_json_or_none(data: object) -> RawWeights | None:
+    """The weights a recorded or read value holds; None when it holds none."""
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return weights_from_json(data)
+    except ActionFailed:
+        return None
+
+
+def members_notes(weighted_set: WeightedSet) -> tuple[str, ...]:
+    """What each member answers (alias targets included); the rule for the others, if any."""
+    notes = [
+        f"{member.role} member {member_label(member.name)!r} answers "
+        f"{printable_text(member.target) or 'nothing'}"
+        for member in weighted_set.members
+    ]
+    if weighted_set.weights.others:
+        notes.append(
+            "members other than old and new keep their weights; the step sets old and new so "
+            "that new has the step's percent of old + new; shares shown are over all members"
+        )
+    return tuple(notes)
 
 
 def plan_weight_step(context: StepContext, up: bool) -> Plan:
@@ -211,7 +257,8 @@ def plan_weight_step(context: StepContext, up: bool) -> Plan:
     section = context.config.traffic
     if section is None:
         raise ActionFailed("no [traffic] section in the config")
-    before = _weights_reader(context).read()
+    weighted_set = _weights_reader(context).read_set()
+    before = weighted_set.weights
     _, new_percent = split_percent(before.old, before.new)
     position = step_position(section.steps, new_percent)
     following = position.next_percent if up else position.previous_percent
@@ -219,11 +266,16 @@ def plan_weight_step(context: StepContext, up: bool) -> Plan:
         edge = "last" if up else "first"
         raise ActionFailed(f"new {percent_number(new_percent)} % is already at the {edge} step")
     action = ActionId.WEIGHT_UP if up else ActionId.WEIGHT_DOWN
-    return plan_weights(context, action, before, weights_for_percent(following))
+    after = weights_for_percent(following, before.others)
+    return plan_weights(context, action, before, after, members_notes(weighted_set))
 
 
 def plan_weights(
-    context: StepContext, action: ActionId, before: RawWeights, after: RawWeights
+    context: StepContext,
+    action: ActionId,
+    before: RawWeights,
+    after: RawWeights,
+    notes: tuple[str, ...] = (),
 ) -> Plan:
     """Weights set from `before` to `after`, naming the record or listener touched."""
     section = context.config.traffic
@@ -235,6 +287,7 @@ def plan_weights(
         changes=(Change(target, weights_text(before), weights_text(after)),),
         calls=planned_weight_calls(section, before, after),
         target={"before": weights_json(before), "after": weights_json(after)},
+        notes=notes,
     )
 
 

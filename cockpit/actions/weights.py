@@ -1,5 +1,9 @@
 """The traffic-weight backend: read and write the raw old/new weights in Route 53 or on an ALB.
 
+A set with more members than old and new: a step sets old and new and every other member keeps
+its absolute weight; the members are part of what is planned, so one that appears or disappears
+between plan and run makes the run refuse instead of guessing.
+
 Reading and writing are separate classes: in --read-only and --dry-run modes no writer is built,
 so no code path can send a mutating request. Every method blocks (boto3); the runner calls
 them in a thread.
@@ -17,12 +21,16 @@ from cockpit.config import AlbTraffic, Route53Traffic, TrafficSection
 from cockpit.sources.context import AwsClients
 from cockpit.sources.failures import describe_failure
 from cockpit.sources.traffic import (
+    WeightedMember,
     WeightsReadBack,
     fetch_listener,
     fetch_route53_record_sets,
+    member_label,
+    member_name,
     normalized_name,
     parse_alb_weights,
     parse_route53_weights,
+    printable_text,
 )
 
 MAX_ROUTE53_WEIGHT = 255
@@ -31,17 +39,57 @@ MAX_ALB_WEIGHT = 999
 
 @dataclass(frozen=True)
 class RawWeights:
-    """The raw weights the backend holds for the old and the new side."""
+    """The raw weights the backend holds for the old and the new side, and for any other member.
+
+    others: (set identifier or target group ARN, raw weight) of every member that is neither old
+    nor new, sorted by name; empty for a plain two-member set.
+    """
 
     old: int
     new: int
+    others: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def other_names(self) -> frozenset[str]:
+        return frozenset(name for name, _ in self.others)
 
 
-def weights_for_percent(new_percent: int) -> RawWeights:
-    """Weights that put `new_percent` of the traffic on the new side (they sum to 100)."""
+@dataclass(frozen=True)
+class WeightedSet:
+    """The weights as read and every member behind them (for the plan's words)."""
+
+    weights: RawWeights
+    members: tuple[WeightedMember, ...]
+
+
+def weights_for_percent(new_percent: int, others: tuple[tuple[str, int], ...] = ()) -> RawWeights:
+    """Old and new summing to 100 with `new_percent` on new; the other members keep `others`."""
     if not 0 <= new_percent <= 100:
         raise ValueError(f"new_percent must be 0..100, not {new_percent}")
-    return RawWeights(old=100 - new_percent, new=new_percent)
+    return RawWeights(old=100 - new_percent, new=new_percent, others=others)
+
+
+def others_of(members: tuple[WeightedMember, ...]) -> tuple[tuple[str, int], ...]:
+    """The (name, weight) pairs of the members that are neither old nor new, sorted."""
+    return tuple(sorted((m.name, m.weight) for m in members if m.role == "other"))
+
+
+def member_changes(planned: RawWeights, found: frozenset[str]) -> str | None:
+    """ "member 'canary' appeared, ..." when the other members are not the planned ones."""
+    appeared = sorted(found - planned.other_names)
+    gone = sorted(planned.other_names - found)
+    parts = [f"member {member_label(name)!r} appeared" for name in appeared]
+    parts += [f"member {member_label(name)!r} disappeared" for name in gone]
+    return ", ".join(parts) or None
+
+
+def _refuse_changed_members(planned: RawWeights, found: frozenset[str]) -> None:
+    changes = member_changes(planned, found)
+    if changes is not None:
+        raise ActionFailed(
+            f"the weighted set changed since the plan ({changes}): nothing was changed; "
+            "read the traffic panel and plan again"
+        )
 
 
 # --- pure: what is touched and how --------------------------------------------------------------
@@ -67,19 +115,38 @@ def describe_weights_target(section: TrafficSection) -> str:
 def planned_weight_calls(
     section: TrafficSection, before: RawWeights, after: RawWeights
 ) -> tuple[str, ...]:
-    """The exact mutating API call a weight change makes, in words."""
+    """The exact mutating API call a weight change makes, in words, naming every member."""
+    changed, kept = _other_changes(before, after)
     if section.route53 is not None:
         config = section.route53
+        sets = [
+            f"set {config.old_set_identifier!r} weight {before.old} → {after.old}",
+            f"set {config.new_set_identifier!r} weight {before.new} → {after.new}",
+            *(f"set {member_label(name)!r} weight {was} → {now}" for name, was, now in changed),
+        ]
+        kept_text = "".join(f"; set {member_label(name)!r} weight {w} kept" for name, w in kept)
         return (
             f"route53 ChangeResourceRecordSets on zone {_zone_id(config)}: one change batch of "
-            f"2 UPSERTs (set {config.old_set_identifier!r} weight {before.old} → {after.old}, "
-            f"set {config.new_set_identifier!r} weight {before.new} → {after.new})",
+            f"{len(sets)} UPSERTs ({', '.join(sets)}{kept_text})",
         )
     alb = _alb(section)
+    groups = [*(f"{member_label(name)} {was} → {now}" for name, was, now in changed)]
+    groups += [f"{member_label(name)} {weight} kept" for name, weight in kept]
+    rest = "".join(f", {group}" for group in groups)
     return (
         f"elbv2 ModifyListener on {alb.listener_arn}: forward weights "
-        f"old {before.old} → {after.old}, new {before.new} → {after.new}",
+        f"old {before.old} → {after.old}, new {before.new} → {after.new}{rest}",
     )
+
+
+def _other_changes(
+    before: RawWeights, after: RawWeights
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, int]]]:
+    """(members whose weight changes: name, before, after), (members kept: name, weight)."""
+    was = dict(before.others)
+    changed = [(name, was.get(name, 0), w) for name, w in after.others if was.get(name) != w]
+    kept = [(name, w) for name, w in after.others if was.get(name) == w]
+    return changed, kept
 
 
 def _zone_id(config: Route53Traffic) -> str:
@@ -109,22 +176,46 @@ def _target_group_name(arn: str) -> str:
 def route53_upserts(
     record_sets: Sequence[Mapping[str, Any]], config: Route53Traffic, target: RawWeights
 ) -> list[dict[str, Any]]:
-    """Two UPSERTs that copy each weighted set as read, with only its Weight changed."""
-    by_identifier = {record_set.get("SetIdentifier"): record_set for record_set in record_sets}
-    sides = ((config.old_set_identifier, target.old), (config.new_set_identifier, target.new))
-    changes = []
-    for identifier, weight in sides:
-        if identifier not in by_identifier:
-            where = f"{normalized_name(config.record_name)} {config.record_type}"
-            raise ActionFailed(
-                f"weighted record set {identifier!r} not found ({where} in zone "
-                f"{_zone_id(config)}): nothing was changed; check traffic.route53's set "
-                "identifiers against the zone"
-            )
-        record_set = copy.deepcopy(dict(by_identifier[identifier]))
-        record_set["Weight"] = weight
-        changes.append({"Action": "UPSERT", "ResourceRecordSet": record_set})
-    return changes
+    """UPSERTs copying each weighted set as read with only its Weight changed: old and new
+    always, any other member only when its weight differs from the target.
+
+    Refuses when the set's other members are not the ones planned.
+    """
+    weighted = {
+        member_name(record_set): record_set
+        for record_set in record_sets
+        if record_set.get("SetIdentifier") is not None and record_set.get("Weight") is not None
+    }
+    sides = {config.old_set_identifier: target.old, config.new_set_identifier: target.new}
+    for identifier in sides:
+        if identifier not in weighted:
+            raise ActionFailed(_missing_set_text(config, identifier))
+    _refuse_changed_members(target, frozenset(weighted) - frozenset(sides))
+    wanted = {**dict(target.others), **sides}
+    return [
+        {"Action": "UPSERT", "ResourceRecordSet": reweighted_record_set(weighted[name], weight)}
+        for name, weight in wanted.items()
+        if name in sides or int(weighted[name]["Weight"]) != weight
+    ]
+
+
+def _missing_set_text(config: Route53Traffic, identifier: str) -> str:
+    where = f"{normalized_name(config.record_name)} {config.record_type}"
+    return (
+        f"weighted record set {printable_text(identifier)!r} not found ({where} in zone "
+        f"{_zone_id(config)}): nothing was changed; check traffic.route53's set "
+        "identifiers against the zone"
+    )
+
+
+def reweighted_record_set(record_set: Mapping[str, Any], weight: int) -> dict[str, Any]:
+    """The record set as read with a new Weight; an alias stays an alias, no TTL or records."""
+    copied = copy.deepcopy(dict(record_set))
+    copied["Weight"] = weight
+    if "AliasTarget" in copied:
+        copied.pop("TTL", None)
+        copied.pop("ResourceRecords", None)
+    return copied
 
 
 def reweighted_actions(
@@ -158,14 +249,20 @@ def _reweighted_forward(
     groups = forward_config.get("TargetGroups") or (
         [{"TargetGroupArn": single_arn, "Weight": 1}] if single_arn else []
     )
-    wanted = {config.old_target_group_arn: target.old, config.new_target_group_arn: target.new}
+    sides = {config.old_target_group_arn: target.old, config.new_target_group_arn: target.new}
+    found = {printable_text(str(group["TargetGroupArn"])): group for group in groups}
+    _refuse_changed_members(target, frozenset(found) - frozenset(sides))
+    others = {str(found[name]["TargetGroupArn"]): weight for name, weight in target.others}
+    wanted = {**others, **sides}
     groups = [
         {**group, "Weight": wanted.pop(group["TargetGroupArn"])}
         if group["TargetGroupArn"] in wanted
         else group
         for group in groups
     ]
-    groups += [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in wanted.items()]
+    groups += [
+        {"TargetGroupArn": arn, "Weight": weight} for arn, weight in wanted.items() if arn in sides
+    ]
     forward_config["TargetGroups"] = groups
     return forward
 
@@ -180,7 +277,9 @@ def _kept(action: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_range(target: RawWeights, maximum: int, backend: str) -> None:
-    for side, weight in (("old", target.old), ("new", target.new)):
+    named = [("old", target.old), ("new", target.new)]
+    named += [(member_label(name), weight) for name, weight in target.others]
+    for side, weight in named:
         if not 0 <= weight <= maximum:
             raise ActionFailed(
                 f"the {side} weight {weight} is outside {backend}'s range 0..{maximum}: "
@@ -204,6 +303,10 @@ class WeightsReader:
 
     def read(self) -> RawWeights:
         """The weights now; ActionFailed (worded) when they cannot be read or are unusable."""
+        return self.read_set().weights
+
+    def read_set(self) -> WeightedSet:
+        """The weights now and every member of the set (names, weights, what each answers)."""
         target = describe_weights_target(self._section)
         try:
             read_back = self._read_back()
@@ -219,7 +322,8 @@ class WeightsReader:
                 f"the weights of {target} are not usable: {problem}; fix the [traffic] "
                 "section or the resource before shifting traffic"
             )
-        return RawWeights(read_back.old, read_back.new)
+        weights = RawWeights(read_back.old, read_back.new, others_of(read_back.members))
+        return WeightedSet(weights, read_back.members)
 
     def _read_back(self) -> WeightsReadBack:
         if self._section.route53 is not None:

@@ -46,6 +46,16 @@ REQUEST_LOG_LIMIT = 10_000
 LOAD_BALANCER_NAME = "cutover-alb"
 TARGET_GROUP_NAMES: Mapping[Side, str] = {"old": "cutover-old", "new": "cutover-new"}
 INITIAL_WEIGHTS: Mapping[Side, int] = {"old": 100, "new": 0}
+# The shapes zone: weighted sets beyond a plain old/new pair, apart from the zone DNS serves, so
+# the main record's answers and the front door stay as they are.
+SHAPES_ZONE_LABEL = "shapes"
+CANARY_RECORD_LABEL = "canary"
+ALIAS_RECORD_LABEL = "alias"
+CANARY_SET_IDENTIFIER = "canary"
+CANARY_WEIGHT = 10
+CANARY_ANSWERS = ("127.0.9.10",)
+CANARY_TARGET_GROUP_NAME = "cutover-canary"
+NEW_LOAD_BALANCER_NAME = "cutover-alb-new"
 RDS_PRIMARY_ID = "shop-db"
 RDS_REPLICA_ID = "shop-db-replica"
 HEALTH_CHECK_PATH = "/health"
@@ -386,6 +396,43 @@ class AwsSeed:
     target_groups: Mapping[Side, str]
     rds_primary_id: str
     rds_replica_id: str
+    shapes: ShapesSeed
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """Where a Route 53 alias record points: a load balancer's DNS name and its zone."""
+
+    hosted_zone_id: str
+    dns_name: str
+    evaluate_target_health: bool = True
+
+    def to_aws(self) -> dict[str, Any]:
+        return {
+            "HostedZoneId": self.hosted_zone_id,
+            "DNSName": self.dns_name,
+            "EvaluateTargetHealth": self.evaluate_target_health,
+        }
+
+
+@dataclass(frozen=True)
+class ShapesSeed:
+    """The weighted sets real zones hold beside a plain pair, in a zone of their own.
+
+    canary_record_name: old, new and a canary member (its own answer, weight 10), plain A sets.
+    alias_record_name: old and new as alias records to the old and the new load balancer.
+    canary_target_group: a third target group (no targets) a listener may forward to.
+    """
+
+    hosted_zone_id: str
+    zone_name: str
+    canary_record_name: str
+    canary_set_identifier: str
+    canary_weight: int
+    canary_answers: tuple[str, ...]
+    alias_record_name: str
+    alias_targets: Mapping[Side, AliasTarget]
+    canary_target_group: str
 
 
 def seed(
@@ -403,6 +450,7 @@ def seed(
     zone_name, record_name = _fqdn(zone_name), _fqdn(record_name)
     hosted_zone_id = _seed_route53(stand_in, zone_name, record_name, ttl, answers)
     load_balancer_arn, listener_arn, target_groups = _seed_load_balancer(stand_in, targets)
+    shapes = _seed_shapes(stand_in, zone_name, ttl, answers, load_balancer_arn)
     _seed_rds(stand_in)
     return AwsSeed(
         region=stand_in.region,
@@ -418,6 +466,7 @@ def seed(
         target_groups=target_groups,
         rds_primary_id=RDS_PRIMARY_ID,
         rds_replica_id=RDS_REPLICA_ID,
+        shapes=shapes,
     )
 
 
@@ -456,6 +505,110 @@ def _seed_route53(
         ChangeBatch={"Comment": "cutover sandbox seed", "Changes": changes},
     )
     return hosted_zone_id
+
+
+def _seed_shapes(
+    stand_in: AwsStandIn,
+    zone_name: str,
+    ttl: int,
+    answers: Mapping[Side, tuple[str, ...]],
+    old_load_balancer_arn: str,
+) -> ShapesSeed:
+    """The shapes zone with its canary and alias sets, the new load balancer, the canary group."""
+    route53 = stand_in.client("route53")
+    shapes_zone = f"{SHAPES_ZONE_LABEL}.{zone_name}"
+    zone = route53.create_hosted_zone(Name=shapes_zone, CallerReference=str(uuid.uuid4()))
+    hosted_zone_id: str = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
+    alias_targets = _seed_alias_targets(stand_in, old_load_balancer_arn)
+    shapes = ShapesSeed(
+        hosted_zone_id=hosted_zone_id,
+        zone_name=shapes_zone,
+        canary_record_name=f"{CANARY_RECORD_LABEL}.{shapes_zone}",
+        canary_set_identifier=CANARY_SET_IDENTIFIER,
+        canary_weight=CANARY_WEIGHT,
+        canary_answers=CANARY_ANSWERS,
+        alias_record_name=f"{ALIAS_RECORD_LABEL}.{shapes_zone}",
+        alias_targets=alias_targets,
+        canary_target_group=_seed_canary_target_group(stand_in, old_load_balancer_arn),
+    )
+    changes = shapes_record_sets(shapes, ttl, answers, {**INITIAL_WEIGHTS})
+    route53.change_resource_record_sets(
+        HostedZoneId=hosted_zone_id,
+        ChangeBatch={
+            "Comment": "cutover sandbox shapes",
+            "Changes": [{"Action": "CREATE", "ResourceRecordSet": rs} for rs in changes],
+        },
+    )
+    return shapes
+
+
+def shapes_record_sets(
+    shapes: ShapesSeed,
+    ttl: int,
+    answers: Mapping[Side, tuple[str, ...]],
+    weights: Mapping[Side, int],
+) -> list[dict[str, Any]]:
+    """The canary set's three members and the alias set's two, at `weights` (old/new) as seeded."""
+    plain: dict[str, tuple[str, ...]] = {side: answers[side] for side in SIDES}
+    plain[shapes.canary_set_identifier] = shapes.canary_answers
+    canary_weights: dict[str, int] = {side: weights[side] for side in SIDES}
+    canary_weights[shapes.canary_set_identifier] = shapes.canary_weight
+    canary_set = [
+        {
+            "Name": shapes.canary_record_name,
+            "Type": "A",
+            "TTL": ttl,
+            "SetIdentifier": identifier,
+            "Weight": canary_weights[identifier],
+            "ResourceRecords": [{"Value": value} for value in values],
+        }
+        for identifier, values in plain.items()
+    ]
+    alias_set = [
+        {
+            "Name": shapes.alias_record_name,
+            "Type": "A",
+            "SetIdentifier": side,
+            "Weight": weights[side],
+            "AliasTarget": shapes.alias_targets[side].to_aws(),
+        }
+        for side in SIDES
+    ]
+    return canary_set + alias_set
+
+
+def _seed_alias_targets(stand_in: AwsStandIn, old_arn: str) -> dict[Side, AliasTarget]:
+    """Alias targets for the old load balancer and a new one made here (no listener)."""
+    elbv2 = stand_in.client("elbv2")
+    (old,) = elbv2.describe_load_balancers(LoadBalancerArns=[old_arn])["LoadBalancers"]
+    new = elbv2.create_load_balancer(
+        Name=NEW_LOAD_BALANCER_NAME,
+        Subnets=[zone["SubnetId"] for zone in old["AvailabilityZones"]],
+        Scheme="internet-facing",
+        Type="application",
+    )["LoadBalancers"][0]
+    balancers: dict[Side, Any] = {"old": old, "new": new}
+    return {
+        side: AliasTarget(balancer["CanonicalHostedZoneId"], _fqdn(balancer["DNSName"]).lower())
+        for side, balancer in balancers.items()
+    }
+
+
+def _seed_canary_target_group(stand_in: AwsStandIn, load_balancer_arn: str) -> str:
+    elbv2 = stand_in.client("elbv2")
+    (balancer,) = elbv2.describe_load_balancers(LoadBalancerArns=[load_balancer_arn])[
+        "LoadBalancers"
+    ]
+    group = elbv2.create_target_group(
+        Name=CANARY_TARGET_GROUP_NAME,
+        Protocol="HTTP",
+        Port=80,
+        VpcId=balancer["VpcId"],
+        TargetType="ip",
+        HealthCheckPath=HEALTH_CHECK_PATH,
+    )["TargetGroups"][0]
+    arn: str = group["TargetGroupArn"]
+    return arn
 
 
 def _seed_load_balancer(

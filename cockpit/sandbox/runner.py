@@ -284,6 +284,7 @@ class Sandbox:
                 "target_groups": {str(side): arn for side, arn in aws_seed.target_groups.items()},
                 "rds_primary_id": aws_seed.rds_primary_id,
                 "rds_replica_id": aws_seed.rds_replica_id,
+                "shapes": _shapes_info(aws_seed),
             },
             "dns": {
                 "authoritative": self.authoritative.address if self.authoritative else "",
@@ -484,6 +485,29 @@ def run(directory: Path, options: SandboxOptions) -> int:
         sandbox.stop()
         print("sandbox: stopped", flush=True)
     return 0
+
+
+def _shapes_info(aws_seed: AwsSeed) -> dict[str, JsonValue]:
+    """The shapes zone's weighted sets: a three-member canary set and an alias set."""
+    shapes = aws_seed.shapes
+    return {
+        "hosted_zone_id": shapes.hosted_zone_id,
+        "zone_name": shapes.zone_name,
+        "canary_record_name": shapes.canary_record_name,
+        "canary_set_identifier": shapes.canary_set_identifier,
+        "canary_weight": shapes.canary_weight,
+        "canary_answers": list(shapes.canary_answers),
+        "alias_record_name": shapes.alias_record_name,
+        "alias_targets": {
+            str(side): {
+                "hosted_zone_id": target.hosted_zone_id,
+                "dns_name": target.dns_name,
+                "evaluate_target_health": target.evaluate_target_health,
+            }
+            for side, target in shapes.alias_targets.items()
+        },
+        "canary_target_group": shapes.canary_target_group,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,9 @@
 """Traffic weights: the old/new split as Route 53 or the ALB holds it, placed in the step plan.
 
+A weighted set may hold more members than the configured old and new ones (a canary, a third
+target group). Every member is read with its weight and its true share over all members; the
+step plan places the new side's share of the old + new pool, since the others keep their weights.
+
 Status rules (signal `traffic`):
 - OK: both weights read back and the new side's percent is a planned step
   ("old 75 % / new 25 % (step 4 of 7: 25 %)"; counted from 1 in text, step_index is 0-based);
@@ -28,6 +32,21 @@ MAX_PAGES = 20
 STEP_TOLERANCE_PERCENT = 1e-6
 
 Backend = Literal["route53", "alb"]
+MemberRole = Literal["old", "new", "other"]
+TARGET_TEXT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class WeightedMember:
+    """One member of the weighted set as read: who it is, its raw weight and what it points at.
+
+    name: the Route 53 set identifier, or the target group ARN on an ALB.
+    """
+
+    name: str
+    role: MemberRole
+    weight: int
+    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,12 @@ class WeightsReadBack:
     ttl_seconds: int | None = None
     maintenance_rule: bool | None = None
     note: str | None = None
+    members: tuple[WeightedMember, ...] = ()
+
+    @property
+    def others(self) -> tuple[WeightedMember, ...]:
+        """The members that are neither the old nor the new side."""
+        return tuple(member for member in self.members if member.role == "other")
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,43 @@ def split_percent(old: int, new: int) -> tuple[float, float]:
         return 50.0, 50.0
     new_percent = new / total * 100
     return 100.0 - new_percent, new_percent
+
+
+def member_shares(members: Sequence[WeightedMember], backend: Backend) -> tuple[float, ...] | None:
+    """Each member's true share in percent over all members; None when the split is undefined.
+
+    All weights 0: Route 53 answers every member evenly; an ALB's split is undefined.
+    """
+    total = sum(member.weight for member in members)
+    if not members or (total == 0 and backend == "alb"):
+        return None
+    if total == 0:
+        return tuple(100.0 / len(members) for _ in members)
+    return tuple(member.weight / total * 100 for member in members)
+
+
+def member_label(name: str) -> str:
+    """How a member is named on screen: its set identifier, or its target group's name."""
+    if name.startswith("arn:") and ":targetgroup/" in name:
+        name = name.split(":targetgroup/", 1)[1].split("/", 1)[0]
+    return printable_text(name)
+
+
+def shares_text(members: Sequence[WeightedMember], backend: Backend) -> str | None:
+    """'old 81.8 % / new 9.1 % / canary 9.1 %': every member's true share; None if undefined."""
+    shares = member_shares(members, backend)
+    if shares is None:
+        return None
+    return " / ".join(
+        f"{member_label(member.name)} {percent_number(share)} %"
+        for member, share in zip(members, shares, strict=True)
+    )
+
+
+def printable_text(text: str, limit: int = TARGET_TEXT_LIMIT) -> str:
+    """Text from outside made safe to show: control characters gone, one line, bounded."""
+    kept = "".join(char if char.isprintable() else " " for char in text)
+    return " ".join(kept.split())[:limit]
 
 
 def step_position(steps: Sequence[int], new_percent: float) -> StepPosition:
@@ -112,6 +174,12 @@ def classify_traffic(read_back: WeightsReadBack, steps: Sequence[int]) -> Traffi
         f"old {percent_number(weights[0])} % / new {percent_number(weights[1])} % "
         f"(step {position.index + 1} of {len(steps)}: {steps[position.index]} %)"
     )
+    if read_back.others:
+        detail = (
+            f"{shares_text(read_back.members, read_back.backend)}; new is "
+            f"{percent_number(weights[1])} % of old + new "
+            f"(step {position.index + 1} of {len(steps)}: {steps[position.index]} %)"
+        )
     return _verdict(read_back, steps, Status.OK, detail, weights)
 
 
@@ -133,13 +201,17 @@ def _verdict(
     position = (
         StepPosition(None, None, None) if weights is None else step_position(steps, weights[1])
     )
+    if read_back.others and status is not Status.OK:
+        shares = shares_text(read_back.members, read_back.backend) or "undefined"
+        detail += f"; true shares {shares}"
     if read_back.maintenance_rule:
         detail += "; a fixed-response rule sits in front of the forward (maintenance on?)"
     if read_back.note:
         detail += f"; {read_back.note}"
     values = {
         "weights": None if weights is None else {"old": weights[0], "new": weights[1]},
-        "raw_weights": {"old": read_back.old, "new": read_back.new},
+        "raw_weights": raw_weights_value(read_back),
+        "members": members_value(read_back),
         "backend": read_back.backend,
         "steps": list(steps),
         "step_index": position.index,
@@ -149,6 +221,30 @@ def _verdict(
         "maintenance_rule": read_back.maintenance_rule,
     }
     return TrafficVerdict(status, detail, values)
+
+
+def raw_weights_value(read_back: WeightsReadBack) -> dict[str, Any]:
+    """{"old": 90, "new": 10}, plus "others": {name: weight} when the set has more members."""
+    raw: dict[str, Any] = {"old": read_back.old, "new": read_back.new}
+    if read_back.others:
+        raw["others"] = {member.name: member.weight for member in read_back.others}
+    return raw
+
+
+def members_value(read_back: WeightsReadBack) -> list[dict[str, Any]]:
+    """Every member with its role, raw weight, true share (None: undefined) and target."""
+    shares = member_shares(read_back.members, read_back.backend)
+    return [
+        {
+            "name": member.name,
+            "label": member_label(member.name),
+            "role": member.role,
+            "weight": member.weight,
+            "share_percent": None if shares is None else shares[index],
+            "target": member.target,
+        }
+        for index, member in enumerate(read_back.members)
+    ]
 
 
 # --- Route 53 ---------------------------------------------------------------------------------
@@ -220,7 +316,53 @@ def parse_route53_weights(
         new=weights["new"],
         problem="; ".join(problems) or None,
         ttl_seconds=longest_ttl(found),
+        members=route53_members(record_sets, config),
     )
+
+
+def route53_members(
+    record_sets: Sequence[Mapping[str, Any]], config: Route53Traffic
+) -> tuple[WeightedMember, ...]:
+    """Every weighted record set of the name: old and new first, the others by identifier."""
+    roles: dict[str, MemberRole] = {
+        config.old_set_identifier: "old",
+        config.new_set_identifier: "new",
+    }
+    members = [
+        WeightedMember(
+            name=member_name(record_set),
+            role=roles.get(member_name(record_set), "other"),
+            weight=int(record_set["Weight"]),
+            target=record_target(record_set),
+        )
+        for record_set in record_sets
+        if record_set.get("SetIdentifier") is not None and record_set.get("Weight") is not None
+    ]
+    return tuple(sorted(members, key=_member_order))
+
+
+def member_name(record_set: Mapping[str, Any]) -> str:
+    """A weighted record set's identifier as the cockpit names and matches it."""
+    return printable_text(str(record_set.get("SetIdentifier", "")))
+
+
+def _member_order(member: WeightedMember) -> tuple[int, str]:
+    return ({"old": 0, "new": 1}.get(member.role, 2), member.name)
+
+
+def record_target(record_set: Mapping[str, Any]) -> str:
+    """What a record set answers: its values, or 'alias <name> (zone Z…, evaluate health yes)'."""
+    alias = record_set.get("AliasTarget")
+    if isinstance(alias, Mapping):
+        evaluate = "yes" if alias.get("EvaluateTargetHealth") else "no"
+        text = (
+            f"alias {alias.get('DNSName', '?')} (zone {alias.get('HostedZoneId', '?')}, "
+            f"evaluate target health {evaluate})"
+        )
+    else:
+        values = [str(record.get("Value", "")) for record in record_set.get("ResourceRecords", [])]
+        text = ", ".join(values)
+    return printable_text(text)
 
 
 def longest_ttl(record_sets: Sequence[Mapping[str, Any]]) -> int | None:
@@ -315,7 +457,24 @@ def parse_alb_weights(
         new=by_arn.get(config.new_target_group_arn, 0),
         problem=problem,
         maintenance_rule=maintenance_rule,
+        members=alb_members(by_arn, config),
     )
+
+
+def alb_members(by_arn: Mapping[str, int], config: AlbTraffic) -> tuple[WeightedMember, ...]:
+    """Every target group of the forward (old and new even when left out of it, at weight 0)."""
+    weights = {config.old_target_group_arn: 0, config.new_target_group_arn: 0, **by_arn}
+    roles: dict[str, MemberRole] = {
+        config.old_target_group_arn: "old",
+        config.new_target_group_arn: "new",
+    }
+    members = [
+        WeightedMember(
+            printable_text(arn), roles.get(arn, "other"), weight, printable_text(_short_arn(arn))
+        )
+        for arn, weight in weights.items()
+    ]
+    return tuple(sorted(members, key=_member_order))
 
 
 def _forward_problem(
@@ -329,13 +488,6 @@ def _forward_problem(
         return f"the listener's default action is {kinds}, not a forward"
     if not set(configured) & set(by_arn):
         return "the listener forwards to neither configured target group"
-    elsewhere = [
-        f"{_short_arn(arn)} (weight {weight})"
-        for arn, weight in by_arn.items()
-        if arn not in configured and weight > 0
-    ]
-    if elsewhere:
-        return "the listener also forwards to " + ", ".join(elsewhere) + ", outside the plan"
     return None
 
 

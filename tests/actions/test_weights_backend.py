@@ -171,7 +171,9 @@ def test_reweighting_keeps_stickiness_other_groups_and_other_actions() -> None:
     config = alb_section().alb
     assert config is not None
 
-    actions = reweighted_actions([oidc, forward], config, RawWeights(60, 40))
+    actions = reweighted_actions([oidc, forward], config, RawWeights(60, 40, ((other_group, 0),)))
+    with pytest.raises(ActionFailed, match="member 'canary' appeared"):
+        reweighted_actions([oidc, forward], config, RawWeights(60, 40))
 
     assert actions[0]["AuthenticateOidcConfig"] == {"Issuer": "x", "UseExistingClientSecret": True}
     assert actions[1]["ForwardConfig"] == {

@@ -500,8 +500,16 @@ def test_alb_forwards_are_read_like_the_alb_does() -> None:
     assert classify_traffic(plain_read, STEPS).values["weights"] == {"old": 100.0, "new": 0.0}
     groups = [{"TargetGroupArn": old, "Weight": 90}, {"TargetGroupArn": other, "Weight": 10}]
     elsewhere = {"DefaultActions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}]}
-    problem = parse_alb_weights(elsewhere, alb, False).problem
-    assert problem == "the listener also forwards to targetgroup/c/1 (weight 10), outside the plan"
+    three = parse_alb_weights(elsewhere, alb, False)
+    assert (three.old, three.new, three.problem) == (90, 0, None)
+    assert [(m.name, m.role, m.weight) for m in three.members] == [
+        (old, "old", 90),
+        (new, "new", 0),
+        (other, "other", 10),
+    ]
+    assert classify_traffic(three, STEPS).detail == (
+        "a 90 % / b 0 % / c 10 %; new is 0 % of old + new (step 1 of 7: 0 %)"
+    )
     fixed = {"DefaultActions": [{"Type": "fixed-response"}]}
     assert classify_traffic(parse_alb_weights(fixed, alb, None), STEPS).status is Status.CRITICAL
     rules = [

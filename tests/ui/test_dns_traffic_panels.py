@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
 from textual.app import App, ComposeResult
 
-from cockpit.model import Reading, reading_from_json
+from cockpit.model import Reading, SignalKind, Status, reading_from_json
 from widgets.dns_panel import DnsPanel
 from widgets.panel import SignalPanel
-from widgets.traffic_panel import Split, TrafficPanel, bar_cells
+from widgets.traffic_panel import Split, TrafficPanel, bar_cells, members_lines
 
 
 def server(
@@ -959,3 +959,32 @@ def test_bar_gives_a_small_share_at_least_one_cell() -> None:
     assert bar_cells(Split(0.04, 99.96), 68) == (1, 67)
     assert bar_cells(Split(100.0, 0.0), 68) == (68, 0)
     assert bar_cells(Split(75.0, 25.0), 68) == (51, 17)
+
+
+def test_a_set_with_a_canary_lists_every_member_and_its_true_share() -> None:
+    members = [
+        {"label": "old", "role": "old", "weight": 90, "share_percent": 900 / 11},
+        {"label": "new", "role": "new", "weight": 10, "share_percent": 100 / 11},
+        {"label": "canary", "role": "other", "weight": 10, "share_percent": 100 / 11},
+    ]
+    reading = Reading(
+        signal_id="traffic",
+        kind=SignalKind.TRAFFIC,
+        status=Status.OK,
+        observed_at=datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+        values={"members": members},
+        detail="",
+    )
+
+    lines = [line.plain for line in members_lines(reading, 80)]
+
+    assert lines == ["members old 90 = 81.8 % · new 10 = 9.1 % · canary 10 = 9.1 %"]
+    two = Reading(
+        signal_id="traffic",
+        kind=SignalKind.TRAFFIC,
+        status=Status.OK,
+        observed_at=datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+        values={"members": members[:2]},
+        detail="",
+    )
+    assert members_lines(two, 80) == []
