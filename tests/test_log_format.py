@@ -77,7 +77,8 @@ def test_apache_documentation_line_in_detail() -> None:
 def test_other_time_variables_and_opaque_fields() -> None:
     form = compile_format('$msec $host "$request" $status ${request_time}s $upstream_addr')
     parsed = form.parse(
-        f'{AT.timestamp():.3f} shop.example.com "GET / HTTP/1.1" 200 0.004s 10.0.0.5:80, 10.0.0.6:80'
+        f'{AT.timestamp():.3f} shop.example.com "GET / HTTP/1.1" 200 0.004s '
+        "10.0.0.5:80, 10.0.0.6:80"
     )
     assert parsed is not None and parsed.at == AT and parsed.latency_seconds == 0.004
     iso = compile_format("$time_iso8601 $status")

@@ -336,7 +336,8 @@ def classify_http_answer(
             return _unexpected_body(answer, expect_body, url, took)
         return Verdict(Status.OK, f"HTTP {code} in {took}"), TargetHealth(url, "healthy")
     if 300 <= code < 400:
-        where = f"to {answer.location}" if answer.location else "without a Location"
+        location = printable_snippet(answer.location.encode()) if answer.location else None
+        where = f"to {location}" if location else "without a Location"
         reason = f"redirect (HTTP {code} {where}) is not healthy"
         return Verdict(Status.CRITICAL, reason), TargetHealth(url, "unhealthy", reason)
     head = f"HTTP {code}" + (f" (expected {expect_status})" if 200 <= code < 300 else "")
