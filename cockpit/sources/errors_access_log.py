@@ -4,7 +4,11 @@ Status rules: see cockpit.sources.errors_common (no requests in the window -> UN
 over the guard threshold -> CRITICAL, over half of it or p95 over its limit -> WARN, else OK).
 A log that is missing or unreadable makes its side UNKNOWN; the other side is unaffected.
 
-Lines are nginx "combined" plus $request_time. Each file is followed by byte offset: a poll
+Lines are read in each log's configured format (cockpit.log_format: "auto", a preset, or an
+nginx log_format string). Lines not understood are counted over the window and named in the
+detail; when lines were written but none understood, the side is UNKNOWN with the format
+named, never "0 requests". The cockpit's own probes (its user agent) are left out of every
+count and counted apart. Each file is followed by byte offset: a poll
 reads at most MAX_BYTES_PER_POLL new bytes and keeps a partial last line for the next one;
 the first poll starts MAX_TAIL_BYTES before the end so the window fills without reading a
 huge file. A rotated file (a new inode at the path) is finished, then the new file is read
@@ -213,7 +217,7 @@ class SideWindow:
         """Parses and keeps the lines (in `matcher`'s format); returns how many were not parsed."""
         read_at = read_at or datetime.now(UTC)
         matcher = matcher or self.matchers[0]
-        unparsed, first = 0, None
+        unparsed, understood, first = 0, 0, None
         for raw in lines:
             line = raw.decode("utf-8", errors="replace")
             entry = parse_line(line, matcher, read_at=read_at)
@@ -223,9 +227,10 @@ class SideWindow:
                     self.not_understood.append(read_at)
                 continue
             first = first or entry
+            understood += 1
             self.entries.append(entry)
         self.unparsed_lines += unparsed
-        self.understood_lines += 0 if first is None else 1
+        self.understood_lines += understood
         if started_mid_file and first is not None:
             self._covered_from(first.at)
         return unparsed

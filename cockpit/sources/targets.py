@@ -9,9 +9,13 @@ Status rules for a target group (signal `targets:<name>`):
   groups are read on their own and stay visible.
 
 Status rules for an HTTP health URL (signal `targets:<name>`):
-- OK: the answer's status equals expect_status ("HTTP 200 in 12 ms");
-- CRITICAL: any other status (a redirect is not followed and not healthy, as for an ALB), or
-  no answer at all (connection refused, timeout, TLS error); each URL stands on its own.
+- OK: the answer's status equals expect_status ("HTTP 200 in 12 ms") and, when expect_body is
+  set, the start of the body contains it;
+- CRITICAL: any other status (a redirect is not followed and not healthy, as for an ALB), the
+  right status with a body lacking expect_body, or no answer at all (connection refused,
+  timeout, TLS error incl. a certificate not valid for tls_server_name); each URL stands on
+  its own. host_header, tls_server_name and ca_file let a check reach the new side by its
+  real name before DNS points there. Every probe sends PROBE_USER_AGENT.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ class Behind:
     app: AppServer
     site: NginxSite
     ca_file: Path
+    nginx: NginxServer
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def behind_nginx(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Beh
     nginx = NginxServer(tmp_path / "nginx", (HOSTNAME,), (site,), certificate)
     try:
         nginx.start()
-        yield Behind(app, site, certificate[0])
+        yield Behind(app, site, certificate[0], nginx)
     finally:
         nginx.stop()
         app.stop()
@@ -237,6 +238,30 @@ async def test_a_wrong_format_is_said_never_zero_requests(
     assert "error" in reading.values
     assert "does not match the configured format combined_request_time" in reading.detail
     assert f"{len(lines)} lines" in reading.detail and "0 %" not in reading.detail
+
+
+async def test_rotation_with_a_reopen_by_signal_loses_no_line(
+    behind_nginx: Behind, tmp_path: Path
+) -> None:
+    log = behind_nginx.site.access_log
+    context = SourceContext(errors_config(tmp_path, log, "combined"), {}, system_clock)
+    (source,) = build_errors_sources(context)
+    first = send_traffic(behind_nginx, requests=10, probes=0, error_rate=0.0)
+    assert (await poll_once(source))[0][0].values["requests"] == 10
+    rotated = log.rename(log.with_name("access.log.1"))
+    assert get(behind_nginx.site.url, "/before-reopen") == 200  # still into the renamed file
+    behind_nginx.nginx.reopen_logs()
+
+    def after_reopen() -> list[str] | None:
+        # Workers reopen a moment after the signal: a request may still land in the old file.
+        assert get(behind_nginx.site.url, "/after-reopen") == 200
+        return lines_of(log) or None
+
+    after = eventually(after_reopen)
+    (reading,), _ = await poll_once(source)
+    truth = truth_of(lines_of(rotated) + after)
+    assert len(lines_of(rotated)) >= len(first) + 1
+    assert reading.values["requests"] == truth.requests == len(lines_of(rotated) + after)
 
 
 # --- HTTP checks by name ----------------------------------------------------------------------
