@@ -237,8 +237,8 @@ class HttpProbeOptions:
     """How to reach a target by its real name before DNS points there.
 
     host_header is sent as Host; tls_server_name is sent as SNI and is the name the
-    certificate must carry (instead of the URL's host); ca_file is trusted besides the
-    system's CAs.
+    certificate must carry (instead of the URL's host); ca_file's CAs are trusted instead of
+    the system's, as with curl --cacert.
     """
 
     host_header: str | None = None
