@@ -374,8 +374,8 @@ class AccessLogErrorsSource:
         span = window_text(self._window_seconds)
         if window.understood_lines == 0:
             reason = (
-                f"the log does not match the configured format {form}: {not_understood} lines "
-                f"({span}) not understood, 0 requests understood; set errors.access_logs.format"
+                f"the log does not match the configured format {form}: none of its "
+                f"{not_understood} lines ({span}) understood; set errors.access_logs.format"
             )
         else:
             reason = (

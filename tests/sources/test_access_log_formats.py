@@ -76,7 +76,7 @@ async def test_a_wrong_format_blocks_the_guard_instead_of_passing_as_zero(tmp_pa
     # "error" keeps the guards' no-traffic exemption (a counted zero at new 0 %) from passing.
     assert reading.values["requests"] is None and reading.values["error"]
     assert reading.detail.startswith(
-        "the log does not match the configured format combined_request_time: 10 lines"
+        "the log does not match the configured format combined_request_time: none of its 10 lines"
     )
     assert "0 %" not in reading.detail
 
