@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from cockpit.log_format import AUTO, LogFormatError, compile_format
+
 Side = Literal["old", "new"]
 RecordType = Literal["A", "AAAA", "CNAME"]
 
@@ -265,11 +267,34 @@ class TargetGroup(Section):
     arn: TargetGroupArn
 
 
+def _check_host_header(value: str) -> str:
+    """A Host header value: a DNS name or an IP, with an optional :port."""
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"{value!r} has an invalid port")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        _check_dns_name(host)
+    return value
+
+
 class HttpHealthCheck(Section):
     name: NonBlank
     side: Side
     url: HttpUrl
     expect_status: Annotated[int, Field(ge=200, le=299)] = 200
+    expect_body: NonBlank | None = None
+    host_header: Annotated[str, AfterValidator(_check_host_header)] | None = None
+    tls_server_name: DnsName | None = None
+    ca_file: ConfigPath | None = None
+
+    @model_validator(mode="after")
+    def _tls_keys_need_https(self) -> HttpHealthCheck:
+        tls_keys = [k for k in ("tls_server_name", "ca_file") if getattr(self, k) is not None]
+        if tls_keys and urlsplit(self.url).scheme != "https":
+            raise ValueError(f"{' and '.join(tls_keys)} need an https:// url")
+        return self
 
 
 class TargetsSection(Polled):
@@ -358,9 +383,20 @@ class PrometheusErrors(Section):
     token_env: EnvName | None = None
 
 
+def _check_log_format(value: str) -> str:
+    if value == AUTO:
+        return value
+    try:
+        compile_format(value)
+    except LogFormatError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
 class AccessLog(Section):
     side: Side
     path: ConfigPath
+    format: Annotated[str, AfterValidator(_check_log_format)] = "auto"
 
 
 class ErrorsSection(Polled):

@@ -27,7 +27,12 @@ from cockpit.config import (
 from cockpit.redact import redactor_for
 from cockpit.sources.context import AwsClients
 from cockpit.sources.failures import describe_failure
-from cockpit.sources.targets import display_url, fetch_http, printable_snippet
+from cockpit.sources.targets import (
+    PROBE_USER_AGENT,
+    display_url,
+    fetch_http,
+    printable_snippet,
+)
 from cockpit.sources.traffic import fetch_rules
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -393,7 +398,7 @@ def _send(method: str, url: str, token: str | None, timeout_seconds: float) -> t
     )
     connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_seconds)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = {"User-Agent": "cutover-cockpit"}
+    headers = {"User-Agent": PROBE_USER_AGENT}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:

@@ -100,11 +100,26 @@ def _targets(info: dict[str, Any]) -> dict[str, Any]:
         "target_groups": [
             {"name": f"tg-{side}", "side": side, "arn": groups[side]} for side in SIDES
         ],
-        "http": [
-            {"name": f"app-{side}", "side": side, "url": f"{info['http'][side]}/health"}
-            for side in SIDES
-        ],
+        "http": _http_checks(info["http"]),
     }
+
+
+def _http_checks(http: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each side's /health; behind nginx, the new side by its real name over TLS."""
+    checks = [
+        {"name": f"app-{side}", "side": side, "url": f"{http[side]}/health"} for side in SIDES
+    ]
+    nginx = http.get("nginx")
+    if nginx:
+        checks[0]["host_header"] = nginx["hostname"]
+        checks[1] |= {
+            "url": f"{nginx['new_tls']}/health",
+            "host_header": nginx["hostname"],
+            "tls_server_name": nginx["hostname"],
+            "ca_file": nginx["ca_file"],
+            "expect_body": "ok",
+        }
+    return checks
 
 
 def _dns(info: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +157,10 @@ def _errors(info: dict[str, Any]) -> dict[str, Any]:
             "new_target_group_arn": aws["target_groups"]["new"],
             "period_seconds": 10,
         },
-        "access_logs": [{"side": side, "path": logs[side]} for side in SIDES],
+        "access_logs": [
+            {"side": side, "path": logs[side], "format": info["http"]["access_log_formats"][side]}
+            for side in SIDES
+        ],
     }
 
 

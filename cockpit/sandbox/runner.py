@@ -35,6 +35,7 @@ from cockpit.sandbox.baseline import restore_seed_state, set_weights
 from cockpit.sandbox.dns import AuthoritativeServer, CachingResolver, UnboundResolver
 from cockpit.sandbox.files import write_json_atomically, write_sandbox_files
 from cockpit.sandbox.http import AppServer, FrontDoor
+from cockpit.sandbox.nginx import TIMED_LOG_FORMAT, NginxServer, NginxSite, make_certificate
 from cockpit.sandbox.postgres import PostgresPair
 from cockpit.sandbox.processes import runner_identity
 from cockpit.sandbox.shared import SIDES, SandboxError, Side, TrafficStats, free_port
@@ -75,6 +76,8 @@ class Sandbox:
         self.password = secrets.token_urlsafe(18)
         self.stats = TrafficStats()
         self.apps: dict[Side, AppServer] = {}
+        self.nginx: NginxServer | None = None
+        self.nginx_missing: str | None = None
         self.resolvers: list[CachingResolver | UnboundResolver] = []
         self.postgres: PostgresPair | None = None
         self.aws: AwsStandIn | None = None
@@ -137,14 +140,19 @@ class Sandbox:
         self._started("postgres", lambda: _stop_postgres(pair))
 
     def _start_aws_and_http(self) -> None:
+        behind_nginx = NginxServer.available()
         for side in SIDES:
             host = SIDE_HOSTS[side]
-            app = AppServer(
-                side, host, free_port(host), self.directory / "logs" / f"{side}-access.log"
-            )
+            log_name = f"{side}-app-access.log" if behind_nginx else f"{side}-access.log"
+            app = AppServer(side, host, free_port(host), self.directory / "logs" / log_name)
             app.start()
             self._started(f"{side} app", app.stop)
             self.apps[side] = app
+        if behind_nginx:
+            self._start_nginx()
+        else:
+            self.nginx_missing = "nginx is not installed: the apps write their own access logs"
+            print(f"sandbox: {self.nginx_missing}", flush=True)
         self.aws = AwsStandIn(region="us-east-1")
         self.aws.start()
         self._started("aws", self.aws.stop)
@@ -157,6 +165,36 @@ class Sandbox:
             zone_name=ZONE,
             record_name=RECORD,
         )
+
+    def _start_nginx(self) -> None:
+        """nginx in front of both apps: old logs stock combined, new adds times and TLS."""
+        folder = self.directory / "nginx"
+        hostname = RECORD.rstrip(".")
+        certificate = make_certificate(folder / "tls", hostname)
+        sites = [
+            NginxSite(
+                side,
+                SIDE_HOSTS[side],
+                free_port(SIDE_HOSTS[side]),
+                (SIDE_HOSTS[side], _port_of(self.apps[side].url)),
+                self.directory / "logs" / f"{side}-access.log",
+                TIMED_LOG_FORMAT if side == "new" else None,
+                free_port(SIDE_HOSTS[side]) if side == "new" else None,
+            )
+            for side in SIDES
+        ]
+        # The front door passes on its clients' Host (its own address), and tests reach each
+        # side by its address: those names are served too; any other Host gets the 404.
+        names = (hostname, AUTHORITATIVE_HOST, *SIDE_HOSTS.values())
+        self.nginx = NginxServer(folder, names, sites, certificate)
+        self.nginx.start()
+        self._started("nginx", self.nginx.stop)
+
+    def http_urls(self) -> dict[Side, str]:
+        """Where each side is reached: through nginx when it runs, else the app itself."""
+        if self.nginx is None:
+            return {side: app.url for side, app in self.apps.items()}
+        return {site.side: site.url for site in self.nginx.sites}
 
     def _start_dns(self) -> None:
         aws, aws_seed = self._aws()
@@ -206,7 +244,7 @@ class Sandbox:
         self.front_door = FrontDoor(
             AUTHORITATIVE_HOST,
             free_port(AUTHORITATIVE_HOST),
-            {side: app.url for side, app in self.apps.items()},
+            self.http_urls(),
             weights,
             alb_maintenance(aws, aws_seed),
             self.stats,
@@ -291,14 +329,7 @@ class Sandbox:
                 "resolvers": [r.address for r in self.resolvers],
                 "resolver_names": [r.name for r in self.resolvers],
             },
-            "http": {
-                "front_door": front_door,
-                "old": self.apps["old"].url,
-                "new": self.apps["new"].url,
-                "access_logs": {
-                    side: str(self.directory / "logs" / f"{side}-access.log") for side in SIDES
-                },
-            },
+            "http": self._describe_http(front_door),
             "env": {
                 PASSWORD_ENV: self.password,
                 "AWS_ACCESS_KEY_ID": "testing",
@@ -310,6 +341,34 @@ class Sandbox:
             "traffic_backend": self.options.traffic_backend,
             "startup_seconds": round(startup_seconds, 2),
         }
+
+    def _describe_http(self, front_door: str) -> dict[str, JsonValue]:
+        urls = self.http_urls()
+        http: dict[str, JsonValue] = {
+            "front_door": front_door,
+            "old": urls["old"],
+            "new": urls["new"],
+            "apps": {str(side): app.url for side, app in self.apps.items()},
+            "access_logs": {
+                side: str(self.directory / "logs" / f"{side}-access.log") for side in SIDES
+            },
+        }
+        if self.nginx is None:
+            formats: dict[str, JsonValue] = dict.fromkeys(SIDES, "combined_request_time")
+            return http | {
+                "access_log_formats": formats,
+                "nginx": None,
+                "nginx_missing": self.nginx_missing,
+            }
+        formats = {"old": "combined", "new": TIMED_LOG_FORMAT}
+        new_site = self.nginx.sites[SIDES.index("new")]
+        nginx: dict[str, JsonValue] = {
+            "hostname": RECORD.rstrip("."),
+            "new_tls": new_site.tls_url,
+            "ca_file": str(self.nginx.certificate[0]) if self.nginx.certificate else None,
+            "error_log": str(self.nginx.error_log),
+        }
+        return http | {"access_log_formats": formats, "nginx": nginx}
 
     def _postgres(self) -> PostgresPair:
         if self.postgres is None:
@@ -325,6 +384,8 @@ class Sandbox:
         for resolver in self.resolvers:
             if isinstance(resolver, UnboundResolver) and resolver.pid is not None:
                 children[resolver.name] = resolver.pid
+        if self.nginx is not None and self.nginx.pid is not None:
+            children["nginx"] = self.nginx.pid
         data_root = str(self.postgres.data_root) if self.postgres else None
         return {"runner": os.getpid(), "children": children, "postgres_data_root": data_root}
 

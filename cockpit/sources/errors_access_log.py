@@ -4,7 +4,11 @@ Status rules: see cockpit.sources.errors_common (no requests in the window -> UN
 over the guard threshold -> CRITICAL, over half of it or p95 over its limit -> WARN, else OK).
 A log that is missing or unreadable makes its side UNKNOWN; the other side is unaffected.
 
-Lines are nginx "combined" plus $request_time. Each file is followed by byte offset: a poll
+Lines are read in each log's configured format (cockpit.log_format: "auto", a preset, or an
+nginx log_format string). Lines not understood are counted over the window and named in the
+detail; when lines were written but none understood, the side is UNKNOWN with the format
+named, never "0 requests". The cockpit's own probes (its user agent) are left out of every
+count and counted apart. Each file is followed by byte offset: a poll
 reads at most MAX_BYTES_PER_POLL new bytes and keeps a partial last line for the next one;
 the first poll starts MAX_TAIL_BYTES before the end so the window fills without reading a
 huge file. A rotated file (a new inode at the path) is finished, then the new file is read
@@ -14,17 +18,16 @@ from its start; a truncated file (smaller than the offset) is read again from it
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
-import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from cockpit.config import AccessLog, ErrorsSection
+from cockpit.log_format import AUTO, LineMatcher
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, make_reading
 from cockpit.sources.context import SourceContext
@@ -40,76 +43,46 @@ from cockpit.sources.errors_common import (
     window_bounds,
     window_text,
 )
+from cockpit.sources.targets import is_probe_user_agent
 
+AUTO_MATCHER = LineMatcher.for_config(AUTO)
 SIDES = ("old", "new")
 MAX_TAIL_BYTES = 1 << 20
 MAX_BYTES_PER_POLL = 4 << 20
 MAX_LINE_BYTES = 64 << 10
 MAX_ENTRIES_PER_SIDE = 250_000
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
-_LINE = re.compile(
-    r"^(?P<remote_addr>\S+) \S+ \S+ \[(?P<time_local>[^\]]+)\] "
-    rf"(?P<request>{_QUOTED}) (?P<status>\d{{3}}) (?:\d+|-) {_QUOTED} {_QUOTED} "
-    r"(?P<request_time>\d+(?:\.\d+)?|-)\s*$"
-)
-_TIME_LOCAL = re.compile(
-    r"^(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
-)
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-        start=1,
-    )
-}
 
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One request as the log recorded it: when it ended, its status, how long it took."""
+    """One request as the log recorded it: when it ended, its status, how long it took.
+
+    `at` is when the line was read when the format logs no time; `is_probe` marks the
+    cockpit's own health probes, which are left out of every count.
+    """
 
     at: datetime
     status: int
     request_time_seconds: float | None
+    is_probe: bool = False
 
     @property
     def is_5xx(self) -> bool:
         return 500 <= self.status <= 599
 
 
-def parse_line(line: str) -> LogEntry | None:
-    """One log line as an entry; None when it is not the expected format."""
-    match = _LINE.match(line)
-    if match is None:
+def parse_line(
+    line: str, matcher: LineMatcher = AUTO_MATCHER, *, read_at: datetime | None = None
+) -> LogEntry | None:
+    """One log line as an entry; None when it is not in the matcher's format."""
+    parsed = matcher.parse(line)
+    if parsed is None:
         return None
-    at = parse_time_local(match["time_local"])
+    at = parsed.at or read_at
     if at is None:
         return None
-    request_time = match["request_time"]
-    seconds = None if request_time == "-" else float(request_time)
-    return LogEntry(at, int(match["status"]), seconds)
-
-
-@functools.lru_cache(maxsize=4096)
-def parse_time_local(text: str) -> datetime | None:
-    """nginx's $time_local ("22/Nov/2026:23:59:07 +0100") as an aware datetime; None if invalid."""
-    match = _TIME_LOCAL.match(text)
-    if match is None or match[2] not in _MONTHS:
-        return None
-    day, _, year, hour, minute, second, sign, tz_hours, tz_minutes = match.groups()
-    offset = timedelta(hours=int(tz_hours), minutes=int(tz_minutes)) * (-1 if sign == "-" else 1)
-    try:
-        return datetime(
-            int(year),
-            _MONTHS[match[2]],
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=timezone(offset),
-        )
-    except ValueError:
-        return None
+    probe = parsed.user_agent is not None and is_probe_user_agent(parsed.user_agent)
+    return LogEntry(at, parsed.status, parsed.latency_seconds, probe)
 
 
 @dataclass(frozen=True)
@@ -220,24 +193,44 @@ def _identity(stat: os.stat_result) -> tuple[int, int]:
 
 @dataclass
 class SideWindow:
-    """The recent entries of one side's logs, pruned to the window and bounded in number."""
+    """The recent entries of one side's logs, pruned to the window and bounded in number.
+
+    Lines not understood have no time of their own: they count from when they were read.
+    """
 
     max_entries: int = MAX_ENTRIES_PER_SIDE
+    matchers: tuple[LineMatcher, ...] = (AUTO_MATCHER,)
     entries: deque[LogEntry] = field(default_factory=deque)
+    not_understood: deque[datetime] = field(default_factory=deque)
     unparsed_lines: int = 0
+    understood_lines: int = 0
     covered_since: datetime | None = None
 
-    def add(self, lines: Iterable[bytes], *, started_mid_file: bool) -> int:
-        """Parses and keeps the lines; returns how many could not be parsed."""
-        unparsed, first = 0, None
+    def add(
+        self,
+        lines: Iterable[bytes],
+        *,
+        started_mid_file: bool,
+        read_at: datetime | None = None,
+        matcher: LineMatcher | None = None,
+    ) -> int:
+        """Parses and keeps the lines (in `matcher`'s format); returns how many were not parsed."""
+        read_at = read_at or datetime.now(UTC)
+        matcher = matcher or self.matchers[0]
+        unparsed, understood, first = 0, 0, None
         for raw in lines:
-            entry = parse_line(raw.decode("utf-8", errors="replace"))
+            line = raw.decode("utf-8", errors="replace")
+            entry = parse_line(line, matcher, read_at=read_at)
             if entry is None:
-                unparsed += raw.strip() != b""
+                if raw.strip():
+                    unparsed += 1
+                    self.not_understood.append(read_at)
                 continue
             first = first or entry
+            understood += 1
             self.entries.append(entry)
         self.unparsed_lines += unparsed
+        self.understood_lines += understood
         if started_mid_file and first is not None:
             self._covered_from(first.at)
         return unparsed
@@ -249,21 +242,43 @@ class SideWindow:
         while len(self.entries) > self.max_entries:
             self.entries.popleft()
             self._covered_from(self.entries[0].at)
+        while self.not_understood and (
+            self.not_understood[0] < window_start or len(self.not_understood) > self.max_entries
+        ):
+            self.not_understood.popleft()
+
+    @property
+    def probes_told_apart(self) -> bool:
+        """Whether every format logs $http_user_agent, so the cockpit's probes can be left out."""
+        return all(m.has_user_agent for m in self.matchers)
+
+    @property
+    def format_description(self) -> str:
+        return " / ".join(dict.fromkeys(m.description for m in self.matchers))
 
     def _covered_from(self, moment: datetime) -> None:
         if self.covered_since is None or moment > self.covered_since:
             self.covered_since = moment
 
     def stats(self, start: datetime, end: datetime) -> tuple[WindowStats, dict[str, Value]]:
-        """Counts, p95 and response-time extras of the entries within [start, end]."""
+        """Counts, p95 and response-time extras of the entries within [start, end].
+
+        The cockpit's own probes are counted apart and left out of the requests.
+        """
         inside = [e for e in self.entries if in_window(e.at, start, end)]
-        times = [e.request_time_seconds for e in inside if e.request_time_seconds is not None]
-        errors = sum(1 for e in inside if e.is_5xx)
-        stats = WindowStats.from_counts(len(inside), errors, p95_nearest_rank(times))
+        served = [e for e in inside if not e.is_probe]
+        times = [e.request_time_seconds for e in served if e.request_time_seconds is not None]
+        errors = sum(1 for e in served if e.is_5xx)
+        stats = WindowStats.from_counts(len(served), errors, p95_nearest_rank(times))
+        probes = len(inside) - len(served)
         extras: dict[str, Value] = {
             "avg_response_seconds": sum(times) / len(times) if times else None,
             "max_response_seconds": max(times) if times else None,
             "window_complete": self.covered_since is None or self.covered_since <= start,
+            "lines_not_understood": sum(1 for at in self.not_understood if at >= start),
+            "probe_lines_excluded": probes if self.probes_told_apart else None,
+            "format": self.format_description,
+            "latency_logged": any(m.has_latency for m in self.matchers),
         }
         return stats, extras
 
@@ -287,7 +302,10 @@ class AccessLogErrorsSource:
         self._window_seconds = section.window_seconds
         self._thresholds = Thresholds.from_guards(context.config.guards)
         self._logs = _logs_by_side(section.access_logs)
-        self._windows = {side: SideWindow() for side in self._logs}
+        self._windows = {
+            side: SideWindow(matchers=tuple(log.matcher for log in logs))
+            for side, logs in self._logs.items()
+        }
         self.name = "errors (access log)"
         self.kind = SignalKind.ERRORS
         self.schedule = self._schedule
@@ -302,26 +320,29 @@ class AccessLogErrorsSource:
         """Closes every followed file (the source reopens them on its next read)."""
         for logs in self._logs.values():
             for log in logs:
-                log.close()
+                log.followed.close()
 
     def _poll_all(self, now: datetime) -> dict[str, SidePoll]:
         return {side: self._poll_side(side, now) for side in self._logs}
 
     def _poll_side(self, side: str, now: datetime) -> SidePoll:
         window = self._windows[side]
-        outcomes = [log.poll() for log in self._logs[side]]
-        unparsed = sum(window.add(o.lines, started_mid_file=o.started_mid_file) for o in outcomes)
+        outcomes = [(log, log.followed.poll()) for log in self._logs[side]]
+        for log, o in outcomes:
+            window.add(
+                o.lines, started_mid_file=o.started_mid_file, read_at=now, matcher=log.matcher
+            )
         start, end = window_bounds(now, self._window_seconds)
         window.prune(start)
         stats, extras = window.stats(start, end)
-        backlog = sum(o.backlog_bytes for o in outcomes)
+        backlog = sum(o.backlog_bytes for _, o in outcomes)
         extras |= {
             "unparsed_lines": window.unparsed_lines,
             "backlog_bytes": backlog,
-            "paths": tuple(str(log.path) for log in self._logs[side]),
+            "paths": tuple(str(log.followed.path) for log in self._logs[side]),
         }
-        problems = tuple(o.error for o in outcomes if o.error)
-        notes = _notes(unparsed, backlog, window, start)
+        problems = tuple(o.error for _, o in outcomes if o.error)
+        notes = _notes(extras, backlog, window, start)
         return SidePoll(stats, extras, problems, notes)
 
     def _reading(self, side: str, poll: SidePoll, now: datetime) -> Reading:
@@ -330,38 +351,94 @@ class AccessLogErrorsSource:
             reason = "; ".join(poll.problems)
             values = unknown_values(self._thresholds, self._window_seconds, reason)
             return make_reading(self, signal_id, Status.UNKNOWN, now, reason, values)
+        not_understood = _count(poll.extras, "lines_not_understood")
+        if poll.stats.requests == 0 and not_understood:
+            return self._not_understood_reading(side, poll, now, not_understood)
         values = error_values(poll.stats, self._thresholds, self._window_seconds, poll.extras)
         detail = describe(
             poll.stats,
             self._thresholds,
             window_text(self._window_seconds),
-            p95_missing="p95 unavailable (no request times logged)",
+            p95_missing=_p95_missing(poll.extras),
         )
         detail = "; ".join((detail, *poll.notes))
         status = classify(poll.stats, self._thresholds)
         return make_reading(self, signal_id, status, now, detail, values)
 
+    def _not_understood_reading(
+        self, side: str, poll: SidePoll, now: datetime, not_understood: int
+    ) -> Reading:
+        """No request understood but lines were written: the format is wrong, not the traffic."""
+        window = self._windows[side]
+        form = window.format_description
+        span = window_text(self._window_seconds)
+        if window.understood_lines == 0:
+            reason = (
+                f"the log does not match the configured format {form}: none of its "
+                f"{not_understood} lines ({span}) understood; set errors.access_logs.format"
+            )
+        else:
+            reason = (
+                f"no request understood ({span}): {not_understood} lines not understood as {form}"
+            )
+        notes = [note for note in poll.notes if not note.endswith(f"not understood as {form}")]
+        reason = "; ".join((reason, *notes))
+        values = {**poll.extras, **unknown_values(self._thresholds, self._window_seconds, reason)}
+        return make_reading(self, f"errors:access_log:{side}", Status.UNKNOWN, now, reason, values)
 
-def _notes(unparsed: int, backlog: int, window: SideWindow, start: datetime) -> tuple[str, ...]:
-    """What the detail must add so the numbers are not read as more than they are."""
+
+def _count(extras: dict[str, Value], key: str) -> int:
+    value = extras.get(key)
+    return value if isinstance(value, int) else 0
+
+
+def _p95_missing(extras: dict[str, Value]) -> str:
+    if extras.get("latency_logged"):
+        return "p95 unavailable (no request times logged)"
+    return "p95 unavailable (the log format has no $request_time or $upstream_response_time)"
+
+
+def _notes(
+    extras: dict[str, Value], backlog: int, window: SideWindow, start: datetime
+) -> tuple[str, ...]:
+    """What the detail must add so the numbers are not read as more than they are.
+
+    The count of lines not understood comes last, so a reading about them can drop it.
+    """
     notes = []
     if window.covered_since is not None and window.covered_since > start:
         since = window.covered_since.astimezone(UTC)
         notes.append(f"log read from {since:%H:%M:%S} UTC only")
     if backlog:
         notes.append(f"reading behind: {backlog / 1e6:.1f} MB not read yet")
-    if unparsed:
-        notes.append(f"{unparsed} lines not understood")
+    probes = extras.get("probe_lines_excluded")
+    if isinstance(probes, int) and probes:
+        notes.append(f"{probes} cockpit probe lines left out")
+    not_understood = _count(extras, "lines_not_understood")
+    if not_understood:
+        notes.append(f"{not_understood} lines not understood as {window.format_description}")
     return tuple(notes)
 
 
-def _logs_by_side(access_logs: Sequence[AccessLog]) -> dict[str, list[FollowedLog]]:
+@dataclass(frozen=True)
+class _SideLog:
+    """One configured log file and the format its lines are in."""
+
+    followed: FollowedLog
+    matcher: LineMatcher
+
+
+def _logs_by_side(access_logs: Sequence[AccessLog]) -> dict[str, list[_SideLog]]:
     """The followed files per side, old first, only for sides that have a log."""
-    by_side: dict[str, list[FollowedLog]] = {}
+    by_side: dict[str, list[_SideLog]] = {}
     for side in SIDES:
-        paths = [log.path for log in access_logs if log.side == side]
-        if paths:
-            by_side[side] = [FollowedLog(Path(path)) for path in paths]
+        logs = [
+            _SideLog(FollowedLog(Path(log.path)), LineMatcher.for_config(log.format))
+            for log in access_logs
+            if log.side == side
+        ]
+        if logs:
+            by_side[side] = logs
     return by_side
 
 

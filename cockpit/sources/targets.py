@@ -9,21 +9,27 @@ Status rules for a target group (signal `targets:<name>`):
   groups are read on their own and stay visible.
 
 Status rules for an HTTP health URL (signal `targets:<name>`):
-- OK: the answer's status equals expect_status ("HTTP 200 in 12 ms");
-- CRITICAL: any other status (a redirect is not followed and not healthy, as for an ALB), or
-  no answer at all (connection refused, timeout, TLS error); each URL stands on its own.
+- OK: the answer's status equals expect_status ("HTTP 200 in 12 ms") and, when expect_body is
+  set, the start of the body contains it;
+- CRITICAL: any other status (a redirect is not followed and not healthy, as for an ALB), the
+  right status with a body lacking expect_body, or no answer at all (connection refused,
+  timeout, TLS error incl. a certificate not valid for tls_server_name); each URL stands on
+  its own. host_header, tls_server_name and ca_file let a check reach the new side by its
+  real name before DNS points there. Every probe sends PROBE_USER_AGENT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import ssl
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from cockpit import __version__
 from cockpit.config import HttpHealthCheck, TargetGroup, TargetsSection
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.base import Schedule, Source, make_reading
@@ -37,7 +43,10 @@ T = TypeVar("T")
 CALL_BUDGET_SHARE = 0.8
 MAX_TARGETS_IN_DETAIL = 3
 BODY_SNIPPET_CHARS = 80
-BODY_READ_BYTES = 4096
+BODY_READ_BYTES = 16384
+# Every HTTP request the cockpit makes says this, so access logs can leave the probes out.
+PROBE_USER_AGENT = f"cutover-cockpit/{__version__} probe"
+_PROBE_AGENT_PREFIX, _PROBE_AGENT_SUFFIX = "cutover-cockpit/", " probe"
 
 _STATE_NOTES = {
     "initial": "initial (registering, not healthy yet)",
@@ -222,17 +231,73 @@ class HttpAnswer:
     latency_seconds: float
 
 
-def fetch_http(url: str, timeout_seconds: float) -> HttpAnswer:
-    """One GET of `url` (http or https), redirects not followed; raises when nothing answers."""
+def is_probe_user_agent(user_agent: str) -> bool:
+    """Whether an access log's user agent is a cockpit's probe (of this or any version)."""
+    return user_agent.startswith(_PROBE_AGENT_PREFIX) and user_agent.endswith(_PROBE_AGENT_SUFFIX)
+
+
+@dataclass(frozen=True)
+class HttpProbeOptions:
+    """How to reach a target by its real name before DNS points there.
+
+    host_header is sent as Host; tls_server_name is sent as SNI and is the name the
+    certificate must carry (instead of the URL's host); ca_file's CAs are trusted instead of
+    the system's, as with curl --cacert.
+    """
+
+    host_header: str | None = None
+    tls_server_name: str | None = None
+    ca_file: str | None = None
+
+    @classmethod
+    def of(cls, check: HttpHealthCheck) -> HttpProbeOptions:
+        return cls(check.host_header, check.tls_server_name, check.ca_file)
+
+
+class _NamedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection whose SNI and certificate name check use a given server name."""
+
+    def __init__(self, *args: Any, server_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        context = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
+def _connection(
+    url: str, timeout_seconds: float, options: HttpProbeOptions
+) -> http.client.HTTPConnection:
     parts = urlsplit(url)
-    connection_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    host, port = parts.hostname or "", parts.port
+    if parts.scheme != "https":
+        return http.client.HTTPConnection(host, port, timeout=timeout_seconds)
+    context = ssl.create_default_context(cafile=options.ca_file)
+    return _NamedHTTPSConnection(
+        host,
+        port,
+        timeout=timeout_seconds,
+        context=context,
+        server_name=options.tls_server_name or host,
     )
-    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_seconds)
+
+
+def fetch_http(
+    url: str, timeout_seconds: float, options: HttpProbeOptions | None = None
+) -> HttpAnswer:
+    """One GET of `url` (http or https), redirects not followed; raises when nothing answers."""
+    options = options or HttpProbeOptions()
+    parts = urlsplit(url)
+    connection = _connection(url, timeout_seconds, options)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"User-Agent": PROBE_USER_AGENT}
+    if options.host_header:
+        headers["Host"] = options.host_header
     started = time.perf_counter()
     try:
-        connection.request("GET", path, headers={"User-Agent": "cutover-cockpit"})
+        connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         body_start = response.read(BODY_READ_BYTES)
         latency_seconds = time.perf_counter() - started
@@ -269,21 +334,38 @@ def format_duration(seconds: float) -> str:
 
 
 def classify_http_answer(
-    answer: HttpAnswer, expect_status: int, url: str
+    answer: HttpAnswer, expect_status: int, url: str, expect_body: str | None = None
 ) -> tuple[Verdict, TargetHealth]:
     """How a health URL stands from its answer; the target entry says why in its reason."""
     code = answer.status_code
     if code == expect_status:
-        verdict = Verdict(Status.OK, f"HTTP {code} in {format_duration(answer.latency_seconds)}")
-        return verdict, TargetHealth(url, "healthy")
+        took = format_duration(answer.latency_seconds)
+        if expect_body is not None and expect_body.encode() not in answer.body_start:
+            return _unexpected_body(answer, expect_body, url, took)
+        return Verdict(Status.OK, f"HTTP {code} in {took}"), TargetHealth(url, "healthy")
     if 300 <= code < 400:
-        where = f"to {answer.location}" if answer.location else "without a Location"
+        location = printable_snippet(answer.location.encode()) if answer.location else None
+        where = f"to {location}" if location else "without a Location"
         reason = f"redirect (HTTP {code} {where}) is not healthy"
         return Verdict(Status.CRITICAL, reason), TargetHealth(url, "unhealthy", reason)
     head = f"HTTP {code}" + (f" (expected {expect_status})" if 200 <= code < 300 else "")
     snippet = printable_snippet(answer.body_start) or None
     detail = f"{head}: {snippet}" if snippet else head
     return Verdict(Status.CRITICAL, detail), TargetHealth(url, "unhealthy", head, snippet)
+
+
+def _unexpected_body(
+    answer: HttpAnswer, expect_body: str, url: str, took: str
+) -> tuple[Verdict, TargetHealth]:
+    """A right status with the wrong body (another app, a default page) is not healthy."""
+    wanted = printable_snippet(expect_body.encode())
+    looked = (
+        f" (first {BODY_READ_BYTES} bytes)" if len(answer.body_start) >= BODY_READ_BYTES else ""
+    )
+    reason = f'HTTP {answer.status_code} in {took} but the body{looked} lacks "{wanted}"'
+    snippet = printable_snippet(answer.body_start) or "(empty body)"
+    verdict = Verdict(Status.CRITICAL, f"{reason}: {snippet}")
+    return verdict, TargetHealth(url, "unhealthy", reason, snippet)
 
 
 def classify_http_failure(reason: str, url: str) -> tuple[Verdict, TargetHealth]:
@@ -324,12 +406,16 @@ class HttpChecksSource:
         self, check: HttpHealthCheck
     ) -> tuple[Verdict, TargetHealth, HttpAnswer | None]:
         budget = call_budget_seconds(self._schedule)
+        fetch = asyncio.to_thread(fetch_http, check.url, budget, HttpProbeOptions.of(check))
         try:
-            answer = await within(budget, asyncio.to_thread(fetch_http, check.url, budget))
+            answer = await within(budget, fetch)
         except Exception as error:
-            reason = describe_failure(error, timeout_seconds=budget)
+            reason = printable_snippet(
+                describe_failure(error, timeout_seconds=budget).encode(), 300
+            )
             return (*classify_http_failure(reason, display_url(check.url)), None)
-        return (*classify_http_answer(answer, check.expect_status, display_url(check.url)), answer)
+        url = display_url(check.url)
+        return (*classify_http_answer(answer, check.expect_status, url, check.expect_body), answer)
 
 
 def build_target_sources(context: SourceContext) -> list[Source]:

@@ -278,10 +278,13 @@ async def test_one_failing_target_group_leaves_the_other_readable(sandbox: Sandb
 async def test_http_checks_report_status_and_latency(sandbox: SandboxHandle) -> None:
     source = source_of(build_target_sources(context_for(sandbox)), HttpChecksSource)
     readings = await poll(source)
+    targets = load_config(sandbox.config_path).targets
+    assert targets is not None
+    checks = {check.side: check.url for check in targets.http}
     for side in ("old", "new"):
         reading = readings[f"targets:app-{side}"]
-        url = sandbox.info["http"][side] + "/health"
-        assert get(url)[0] == 200
+        url = checks[side]
+        assert get(sandbox.info["http"][side] + "/health")[0] == 200
         assert reading.status is Status.OK, reading.detail
         assert reading.values["status_code"] == 200
         latency = reading.number("latency_seconds")
