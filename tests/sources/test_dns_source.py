@@ -271,7 +271,11 @@ def test_values_carry_every_documented_name() -> None:
         "ttl",
         "matches",
         "error",
+        "chain",
+        "stuck_since",
     }
+    assert values["old_expiry_unknown_reason"] is None
+    assert (values["stuck_count"], values["weighted"], values["split"]) == (0, False, False)
 
 
 # --- status rules ------------------------------------------------------------------------------
@@ -449,7 +453,7 @@ async def test_stray_and_mismatched_datagrams_are_ignored(scripted: Any) -> None
     server = await scripted(script)
     async with DnsClient() as client:
         result = await client.query(server.address, "app.example", "A", timeout_seconds=2)
-        assert result == DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None)
+        assert result == DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None, (60,))
         assert client.stray_datagrams >= 4
 
 
@@ -496,7 +500,7 @@ async def test_a_chain_leaving_the_response_is_asked_again_at_the_same_server(
         result = await client.query(
             server.address, "www.example", "A", timeout_seconds=1, recursion_desired=False
         )
-    assert result == DnsAnswer("NOERROR", ("192.0.2.7",), 300, ("lb.example",), None)
+    assert result == DnsAnswer("NOERROR", ("192.0.2.7",), 300, ("lb.example",), None, (300, 20))
     assert [q.question[0].name for q in server.queries] == [
         qname("www.example"),
         qname("lb.example"),
