@@ -321,6 +321,7 @@ class DnsRecord(Section):
     expect: Answers
     old: Answers
     weighted: bool = False
+    authoritative: Resolvers | None = None
 
     @field_validator("expect", "old")
     @classmethod

@@ -125,9 +125,30 @@ def _dns(info: dict[str, Any]) -> dict[str, Any]:
                 "type": "A",
                 "expect": aws["new_answers"],
                 "old": aws["old_answers"],
-            }
+            },
+            *(hand_zone_records(dns["hand_zone"]) if dns.get("watch_hand_zone") else []),
         ],
     }
+
+
+def hand_zone_records(zone: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The knot-served chain (www CNAME app) as A and AAAA records, asked of knot over IPv4 and
+    IPv6; none when the sandbox runs without knot."""
+    if not zone:
+        return []
+    servers = [zone["authoritative"], *([zone["authoritative6"]] if zone["authoritative6"] else [])]
+    authoritative = [{"address": address, "name": f"knot {address}"} for address in servers]
+    name = zone["record_name"].rstrip(".")
+    return [
+        {
+            "name": name,
+            "type": record_type,
+            "expect": zone[f"new_answers{suffix}"],
+            "old": zone[f"old_answers{suffix}"],
+            "authoritative": authoritative,
+        }
+        for record_type, suffix in (("A", ""), ("AAAA", "6"))
+    ]
 
 
 def _errors(info: dict[str, Any]) -> dict[str, Any]:

@@ -531,9 +531,15 @@ class DnsSource:
     async def _ask_all(
         self, client: DnsClient, record: DnsRecord, deadline: float
     ) -> list[ServerAnswer]:
-        targets = (*self._resolvers, *self._authoritative)
+        targets = (*self._resolvers, *self._authoritative_for(record))
         asked = (self._ask(client, target, record, deadline) for target in targets)
         return list(await asyncio.gather(*asked))
+
+    def _authoritative_for(self, record: DnsRecord) -> tuple[_Target, ...]:
+        """The record's own authoritative servers when configured, else the section's."""
+        if record.authoritative is None:
+            return self._authoritative
+        return tuple(_Target.of(r, "authoritative") for r in record.authoritative)
 
     async def _ask(
         self, client: DnsClient, target: _Target, record: DnsRecord, deadline: float
