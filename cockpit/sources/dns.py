@@ -252,7 +252,7 @@ def old_expiry_unknown_reason(view: RecordView) -> str | None:
     if not view.answered:
         return "no resolver answered"
     if view.stuck:
-        return f"{_named(view.stuck, _stuck_words)} STUCK"
+        return f"STUCK: {_named(view.stuck, _stuck_words)}"
     if view.split and count(view.resolvers, "old"):
         return "weighted split: the set still answers old"
     return None

@@ -11,9 +11,10 @@ From that:
 - A resolver is STUCK when it still answers old once every TTL it could have cached has run
   out: later than new_since + the longest TTL seen for the changed name + the margin.
 - A weighted set (configured, or recognised when the authoritative answer turned between old
-  and new WEIGHTED_MIN_FLIPS times within the quiet stretch) is split while old and new are
-  both answered: that is expected, and nobody is STUCK until the authoritative servers have
-  answered only new for SPLIT_QUIET_FACTOR x (longest TTL + margin).
+  and new WEIGHTED_MIN_FLIPS times within the quiet stretch) is split while it is seen handing
+  out both old and new within the quiet stretch, SPLIT_QUIET_FACTOR x (longest TTL + margin):
+  by an authoritative answer, or by a resolver whose answer just changed (a fresh fetch from
+  the set). Mixed answers are then expected, and nobody is called STUCK.
 """
 
 from __future__ import annotations
@@ -96,9 +97,11 @@ class RecordHistory:
 
     last_kind: Literal["old", "new"] | None = None
     old_seen_at: datetime | None = None
-    new_seen_at: datetime | None = None
     new_since: datetime | None = None
     flips: tuple[datetime, ...] = ()
+    set_old_seen_at: datetime | None = None
+    set_new_seen_at: datetime | None = None
+    resolver_kinds: Mapping[str, str] = field(default_factory=dict)
     longest_ttls: Mapping[str, int] = field(default_factory=dict)
     stuck_since: Mapping[str, datetime] = field(default_factory=dict)
 
@@ -125,8 +128,6 @@ def _after_kind(history: RecordHistory, kind: TruthKind | None, now: datetime) -
         return history
     if kind in ("old", "both"):
         history = replace(history, old_seen_at=now, new_since=None)
-    if kind in ("new", "both"):
-        history = replace(history, new_seen_at=now)
     if kind == "new" and history.new_since is None:
         history = replace(history, new_since=now)
     if kind == "both":
@@ -134,6 +135,26 @@ def _after_kind(history: RecordHistory, kind: TruthKind | None, now: datetime) -
     flipped = history.last_kind is not None and history.last_kind != kind
     flips = (*history.flips, now) if flipped else history.flips
     return replace(history, last_kind=kind, flips=flips[-WEIGHTED_MIN_FLIPS:])
+
+
+def fresh_draws(
+    history: RecordHistory, authoritative: Sequence[ChainAnswer], resolvers: Sequence[ChainAnswer]
+) -> set[str]:
+    """The kinds this poll shows being handed out now: every authoritative answer, and each
+    resolver answer seen first or changed since its last poll (a fetch, not a cache held on)."""
+    kinds = {a.matches for a in authoritative}
+    for answer in resolvers:
+        if history.resolver_kinds.get(answer.label) != answer.matches:
+            kinds.add(answer.matches)
+    return kinds & {"old", "new"}
+
+
+def _after_draws(history: RecordHistory, kinds: set[str], now: datetime) -> RecordHistory:
+    if "old" in kinds:
+        history = replace(history, set_old_seen_at=now)
+    if "new" in kinds:
+        history = replace(history, set_new_seen_at=now)
+    return history
 
 
 def observed(
@@ -145,7 +166,13 @@ def observed(
 ) -> RecordHistory:
     """The history with one more poll folded in (stuck resolvers aside: see judged())."""
     answered = [a for a in (*authoritative, *resolvers) if a.matches in ("old", "new")]
-    history = replace(history, longest_ttls=_longest_ttls(history.longest_ttls, qname, answered))
+    history = _after_draws(history, fresh_draws(history, authoritative, resolvers), now)
+    kinds = {a.label: a.matches for a in resolvers if a.matches in ("old", "new")}
+    history = replace(
+        history,
+        longest_ttls=_longest_ttls(history.longest_ttls, qname, answered),
+        resolver_kinds={**history.resolver_kinds, **kinds},
+    )
     return _after_kind(history, truth_kind(authoritative, resolvers), now)
 
 
@@ -174,23 +201,15 @@ def is_weighted(
     return len([at for at in history.flips if at >= window_start]) >= WEIGHTED_MIN_FLIPS
 
 
-def is_split(
-    history: RecordHistory,
-    weighted: bool,
-    answers: Sequence[ChainAnswer],
-    now: datetime,
-    margin_seconds: float,
-) -> bool:
-    """A weighted set answering old and new alike, right now or both within the quiet stretch."""
-    if not weighted:
-        return False
-    kinds = {a.matches for a in answers if a.matches in ("old", "new")}
-    if len(kinds) == 2:
-        return True
-    if history.old_seen_at is None or history.new_seen_at is None:
+def is_split(history: RecordHistory, weighted: bool, now: datetime, margin_seconds: float) -> bool:
+    """A weighted set seen handing out both old and new within the quiet stretch.
+
+    Only fresh draws count (see fresh_draws), so a resolver stuck on old keeps no split alive.
+    """
+    if not weighted or history.set_old_seen_at is None or history.set_new_seen_at is None:
         return False
     quiet = timedelta(seconds=quiet_seconds(history, margin_seconds))
-    return now - history.old_seen_at < quiet and now - history.new_seen_at < quiet
+    return now - history.set_old_seen_at < quiet and now - history.set_new_seen_at < quiet
 
 
 def stuck_after(
@@ -221,7 +240,7 @@ def judged(
 ) -> tuple[RecordHistory, Judgement]:
     """Who is stuck (and since when) and whether a weighted split goes on, after observed()."""
     weighted = is_weighted(history, configured_weighted, now, margin_seconds)
-    split = is_split(history, weighted, (*authoritative, *resolvers), now, margin_seconds)
+    split = is_split(history, weighted, now, margin_seconds)
     chain = reference_chain(authoritative, resolvers)
     stuck: dict[str, datetime] = {}
     for answer in resolvers:
