@@ -132,22 +132,21 @@ def _dns(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def hand_zone_records(zone: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The knot-served chain (www CNAME app) as A and AAAA records, asked of knot over IPv4 and
-    IPv6; none when the sandbox runs without knot."""
+    """The knot-served chain (www CNAME app, A), asked of knot over IPv4 and IPv6; none when the
+    sandbox runs without knot. One record per name: a reading's signal id is the name."""
     if not zone:
         return []
     servers = [zone["authoritative"], *([zone["authoritative6"]] if zone["authoritative6"] else [])]
-    authoritative = [{"address": address, "name": f"knot {address}"} for address in servers]
-    name = zone["record_name"].rstrip(".")
     return [
         {
-            "name": name,
-            "type": record_type,
-            "expect": zone[f"new_answers{suffix}"],
-            "old": zone[f"old_answers{suffix}"],
-            "authoritative": authoritative,
+            "name": zone["record_name"].rstrip("."),
+            "type": "A",
+            "expect": zone["new_answers"],
+            "old": zone["old_answers"],
+            "authoritative": [
+                {"address": address, "name": f"knot {address}"} for address in servers
+            ],
         }
-        for record_type, suffix in (("A", ""), ("AAAA", "6"))
     ]
 
 

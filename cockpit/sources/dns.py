@@ -8,12 +8,13 @@ Status rules, first match wins:
 - CRITICAL: any server answers "other" (a wrong answer is out there), or the authoritative
   servers answer "other" or none of them answers at all.
 - UNKNOWN: no resolver answered at all (and no "old gone" time: silence promises nothing).
-- WARN: a resolver is STUCK on the old answer (see dns_propagation; its "old gone" time cannot
-  be estimated), or any server errors, or the TTL preflight fails.
-- OK: a weighted split (see dns_propagation): resolvers answering old and new is expected.
+- WARN: a resolver is STUCK on the old answer (see dns_propagation; the "old gone" time then
+  cannot be estimated), any resolver errors, or the TTL preflight fails (authoritative TTL
+  above max_ttl_seconds).
+- During a weighted split (see dns_propagation) old and new answers alike are expected: OK,
+  or WARN when an authoritative server fails.
 - WARN: answers are mixed (some old, some new), resolvers do not yet answer what the
-  authoritative servers answer, any server errors, the authoritative servers disagree, or the
-  TTL preflight fails (authoritative TTL above max_ttl_seconds).
+  authoritative servers answer, or the authoritative servers fail or disagree.
 - OK: every resolver answers what the authoritative servers answer: all new (converged) or all
   old (not switched yet); without authoritative servers, every resolver answers the same.
 """
@@ -361,7 +362,7 @@ def _stuck_headline(view: RecordView) -> str:
 
 
 def _split_headline(view: RecordView) -> str:
-    """'weighted split: resolvers see 2 old, 3 new (both expected from the weighted set)'."""
+    """'weighted split: resolvers see 2 old, 3 new (both expected from the set)'."""
     old, new = count(view.resolvers, "old"), count(view.resolvers, "new")
     return f"weighted split: resolvers see {old} old, {new} new (both expected from the set)"
 
@@ -514,7 +515,7 @@ class DnsSource:
         self.kind = SignalKind.DNS
         self.schedule = self._schedule
         self.signal_ids = tuple(signal_id_for(record) for record in self._section.records)
-        self._histories: dict[str, RecordHistory] = {}
+        self._histories: dict[tuple[str, str], RecordHistory] = {}
 
     async def read(self) -> list[Reading]:
         deadline = asyncio.get_running_loop().time() + self._query_timeout_seconds
@@ -564,11 +565,9 @@ class DnsSource:
             max_ttl_seconds=self._section.max_ttl_seconds,
             observed_at=observed_at,
         )
-        signal_id = signal_id_for(record)
-        history = self._histories.get(signal_id, RecordHistory())
-        view, self._histories[signal_id] = with_history(
-            view, history, self._section.stuck_margin_seconds
-        )
+        key = (record.name, record.type)
+        history = self._histories.get(key, RecordHistory())
+        view, self._histories[key] = with_history(view, history, self._section.stuck_margin_seconds)
         return make_reading(
             self,
             signal_id_for(record),

@@ -12,9 +12,11 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import pytest
+import tomli_w
 
-from cockpit.config import parse_host_port
+from cockpit.config import parse_config, parse_host_port
 from cockpit.sandbox.dns import CachingResolver, UnboundResolver
+from cockpit.sandbox.files import cockpit_config
 from cockpit.sandbox.knot import HandZone, KnotServer
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import SandboxError, free_port
@@ -195,3 +197,15 @@ def test_knot_is_a_recorded_child_and_reset_puts_the_zone_back(sandbox: SandboxH
     sandbox.client.inject("zone-switch")
     sandbox.client.inject("zone-switch-back")
     assert served_app_address(zone) == zone["old_answers"]
+
+
+def test_the_sandbox_config_can_watch_the_hand_managed_record(sandbox: SandboxHandle) -> None:
+    zone = hand_zone(sandbox)
+    info = {**sandbox.info, "dns": {**sandbox.info["dns"], "watch_hand_zone": True}}
+    config = parse_config(tomli_w.dumps(cockpit_config(info)), source="t", base_dir=Path())
+    assert config.dns is not None
+    [record] = [r for r in config.dns.records if r.name == str(zone["record_name"]).rstrip(".")]
+    assert record.authoritative is not None
+    addresses = [server.address for server in record.authoritative]
+    assert addresses[0] == zone["authoritative"]
+    assert addresses[1:] == ([zone["authoritative6"]] if zone["authoritative6"] else [])

@@ -47,6 +47,7 @@ from cockpit.sources.dns import (
     record_detail,
     record_status,
     record_values,
+    server_answer,
 )
 from cockpit.sources.dns_client import (
     DnsAnswer,
@@ -882,3 +883,14 @@ def test_every_record_gets_its_own_signal() -> None:
     [source] = build_dns_sources(SourceContext(config, {}))
     assert source.signal_ids == ("dns:a.example.com", "dns:b.example.com")
     assert source.schedule.timeout_seconds == config.dns.timeout_seconds  # type: ignore[union-attr]
+
+
+def test_text_from_a_server_is_made_printable_before_it_enters_a_reading() -> None:
+    hostile = DnsAnswer(
+        "NOERROR", ("evil\x1b[2J.example.net",), 30, ("lb\x07.example.net",), None, (30, 30)
+    )
+    entry = server_answer("r1", "127.0.0.1:53", "resolver", record(record_type="CNAME"), hostile)
+    assert entry.answers == ("evil?[2J.example.net",)
+    assert entry.chain == ("lb?.example.net",)
+    failed = server_answer("r1", "127.0.0.1:53", "resolver", record(), failed_answer("x\r\n" * 99))
+    assert failed.error is not None and failed.error.isprintable() and len(failed.error) <= 201
