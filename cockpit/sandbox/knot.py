@@ -124,13 +124,29 @@ zone:
 """
 
 
-def _port_free_on_ipv6_loopback(port: int) -> bool:
+def _port_free(host: str, port: int, kind: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", port))
+        with socket.socket(family, kind) as probe:
+            probe.bind((host, port))
     except OSError:
         return False
     return True
+
+
+def _port_free_on_ipv6_loopback(port: int) -> bool:
+    return all(_port_free("::1", port, kind) for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM))
+
+
+def free_knot_port(host: str, attempts: int = 50) -> int:
+    """A port free for UDP and TCP on `host`: knot binds both, and fails if either is taken."""
+    for _ in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((host, 0))
+            port: int = probe.getsockname()[1]
+        if _port_free(host, port, socket.SOCK_STREAM):
+            return port
+    raise SandboxError(f"no port free for both UDP and TCP on {host} after {attempts} tries")
 
 
 class KnotServer:
@@ -154,6 +170,11 @@ class KnotServer:
     @property
     def address(self) -> str:
         return f"{self._host}:{self._port}"
+
+    @property
+    def upstream(self) -> tuple[str, int]:
+        """(host, port) as a resolver's upstream."""
+        return self._host, self._port
 
     @property
     def address6(self) -> str | None:

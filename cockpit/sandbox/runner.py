@@ -35,7 +35,7 @@ from cockpit.sandbox.baseline import restore_seed_state, set_weights
 from cockpit.sandbox.dns import AuthoritativeServer, CachingResolver, UnboundResolver
 from cockpit.sandbox.files import write_json_atomically, write_sandbox_files
 from cockpit.sandbox.http import AppServer, FrontDoor
-from cockpit.sandbox.knot import HandZone, KnotServer, ZoneSide
+from cockpit.sandbox.knot import HandZone, KnotServer, ZoneSide, free_knot_port
 from cockpit.sandbox.postgres import PostgresPair
 from cockpit.sandbox.processes import runner_identity
 from cockpit.sandbox.shared import SIDES, SandboxError, Side, TrafficStats, free_port
@@ -198,16 +198,28 @@ class Sandbox:
             return {}
         work_dir = Path(tempfile.mkdtemp(prefix="cockpit-knot-"))
         self._started("knot folder", lambda: shutil.rmtree(work_dir, ignore_errors=True))
-        port = free_port(AUTHORITATIVE_HOST, _UDP)
-        knot = KnotServer(AUTHORITATIVE_HOST, port, self._hand_zone(), work_dir=work_dir)
         try:
-            knot.start()
+            knot = self._knot_on_a_free_port(work_dir)
         except SandboxError as error:
             print(f"sandbox: running without the zone {HAND_ZONE}: {error}", flush=True)
             return {}
         self._started("knot", knot.stop)
         self.knot = knot
-        return {HAND_ZONE: (AUTHORITATIVE_HOST, port)}
+        return {HAND_ZONE: knot.upstream}
+
+    def _knot_on_a_free_port(self, work_dir: Path, attempts: int = 3) -> KnotServer:
+        """knot started; a port taken between choosing and binding it is tried again."""
+        for attempt in range(attempts):
+            port = free_knot_port(AUTHORITATIVE_HOST)
+            knot = KnotServer(AUTHORITATIVE_HOST, port, self._hand_zone(), work_dir=work_dir)
+            try:
+                knot.start()
+            except SandboxError:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            return knot
+        raise SandboxError("knot did not start")
 
     def _hand_zone(self) -> HandZone:
         return HandZone(

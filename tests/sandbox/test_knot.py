@@ -17,7 +17,7 @@ import tomli_w
 from cockpit.config import parse_config, parse_host_port
 from cockpit.sandbox.dns import CachingResolver, UnboundResolver
 from cockpit.sandbox.files import cockpit_config
-from cockpit.sandbox.knot import HandZone, KnotServer
+from cockpit.sandbox.knot import HandZone, KnotServer, free_knot_port
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import SandboxError, free_port
 
@@ -61,7 +61,7 @@ def records(response: dns.message.Message, rdtype: str) -> dict[str, tuple[int, 
 def knot() -> Iterator[KnotServer]:
     server = KnotServer(
         "127.0.0.1",
-        udp_port("127.0.0.1"),
+        free_knot_port("127.0.0.1"),
         ZONE,
         work_dir=Path(tempfile.mkdtemp(prefix="cockpit-knot-test-")),
     )
@@ -100,7 +100,7 @@ def test_a_rewritten_zone_file_with_a_higher_serial_is_served_after_reload(
 def test_stopping_knot_leaves_no_process() -> None:
     server = KnotServer(
         "127.0.0.1",
-        udp_port("127.0.0.1"),
+        free_knot_port("127.0.0.1"),
         ZONE,
         work_dir=Path(tempfile.mkdtemp(prefix="cockpit-knot-test-")),
     )
