@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -58,13 +59,18 @@ def records(response: dns.message.Message, rdtype: str) -> dict[str, tuple[int, 
 
 
 @pytest.fixture
-def knot() -> Iterator[KnotServer]:
-    server = KnotServer(
-        "127.0.0.1",
-        free_knot_port("127.0.0.1"),
-        ZONE,
-        work_dir=Path(tempfile.mkdtemp(prefix="cockpit-knot-test-")),
-    )
+def short_dir() -> Iterator[Path]:
+    """A short private folder (unix socket paths are limited to 107 characters), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="cockpit-knot-test-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def knot(short_dir: Path) -> Iterator[KnotServer]:
+    server = KnotServer("127.0.0.1", free_knot_port("127.0.0.1"), ZONE, work_dir=short_dir / "knot")
     server.start()
     try:
         yield server
@@ -97,13 +103,8 @@ def test_a_rewritten_zone_file_with_a_higher_serial_is_served_after_reload(
 
 
 @needs_knot
-def test_stopping_knot_leaves_no_process() -> None:
-    server = KnotServer(
-        "127.0.0.1",
-        free_knot_port("127.0.0.1"),
-        ZONE,
-        work_dir=Path(tempfile.mkdtemp(prefix="cockpit-knot-test-")),
-    )
+def test_stopping_knot_leaves_no_process(short_dir: Path) -> None:
+    server = KnotServer("127.0.0.1", free_knot_port("127.0.0.1"), ZONE, work_dir=short_dir / "knot")
     server.start()
     pid = server.pid
     assert pid is not None
@@ -147,8 +148,10 @@ def test_a_caching_resolver_asks_knot_for_its_zone_and_holds_the_a_for_its_ttl(
 
 @needs_knot
 @pytest.mark.skipif(not UnboundResolver.available(), reason="unbound is not installed")
-def test_unbound_resolves_the_knot_zone_through_its_stub_zone(knot: KnotServer) -> None:
-    work_dir = Path(tempfile.mkdtemp(prefix="cockpit-unbound-test-"))
+def test_unbound_resolves_the_knot_zone_through_its_stub_zone(
+    knot: KnotServer, short_dir: Path
+) -> None:
+    work_dir = short_dir / "unbound"
     unbound = UnboundResolver(
         "127.0.0.3",
         udp_port("127.0.0.3"),
