@@ -349,6 +349,8 @@ class DnsRecord(Section):
     type: RecordType = "A"
     expect: Answers
     old: Answers
+    weighted: bool = False
+    authoritative: Resolvers | None = None
 
     @field_validator("expect", "old")
     @classmethod
@@ -365,6 +367,7 @@ class DnsSection(Polled):
     authoritative: Resolvers = ()
     records: Annotated[tuple[DnsRecord, ...], NotEmpty]
     max_ttl_seconds: Annotated[int, Field(gt=0, le=86400)] = 300
+    stuck_margin_seconds: Seconds = 5.0
 
 
 class CloudWatchErrors(Section):

@@ -39,14 +39,15 @@ WORST_NAMED = 2
 INDENT = "  "
 SEGMENT_GAP = "  "
 
-MATCH_WORDS = {"new": "NEW", "old": "OLD", "other": "OTHER", "error": "ERR"}
+MATCH_WORDS = {"new": "NEW", "old": "OLD", "other": "OTHER", "error": "ERR", "stuck": "STUCK"}
 MATCH_STYLES = {
     "new": "green",
     "old": "yellow",
     "other": "bold white on red",
     "error": "bold red",
+    "stuck": "bold black on yellow",
 }
-MATCH_SEVERITY = {"new": 0, "old": 1, "error": 2, "other": 3}
+MATCH_SEVERITY = {"new": 0, "old": 1, "stuck": 2, "error": 2, "other": 3}
 """How bad a server's answer is, for naming the worst: a wrong answer beats an error beats old."""
 
 
@@ -59,15 +60,21 @@ class ServerCell:
     matches: str | None
     ttl_seconds: int | None
     error: str | None
+    stuck: bool = False
+
+    @property
+    def shown_match(self) -> str:
+        """The answer's kind as drawn: 'stuck' for an old answer past every TTL."""
+        return "stuck" if self.stuck else self.matches or ""
 
     @property
     def severity(self) -> int:
-        return MATCH_SEVERITY.get(self.matches or "", 2)
+        return MATCH_SEVERITY.get(self.shown_match, 2)
 
     def word(self) -> Text:
-        """NEW / OLD / OTHER / ERR as a styled word ('—' when the reading says nothing)."""
-        word = MATCH_WORDS.get(self.matches or "", NO_DATA)
-        return Text(word, style=MATCH_STYLES.get(self.matches or "", "dim"))
+        """NEW / OLD / STUCK / OTHER / ERR as a styled word ('—' when the reading says nothing)."""
+        word = MATCH_WORDS.get(self.shown_match, NO_DATA)
+        return Text(word, style=MATCH_STYLES.get(self.shown_match, "dim"))
 
     def note(self, reason_width: int | None) -> str:
         """The TTL left ('12s'), or for an error its reason cut to `reason_width`."""
@@ -101,6 +108,7 @@ def _server_cell(value: Value) -> ServerCell | None:
         matches=matches if isinstance(matches, str) else None,
         ttl_seconds=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else None,
         error=error if isinstance(error, str) else None,
+        stuck=isinstance(value.get("stuck_since"), str),
     )
 
 
@@ -173,7 +181,7 @@ def duration_text(seconds: float) -> str:
 
 
 def old_gone_text(reading: Reading, now: datetime) -> Text:
-    """'old gone by 00:58:14Z (in 30 s)', 'no old answers left', or 'old expiry unknown'."""
+    """'old gone by 00:58:14Z (in 30 s)', 'no old answers left', or why it cannot be estimated."""
     gone_at = parse_moment(reading.values.get("old_gone_at"))
     if gone_at is not None:
         left = (gone_at - now).total_seconds()
@@ -182,7 +190,19 @@ def old_gone_text(reading: Reading, now: datetime) -> Text:
     answered = reading.number("converged_fraction") is not None
     if answered and _count(reading, "old_count") == 0:
         return Text("no old answers left", style="green")
+    reason = reading.values.get("old_expiry_unknown_reason")
+    if isinstance(reason, str):
+        style = "bold yellow" if _count(reading, "stuck_count") else "magenta"
+        return Text(f"old gone: cannot be estimated ({reason})", style=style)
     return Text("old expiry unknown", style="magenta")
+
+
+def split_text(reading: Reading) -> Text | None:
+    """'weighted split: old 2 / new 3' while a weighted set answers both; None otherwise."""
+    if reading.values.get("split") is not True:
+        return None
+    old, new = _count(reading, "old_count"), _count(reading, "new_count")
+    return Text(f"weighted split: old {old} / new {new}", style="cyan")
 
 
 def preflight_text(reading: Reading) -> Text:
@@ -214,7 +234,9 @@ def record_lines(
     if poll_failed(reading):
         segments = [head, Text(f"poll failed: {failure_reason(reading)}", style="magenta")]
     else:
-        segments = [head, old_gone_text(reading, now), preflight_text(reading)]
+        split = split_text(reading)
+        segments = [head, *([split] if split else []), old_gone_text(reading, now)]
+        segments.append(preflight_text(reading))
     if label_stale and reading.is_stale(now):
         segments.append(freshness(reading, now))
     lines = packed_lines(segments, width)
@@ -236,6 +258,7 @@ def counts_text(reading: Reading) -> Text:
     for name, key, always in (
         ("new", "new_count", True),
         ("old", "old_count", False),
+        ("stuck", "stuck_count", False),
         ("other", "other_count", False),
         ("err", "error_count", False),
     ):
@@ -296,7 +319,11 @@ def _named_cell(cell: ServerCell) -> Text:
 
 
 def latest_old_gone(readings: Sequence[Reading], now: datetime) -> Text:
-    """Across records: when the last old answer anywhere is gone."""
+    """Across records: when the last old answer anywhere is gone (never while one is STUCK)."""
+    stuck = [record_name(r) for r in readings if _count(r, "stuck_count")]
+    if stuck:
+        names = ", ".join(stuck)
+        return Text(f"last old answer: cannot be estimated (STUCK at {names})", style="bold yellow")
     moments = [parse_moment(r.values.get("old_gone_at")) for r in readings]
     known = [moment for moment in moments if moment is not None]
     if not known:

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,7 +217,12 @@ def _negative_ttl(soa_rrset: dns.rrset.RRset) -> int:
 
 
 class AuthoritativeServer:
-    """Answers authoritatively for one zone from a record source read on every query."""
+    """Answers authoritatively for one zone from a record source read on every query.
+
+    It stays in Python because the zone mirrors the Route 53 stand-in's weighted records, and
+    no third-party authoritative server draws a weighted random answer per query the way
+    Route 53 does. Hand-managed zones are served by a real knot (cockpit.sandbox.knot).
+    """
 
     def __init__(
         self,
@@ -403,10 +408,16 @@ class CachingResolver:
         clock: Callable[[], float] = time.monotonic,
         upstream_timeout_seconds: float = 2.0,
         fetch_workers: int = 4,
+        zone_upstreams: Mapping[str, tuple[str, int]] | None = None,
     ) -> None:
         _require_loopback(upstream[0], "upstream DNS server")
+        for zone_upstream in (zone_upstreams or {}).values():
+            _require_loopback(zone_upstream[0], "upstream DNS server")
         self._name = name
         self._upstream = upstream
+        self._zone_upstreams = {
+            dns.name.from_text(zone): address for zone, address in (zone_upstreams or {}).items()
+        }
         self._clock = clock
         self._upstream_timeout_seconds = upstream_timeout_seconds
         self._fetch_workers = fetch_workers
@@ -430,7 +441,11 @@ class CachingResolver:
         return self._mode
 
     def set_mode(self, mode: ResolverMode) -> None:
-        """Switch the scenario fault: normal, stuck (stale cache only), timeout (drop), servfail."""
+        """Switch the scenario fault: normal, stuck, timeout (drop), servfail.
+
+        Stuck answers from its cache only, past expiry, with the TTL refreshed every time, as a
+        broken forwarder or serve-stale does: it keeps the old answer however long it has been.
+        """
         if mode not in RESOLVER_MODES:
             raise SandboxError(
                 f"resolver {self._name}: unknown mode {mode!r}; use one of {RESOLVER_MODES}"
@@ -532,7 +547,7 @@ class CachingResolver:
         """The upstream's answer for `key`, or None if it failed or timed out."""
         qname, rdtype, rdclass = key
         upstream_query = dns.message.make_query(qname, rdtype, rdclass, flags=0)
-        host, port = self._upstream
+        host, port = self._upstream_for(qname)
         try:
             response = dns.query.udp(
                 upstream_query, host, port=port, timeout=self._upstream_timeout_seconds
@@ -541,6 +556,13 @@ class CachingResolver:
             log.info("resolver %s: upstream %s:%s failed: %s", self._name, host, port, error)
             return None
         return cached_answer_from(response, self._clock())
+
+    def _upstream_for(self, qname: dns.name.Name) -> tuple[str, int]:
+        """The server for the zone `qname` is in (the default upstream for any other name)."""
+        for zone, address in self._zone_upstreams.items():
+            if qname.is_subdomain(zone):
+                return address
+        return self._upstream
 
     def _reply(self, response: dns.message.Message, client: Client) -> None:
         self._server.send(_to_wire(response), client)
@@ -577,16 +599,32 @@ class UnboundPaths:
         )
 
 
-def unbound_config(
-    host: str, port: int, upstream: tuple[str, int], zone: str, paths: UnboundPaths
-) -> str:
-    """An unbound.conf for a caching resolver on host@port that asks only `upstream` for `zone`.
+def _stub_zone(zone: str, upstream: tuple[str, int]) -> str:
+    host, port = upstream
+    return f"""stub-zone:
+    name: "{zone}"
+    stub-addr: {host}@{port}
+"""
 
-    Every name outside the zone is refused, so this unbound never sends a query off loopback.
+
+def unbound_config(
+    host: str,
+    port: int,
+    upstream: tuple[str, int],
+    zone: str,
+    paths: UnboundPaths,
+    more_zones: Mapping[str, tuple[str, int]] | None = None,
+) -> str:
+    """An unbound.conf for a caching resolver on host@port that asks only `upstream` for `zone`
+    (and each of `more_zones` only its own server).
+
+    Every name outside the zones is refused, so this unbound never sends a query off loopback.
     """
-    tld = zone.rstrip(".").rsplit(".", 1)[-1] + "."
-    tld_default = f'local-zone: "{tld}" nodefault' if tld != zone else ""
-    upstream_host, upstream_port = upstream
+    zones = {zone: upstream, **(more_zones or {})}
+    tlds = sorted({z.rstrip(".").rsplit(".", 1)[-1] + "." for z in zones} - set(zones))
+    tld_defaults = "\n    ".join(f'local-zone: "{tld}" nodefault' for tld in tlds)
+    transparent = "\n    ".join(f'local-zone: "{z}" transparent' for z in zones)
+    stubs = "\n".join(_stub_zone(z, address) for z, address in zones.items())
     return f"""server:
     interface: {host}@{port}
     access-control: 127.0.0.0/8 allow
@@ -605,13 +643,10 @@ def unbound_config(
     do-not-query-localhost: no
     qname-minimisation: no
     local-zone: "." refuse
-    {tld_default}
-    local-zone: "{zone}" transparent
+    {tld_defaults}
+    {transparent}
 
-stub-zone:
-    name: "{zone}"
-    stub-addr: {upstream_host}@{upstream_port}
-
+{stubs}
 remote-control:
     control-enable: yes
     control-use-cert: no
@@ -635,11 +670,15 @@ class UnboundResolver:
         zone: str,
         work_dir: Path,
         name: str = "unbound",
+        more_zones: Mapping[str, tuple[str, int]] | None = None,
     ) -> None:
         _require_loopback(host, "unbound resolver")
         _require_loopback(upstream[0], "upstream DNS server")
+        for zone_upstream in (more_zones or {}).values():
+            _require_loopback(zone_upstream[0], "upstream DNS server")
         self._host, self._port, self._upstream = host, port, upstream
         self._zone = zone.lower() if zone.endswith(".") else zone.lower() + "."
+        self._more_zones = dict(more_zones or {})
         self._paths = UnboundPaths.in_dir(work_dir)
         self._name = name
         self._lock = threading.Lock()
@@ -680,7 +719,9 @@ class UnboundResolver:
         self._paths.config.parent.mkdir(parents=True, exist_ok=True)
         for stale in (self._paths.logfile, self._paths.console):
             stale.unlink(missing_ok=True)
-        config = unbound_config(self._host, self._port, self._upstream, self._zone, self._paths)
+        config = unbound_config(
+            self._host, self._port, self._upstream, self._zone, self._paths, self._more_zones
+        )
         self._paths.config.write_text(config)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -738,8 +779,9 @@ class UnboundResolver:
             process.wait()
 
     def flush(self) -> None:
-        """Make unbound forget everything it cached for the zone."""
-        self._control("flush_zone", self._zone)
+        """Make unbound forget everything it cached for its zones."""
+        for zone in (self._zone, *self._more_zones):
+            self._control("flush_zone", zone)
 
     def _control(self, *command: str) -> None:
         binary = shutil.which("unbound-control")

@@ -140,9 +140,29 @@ def _dns(info: dict[str, Any]) -> dict[str, Any]:
                 "type": "A",
                 "expect": aws["new_answers"],
                 "old": aws["old_answers"],
-            }
+            },
+            *(hand_zone_records(dns["hand_zone"]) if dns.get("watch_hand_zone") else []),
         ],
     }
+
+
+def hand_zone_records(zone: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The knot-served chain (www CNAME app, A), asked of knot over IPv4 and IPv6; none when the
+    sandbox runs without knot. One record per name: a reading's signal id is the name."""
+    if not zone:
+        return []
+    servers = [zone["authoritative"], *([zone["authoritative6"]] if zone["authoritative6"] else [])]
+    return [
+        {
+            "name": zone["record_name"].rstrip("."),
+            "type": "A",
+            "expect": zone["new_answers"],
+            "old": zone["old_answers"],
+            "authoritative": [
+                {"address": address, "name": f"knot {address}"} for address in servers
+            ],
+        }
+    ]
 
 
 def _errors(info: dict[str, Any]) -> dict[str, Any]:

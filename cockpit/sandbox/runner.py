@@ -35,6 +35,7 @@ from cockpit.sandbox.baseline import restore_seed_state, set_weights
 from cockpit.sandbox.dns import AuthoritativeServer, CachingResolver, UnboundResolver
 from cockpit.sandbox.files import write_json_atomically, write_sandbox_files
 from cockpit.sandbox.http import AppServer, FrontDoor
+from cockpit.sandbox.knot import HandZone, KnotServer, ZoneSide, free_knot_port
 from cockpit.sandbox.nginx import TIMED_LOG_FORMAT, NginxServer, NginxSite, make_certificate
 from cockpit.sandbox.postgres import PostgresPair
 from cockpit.sandbox.processes import runner_identity
@@ -44,6 +45,8 @@ from cockpit.sandbox.traffic import TrafficGenerator
 ZONE = "cutover.test."
 RECORD = "app.cutover.test."
 SIDE_HOSTS: dict[Side, str] = {"old": "127.0.10.1", "new": "127.0.20.1"}
+HAND_ZONE = "shop.test."
+HAND_ZONE_ADDRESSES6: dict[ZoneSide, str] = {"old": "2001:db8:10::1", "new": "2001:db8:20::1"}
 AUTHORITATIVE_HOST = "127.0.0.1"
 PASSWORD_ENV = "COCKPIT_SANDBOX_PGPASSWORD"
 
@@ -55,6 +58,8 @@ class SandboxOptions:
     dns_ttl_seconds: int = 30
     caching_resolvers: int = 3
     use_unbound: bool = True
+    use_knot: bool = True
+    watch_hand_zone: bool = False
     traffic_rate_per_second: float = 20.0
     metrics_interval_seconds: float = 5.0
     traffic_backend: Literal["route53", "alb"] = "route53"
@@ -83,6 +88,7 @@ class Sandbox:
         self.aws: AwsStandIn | None = None
         self.aws_seed: AwsSeed | None = None
         self.authoritative: AuthoritativeServer | None = None
+        self.knot: KnotServer | None = None
         self.front_door: FrontDoor | None = None
         self.traffic: TrafficGenerator | None = None
         self.info: dict[str, JsonValue] = {}
@@ -204,16 +210,67 @@ class Sandbox:
         self.authoritative.start()
         self._started("authoritative dns", self.authoritative.stop)
         upstream = (AUTHORITATIVE_HOST, port)
+        more_zones = self._start_knot()
         for index in range(self.options.caching_resolvers):
             host = f"127.0.0.{index + 2}"
             resolver = CachingResolver(
-                host, free_port(host, _UDP), upstream, name=f"cache-{index + 1}"
+                host,
+                free_port(host, _UDP),
+                upstream,
+                name=f"cache-{index + 1}",
+                zone_upstreams=more_zones,
             )
             self._add_resolver(resolver)
         if self.options.use_unbound and UnboundResolver.available():
-            self._add_unbound(upstream)
+            self._add_unbound(upstream, more_zones)
 
-    def _add_unbound(self, upstream: tuple[str, int]) -> None:
+    def _start_knot(self) -> dict[str, tuple[str, int]]:
+        """knot, authoritative for the hand-managed zone, when installed; {zone: its address}.
+
+        Optional like unbound: without it the sandbox runs without that zone and says so.
+        """
+        if not self.options.use_knot:
+            return {}
+        if not KnotServer.available():
+            print(f"sandbox: running without the zone {HAND_ZONE}: knot is not installed")
+            return {}
+        work_dir = Path(tempfile.mkdtemp(prefix="cockpit-knot-"))
+        self._started("knot folder", lambda: shutil.rmtree(work_dir, ignore_errors=True))
+        try:
+            knot = self._knot_on_a_free_port(work_dir)
+        except SandboxError as error:
+            print(f"sandbox: running without the zone {HAND_ZONE}: {error}", flush=True)
+            return {}
+        self._started("knot", knot.stop)
+        self.knot = knot
+        return {HAND_ZONE: knot.upstream}
+
+    def _knot_on_a_free_port(self, work_dir: Path, attempts: int = 3) -> KnotServer:
+        """knot started; a port taken between choosing and binding it is tried again."""
+        for attempt in range(attempts):
+            port = free_knot_port(AUTHORITATIVE_HOST)
+            knot = KnotServer(AUTHORITATIVE_HOST, port, self._hand_zone(), work_dir=work_dir)
+            try:
+                knot.start()
+            except SandboxError:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            return knot
+        raise SandboxError("knot did not start")
+
+    def _hand_zone(self) -> HandZone:
+        return HandZone(
+            origin=HAND_ZONE,
+            ttl_seconds=self.options.dns_ttl_seconds,
+            addresses={"old": SIDE_HOSTS["old"], "new": SIDE_HOSTS["new"]},
+            addresses6=HAND_ZONE_ADDRESSES6,
+            nameserver_host=AUTHORITATIVE_HOST,
+        )
+
+    def _add_unbound(
+        self, upstream: tuple[str, int], more_zones: dict[str, tuple[str, int]]
+    ) -> None:
         """A real unbound when installed; optional, so a failure is reported, not fatal.
 
         Its folder is short and private: unix socket paths are limited to 107 characters.
@@ -222,7 +279,12 @@ class Sandbox:
         work_dir = Path(tempfile.mkdtemp(prefix="cockpit-unbound-"))
         self._started("unbound folder", lambda: shutil.rmtree(work_dir, ignore_errors=True))
         unbound = UnboundResolver(
-            host, free_port(host, _UDP), upstream, zone=ZONE, work_dir=work_dir
+            host,
+            free_port(host, _UDP),
+            upstream,
+            zone=ZONE,
+            work_dir=work_dir,
+            more_zones=more_zones,
         )
         try:
             self._add_resolver(unbound)
@@ -328,6 +390,8 @@ class Sandbox:
                 "authoritative": self.authoritative.address if self.authoritative else "",
                 "resolvers": [r.address for r in self.resolvers],
                 "resolver_names": [r.name for r in self.resolvers],
+                "hand_zone": self._describe_hand_zone(),
+                "watch_hand_zone": self.options.watch_hand_zone,
             },
             "http": self._describe_http(front_door),
             "env": {
@@ -370,6 +434,25 @@ class Sandbox:
         }
         return http | {"access_log_formats": formats, "nginx": nginx}
 
+    def _describe_hand_zone(self) -> JsonValue:
+        """The knot-served zone: its servers, names, TTLs and both sides' answers; None without."""
+        if self.knot is None:
+            return None
+        zone = self.knot.zone
+        return {
+            "zone": zone.origin,
+            "authoritative": self.knot.address,
+            "authoritative6": self.knot.address6,
+            "record_name": zone.www,
+            "target_name": zone.app,
+            "ttl": zone.ttl_seconds,
+            "cname_ttl": zone.cname_ttl_seconds,
+            "old_answers": [zone.addresses["old"]],
+            "new_answers": [zone.addresses["new"]],
+            "old_answers6": [zone.addresses6["old"]],
+            "new_answers6": [zone.addresses6["new"]],
+        }
+
     def _postgres(self) -> PostgresPair:
         if self.postgres is None:
             raise SandboxError("PostgreSQL is not running")
@@ -386,6 +469,8 @@ class Sandbox:
                 children[resolver.name] = resolver.pid
         if self.nginx is not None and self.nginx.pid is not None:
             children["nginx"] = self.nginx.pid
+        if self.knot is not None and self.knot.pid is not None:
+            children["knot"] = self.knot.pid
         data_root = str(self.postgres.data_root) if self.postgres else None
         return {"runner": os.getpid(), "children": children, "postgres_data_root": data_root}
 
@@ -422,6 +507,8 @@ class Sandbox:
             self._timers.clear()
         for app in self.apps.values():
             app.reset()
+        if self.knot is not None and self.knot.side != "old":
+            self.knot.switch("old")
         for resolver in self.resolvers:
             if isinstance(resolver, CachingResolver):
                 resolver.set_mode("normal")
@@ -430,6 +517,17 @@ class Sandbox:
         self._postgres().reset()
         self.clear_requests()
         self.write_pids()
+
+    def switch_hand_zone(self, side: ZoneSide) -> str:
+        """Points the hand-managed zone's app records at `side` (zone file rewritten, reloaded)."""
+        if self.knot is None:
+            raise SandboxError(f"the zone {HAND_ZONE} is not served: knot is not running")
+        self.knot.switch(side)
+        zone = self.knot.zone
+        return (
+            f"{zone.app.rstrip('.')} now answers {side}: A {zone.addresses[side]}, "
+            f"AAAA {zone.addresses6[side]} (zone file serial bumped, knotc zone-reload)"
+        )
 
     def set_weights(self, new_percent: int) -> None:
         """Puts new_percent of traffic on the new side, in Route 53 and on the listener alike."""

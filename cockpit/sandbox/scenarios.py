@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.sandbox.shared import SIDES, SandboxError, Side
 
@@ -135,6 +135,13 @@ def _resolver_mode(mode: str) -> Apply:
     return apply
 
 
+def _hand_zone(side: Literal["old", "new"]) -> Apply:
+    def apply(sandbox: Sandbox, args: ScenarioArgs) -> str:
+        return sandbox.switch_hand_zone(side)
+
+    return apply
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -222,6 +229,13 @@ SCENARIOS: dict[str, Scenario] = {
             "resolver-normal",
         ),
         Scenario("resolver-normal", "a resolver behaves again", _resolver_mode("normal")),
+        Scenario(
+            "zone-switch",
+            "the hand-managed zone (knot) answers new",
+            _hand_zone("new"),
+            "zone-switch-back",
+        ),
+        Scenario("zone-switch-back", "the hand-managed zone (knot) answers old", _hand_zone("old")),
         Scenario("aws-slow-reads", "AWS reads answer --ms late", _aws_slow_reads, "aws-normal"),
         Scenario(
             "aws-stall-after-write",

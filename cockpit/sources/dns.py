@@ -7,10 +7,14 @@ NODATA, timeout, truncated or malformed). Counts and converged_fraction are over
 Status rules, first match wins:
 - CRITICAL: any server answers "other" (a wrong answer is out there), or the authoritative
   servers answer "other" or none of them answers at all.
-- UNKNOWN: no resolver answered at all.
+- UNKNOWN: no resolver answered at all (and no "old gone" time: silence promises nothing).
+- WARN: a resolver is STUCK on the old answer (see dns_propagation; the "old gone" time then
+  cannot be estimated), any resolver errors, or the TTL preflight fails (authoritative TTL
+  above max_ttl_seconds).
+- During a weighted split (see dns_propagation) old and new answers alike are expected: OK,
+  or WARN when an authoritative server fails.
 - WARN: answers are mixed (some old, some new), resolvers do not yet answer what the
-  authoritative servers answer, any server errors, the authoritative servers disagree, or the
-  TTL preflight fails (authoritative TTL above max_ttl_seconds).
+  authoritative servers answer, or the authoritative servers fail or disagree.
 - OK: every resolver answers what the authoritative servers answer: all new (converged) or all
   old (not switched yet); without authoritative servers, every resolver answers the same.
 """
@@ -21,7 +25,7 @@ import asyncio
 import functools
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -31,6 +35,15 @@ from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.context import SourceContext
 from cockpit.sources.dns_client import DnsAnswer, DnsClient, Server
+from cockpit.sources.dns_propagation import (
+    ChainAnswer,
+    Judgement,
+    RecordHistory,
+    deciding_ttl,
+    judged,
+    observed,
+    reference_chain,
+)
 
 Match = Literal["new", "old", "other", "error"]
 Role = Literal["resolver", "authoritative"]
@@ -38,10 +51,17 @@ Role = Literal["resolver", "authoritative"]
 # Each query may use this share of the poll's timeout, so a dead server never times out the poll.
 QUERY_TIMEOUT_FRACTION = 0.8
 MAX_NAMED_IN_DETAIL = 3
+MAX_OUTSIDE_TEXT_CHARS = 200
 
 
 def signal_id_for(record: DnsRecord) -> str:
     return f"dns:{record.name.rstrip('.')}"
+
+
+def printable(text: str, limit: int = MAX_OUTSIDE_TEXT_CHARS) -> str:
+    """Text from a DNS server as it may enter a reading: printable characters only, bounded."""
+    kept = "".join(char if char.isprintable() else "?" for char in text[:limit])
+    return kept + "…" if len(text) > limit else kept
 
 
 # --- classification (pure) ---------------------------------------------------------------------
@@ -87,6 +107,16 @@ class ServerAnswer:
     ttl_seconds: int | None
     matches: Match
     error: str | None
+    chain: tuple[str, ...] = ()
+    hop_ttls: tuple[int, ...] = ()
+    stuck_since: datetime | None = None
+
+    @property
+    def stuck(self) -> bool:
+        return self.stuck_since is not None
+
+    def as_chain_answer(self) -> ChainAnswer:
+        return ChainAnswer(self.label, self.matches, self.chain, self.hop_ttls)
 
     def to_value(self) -> dict[str, Any]:
         return {
@@ -97,6 +127,8 @@ class ServerAnswer:
             "ttl": self.ttl_seconds,
             "matches": self.matches,
             "error": self.error,
+            "chain": list(self.chain),
+            "stuck_since": None if self.stuck_since is None else iso_utc(self.stuck_since),
         }
 
 
@@ -108,10 +140,12 @@ def server_answer(
         label=label,
         address=address,
         role=role,
-        answers=tuple(sorted(answer.answers)),
+        answers=tuple(sorted(printable(text) for text in answer.answers)),
         ttl_seconds=answer.ttl_seconds,
         matches=classify(record, answer),
-        error=answer.error,
+        error=None if answer.error is None else printable(answer.error),
+        chain=tuple(printable(name.lower()) for name in answer.cname_chain),
+        hop_ttls=answer.hop_ttls,
     )
 
 
@@ -130,8 +164,13 @@ def converged_fraction(resolvers: Sequence[ServerAnswer]) -> float | None:
 
 
 def old_expires_in_seconds(resolvers: Sequence[ServerAnswer]) -> int | None:
-    """The longest TTL left among resolvers answering old; 0 when none; None when none answered."""
+    """The longest TTL left among resolvers answering old; 0 when none.
+
+    None when it cannot be known: no resolver answered, or one is STUCK (its TTL lies).
+    """
     if not resolvers or count(resolvers, "error") == len(resolvers):
+        return None
+    if any(answer.stuck for answer in resolvers):
         return None
     return max((a.ttl_seconds or 0 for a in resolvers if a.matches == "old"), default=0)
 
@@ -174,6 +213,9 @@ def authoritative_matches(authoritative: Sequence[ServerAnswer]) -> Match | None
 # --- one record's reading (pure) ---------------------------------------------------------------
 
 
+NOT_JUDGED = Judgement(None, {}, weighted=False, split=False)
+
+
 @dataclass(frozen=True)
 class RecordView:
     """Everything one record's reading is computed from."""
@@ -183,10 +225,19 @@ class RecordView:
     authoritative: tuple[ServerAnswer, ...]
     max_ttl_seconds: int
     observed_at: datetime
+    judgement: Judgement = NOT_JUDGED
 
     @property
     def answered(self) -> tuple[ServerAnswer, ...]:
         return tuple(a for a in self.resolvers if a.matches != "error")
+
+    @property
+    def stuck(self) -> tuple[ServerAnswer, ...]:
+        return tuple(a for a in self.resolvers if a.stuck)
+
+    @property
+    def split(self) -> bool:
+        return self.judgement.split
 
     @property
     def authoritative_matches(self) -> Match | None:
@@ -197,9 +248,34 @@ class RecordView:
         return ttl_preflight_ok(authoritative_ttl_seconds(self.authoritative), self.max_ttl_seconds)
 
 
+def old_expiry_unknown_reason(view: RecordView) -> str | None:
+    """Why no "old gone" time is given although old answers may be out there; None if one is."""
+    if not view.answered:
+        return "no resolver answered"
+    if view.stuck:
+        return f"STUCK: {_named(view.stuck, _stuck_words)}"
+    if view.split and count(view.resolvers, "old"):
+        return "weighted split: the set still answers old"
+    return None
+
+
+def record_gone_at(view: RecordView) -> datetime | None:
+    """When the last old answer has expired everywhere, when that can be known."""
+    if old_expiry_unknown_reason(view) is not None:
+        return None
+    return old_gone_at(view.observed_at, view.resolvers)
+
+
+def record_expires_in_seconds(view: RecordView) -> int | None:
+    if old_expiry_unknown_reason(view) is not None:
+        return None
+    return old_expires_in_seconds(view.resolvers)
+
+
 def record_values(view: RecordView) -> dict[str, Any]:
     """The reading's values, under the names scripts rely on."""
-    gone_at = old_gone_at(view.observed_at, view.resolvers)
+    gone_at = record_gone_at(view)
+    new_since = view.judgement.new_since
     servers = (*view.resolvers, *view.authoritative)
     return {
         "record_type": view.record.type,
@@ -207,8 +283,13 @@ def record_values(view: RecordView) -> dict[str, Any]:
         "old_answers": list(view.record.old),
         "converged_fraction": converged_fraction(view.resolvers),
         "resolvers": [server.to_value() for server in servers],
-        "old_expires_in_seconds": old_expires_in_seconds(view.resolvers),
+        "old_expires_in_seconds": record_expires_in_seconds(view),
         "old_gone_at": None if gone_at is None else iso_utc(gone_at),
+        "old_expiry_unknown_reason": old_expiry_unknown_reason(view),
+        "new_since": None if new_since is None else iso_utc(new_since),
+        "stuck_count": len(view.stuck),
+        "weighted": view.judgement.weighted,
+        "split": view.split,
         "authoritative_ttl_seconds": authoritative_ttl_seconds(view.authoritative),
         "ttl_preflight_ok": view.preflight_ok,
         "max_ttl_seconds": view.max_ttl_seconds,
@@ -244,7 +325,11 @@ def record_status(view: RecordView) -> Status:
     if not view.answered:
         return Status.UNKNOWN
     resolver_errors = count(view.resolvers, "error") > 0
-    if resolver_errors or view.preflight_ok is False or _authoritative_uneasy(view):
+    if view.stuck or resolver_errors or view.preflight_ok is False:
+        return Status.WARN
+    if view.split:
+        return Status.WARN if "error" in {a.matches for a in view.authoritative} else Status.OK
+    if _authoritative_uneasy(view):
         return Status.WARN
     return Status.OK if _resolvers_agree(view) else Status.WARN
 
@@ -258,6 +343,28 @@ def _errors(answer: ServerAnswer) -> str:
 
 def _answers(answer: ServerAnswer) -> str:
     return ", ".join(answer.answers) or "-"
+
+
+def _stuck_words(answer: ServerAnswer) -> str:
+    since = answer.stuck_since
+    return "old" if since is None else f"old since {since.astimezone(UTC):%H:%M:%S}Z"
+
+
+def _stuck_headline(view: RecordView) -> str:
+    """'STUCK: cache-1: old since 01:02:40Z, past every TTL since new at 01:02:30Z; ...'."""
+    total = len(view.resolvers)
+    new_since = view.judgement.new_since
+    since = "" if new_since is None else f" since new at {new_since.astimezone(UTC):%H:%M:%S}Z"
+    return (
+        f"STUCK: {_named(view.stuck, _stuck_words)}, past every TTL{since}; "
+        f"{count(view.resolvers, 'new')}/{total} new; old gone time cannot be estimated"
+    )
+
+
+def _split_headline(view: RecordView) -> str:
+    """'weighted split: resolvers see 2 old, 3 new (both expected from the set)'."""
+    old, new = count(view.resolvers, "old"), count(view.resolvers, "new")
+    return f"weighted split: resolvers see {old} old, {new} new (both expected from the set)"
 
 
 def _named(answers: Sequence[ServerAnswer], say: Callable[[ServerAnswer], str]) -> str:
@@ -279,10 +386,10 @@ def _propagating(view: RecordView) -> str:
     new, old = count(view.resolvers, "new"), count(view.resolvers, "old")
     if view.authoritative_matches == "old" and new:
         return f"authoritative answers old but {new}/{total} resolvers answer new"
-    gone_at = old_gone_at(view.observed_at, view.resolvers)
+    gone_at = record_gone_at(view)
     when = ""
     if gone_at is not None:
-        expires_in = old_expires_in_seconds(view.resolvers)
+        expires_in = record_expires_in_seconds(view)
         when = f" (last old answer expires in {expires_in} s, at {gone_at:%H:%M:%S}Z)"
     return f"propagating: {new}/{total} new, {old} old{when}"
 
@@ -295,7 +402,14 @@ def _headline(view: RecordView) -> str:
     if view.authoritative_matches == "error":
         return f"authoritative servers not answering: {_named(view.authoritative, _errors)}"
     if not view.answered:
-        return f"no resolver answered: {_named(view.resolvers, _errors)}"
+        return (
+            f"no resolver answered: {_named(view.resolvers, _errors)}; "
+            "old gone time cannot be estimated"
+        )
+    if view.stuck:
+        return _stuck_headline(view)
+    if view.split:
+        return _split_headline(view)
     if not _resolvers_agree(view):
         return _propagating(view)
     new, old = count(view.resolvers, "new"), count(view.resolvers, "old")
@@ -315,7 +429,7 @@ def _notes(view: RecordView) -> list[str]:
     if failing and view.authoritative_matches != "error":
         notes.append(f"authoritative {_named(failing, _errors)}")
     kinds = sorted({a.matches for a in view.authoritative if a.matches in ("new", "old")})
-    if len(kinds) > 1:
+    if len(kinds) > 1 and not view.split:
         split = ", ".join(f"{count(view.authoritative, k)} {k}" for k in kinds)
         notes.append(f"authoritative servers disagree ({split})")
     if view.preflight_ok is False:
@@ -329,6 +443,41 @@ def _notes(view: RecordView) -> list[str]:
 def record_detail(view: RecordView) -> str:
     """One line a tired person reads: where propagation stands and what is wrong."""
     return "; ".join([_headline(view), *_notes(view)])
+
+
+# --- across polls (pure) ----------------------------------------------------------------------
+
+
+def _judged_resolver(
+    answer: ServerAnswer, chain: tuple[str, ...] | None, judgement: Judgement
+) -> ServerAnswer:
+    """The resolver's answer with the TTL of the record that decides, and whether it is stuck."""
+    ttl = answer.ttl_seconds
+    if answer.hop_ttls:
+        ttl = deciding_ttl(answer.as_chain_answer(), chain)
+    return replace(answer, ttl_seconds=ttl, stuck_since=judgement.stuck_since.get(answer.label))
+
+
+def with_history(
+    view: RecordView, history: RecordHistory, margin_seconds: float
+) -> tuple[RecordView, RecordHistory]:
+    """The view judged against the record's earlier polls, and the history including this one."""
+    qname = view.record.name.rstrip(".").lower()
+    authoritative = [answer.as_chain_answer() for answer in view.authoritative]
+    resolvers = [answer.as_chain_answer() for answer in view.resolvers]
+    history = observed(history, qname, authoritative, resolvers, view.observed_at)
+    history, judgement = judged(
+        history,
+        qname,
+        authoritative,
+        resolvers,
+        view.observed_at,
+        configured_weighted=view.record.weighted,
+        margin_seconds=margin_seconds,
+    )
+    chain = reference_chain(authoritative, resolvers)
+    judged_resolvers = tuple(_judged_resolver(a, chain, judgement) for a in view.resolvers)
+    return replace(view, resolvers=judged_resolvers, judgement=judgement), history
 
 
 # --- the source (I/O) --------------------------------------------------------------------------
@@ -366,6 +515,7 @@ class DnsSource:
         self.kind = SignalKind.DNS
         self.schedule = self._schedule
         self.signal_ids = tuple(signal_id_for(record) for record in self._section.records)
+        self._histories: dict[tuple[str, str], RecordHistory] = {}
 
     async def read(self) -> list[Reading]:
         deadline = asyncio.get_running_loop().time() + self._query_timeout_seconds
@@ -382,9 +532,15 @@ class DnsSource:
     async def _ask_all(
         self, client: DnsClient, record: DnsRecord, deadline: float
     ) -> list[ServerAnswer]:
-        targets = (*self._resolvers, *self._authoritative)
+        targets = (*self._resolvers, *self._authoritative_for(record))
         asked = (self._ask(client, target, record, deadline) for target in targets)
         return list(await asyncio.gather(*asked))
+
+    def _authoritative_for(self, record: DnsRecord) -> tuple[_Target, ...]:
+        """The record's own authoritative servers when configured, else the section's."""
+        if record.authoritative is None:
+            return self._authoritative
+        return tuple(_Target.of(r, "authoritative") for r in record.authoritative)
 
     async def _ask(
         self, client: DnsClient, target: _Target, record: DnsRecord, deadline: float
@@ -409,6 +565,9 @@ class DnsSource:
             max_ttl_seconds=self._section.max_ttl_seconds,
             observed_at=observed_at,
         )
+        key = (record.name, record.type)
+        history = self._histories.get(key, RecordHistory())
+        view, self._histories[key] = with_history(view, history, self._section.stuck_margin_seconds)
         return make_reading(
             self,
             signal_id_for(record),

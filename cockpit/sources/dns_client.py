@@ -45,13 +45,19 @@ PARSE_CACHE_SIZE = 4096
 
 @dataclass(frozen=True)
 class DnsAnswer:
-    """What one server answered for one name and type, after following CNAMEs."""
+    """What one server answered for one name and type, after following CNAMEs.
+
+    ttl_seconds is the longest TTL in the answer; hop_ttls holds each RRset's own TTL in
+    chain order (each CNAME's, then the final records'), because in a chain the record that
+    changed decides when an old answer expires, not the longest TTL.
+    """
 
     rcode: str | None
     answers: tuple[str, ...]
     ttl_seconds: int | None
     cname_chain: tuple[str, ...]
     error: str | None
+    hop_ttls: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -314,7 +320,7 @@ class DnsClient:
             if step.error is not None:
                 return failed_answer(_about_target(step.error, hop, qname), step.rcode, chain)
             if step.dangling is None:
-                return DnsAnswer(step.rcode, step.answers, max(ttls), chain, None)
+                return DnsAnswer(step.rcode, step.answers, max(ttls), chain, None, ttls)
             qname = step.dangling
         return failed_answer(f"CNAME chain unresolved after {MAX_CNAME_FOLLOWUPS} follow-ups")
 

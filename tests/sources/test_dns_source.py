@@ -47,6 +47,7 @@ from cockpit.sources.dns import (
     record_detail,
     record_status,
     record_values,
+    server_answer,
 )
 from cockpit.sources.dns_client import (
     DnsAnswer,
@@ -271,7 +272,11 @@ def test_values_carry_every_documented_name() -> None:
         "ttl",
         "matches",
         "error",
+        "chain",
+        "stuck_since",
     }
+    assert values["old_expiry_unknown_reason"] is None
+    assert (values["stuck_count"], values["weighted"], values["split"]) == (0, False, False)
 
 
 # --- status rules ------------------------------------------------------------------------------
@@ -449,7 +454,7 @@ async def test_stray_and_mismatched_datagrams_are_ignored(scripted: Any) -> None
     server = await scripted(script)
     async with DnsClient() as client:
         result = await client.query(server.address, "app.example", "A", timeout_seconds=2)
-        assert result == DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None)
+        assert result == DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None, (60,))
         assert client.stray_datagrams >= 4
 
 
@@ -496,7 +501,7 @@ async def test_a_chain_leaving_the_response_is_asked_again_at_the_same_server(
         result = await client.query(
             server.address, "www.example", "A", timeout_seconds=1, recursion_desired=False
         )
-    assert result == DnsAnswer("NOERROR", ("192.0.2.7",), 300, ("lb.example",), None)
+    assert result == DnsAnswer("NOERROR", ("192.0.2.7",), 300, ("lb.example",), None, (300, 20))
     assert [q.question[0].name for q in server.queries] == [
         qname("www.example"),
         qname("lb.example"),
@@ -878,3 +883,14 @@ def test_every_record_gets_its_own_signal() -> None:
     [source] = build_dns_sources(SourceContext(config, {}))
     assert source.signal_ids == ("dns:a.example.com", "dns:b.example.com")
     assert source.schedule.timeout_seconds == config.dns.timeout_seconds  # type: ignore[union-attr]
+
+
+def test_text_from_a_server_is_made_printable_before_it_enters_a_reading() -> None:
+    hostile = DnsAnswer(
+        "NOERROR", ("evil\x1b[2J.example.net",), 30, ("lb\x07.example.net",), None, (30, 30)
+    )
+    entry = server_answer("r1", "127.0.0.1:53", "resolver", record(record_type="CNAME"), hostile)
+    assert entry.answers == ("evil?[2J.example.net",)
+    assert entry.chain == ("lb?.example.net",)
+    failed = server_answer("r1", "127.0.0.1:53", "resolver", record(), failed_answer("x\r\n" * 99))
+    assert failed.error is not None and failed.error.isprintable() and len(failed.error) <= 201
