@@ -235,10 +235,30 @@ class AwsSection(Section):
     endpoint_url: HttpUrl | None = None
 
 
+def _check_ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (e.g. '10.20.0.9')") from None
+
+
+IpAddress = Annotated[str, AfterValidator(_check_ip_address)]
+
+
 class PostgresReplication(Section):
     primary_dsn: Dsn
     replica_dsn: Dsn
     password_env: EnvName | None = None
+    # How the primary sees the watched standby; every key given must match.
+    standby_application_name: NonBlank | None = None
+    standby_client_addr: IpAddress | None = None
+    standby_slot_name: NonBlank | None = None
+
+    @property
+    def standby_named(self) -> bool:
+        """Whether the config names the watched standby at all."""
+        keys = (self.standby_application_name, self.standby_client_addr, self.standby_slot_name)
+        return any(key is not None for key in keys)
 
 
 class RdsReplication(Section):
