@@ -66,6 +66,8 @@ STANDBY_KEYS = "standby_slot_name, standby_application_name or standby_client_ad
 PRIMARY_SQL = """
 SELECT w.lsn::text,
        w.next_xid,
+       w.rows_written,
+       w.maintenance_runs,
        current_user::text,
        r.pid,
        r.application_name,
@@ -76,9 +78,14 @@ SELECT w.lsn::text,
        extract(epoch FROM r.write_lag)::float8,
        extract(epoch FROM r.flush_lag)::float8,
        extract(epoch FROM r.replay_lag)::float8,
-       r.replay_lsn::text
+       pg_wal_lsn_diff(w.lsn, r.replay_lsn)::bigint
 FROM (SELECT pg_current_wal_lsn() AS lsn,
-             pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid) AS w
+             pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid,
+             (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint
+              FROM pg_stat_user_tables) AS rows_written,
+             (SELECT coalesce(sum(vacuum_count + autovacuum_count + analyze_count
+                                  + autoanalyze_count), 0)::bigint
+              FROM pg_stat_all_tables) AS maintenance_runs) AS w
 LEFT JOIN pg_stat_replication AS r ON true
 LEFT JOIN pg_replication_slots AS s ON s.active_pid = r.pid
 ORDER BY r.pid
@@ -141,7 +148,7 @@ class StandbyRow:
     write_lag_seconds: float | None
     flush_lag_seconds: float | None
     replay_lag_seconds: float | None
-    reported_replay_lsn: str | None = None
+    replay_lag_bytes: int | None = None  # as the primary reports it for this row
     client_addr: str | None = None
     slot_name: str | None = None
     pid: int | None = None
@@ -162,22 +169,45 @@ class StandbyRow:
 
 
 @dataclass(frozen=True)
-class PrimaryView:
-    """The primary's WAL position, the standbys it streams to, and its next transaction id.
+class WriteMarkers:
+    """What moves when a client writes to the primary, read in one statement.
 
-    next_xid moves only when a transaction writes (one that is given an id): checkpoints and
-    standby snapshots move the WAL of an idle primary, never this.
+    next_xid moves whenever a transaction takes an id (checkpoints and standby snapshots, the
+    background WAL of an idle primary, never do; autoanalyze does). rows_written counts rows
+    clients wrote to user tables of this database; maintenance_runs counts vacuums and analyzes.
     """
+
+    next_xid: str
+    rows_written: int | None = None
+    maintenance_runs: int | None = None
+
+    def written_since(self, earlier: WriteMarkers) -> bool:
+        """Client writes between two polls: rows written, or an id taken while no vacuum or
+        analyze ran (an autoanalyze takes an id too, but writes no client data)."""
+        if self.rows_written != earlier.rows_written:
+            return True
+        if self.next_xid == earlier.next_xid:
+            return False
+        return self.maintenance_runs == earlier.maintenance_runs
+
+
+@dataclass(frozen=True)
+class PrimaryView:
+    """The primary's WAL position, the standbys it streams to, and what client writes move."""
 
     wal_lsn: str
     standbys: tuple[StandbyRow, ...]
     next_xid: str | None = None
     role_name: str | None = None
+    rows_written: int | None = None
+    maintenance_runs: int | None = None
 
     @property
-    def write_marker(self) -> str:
-        """What changes when a client writes: the next transaction id, else the WAL position."""
-        return self.next_xid if self.next_xid is not None else self.wal_lsn
+    def write_marker(self) -> WriteMarkers | str:
+        """What changes when a client writes: the markers above, else the WAL position."""
+        if self.next_xid is None:
+            return self.wal_lsn
+        return WriteMarkers(self.next_xid, self.rows_written, self.maintenance_runs)
 
 
 @dataclass(frozen=True)
@@ -328,19 +358,21 @@ class Observation:
 
 def parse_primary_rows(rows: Sequence[Sequence[Any]]) -> PrimaryView:
     """The primary's answer: one row per standby, or one row of NULLs after the LSN when none."""
-    standbys = tuple(_standby_row(row) for row in rows if row[3] is not None)
-    first = rows[0]
+    standbys = tuple(_standby_row(row[5:]) for row in rows if row[5] is not None)
+    lsn, next_xid, rows_written, maintenance_runs, role_name = rows[0][:5]
     return PrimaryView(
-        wal_lsn=str(first[0]),
+        wal_lsn=str(lsn),
         standbys=standbys,
-        next_xid=None if first[1] is None else str(first[1]),
-        role_name=outside_text(first[2]),
+        next_xid=None if next_xid is None else str(next_xid),
+        role_name=outside_text(role_name),
+        rows_written=_optional_int(rows_written),
+        maintenance_runs=_optional_int(maintenance_runs),
     )
 
 
 def _standby_row(row: Sequence[Any]) -> StandbyRow:
-    pid, name, client_addr, slot, state, sync_state = row[3:9]
-    write_lag, flush_lag, replay_lag, replay_lsn = row[9:13]
+    pid, name, client_addr, slot, state, sync_state = row[:6]
+    write_lag, flush_lag, replay_lag, lag_bytes = row[6:10]
     return StandbyRow(
         application_name=outside_text(name),
         state=outside_text(state),
@@ -348,7 +380,7 @@ def _standby_row(row: Sequence[Any]) -> StandbyRow:
         write_lag_seconds=_optional_float(write_lag),
         flush_lag_seconds=_optional_float(flush_lag),
         replay_lag_seconds=_optional_float(replay_lag),
-        reported_replay_lsn=outside_text(replay_lsn),
+        replay_lag_bytes=_optional_int(lag_bytes),
         client_addr=outside_text(client_addr),
         slot_name=outside_text(slot),
         pid=int(pid),
@@ -374,6 +406,10 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def wal_receiver_name(conninfo: str | None) -> str | None:
     """The application_name the replica's WAL receiver shows on the primary, from its conninfo."""
     if not conninfo:
@@ -394,24 +430,31 @@ def wal_receiver_name(conninfo: str | None) -> str | None:
 class WalQuietTracker:
     """How long the primary has had no client writes, as a lower bound from our polls.
 
-    It follows a write marker (the next transaction id; the WAL position where that is absent).
+    It follows the primary's write markers (the WAL position where those are absent).
     """
 
     def __init__(self) -> None:
-        self._lsn: str | None = None
+        self._marker: WriteMarkers | str | None = None
         self._unchanged_since: datetime | None = None
 
-    def observe(self, lsn: str | None, at: datetime) -> float | None:
-        """Seconds without a write; 0.0 when the marker moved since the last poll, None at first."""
-        if lsn is None:
+    def observe(self, marker: WriteMarkers | str | None, at: datetime) -> float | None:
+        """Seconds without a write; 0.0 when a client wrote since the last poll, None at first."""
+        if marker is None:
             return None
-        if self._lsn is None or self._unchanged_since is None:
-            self._lsn, self._unchanged_since = lsn, at
+        earlier, self._marker = self._marker, marker
+        if earlier is None or self._unchanged_since is None:
+            self._unchanged_since = at
             return None
-        if lsn != self._lsn:
-            self._lsn, self._unchanged_since = lsn, at
+        if _written(marker, earlier):
+            self._unchanged_since = at
             return 0.0
         return max(0.0, (at - self._unchanged_since).total_seconds())
+
+
+def _written(marker: WriteMarkers | str, earlier: WriteMarkers | str) -> bool:
+    if isinstance(marker, WriteMarkers) and isinstance(earlier, WriteMarkers):
+        return marker.written_since(earlier)
+    return marker != earlier
 
 
 class LagHistory:
@@ -536,15 +579,15 @@ def _replica_failed(observation: Observation) -> tuple[Status, str]:
         return Status.CRITICAL, f"{reason}; the primary has no standby connected"
     if not match.candidates:
         return Status.CRITICAL, f"{reason}; no standby on the primary matches {match.named_by}"
-    seen = "; ".join(_as_the_primary_sees(s, primary.wal_lsn) for s in match.candidates)
+    seen = "; ".join(_as_the_primary_sees(s) for s in match.candidates)
     return Status.UNKNOWN, f"{reason}; the primary streams to {seen}"
 
 
-def _as_the_primary_sees(standby: StandbyRow, wal_lsn: str) -> str:
+def _as_the_primary_sees(standby: StandbyRow) -> str:
     """A standby's state and lag by the primary's own report (all we have without the replica)."""
     text = f"{standby.label()} {standby.state or 'in a hidden state'}"
-    reported_lag = lsn_diff_bytes(wal_lsn, standby.reported_replay_lsn)
-    return text if reported_lag is None else f"{text}, {_bytes_text(reported_lag)} behind"
+    lag = standby.replay_lag_bytes
+    return text if lag is None else f"{text}, {_bytes_text(lag)} behind"
 
 
 def _promoted(observation: Observation) -> tuple[Status, str]:

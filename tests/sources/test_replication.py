@@ -43,6 +43,7 @@ from cockpit.sources.replication_postgres import (
     StandbyIdentity,
     StandbyRow,
     WalQuietTracker,
+    WriteMarkers,
     build_replication_sources,
     catchup_eta_seconds,
     catchup_rate,
@@ -72,16 +73,16 @@ START = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 PRIMARY_ROWS_STREAMING = [
     (
-        *("0/3000000", "745", "cutover", 4242, "replica", "127.0.0.1", None, "streaming"),
-        *("async", 0.0012, 0.0015, 0.0021, "0/3000000"),
+        *("0/3000000", "745", 1200, 3, "cutover", 4242, "replica", "127.0.0.1", None),
+        *("streaming", "async", 0.0012, 0.0015, 0.0021, 0),
     ),
 ]
-PRIMARY_ROWS_NO_STANDBY = [("0/3000000", "745", "cutover") + (None,) * 10]
+PRIMARY_ROWS_NO_STANDBY = [("0/3000000", "745", 1200, 3, "cutover", *(None,) * 10)]
 # As a role without pg_monitor sees two default-named standbys, one on a slot.
+HIDDEN_PREFIX = ("0/3000000", "745", 1200, 3, "cockpit_reader")
 PRIMARY_ROWS_HIDDEN = [
-    ("0/3000000", "745", "cockpit_reader", 4242, "walreceiver", None, "cockpit_replica")
-    + (None,) * 6,
-    ("0/3000000", "745", "cockpit_reader", 4243, "walreceiver", None, None) + (None,) * 6,
+    (*HIDDEN_PREFIX, 4242, "walreceiver", None, "cockpit_replica", *(None,) * 6),
+    (*HIDDEN_PREFIX, 4243, "walreceiver", None, None, *(None,) * 6),
 ]
 WAL_RECEIVER_CONNINFO = (
     "user=postgres passfile=/var/lib/postgresql/.pgpass channel_binding=prefer dbname=replication"
@@ -154,17 +155,10 @@ def test_primary_rows_parse_into_standbys_and_no_standby_is_an_empty_tuple() -> 
     view = parse_primary_rows(PRIMARY_ROWS_STREAMING)
     assert view.wal_lsn == "0/3000000"
     assert (view.next_xid, view.role_name) == ("745", "cutover")
+    assert view.write_marker == WriteMarkers("745", rows_written=1200, maintenance_runs=3)
     assert view.standbys == (
         StandbyRow(
-            "replica",
-            "streaming",
-            "async",
-            0.0012,
-            0.0015,
-            0.0021,
-            "0/3000000",
-            "127.0.0.1",
-            pid=4242,
+            "replica", "streaming", "async", 0.0012, 0.0015, 0.0021, 0, "127.0.0.1", pid=4242
         ),
     )
     assert parse_primary_rows(PRIMARY_ROWS_NO_STANDBY).standbys == ()
@@ -293,7 +287,7 @@ def test_replay_paused_warns_even_when_caught_up() -> None:
 
 
 def test_lag_comes_from_the_replicas_own_lsn_not_another_standbys_row() -> None:
-    other = standby(application_name="walreceiver", reported_replay_lsn=lsn_ahead_by(2_000_000))
+    other = standby(application_name="walreceiver", replay_lag_bytes=0)
     ours = standby(application_name="walreceiver", slot_name="s1")
     watched = replica_view(slot_name="s1", replay_paused=True)
     reading = observed(other, ours, lag_bytes=2_000_000, replica=watched)
@@ -438,6 +432,19 @@ def test_quiet_tracker_counts_from_the_first_poll_that_saw_the_lsn() -> None:
     assert tracker.observe("0/200", clock.advance(1.0)) == 0.0
     assert tracker.observe(None, clock.advance(1.0)) is None
     assert tracker.observe("0/200", clock.advance(1.0)) == 2.0
+
+
+def test_quiet_means_no_client_writes_not_an_autoanalyze() -> None:
+    clock = FrozenClock(START)
+    tracker = WalQuietTracker()
+    assert tracker.observe(WriteMarkers("700", 50, 1), clock()) is None
+    autoanalyze = WriteMarkers("701", 50, 2)
+    assert tracker.observe(autoanalyze, clock.advance(2.0)) == 2.0
+    assert tracker.observe(WriteMarkers("702", 50, 2), clock.advance(1.0)) == 0.0
+    assert tracker.observe(WriteMarkers("702", 51, 2), clock.advance(1.0)) == 0.0
+    rows_with_an_analyze = WriteMarkers("704", 60, 3)
+    assert tracker.observe(rows_with_an_analyze, clock.advance(1.0)) == 0.0
+    assert tracker.observe(WriteMarkers("704", 60, 3), clock.advance(1.0)) == 1.0
 
 
 # --- RDS: parsing and classification --------------------------------------------------------------
@@ -753,7 +760,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def postgres_source(sandbox: SandboxHandle, **dsns: str) -> PostgresReplicationSource:
+def postgres_source(sandbox: SandboxHandle, **dsns: str | None) -> PostgresReplicationSource:
     context = sandbox_context(sandbox)
     section = context.config.replication
     assert section is not None and section.postgres is not None
