@@ -182,13 +182,15 @@ class WriteMarkers:
     maintenance_runs: int | None = None
 
     def written_since(self, earlier: WriteMarkers) -> bool:
-        """Client writes between two polls: rows written, or an id taken while no vacuum or
-        analyze ran (an autoanalyze takes an id too, but writes no client data)."""
-        if self.rows_written != earlier.rows_written:
-            return True
+        """Client writes between two polls: an id taken along with rows written, or while no
+        vacuum or analyze ran (an autoanalyze takes an id too, but writes no client data).
+
+        Row counts alone do not count: a backend may report them a moment after it committed.
+        """
         if self.next_xid == earlier.next_xid:
             return False
-        return self.maintenance_runs == earlier.maintenance_runs
+        rows_moved = self.rows_written != earlier.rows_written
+        return rows_moved or self.maintenance_runs == earlier.maintenance_runs
 
 
 @dataclass(frozen=True)

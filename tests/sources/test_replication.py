@@ -441,7 +441,8 @@ def test_quiet_means_no_client_writes_not_an_autoanalyze() -> None:
     autoanalyze = WriteMarkers("701", 50, 2)
     assert tracker.observe(autoanalyze, clock.advance(2.0)) == 2.0
     assert tracker.observe(WriteMarkers("702", 50, 2), clock.advance(1.0)) == 0.0
-    assert tracker.observe(WriteMarkers("702", 51, 2), clock.advance(1.0)) == 0.0
+    rows_reported_late = WriteMarkers("702", 51, 2)
+    assert tracker.observe(rows_reported_late, clock.advance(1.0)) == 1.0
     rows_with_an_analyze = WriteMarkers("704", 60, 3)
     assert tracker.observe(rows_with_an_analyze, clock.advance(1.0)) == 0.0
     assert tracker.observe(WriteMarkers("704", 60, 3), clock.advance(1.0)) == 1.0

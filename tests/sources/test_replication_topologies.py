@@ -260,9 +260,15 @@ async def test_the_reader_without_a_named_standby_still_finds_it_by_the_replicas
 # --- promotion, with background WAL on the old primary --------------------------------------------
 
 
-async def test_background_wal_on_the_old_primary_after_promotion_is_not_a_write(
+NEXT_XID = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text"
+
+
+async def test_background_wal_and_analyze_on_the_old_primary_after_promotion_are_not_writes(
     sandbox: SandboxHandle,
 ) -> None:
+    run_sql(
+        sandbox, "primary", "INSERT INTO orders (payload) SELECT 'x' FROM generate_series(1, 500)"
+    )
     async with opened(postgres_source(sandbox)) as source:
         await stop_writes_and_wait_caught_up(sandbox, source, "replica")
         sandbox.client.inject("promote")
@@ -273,13 +279,17 @@ async def test_background_wal_on_the_old_primary_after_promotion_is_not_a_write(
         run_sql(sandbox, "primary", "CHECKPOINT")
         assert direct(sandbox, "primary", lsn_sql) != lsn_before
         after_background_wal = await read_one(source)
+        xid_before = direct(sandbox, "primary", NEXT_XID)
+        run_sql(sandbox, "primary", "ANALYZE orders")
+        assert direct(sandbox, "primary", NEXT_XID) != xid_before, "ANALYZE took no id"
+        after_analyze = await read_one(source)
         run_sql(sandbox, "primary", "INSERT INTO orders (payload) VALUES ('late write')")
         after_commit = await read_one(source)
 
-    for reading in (first, after_background_wal):
+    for reading in (first, after_background_wal, after_analyze):
         assert reading.status is Status.OK, reading.detail
         assert reading.detail == "promoted: no longer replicating (left recovery)"
+        assert reading.values["primary_quiet_seconds"] != 0.0
     assert after_background_wal.values["primary_wal_lsn"] != first.values["primary_wal_lsn"]
-    assert after_background_wal.values["primary_quiet_seconds"] != 0.0
     assert after_commit.status is Status.WARN
     assert "a transaction wrote to the old primary since the last poll" in after_commit.detail
