@@ -254,12 +254,6 @@ class PostgresReplication(Section):
     standby_client_addr: IpAddress | None = None
     standby_slot_name: NonBlank | None = None
 
-    @property
-    def standby_named(self) -> bool:
-        """Whether the config names the watched standby at all."""
-        keys = (self.standby_application_name, self.standby_client_addr, self.standby_slot_name)
-        return any(key is not None for key in keys)
-
 
 class RdsReplication(Section):
     replica_instance_id: NonBlank

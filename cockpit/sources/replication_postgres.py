@@ -552,6 +552,8 @@ def _classified(observation: Observation) -> tuple[Status, str]:
         return Status.UNKNOWN, _ambiguous_phrase(observation, match)
     if match.standby is None:
         note = _unmatched_note(match, observation.primary.standbys)
+        if observation.replica.wal_receiver_running is False:
+            note += "; the replica's WAL receiver is not running"
         return Status.CRITICAL, "replica not connected to the primary" + note
     return _replicating(observation, observation.replica, match.standby)
 

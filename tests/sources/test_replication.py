@@ -327,6 +327,8 @@ def test_a_role_without_pg_monitor_reads_the_lag_and_is_told_the_grant() -> None
 
 def test_replica_in_recovery_without_a_standby_row_is_critical() -> None:
     assert classify(observed()) == (Status.CRITICAL, "replica not connected to the primary")
+    no_receiver = observed(replica=replica_view(wal_receiver_running=False))
+    assert classify(no_receiver)[1].endswith("; the replica's WAL receiver is not running")
     named = observed(standby(client_addr="10.0.0.7"), identity=StandbyIdentity(slot_name="gone"))
     assert classify(named) == (
         Status.CRITICAL,
