@@ -241,10 +241,24 @@ class AwsSection(Section):
     threads_per_service: Annotated[int, Field(ge=1, le=32)] = 4
 
 
+def _check_ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (e.g. '10.20.0.9')") from None
+
+
+IpAddress = Annotated[str, AfterValidator(_check_ip_address)]
+
+
 class PostgresReplication(Section):
     primary_dsn: Dsn
     replica_dsn: Dsn
     password_env: EnvName | None = None
+    # How the primary sees the watched standby; every key given must match.
+    standby_application_name: NonBlank | None = None
+    standby_client_addr: IpAddress | None = None
+    standby_slot_name: NonBlank | None = None
 
 
 class RdsReplication(Section):

@@ -89,6 +89,7 @@ def _replication(info: dict[str, Any]) -> dict[str, Any]:
             "primary_dsn": postgres["primary_dsn_without_password"],
             "replica_dsn": postgres["replica_dsn_without_password"],
             "password_env": postgres["password_env"],
+            "standby_slot_name": postgres["replica_slot"],
         },
     }
 

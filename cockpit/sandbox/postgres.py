@@ -1,4 +1,9 @@
-"""A real PostgreSQL primary and streaming replica on loopback, with knobs for lag and promotion."""
+"""A real PostgreSQL primary and two streaming standbys on loopback, with knobs for lag and faults.
+
+The watched replica and a second standby both keep the default application_name `walreceiver`,
+as a hand-made setup does; only the physical replication slot the watched one streams through
+tells them apart on the primary, the way a real setup would.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +28,13 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg.abc import Query
 
-Role = Literal["primary", "replica"]
+Role = Literal["primary", "replica", "other_standby"]
+Standby = Literal["replica", "other_standby"]
 
 APP_USER = "cutover"
 APP_DBNAME = "shop"
+READER_USER = "cockpit_reader"
+REPLICA_SLOT = "cockpit_replica"
 SERVER_BINARIES = ("initdb", "pg_basebackup", "postgres")
 MISSING_BINARIES_MESSAGE = (
     "PostgreSQL server binaries not found (initdb, pg_ctl, pg_basebackup): "
@@ -52,7 +61,8 @@ _SERVER_SETTINGS = """
 listen_addresses = '{host}'
 unix_socket_directories = '{socket_dir}'
 wal_level = replica
-max_wal_senders = 4
+max_wal_senders = 6
+wal_retrieve_retry_interval = '100ms'
 wal_keep_size = '128MB'
 hot_standby = on
 wal_receiver_status_interval = '1s'
@@ -81,12 +91,17 @@ _INSERT_ORDERS = (
     " FROM generate_series(1, %s)"
 )
 _REPLAY_LAG_BYTES = (
-    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication"
-    " WHERE application_name = 'replica'"
+    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn) FROM pg_stat_replication AS r"
+    f" JOIN pg_replication_slots AS s ON s.active_pid = r.pid WHERE s.slot_name = '{REPLICA_SLOT}'"
 )
-_REPLICA_STREAMING = (
-    "SELECT count(*) > 0 FROM pg_stat_replication"
-    " WHERE application_name = 'replica' AND state = 'streaming' AND replay_lsn IS NOT NULL"
+# On the standby itself: streaming, through the slot it should use (NULL: none), and the
+# primary has heard back from it (the walsender reports a replay position).
+_STANDBY_STREAMING = (
+    "SELECT coalesce(bool_or(status = 'streaming' AND slot_name IS NOT DISTINCT FROM {}"
+    " AND latest_end_lsn IS NOT NULL), false) FROM pg_stat_wal_receiver"
+)
+_WALSENDERS_REPORTING = (
+    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND replay_lsn IS NOT NULL"
 )
 _REPLAY_PAUSED = (
     "SELECT CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END"
@@ -111,7 +126,7 @@ def _conninfo(**parts: str | int) -> str:
 
 @dataclass(frozen=True)
 class PostgresEndpoints:
-    """Where the application role reaches the primary and the replica."""
+    """Where the application role (and the unprivileged reader) reach each server."""
 
     host: str
     primary_port: int
@@ -119,23 +134,40 @@ class PostgresEndpoints:
     user: str
     password: str = field(repr=False)
     dbname: str
+    other_standby_port: int = 0
+    reader_user: str = READER_USER
 
     @property
     def primary_dsn(self) -> str:
-        return self._dsn(self.primary_port, with_password=True)
+        return self._dsn(self.primary_port, self.user, with_password=True)
 
     @property
     def replica_dsn(self) -> str:
-        return self._dsn(self.replica_port, with_password=True)
+        return self._dsn(self.replica_port, self.user, with_password=True)
+
+    @property
+    def other_standby_dsn(self) -> str:
+        return self._dsn(self.other_standby_port, self.user, with_password=True)
 
     def without_password(self, dsn_role: Role) -> str:
         """The DSN for one end minus the password, for configs that read it from elsewhere."""
-        port = self.primary_port if dsn_role == "primary" else self.replica_port
-        return self._dsn(port, with_password=False)
+        return self._dsn(self.port(dsn_role), self.user, with_password=False)
 
-    def _dsn(self, port: int, *, with_password: bool) -> str:
+    def reader_dsn(self, dsn_role: Role, *, with_password: bool = True) -> str:
+        """The DSN of the LOGIN role without pg_monitor (same password) for one server."""
+        return self._dsn(self.port(dsn_role), self.reader_user, with_password=with_password)
+
+    def port(self, dsn_role: Role) -> int:
+        ports = {
+            "primary": self.primary_port,
+            "replica": self.replica_port,
+            "other_standby": self.other_standby_port,
+        }
+        return ports[dsn_role]
+
+    def _dsn(self, port: int, user: str, *, with_password: bool) -> str:
         secret = {"password": self.password} if with_password else {}
-        return _conninfo(host=self.host, port=port, user=self.user, **secret, dbname=self.dbname)
+        return _conninfo(host=self.host, port=port, user=user, **secret, dbname=self.dbname)
 
 
 # --- finding and running the server binaries ----------------------------------------------------
@@ -242,9 +274,9 @@ def _make_data_root(work_dir: Path, account: _ServerAccount | None) -> Path:
     return data_root
 
 
-def _free_port_other_than(host: str, taken_port: int) -> int:
+def _free_port_other_than(host: str, *taken_ports: int) -> int:
     port = free_port(host)
-    while port == taken_port:
+    while port in taken_ports:
         port = free_port(host)
     return port
 
@@ -288,14 +320,17 @@ class _Cluster:
         return initialised and not (self.data_dir / "standby.signal").exists()
 
     def node_settings(self) -> str:
-        return f"port = {self.port}\ncluster_name = '{self.role}'\n"
+        """Port, and a cluster_name on the primary only: a standby's cluster_name would become
+        its application_name on the primary, and ours keep the default `walreceiver`."""
+        name = f"cluster_name = '{self.role}'\n" if self.role == "primary" else ""
+        return f"port = {self.port}\n{name}"
 
 
 # --- the pair ------------------------------------------------------------------------------------
 
 
 class PostgresPair:
-    """A primary and a streaming replica, as children of this process, for the cockpit to watch."""
+    """A primary, the streaming replica the cockpit watches and a second standby, as children."""
 
     def __init__(
         self,
@@ -310,6 +345,7 @@ class PostgresPair:
         self._endpoints = endpoints
         self._primary = self._cluster("primary", endpoints.primary_port)
         self._replica = self._cluster("replica", endpoints.replica_port)
+        self._other_standby = self._cluster("other_standby", endpoints.other_standby_port)
         self._lock = threading.RLock()
         self._write_load: _WriteLoad | None = None
 
@@ -327,13 +363,15 @@ class PostgresPair:
         bindir = find_server_bindir()
         account = _ServerAccount.for_this_process()
         primary_port = primary_port or free_port(host)
+        replica_port = replica_port or _free_port_other_than(host, primary_port)
         endpoints = PostgresEndpoints(
             host=host,
             primary_port=primary_port,
-            replica_port=replica_port or _free_port_other_than(host, primary_port),
+            replica_port=replica_port,
             user=APP_USER,
             password=password,
             dbname=APP_DBNAME,
+            other_standby_port=_free_port_other_than(host, primary_port, replica_port),
         )
         pair = cls(bindir, account, _make_data_root(work_dir, account), endpoints)
         try:
@@ -355,23 +393,49 @@ class PostgresPair:
 
     def server_pids(self) -> dict[str, int]:
         """The postmaster PID of each running server."""
-        pids = {c.role: c.postmaster_pid() for c in (self._primary, self._replica)}
+        pids = {c.role: c.postmaster_pid() for c in self._clusters()}
         return {role: pid for role, pid in pids.items() if pid is not None}
 
     # --- replay ---------------------------------------------------------------------------------
 
-    def pause_replay(self) -> None:
-        """Stop the replica applying WAL (it keeps receiving it), so lag builds up."""
-        self._query(self._replica, "SELECT pg_wal_replay_pause()")
+    def pause_replay(self, standby: Standby = "replica") -> None:
+        """Stop a standby applying WAL (it keeps receiving it), so lag builds up."""
+        self._query(self._standby(standby), "SELECT pg_wal_replay_pause()")
 
-    def resume_replay(self) -> None:
-        self._query(self._replica, "SELECT pg_wal_replay_resume()")
+    def resume_replay(self, standby: Standby = "replica") -> None:
+        self._query(self._standby(standby), "SELECT pg_wal_replay_resume()")
 
-    def is_replay_paused(self) -> bool:
-        """Whether replay is paused on a running replica in recovery (False otherwise)."""
-        if not self._replica.is_running():
+    def is_replay_paused(self, standby: Standby = "replica") -> bool:
+        """Whether replay is paused on a running standby in recovery (False otherwise)."""
+        cluster = self._standby(standby)
+        if not cluster.is_running():
             return False
-        return bool(self._query(self._replica, _REPLAY_PAUSED))
+        return bool(self._query(cluster, _REPLAY_PAUSED))
+
+    # --- the replica's slot ---------------------------------------------------------------------
+
+    def stream_without_slot(self) -> None:
+        """The replica streams without its slot: nothing then tells it from the other standby."""
+        with self._lock:
+            self._set_replica_slot("")
+            self._wait_streaming(self._replica, slot=None)
+
+    def stream_through_slot(self) -> None:
+        """The replica streams through its slot again (as `up` leaves it)."""
+        with self._lock:
+            self._set_replica_slot(REPLICA_SLOT)
+            self._wait_streaming(self._replica, slot=REPLICA_SLOT)
+
+    def uses_slot(self) -> bool:
+        """Whether the replica is set to stream through its slot."""
+        return bool(self._query(self._replica, "SELECT current_setting('primary_slot_name') <> ''"))
+
+    def _set_replica_slot(self, slot: str) -> None:
+        from psycopg import sql
+
+        statement = sql.SQL("ALTER SYSTEM SET primary_slot_name = {}").format(sql.Literal(slot))
+        self._query(self._replica, statement)
+        self._query(self._replica, "SELECT pg_reload_conf()")
 
     # --- statement accounting -------------------------------------------------------------------
 
@@ -389,12 +453,13 @@ class PostgresPair:
 
     def reset_statement_counts(self) -> None:
         """Start pg_stat_statements afresh on every running server."""
-        for cluster in (self._primary, self._replica):
+        for cluster in self._clusters():
             if cluster.is_running():
                 self._query(cluster, "SELECT pg_stat_statements_reset()")
 
     def replay_lag_bytes(self) -> int | None:
-        """WAL the primary has written that the replica has not replayed; None without a standby."""
+        """WAL the primary has written that the replica has not replayed (as the primary sees the
+        standby on the replica's slot); None while no standby streams through it."""
         lag = self._query(self._primary, _REPLAY_LAG_BYTES)
         return None if lag is None else int(lag)
 
@@ -439,28 +504,42 @@ class PostgresPair:
             if not self._replica.is_running():
                 self._start_server(self._replica)
             if not self._replica.is_promoted():
-                self._wait_streaming()
+                self._wait_streaming(self._replica, slot=REPLICA_SLOT)
 
     def reset(self) -> None:
-        """Back to the starting state: no load, replay running, a fresh standby streaming."""
+        """Back to the starting state: no load, both standbys streaming and replaying."""
         with self._lock:
             self.stop_write_load()
             if not self._primary.is_running():
                 self._start_server(self._primary)
-            if self._replica.is_promoted():
-                self._rebuild_replica()
-            elif not self._replica.is_running():
-                self._start_server(self._replica)
-            elif self.is_replay_paused():
-                self.resume_replay()
+            self._reset_replica()
+            self._reset_other_standby()
             self._query(self._primary, "TRUNCATE orders RESTART IDENTITY", dbname=APP_DBNAME)
-            self._wait_streaming()
+            self._wait_both_streaming()
             self.reset_statement_counts()
 
+    def _reset_replica(self) -> None:
+        if self._replica.is_promoted():
+            self._rebuild_replica()
+            return
+        if not self._replica.is_running():
+            self._start_server(self._replica)
+        if self.is_replay_paused("replica"):
+            self.resume_replay("replica")
+        if not self.uses_slot():
+            self._set_replica_slot(REPLICA_SLOT)
+
+    def _reset_other_standby(self) -> None:
+        if not self._other_standby.is_running():
+            self._start_server(self._other_standby)
+        elif self.is_replay_paused("other_standby"):
+            self.resume_replay("other_standby")
+
     def stop(self) -> None:
-        """Stop the write load and both servers (immediate shutdown); safe to call twice."""
+        """Stop the write load and every server (immediate shutdown); safe to call twice."""
         with self._lock:
             self.stop_write_load()
+            self._stop_server(self._other_standby)
             self._stop_server(self._replica)
             self._stop_server(self._primary)
 
@@ -469,13 +548,27 @@ class PostgresPair:
     def _cluster(self, role: Role, port: int) -> _Cluster:
         return _Cluster(role, self._data_root / role, port, self._data_root / f"{role}.log")
 
+    def _clusters(self) -> tuple[_Cluster, ...]:
+        return (self._primary, self._replica, self._other_standby)
+
+    def _standby(self, standby: Standby) -> _Cluster:
+        return self._replica if standby == "replica" else self._other_standby
+
     def _bring_up(self) -> None:
+        """Primary first; then both standbys are copied and started side by side."""
         self._init_primary()
         self._start_server(self._primary)
         self._create_application_schema()
-        self._build_replica()
-        self._start_server(self._replica)
-        self._wait_streaming()
+        self._create_reader_and_slot()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            standbys = (self._replica, self._other_standby)
+            for done in [pool.submit(self._build_and_start, cluster) for cluster in standbys]:
+                done.result()
+        self._wait_both_streaming()
+
+    def _build_and_start(self, cluster: _Cluster) -> None:
+        self._build_standby(cluster)
+        self._start_server(cluster)
 
     def _init_primary(self) -> None:
         primary = self._primary
@@ -509,19 +602,33 @@ class PostgresPair:
         self._query(self._primary, f"ALTER TABLE orders OWNER TO {APP_USER}", dbname=APP_DBNAME)
         self._query(self._primary, "CREATE EXTENSION pg_stat_statements")
 
-    def _build_replica(self) -> None:
-        replica = self._replica
+    def _create_reader_and_slot(self) -> None:
+        """A LOGIN role without pg_monitor, and the physical slot the watched replica uses."""
+        from psycopg import sql
+
+        create_role = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(READER_USER), sql.Literal(self._endpoints.password)
+        )
+        self._query(self._primary, create_role)
+        slot = sql.SQL("SELECT pg_create_physical_replication_slot({})").format(
+            sql.Literal(REPLICA_SLOT)
+        )
+        self._query(self._primary, slot)
+
+    def _build_standby(self, cluster: _Cluster) -> None:
+        """pg_basebackup -R; the watched replica also streams through its slot (-S)."""
+        slot = ["-S", REPLICA_SLOT] if cluster is self._replica else []
         self._run_server_command(
             "pg_basebackup",
             ["-h", self._endpoints.host, "-p", str(self._primary.port), "-U", _SERVER_USER],
-            ["-D", str(replica.data_dir), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+            ["-D", str(cluster.data_dir), "-R", "-X", "stream", "-c", "fast", "--no-sync", *slot],
         )
-        self._write_server_file(replica.data_dir / "node.conf", replica.node_settings())
+        self._write_server_file(cluster.data_dir / "node.conf", cluster.node_settings())
 
     def _rebuild_replica(self) -> None:
         self._stop_server(self._replica)
         shutil.rmtree(self._replica.data_dir)
-        self._build_replica()
+        self._build_standby(self._replica)
         self._start_server(self._replica)
 
     def _write_server_file(self, path: Path, text: str) -> None:
@@ -603,12 +710,26 @@ class PostgresPair:
                 process.wait()
         cluster.process = None
 
-    def _wait_streaming(self) -> None:
+    def _wait_streaming(self, cluster: _Cluster, slot: str | None) -> None:
+        """Until the standby streams (through `slot`, or through none) and has reported back."""
+        from psycopg import sql
+
+        query = sql.SQL(_STANDBY_STREAMING).format(sql.Literal(slot))
         self._wait_until(
-            lambda: bool(self._query(self._primary, _REPLICA_STREAMING)),
+            lambda: bool(self._query(cluster, query)),
             _STREAMING_TIMEOUT_SECONDS,
-            "the replica did not start streaming from the primary",
-            self._replica,
+            f"the {cluster.role} did not start streaming from the primary",
+            cluster,
+        )
+
+    def _wait_both_streaming(self) -> None:
+        self._wait_streaming(self._replica, slot=REPLICA_SLOT)
+        self._wait_streaming(self._other_standby, slot=None)
+        self._wait_until(
+            lambda: int(self._query(self._primary, _WALSENDERS_REPORTING) or 0) >= 2,
+            _STREAMING_TIMEOUT_SECONDS,
+            "the primary did not hear back from both standbys",
+            self._primary,
         )
 
     def _wait_until(

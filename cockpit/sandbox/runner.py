@@ -37,7 +37,7 @@ from cockpit.sandbox.files import write_json_atomically, write_sandbox_files
 from cockpit.sandbox.http import AppServer, FrontDoor
 from cockpit.sandbox.knot import HandZone, KnotServer, ZoneSide, free_knot_port
 from cockpit.sandbox.nginx import TIMED_LOG_FORMAT, NginxServer, NginxSite, make_certificate
-from cockpit.sandbox.postgres import PostgresPair
+from cockpit.sandbox.postgres import REPLICA_SLOT, PostgresPair
 from cockpit.sandbox.processes import runner_identity
 from cockpit.sandbox.shared import SIDES, SandboxError, Side, TrafficStats, free_port
 from cockpit.sandbox.traffic import TrafficGenerator
@@ -367,6 +367,17 @@ class Sandbox:
                 "primary_dsn_without_password": pg.without_password("primary"),
                 "replica_dsn_without_password": pg.without_password("replica"),
                 "password_env": PASSWORD_ENV,
+                "replica_slot": REPLICA_SLOT,
+                "other_standby_dsn": pg.other_standby_dsn,
+                "reader_user": pg.reader_user,
+                "reader_primary_dsn": pg.reader_dsn("primary"),
+                "reader_replica_dsn": pg.reader_dsn("replica"),
+                "reader_primary_dsn_without_password": pg.reader_dsn(
+                    "primary", with_password=False
+                ),
+                "reader_replica_dsn_without_password": pg.reader_dsn(
+                    "replica", with_password=False
+                ),
             },
             "aws": {
                 "endpoint_url": aws.endpoint_url,
@@ -581,6 +592,8 @@ class Sandbox:
                 "promoted": pair.is_promoted(),
                 "replay_paused": None if pair.is_promoted() else pair.is_replay_paused(),
                 "replay_lag_bytes": pair.replay_lag_bytes(),
+                "other_standby_replay_paused": pair.is_replay_paused("other_standby"),
+                "replica_uses_slot": None if pair.is_promoted() else pair.uses_slot(),
             },
             "apps": {side: _json_knobs(app.knobs()) for side, app in self.apps.items()},
             "resolvers": {r.name: getattr(r, "mode", "normal") for r in self.resolvers},

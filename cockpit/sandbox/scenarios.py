@@ -86,6 +86,26 @@ def _replica_up(sandbox: Sandbox, args: ScenarioArgs) -> str:
     return "replica started again (still a standby)"
 
 
+def _other_standby_pause(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.pair().pause_replay("other_standby")
+    return "replay paused on the second standby (the one the cockpit does not watch)"
+
+
+def _other_standby_resume(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.pair().resume_replay("other_standby")
+    return "replay resumed on the second standby"
+
+
+def _replica_slot_off(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.pair().stream_without_slot()
+    return "the replica streams without its slot: both standbys look alike on the primary"
+
+
+def _replica_slot_on(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.pair().stream_through_slot()
+    return "the replica streams through its slot again"
+
+
 def _promote(sandbox: Sandbox, args: ScenarioArgs) -> str:
     sandbox.pair().promote()
     return "replica promoted: it left recovery and no longer replicates"
@@ -152,6 +172,22 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("replica-down", "stop the replica (a fault)", _replica_down, "replica-up"),
         Scenario("replica-up", "start the replica again", _replica_up),
         Scenario("promote", "promote the replica for real", _promote),
+        Scenario(
+            "other-standby-pause",
+            "pause replay on the second standby",
+            _other_standby_pause,
+            "other-standby-resume",
+        ),
+        Scenario(
+            "other-standby-resume", "resume replay on the second standby", _other_standby_resume
+        ),
+        Scenario(
+            "replica-slot-off",
+            "the replica streams without its slot (standbys look alike)",
+            _replica_slot_off,
+            "replica-slot-on",
+        ),
+        Scenario("replica-slot-on", "the replica streams through its slot", _replica_slot_on),
         Scenario("traffic-split", "weights: --ratio of traffic to new", _traffic_split),
         Scenario(
             "target-unhealthy",

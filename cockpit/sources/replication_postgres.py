@@ -1,7 +1,14 @@
 """PostgreSQL streaming replication, read from the primary and the replica in one poll.
 
-Signal `replication`; bytes (`pg_wal_lsn_diff` on the primary) are the truth for lag, never the
-age of the last replayed transaction, which keeps growing while the primary is idle.
+Signal `replication`. Byte lag is the primary's current WAL position minus the replay position
+the replica reports about itself (both readable by any role), never a pg_stat_replication row
+that may belong to another standby, and never the age of the last replayed transaction, which
+keeps growing while the primary is idle. "Replay paused" also comes from the replica itself.
+
+The primary's pg_stat_replication row for the replica (state, lag in seconds) is picked by
+replication.postgres.standby_* when set; else by the replica's own primary_slot_name, else by its
+WAL receiver's application_name, else it is the only standby. When several rows could be it the
+reading says which and is UNKNOWN, so every promotion guard blocks instead of guessing.
 
 Status rules, first match wins:
 - both ends fail: read() raises, so the poller shows UNKNOWN with the reason;
@@ -9,12 +16,15 @@ Status rules, first match wins:
   WARN when a transaction still writes to the old primary (its next transaction id moved);
 - the replica fails: CRITICAL when the primary has no standby connected, else UNKNOWN;
 - the primary fails (replica still in recovery): UNKNOWN, with what the replica says;
+- several standbys could be the replica: UNKNOWN, naming them and the key to set;
 - no standby row on the primary: CRITICAL "replica not connected to the primary";
 - the standby's state is not "streaming", or byte lag over 1 GiB: CRITICAL;
 - replay paused on the replica: WARN "replay paused";
 - no replay position reported yet: UNKNOWN;
 - byte lag 0: OK "caught up" (noting "no recent transactions" when the last replay is old);
-- byte lag > 0: OK while replay lag < 10 s and byte lag < 16 MiB, else WARN.
+- byte lag > 0: OK while replay lag < 10 s and byte lag < 16 MiB, else WARN;
+- the role cannot see the standby's details (no pg_monitor): at least WARN, the lag from the
+  LSNs, and the GRANT that fixes it.
 """
 
 from __future__ import annotations
@@ -48,39 +58,89 @@ IDLE_NOTE_AFTER_SECONDS = 60.0
 RATE_WINDOW_SECONDS = 30.0
 # Each end gets this share of the poll's timeout, so a hung end still leaves time to report.
 END_TIMEOUT_SHARE = 0.8
+OUTSIDE_TEXT_LIMIT = 120
+STANDBY_KEYS = "standby_slot_name, standby_application_name or standby_client_addr"
 
+# Rows of pg_stat_replication keep pid, usename and application_name for any role; the other
+# columns are NULL without pg_read_all_stats. pg_replication_slots is readable by any role.
 PRIMARY_SQL = """
 SELECT w.lsn::text,
+       w.next_xid,
+       w.rows_written,
+       w.maintenance_runs,
+       current_user::text,
+       r.pid,
        r.application_name,
+       host(r.client_addr),
+       s.slot_name::text,
        r.state,
        r.sync_state,
        extract(epoch FROM r.write_lag)::float8,
        extract(epoch FROM r.flush_lag)::float8,
        extract(epoch FROM r.replay_lag)::float8,
-       pg_wal_lsn_diff(w.lsn, r.replay_lsn)::bigint,
-       w.next_xid
+       pg_wal_lsn_diff(w.lsn, r.replay_lsn)::bigint
 FROM (SELECT pg_current_wal_lsn() AS lsn,
-             pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid) AS w
+             pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid,
+             (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint
+              FROM pg_stat_user_tables) AS rows_written,
+             (SELECT coalesce(sum(vacuum_count + autovacuum_count + analyze_count
+                                  + autoanalyze_count), 0)::bigint
+              FROM pg_stat_all_tables) AS maintenance_runs) AS w
 LEFT JOIN pg_stat_replication AS r ON true
-ORDER BY r.backend_start
+LEFT JOIN pg_replication_slots AS s ON s.active_pid = r.pid
+ORDER BY r.pid
 """
 
+# primary_slot_name is readable by any role; pg_stat_wal_receiver shows only its pid without
+# pg_read_all_stats, which still tells whether a WAL receiver runs.
 REPLICA_SQL = """
 SELECT pg_is_in_recovery(),
        pg_last_wal_receive_lsn()::text,
        pg_last_wal_replay_lsn()::text,
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END,
        extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,
-       (SELECT conninfo FROM pg_stat_wal_receiver LIMIT 1)
+       (SELECT conninfo FROM pg_stat_wal_receiver LIMIT 1),
+       nullif(current_setting('primary_slot_name', true), ''),
+       EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)
 """
 
 
 # --- what each end says ------------------------------------------------------------------------
 
 
+def outside_text(value: Any) -> str | None:
+    """A value the server sent, as one short printable line (None stays None)."""
+    if value is None:
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+    return text if len(text) <= OUTSIDE_TEXT_LIMIT else text[: OUTSIDE_TEXT_LIMIT - 1] + "…"
+
+
+def lsn_bytes(lsn: str | None) -> int | None:
+    """A pg_lsn ('16/B374D848') as a byte position; None when absent or not an LSN."""
+    if lsn is None:
+        return None
+    high, _, low = lsn.partition("/")
+    try:
+        return (int(high, 16) << 32) + int(low, 16)
+    except ValueError:
+        return None
+
+
+def lsn_diff_bytes(ahead: str | None, behind: str | None) -> int | None:
+    """Bytes from `behind` to `ahead`, at least 0 (the ends are read a moment apart)."""
+    ahead_bytes, behind_bytes = lsn_bytes(ahead), lsn_bytes(behind)
+    if ahead_bytes is None or behind_bytes is None:
+        return None
+    return max(0, ahead_bytes - behind_bytes)
+
+
 @dataclass(frozen=True)
 class StandbyRow:
-    """One row of the primary's pg_stat_replication."""
+    """One row of the primary's pg_stat_replication, with the slot it streams through.
+
+    Without pg_read_all_stats only pid and application_name (and the slot) are filled in.
+    """
 
     application_name: str | None
     state: str | None
@@ -88,25 +148,68 @@ class StandbyRow:
     write_lag_seconds: float | None
     flush_lag_seconds: float | None
     replay_lag_seconds: float | None
-    replay_lag_bytes: int | None
+    replay_lag_bytes: int | None = None  # as the primary reports it for this row
+    client_addr: str | None = None
+    slot_name: str | None = None
+    pid: int | None = None
+
+    @property
+    def details_hidden(self) -> bool:
+        """Whether the primary hid this row's columns from our role (no state at all)."""
+        return self.state is None
+
+    def label(self) -> str:
+        """How a person tells this standby apart: name, address and slot, as far as known."""
+        text = self.application_name or "(no application_name)"
+        if self.client_addr:
+            text += f" from {self.client_addr}"
+        if self.slot_name:
+            text += f" via slot {self.slot_name}"
+        return text
+
+
+@dataclass(frozen=True)
+class WriteMarkers:
+    """What moves when a client writes to the primary, read in one statement.
+
+    next_xid moves whenever a transaction takes an id (checkpoints and standby snapshots, the
+    background WAL of an idle primary, never do; autoanalyze does). rows_written counts rows
+    clients wrote to user tables of this database; maintenance_runs counts vacuums and analyzes.
+    """
+
+    next_xid: str
+    rows_written: int | None = None
+    maintenance_runs: int | None = None
+
+    def written_since(self, earlier: WriteMarkers) -> bool:
+        """Client writes between two polls: an id taken along with rows written, or while no
+        vacuum or analyze ran (an autoanalyze takes an id too, but writes no client data).
+
+        Row counts alone do not count: a backend may report them a moment after it committed.
+        """
+        if self.next_xid == earlier.next_xid:
+            return False
+        rows_moved = self.rows_written != earlier.rows_written
+        return rows_moved or self.maintenance_runs == earlier.maintenance_runs
 
 
 @dataclass(frozen=True)
 class PrimaryView:
-    """The primary's WAL position, the standbys it streams to, and its next transaction id.
-
-    next_xid moves only when a transaction writes (one that is given an id): checkpoints and
-    standby snapshots move the WAL of an idle primary, never this.
-    """
+    """The primary's WAL position, the standbys it streams to, and what client writes move."""
 
     wal_lsn: str
     standbys: tuple[StandbyRow, ...]
     next_xid: str | None = None
+    role_name: str | None = None
+    rows_written: int | None = None
+    maintenance_runs: int | None = None
 
     @property
-    def write_marker(self) -> str:
-        """What changes when a client writes: the next transaction id, else the WAL position."""
-        return self.next_xid if self.next_xid is not None else self.wal_lsn
+    def write_marker(self) -> WriteMarkers | str:
+        """What changes when a client writes: the markers above, else the WAL position."""
+        if self.next_xid is None:
+            return self.wal_lsn
+        return WriteMarkers(self.next_xid, self.rows_written, self.maintenance_runs)
 
 
 @dataclass(frozen=True)
@@ -119,6 +222,85 @@ class ReplicaView:
     replay_paused: bool | None
     seconds_since_last_replay: float | None
     wal_receiver_name: str | None
+    slot_name: str | None = None
+    wal_receiver_running: bool | None = None
+
+
+@dataclass(frozen=True)
+class StandbyIdentity:
+    """How the config names the watched standby on the primary; every key given must match."""
+
+    application_name: str | None = None
+    client_addr: str | None = None
+    slot_name: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: PostgresReplication) -> StandbyIdentity:
+        return cls(
+            settings.standby_application_name,
+            settings.standby_client_addr,
+            settings.standby_slot_name,
+        )
+
+    @property
+    def named(self) -> bool:
+        return any(
+            key is not None for key in (self.application_name, self.client_addr, self.slot_name)
+        )
+
+    def could_be(self, standby: StandbyRow) -> bool:
+        """Whether every named key fits; client_addr, hidden from roles without pg_monitor,
+        counts as fitting then (name and slot are shown to any role)."""
+        addr_seen = standby.client_addr if not standby.details_hidden else self.client_addr
+        pairs = (
+            (self.application_name, standby.application_name),
+            (self.client_addr, addr_seen),
+            (self.slot_name, standby.slot_name),
+        )
+        return all(wanted is None or wanted == seen for wanted, seen in pairs)
+
+    def text(self) -> str:
+        pairs = (
+            ("standby_application_name", self.application_name),
+            ("standby_client_addr", self.client_addr),
+            ("standby_slot_name", self.slot_name),
+        )
+        return ", ".join(f"{key} = {value!r}" for key, value in pairs if value is not None)
+
+
+@dataclass(frozen=True)
+class StandbyMatch:
+    """Which of the primary's standbys is the watched replica, and how that was decided."""
+
+    standby: StandbyRow | None
+    candidates: tuple[StandbyRow, ...]
+    named_by: str
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.standby is None and len(self.candidates) > 1
+
+
+def match_standby(
+    standbys: Sequence[StandbyRow], identity: StandbyIdentity, replica: ReplicaView | None
+) -> StandbyMatch:
+    """The row for the watched replica: by config, else what the replica says, else the only one."""
+    replicating = tuple(s for s in standbys if s.state != "backup")
+    if identity.named:
+        return _only(tuple(s for s in replicating if identity.could_be(s)), identity.text())
+    if replica is not None and replica.slot_name is not None:
+        by_slot = tuple(s for s in replicating if s.slot_name == replica.slot_name)
+        return _only(by_slot, f"the replica's primary_slot_name {replica.slot_name!r}")
+    if replica is not None and replica.wal_receiver_name is not None:
+        name = replica.wal_receiver_name
+        by_name = tuple(s for s in replicating if s.application_name == name)
+        return _only(by_name, f"the replica's application_name {name!r}")
+    return _only(replicating, "the only standby")
+
+
+def _only(candidates: tuple[StandbyRow, ...], named_by: str) -> StandbyMatch:
+    standby = candidates[0] if len(candidates) == 1 else None
+    return StandbyMatch(standby, candidates, named_by)
 
 
 @dataclass(frozen=True)
@@ -131,19 +313,41 @@ class Observation:
     replica_error: str | None = None
     primary_quiet_seconds: float | None = None
     catchup_bytes_per_second: float | None = None
+    identity: StandbyIdentity = StandbyIdentity()
+
+    @property
+    def match(self) -> StandbyMatch:
+        """Which primary row is our replica (none when the primary did not answer)."""
+        if self.primary is None:
+            return StandbyMatch(None, (), "no answer from the primary")
+        return match_standby(self.primary.standbys, self.identity, self.replica)
 
     @property
     def standby(self) -> StandbyRow | None:
-        """The primary's row for our replica, when the primary answered."""
-        if self.primary is None:
-            return None
-        name = self.replica.wal_receiver_name if self.replica else None
-        return pick_standby(self.primary.standbys, name)
+        """The primary's row for our replica, when exactly one fits."""
+        return self.match.standby
 
     @property
     def replay_lag_bytes(self) -> int | None:
-        standby = self.standby
-        return standby.replay_lag_bytes if standby else None
+        """The primary's WAL position minus the replica's own replay position."""
+        if self.primary is None or self.replica is None or not self.replica.in_recovery:
+            return None
+        return lsn_diff_bytes(self.primary.wal_lsn, self.replica.replay_lsn)
+
+    @property
+    def receive_lag_bytes(self) -> int | None:
+        """The primary's WAL position minus what the replica has received (not yet replayed)."""
+        if self.primary is None or self.replica is None or not self.replica.in_recovery:
+            return None
+        return lsn_diff_bytes(self.primary.wal_lsn, self.replica.receive_lsn)
+
+    @property
+    def hidden_from_role(self) -> str | None:
+        """Our role's name when the primary hides the standbys' details from it."""
+        primary = self.primary
+        if primary is None or not any(s.details_hidden for s in primary.standbys):
+            return None
+        return primary.role_name or "the cockpit's role"
 
     @property
     def promoted(self) -> bool:
@@ -156,40 +360,56 @@ class Observation:
 
 def parse_primary_rows(rows: Sequence[Sequence[Any]]) -> PrimaryView:
     """The primary's answer: one row per standby, or one row of NULLs after the LSN when none."""
-    standbys = tuple(_standby_row(row) for row in rows if row[2] is not None)
-    first = rows[0]
-    next_xid = str(first[8]) if len(first) > 8 and first[8] is not None else None
-    return PrimaryView(wal_lsn=str(first[0]), standbys=standbys, next_xid=next_xid)
+    standbys = tuple(_standby_row(row[5:]) for row in rows if row[5] is not None)
+    lsn, next_xid, rows_written, maintenance_runs, role_name = rows[0][:5]
+    return PrimaryView(
+        wal_lsn=str(lsn),
+        standbys=standbys,
+        next_xid=None if next_xid is None else str(next_xid),
+        role_name=outside_text(role_name),
+        rows_written=_optional_int(rows_written),
+        maintenance_runs=_optional_int(maintenance_runs),
+    )
 
 
 def _standby_row(row: Sequence[Any]) -> StandbyRow:
-    _, name, state, sync_state, write_lag, flush_lag, replay_lag, lag_bytes = row[:8]
+    pid, name, client_addr, slot, state, sync_state = row[:6]
+    write_lag, flush_lag, replay_lag, lag_bytes = row[6:10]
     return StandbyRow(
-        application_name=name,
-        state=state,
-        sync_state=sync_state,
+        application_name=outside_text(name),
+        state=outside_text(state),
+        sync_state=outside_text(sync_state),
         write_lag_seconds=_optional_float(write_lag),
         flush_lag_seconds=_optional_float(flush_lag),
         replay_lag_seconds=_optional_float(replay_lag),
-        replay_lag_bytes=None if lag_bytes is None else int(lag_bytes),
+        replay_lag_bytes=_optional_int(lag_bytes),
+        client_addr=outside_text(client_addr),
+        slot_name=outside_text(slot),
+        pid=int(pid),
     )
 
 
 def parse_replica_row(row: Sequence[Any]) -> ReplicaView:
     """The replica's answer to REPLICA_SQL."""
-    in_recovery, receive_lsn, replay_lsn, paused, since_replay, conninfo = row
+    in_recovery, receive_lsn, replay_lsn, paused, since_replay, conninfo, slot, receiving = row
     return ReplicaView(
         in_recovery=bool(in_recovery),
         receive_lsn=receive_lsn,
         replay_lsn=replay_lsn,
         replay_paused=None if paused is None else bool(paused),
         seconds_since_last_replay=None if since_replay is None else max(0.0, float(since_replay)),
-        wal_receiver_name=wal_receiver_name(conninfo),
+        wal_receiver_name=outside_text(wal_receiver_name(conninfo)),
+        slot_name=outside_text(slot),
+        wal_receiver_running=None if receiving is None else bool(receiving),
     )
 
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def wal_receiver_name(conninfo: str | None) -> str | None:
@@ -206,40 +426,37 @@ def wal_receiver_name(conninfo: str | None) -> str | None:
     return str(name) if name else None
 
 
-def pick_standby(standbys: Sequence[StandbyRow], replica_name: str | None) -> StandbyRow | None:
-    """The row whose client is our replica; else the first that is not a base backup."""
-    if replica_name is not None:
-        for standby in standbys:
-            if standby.application_name == replica_name:
-                return standby
-    replicating = [s for s in standbys if s.state != "backup"] or list(standbys)
-    return replicating[0] if replicating else None
-
-
 # --- trends across polls -----------------------------------------------------------------------
 
 
 class WalQuietTracker:
     """How long the primary has had no client writes, as a lower bound from our polls.
 
-    It follows a write marker (the next transaction id; the WAL position where that is absent).
+    It follows the primary's write markers (the WAL position where those are absent).
     """
 
     def __init__(self) -> None:
-        self._lsn: str | None = None
+        self._marker: WriteMarkers | str | None = None
         self._unchanged_since: datetime | None = None
 
-    def observe(self, lsn: str | None, at: datetime) -> float | None:
-        """Seconds without a write; 0.0 when the marker moved since the last poll, None at first."""
-        if lsn is None:
+    def observe(self, marker: WriteMarkers | str | None, at: datetime) -> float | None:
+        """Seconds without a write; 0.0 when a client wrote since the last poll, None at first."""
+        if marker is None:
             return None
-        if self._lsn is None or self._unchanged_since is None:
-            self._lsn, self._unchanged_since = lsn, at
+        earlier, self._marker = self._marker, marker
+        if earlier is None or self._unchanged_since is None:
+            self._unchanged_since = at
             return None
-        if lsn != self._lsn:
-            self._lsn, self._unchanged_since = lsn, at
+        if _written(marker, earlier):
+            self._unchanged_since = at
             return 0.0
         return max(0.0, (at - self._unchanged_since).total_seconds())
+
+
+def _written(marker: WriteMarkers | str, earlier: WriteMarkers | str) -> bool:
+    if isinstance(marker, WriteMarkers) and isinstance(earlier, WriteMarkers):
+        return marker.written_since(earlier)
+    return marker != earlier
 
 
 class LagHistory:
@@ -309,24 +526,72 @@ def catchup_eta_seconds(lag_bytes: int | None, rate: float | None) -> float | No
 
 def classify(observation: Observation) -> tuple[Status, str]:
     """The status and the line a person reads, from one poll's observation."""
+    status, detail = _classified(observation)
+    role = observation.hidden_from_role
+    if role is None or observation.promoted:
+        return status, detail
+    if status is Status.OK:
+        status = Status.WARN
+    return status, f"{detail}; {grant_advice(role)}"
+
+
+def grant_advice(role: str) -> str:
+    """What a role without pg_monitor misses on the primary, and the statement that fixes it."""
+    return f"role {role} cannot see replication details: GRANT pg_monitor TO {role}"
+
+
+def _classified(observation: Observation) -> tuple[Status, str]:
     if observation.replica is None:
         return _replica_failed(observation)
     if not observation.replica.in_recovery:
         return _promoted(observation)
     if observation.primary is None:
         return _primary_failed(observation, observation.replica)
-    standby = observation.standby
-    if standby is None:
-        return Status.CRITICAL, "replica not connected to the primary"
-    return _replicating(observation, observation.replica, standby)
+    match = observation.match
+    if match.ambiguous:
+        return Status.UNKNOWN, _ambiguous_phrase(observation, match)
+    if match.standby is None:
+        note = _unmatched_note(match, observation.primary.standbys)
+        if observation.replica.wal_receiver_running is False:
+            note += "; the replica's WAL receiver is not running"
+        return Status.CRITICAL, "replica not connected to the primary" + note
+    return _replicating(observation, observation.replica, match.standby)
+
+
+def _ambiguous_phrase(observation: Observation, match: StandbyMatch) -> str:
+    seen = "; ".join(standby.label() for standby in match.candidates)
+    lag = _bytes_text(observation.replay_lag_bytes)
+    return (
+        f"cannot tell which standby is the replica: {len(match.candidates)} could be it"
+        f" ({seen}); set replication.postgres.{STANDBY_KEYS}"
+        f" (the replica's own LSNs say {lag} behind)"
+    )
+
+
+def _unmatched_note(match: StandbyMatch, standbys: Sequence[StandbyRow]) -> str:
+    """Why no row fits, when the primary does stream to other standbys."""
+    if not standbys:
+        return ""
+    seen = "; ".join(standby.label() for standby in standbys)
+    return f" (nothing matches {match.named_by}; the primary streams to {seen})"
 
 
 def _replica_failed(observation: Observation) -> tuple[Status, str]:
     reason = f"cannot read the replica ({observation.replica_error})"
-    standby = observation.standby
-    if standby is None:
+    primary, match = observation.primary, observation.match
+    if primary is None or not primary.standbys:
         return Status.CRITICAL, f"{reason}; the primary has no standby connected"
-    return Status.UNKNOWN, f"{reason}; the primary sees a standby {_lag_phrase(standby)}"
+    if not match.candidates:
+        return Status.CRITICAL, f"{reason}; no standby on the primary matches {match.named_by}"
+    seen = "; ".join(_as_the_primary_sees(s) for s in match.candidates)
+    return Status.UNKNOWN, f"{reason}; the primary streams to {seen}"
+
+
+def _as_the_primary_sees(standby: StandbyRow) -> str:
+    """A standby's state and lag by the primary's own report (all we have without the replica)."""
+    text = f"{standby.label()} {standby.state or 'in a hidden state'}"
+    lag = standby.replay_lag_bytes
+    return text if lag is None else f"{text}, {_bytes_text(lag)} behind"
 
 
 def _promoted(observation: Observation) -> tuple[Status, str]:
@@ -356,22 +621,23 @@ def _primary_failed(observation: Observation, replica: ReplicaView) -> tuple[Sta
 def _replicating(
     observation: Observation, replica: ReplicaView, standby: StandbyRow
 ) -> tuple[Status, str]:
-    lag_bytes = standby.replay_lag_bytes
-    if standby.state != "streaming":
-        return Status.CRITICAL, f"standby is {standby.state or 'in no state'}, not streaming"
+    lag_bytes = observation.replay_lag_bytes
+    lag = _lag_phrase(standby, lag_bytes)
+    if not standby.details_hidden and standby.state != "streaming":
+        return Status.CRITICAL, f"standby is {standby.state}, not streaming"
     if lag_bytes is not None and lag_bytes > CRITICAL_LAG_BYTES:
-        return Status.CRITICAL, f"{_lag_phrase(standby)} (over 1 GiB)"
+        return Status.CRITICAL, f"{lag} (over 1 GiB)"
     if replica.replay_paused:
         return Status.WARN, f"replay paused, {_bytes_text(lag_bytes)} behind"
     if lag_bytes is None:
-        return Status.UNKNOWN, "streaming, but the standby has not reported a replay position yet"
+        return Status.UNKNOWN, "streaming, but the replica has not reported a replay position yet"
     if lag_bytes == 0:
         return Status.OK, "caught up" + _idle_note(replica.seconds_since_last_replay)
     return _behind(observation, standby, lag_bytes)
 
 
 def _behind(observation: Observation, standby: StandbyRow, lag_bytes: int) -> tuple[Status, str]:
-    detail = f"{_lag_phrase(standby)}, {_rate_phrase(observation)}"
+    detail = f"{_lag_phrase(standby, lag_bytes)}, {_rate_phrase(observation)}"
     seconds = standby.replay_lag_seconds
     if lag_bytes >= WARN_LAG_BYTES:
         return Status.WARN, f"{detail} (over 16 MiB)"
@@ -380,8 +646,9 @@ def _behind(observation: Observation, standby: StandbyRow, lag_bytes: int) -> tu
     return Status.OK, detail
 
 
-def _lag_phrase(standby: StandbyRow) -> str:
-    text = f"{standby.state or 'in no state'}, {_bytes_text(standby.replay_lag_bytes)} behind"
+def _lag_phrase(standby: StandbyRow, lag_bytes: int | None) -> str:
+    state = standby.state or "connected"
+    text = f"{state}, {_bytes_text(lag_bytes)} behind"
     if standby.replay_lag_seconds is not None:
         text += f" (replay lag {standby.replay_lag_seconds:.1f} s)"
     return text
@@ -433,13 +700,20 @@ def duration_text(seconds: float | None) -> str:
 def reading_values(observation: Observation) -> dict[str, Any]:
     """The reading's values, by their documented names."""
     standby, replica, primary = observation.standby, observation.replica, observation.primary
+    match = observation.match
     return {
         "replay_lag_bytes": observation.replay_lag_bytes,
+        "receive_lag_bytes": observation.receive_lag_bytes,
         "replay_lag_seconds": standby.replay_lag_seconds if standby else None,
         "write_lag_seconds": standby.write_lag_seconds if standby else None,
         "flush_lag_seconds": standby.flush_lag_seconds if standby else None,
         "state": standby.state if standby else None,
         "sync_state": standby.sync_state if standby else None,
+        "standby": standby.label() if standby else None,
+        "standby_named_by": match.named_by,
+        "standby_candidates": len(match.candidates),
+        "standby_ambiguous": match.ambiguous,
+        "role_lacks_pg_monitor": observation.hidden_from_role is not None,
         "in_recovery": replica.in_recovery if replica else None,
         "replay_paused": replica.replay_paused if replica else None,
         "primary_wal_lsn": primary.wal_lsn if primary else None,
@@ -529,6 +803,7 @@ class PostgresReplicationSource:
         self._clock = clock
         self._primary = EndConnection(settings.primary_dsn, schedule.timeout_seconds)
         self._replica = EndConnection(settings.replica_dsn, schedule.timeout_seconds)
+        self._identity = StandbyIdentity.from_settings(settings)
         self._quiet = WalQuietTracker()
         self._history = LagHistory()
         self.name = "replication (postgres)"
@@ -583,6 +858,7 @@ class PostgresReplicationSource:
             replica=None if isinstance(replica, BaseException) else parse_replica_row(replica[0]),
             primary_error=self._reason(primary),
             replica_error=self._reason(replica),
+            identity=self._identity,
         )
         return self._with_trends(observation, now)
 
@@ -604,7 +880,7 @@ class PostgresReplicationSource:
     def _reason(self, outcome: object) -> str | None:
         if not isinstance(outcome, BaseException):
             return None
-        return describe_failure(outcome, timeout_seconds=self._end_timeout())
+        return outside_text(describe_failure(outcome, timeout_seconds=self._end_timeout()))
 
     def _end_timeout(self) -> float:
         return self._schedule.timeout_seconds * END_TIMEOUT_SHARE

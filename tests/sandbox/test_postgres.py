@@ -1,4 +1,4 @@
-"""The PostgreSQL stand-in: a real primary and streaming replica; lag, promotion, faults, stop."""
+"""The PostgreSQL stand-in: a real primary and two standbys; lag, promotion, faults, stop."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from cockpit.sandbox import postgres as postgres_module
-from cockpit.sandbox.postgres import PostgresEndpoints, PostgresPair
+from cockpit.sandbox.postgres import READER_USER, REPLICA_SLOT, PostgresEndpoints, PostgresPair
 from cockpit.sandbox.shared import SandboxError
 
 # A space, a quote and a backslash prove the DSN quoting against a real server.
@@ -76,10 +76,11 @@ def test_the_replica_is_in_recovery_and_streams_from_the_primary(pair: PostgresP
     endpoints = pair.endpoints
     assert scalar(endpoints.primary_dsn, "SELECT pg_is_in_recovery()") is False
     assert scalar(endpoints.replica_dsn, "SELECT pg_is_in_recovery()") is True
-    assert standby_count(endpoints) == 1
+    assert scalar(endpoints.other_standby_dsn, "SELECT pg_is_in_recovery()") is True
+    assert standby_count(endpoints) == 2
     wait_for(lambda: pair.replay_lag_bytes() == 0, "a caught-up replica")
     assert not pair.is_promoted()
-    assert set(pair.server_pids()) == {"primary", "replica"}
+    assert set(pair.server_pids()) == {"primary", "replica", "other_standby"}
 
 
 def test_rows_written_on_the_primary_reach_the_replica(pair: PostgresPair) -> None:
@@ -140,13 +141,13 @@ def test_a_stopped_replica_leaves_and_comes_back_as_a_standby(pair: PostgresPair
     pair.stop_replica()
     assert "replica" not in pair.server_pids()
     assert pair.replay_lag_bytes() is None
-    assert standby_count(pair.endpoints) == 0
+    assert standby_count(pair.endpoints) == 1
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(pair.endpoints.replica_dsn, connect_timeout=3)
 
     pair.start_replica()
     assert "replica" in pair.server_pids()
-    assert standby_count(pair.endpoints) == 1
+    assert standby_count(pair.endpoints) == 2
     assert scalar(pair.endpoints.replica_dsn, "SELECT pg_is_in_recovery()") is True
     assert pair.replay_lag_bytes() is not None
 
@@ -183,7 +184,7 @@ def test_stop_ends_both_postmasters_and_is_idempotent(tmp_path: Path) -> None:
     pair = PostgresPair.create(tmp_path, password=PASSWORD)
     try:
         pids = pair.server_pids()
-        assert set(pids) == {"primary", "replica"}
+        assert set(pids) == {"primary", "replica", "other_standby"}
         pair.start_write_load()
         pair.stop()
         for pid in pids.values():
@@ -213,3 +214,64 @@ def test_a_port_in_use_fails_with_the_log_and_leaves_nothing(tmp_path: Path) -> 
     log_path = re.search(r"the end of (\S+):", message)
     assert log_path is not None
     assert not Path(log_path.group(1)).parent.exists()
+
+
+# --- two standbys that look alike, and a role without pg_monitor ---------------------------------
+
+STANDBYS_SQL = (
+    "SELECT r.application_name, s.slot_name FROM pg_stat_replication AS r"
+    " LEFT JOIN pg_replication_slots AS s ON s.active_pid = r.pid ORDER BY s.slot_name"
+)
+REPLAY_LSN = "SELECT pg_last_wal_replay_lsn()::text"
+
+
+def standbys_seen(endpoints: PostgresEndpoints) -> list[tuple[str, str | None]]:
+    with psycopg.connect(endpoints.primary_dsn, autocommit=True, connect_timeout=3) as connection:
+        return [(row[0], row[1]) for row in connection.execute(STANDBYS_SQL).fetchall()]
+
+
+def test_both_standbys_keep_the_default_name_and_only_the_slot_tells_them_apart(
+    pair: PostgresPair,
+) -> None:
+    assert standbys_seen(pair.endpoints) == [("walreceiver", REPLICA_SLOT), ("walreceiver", None)]
+    assert scalar(pair.endpoints.replica_dsn, "SHOW primary_slot_name") == REPLICA_SLOT
+    assert scalar(pair.endpoints.other_standby_dsn, "SHOW primary_slot_name") == ""
+
+
+def test_the_replica_streams_without_its_slot_until_reset(pair: PostgresPair) -> None:
+    pair.stream_without_slot()
+    assert not pair.uses_slot()
+    wait_for(
+        lambda: standbys_seen(pair.endpoints) == [("walreceiver", None), ("walreceiver", None)],
+        "two standbys without a slot",
+    )
+    pair.reset()
+    assert pair.uses_slot()
+    assert standbys_seen(pair.endpoints) == [("walreceiver", REPLICA_SLOT), ("walreceiver", None)]
+
+
+def test_the_other_standby_pauses_alone_and_reset_resumes_it(pair: PostgresPair) -> None:
+    endpoints = pair.endpoints
+    pair.pause_replay("other_standby")
+    assert pair.is_replay_paused("other_standby")
+    assert not pair.is_replay_paused("replica")
+    frozen_at = scalar(endpoints.other_standby_dsn, REPLAY_LSN)
+    with psycopg.connect(endpoints.primary_dsn, autocommit=True) as connection:
+        connection.execute("INSERT INTO orders (payload) VALUES ('one')")
+    wait_for(lambda: orders_count(endpoints.replica_dsn) == 1, "the replica to replay the row")
+    assert scalar(endpoints.other_standby_dsn, REPLAY_LSN) == frozen_at
+
+    pair.reset()
+    assert not pair.is_replay_paused("other_standby")
+    wait_for(lambda: orders_count(endpoints.other_standby_dsn) == 0, "the other standby replays")
+
+
+def test_the_reader_logs_in_but_sees_no_replication_details(pair: PostgresPair) -> None:
+    endpoints = pair.endpoints
+    reader_dsn = endpoints.reader_dsn("primary")
+    assert scalar(reader_dsn, "SELECT current_user") == READER_USER
+    assert scalar(reader_dsn, "SELECT pg_has_role('pg_monitor', 'USAGE')") is False
+    hidden = "SELECT count(*) FROM pg_stat_replication WHERE pid IS NOT NULL AND state IS NULL"
+    assert scalar(reader_dsn, hidden) == 2
+    assert scalar(endpoints.reader_dsn("replica"), "SELECT pg_is_in_recovery()") is True
+    assert "password" not in endpoints.reader_dsn("replica", with_password=False)

@@ -109,11 +109,15 @@ def test_generated_config_is_valid_and_points_at_the_sandbox(sandbox: SandboxHan
 
 
 def replay_lag_bytes(sandbox: SandboxHandle) -> int | None:
+    """The primary's lag for the watched replica: the standby on its slot (there are two)."""
     sql = (
-        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication"
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint"
+        " FROM pg_stat_replication AS r JOIN pg_replication_slots AS s ON s.active_pid = r.pid"
+        " WHERE s.slot_name = %s"
     )
+    slot = sandbox.info["postgres"]["replica_slot"]
     with psycopg.connect(sandbox.info["postgres"]["primary_dsn"], autocommit=True) as conn:
-        row = conn.execute(sql).fetchone()
+        row = conn.execute(sql, (slot,)).fetchone()
     return None if row is None else int(row[0])
 
 
