@@ -40,7 +40,8 @@ from cockpit.actions.weights import (
 )
 from cockpit.config import Config
 from cockpit.jsonvalue import JsonValue
-from cockpit.sources.traffic import member_label, printable_text, split_percent, step_position
+from cockpit.outside import outside_text
+from cockpit.sources.traffic import member_label, split_percent, step_position
 from cockpit.units import percent_number
 
 Progress = Callable[[str, dict[str, JsonValue]], None]
@@ -241,7 +242,7 @@ def members_notes(weighted_set: WeightedSet) -> tuple[str, ...]:
     """What each member answers (alias targets included); the rule for the others, if any."""
     notes = [
         f"{member.role} member {member_label(member.name)!r} answers "
-        f"{printable_text(member.target) or 'nothing'}"
+        f"{outside_text(member.target) or 'nothing'}"
         for member in weighted_set.members
     ]
     if weighted_set.weights.others:

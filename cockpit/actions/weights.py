@@ -18,6 +18,7 @@ from typing import Any
 
 from cockpit.actions.model import ActionFailed
 from cockpit.config import AlbTraffic, Route53Traffic, TrafficSection
+from cockpit.outside import outside_text
 from cockpit.sources.context import AwsClients
 from cockpit.sources.failures import describe_failure
 from cockpit.sources.traffic import (
@@ -30,7 +31,6 @@ from cockpit.sources.traffic import (
     normalized_name,
     parse_alb_weights,
     parse_route53_weights,
-    printable_text,
 )
 
 MAX_ROUTE53_WEIGHT = 255
@@ -202,7 +202,7 @@ def route53_upserts(
 def _missing_set_text(config: Route53Traffic, identifier: str) -> str:
     where = f"{normalized_name(config.record_name)} {config.record_type}"
     return (
-        f"weighted record set {printable_text(identifier)!r} not found ({where} in zone "
+        f"weighted record set {outside_text(identifier)!r} not found ({where} in zone "
         f"{_zone_id(config)}): nothing was changed; check traffic.route53's set "
         "identifiers against the zone"
     )
@@ -250,7 +250,7 @@ def _reweighted_forward(
         [{"TargetGroupArn": single_arn, "Weight": 1}] if single_arn else []
     )
     sides = {config.old_target_group_arn: target.old, config.new_target_group_arn: target.new}
-    found = {printable_text(str(group["TargetGroupArn"])): group for group in groups}
+    found = {outside_text(str(group["TargetGroupArn"])): group for group in groups}
     _refuse_changed_members(target, frozenset(found) - frozenset(sides))
     others = {str(found[name]["TargetGroupArn"]): weight for name, weight in target.others}
     wanted = {**others, **sides}

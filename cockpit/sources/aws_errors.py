@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from cockpit.redact import Redactor
+from cockpit.outside import outside_text
 
 MAX_MESSAGE_CHARS = 160
 THROTTLING_CODES = frozenset(
@@ -37,7 +37,6 @@ _XML_CODE = re.compile(r"<Code>\s*([^<]*?)\s*</Code>", re.IGNORECASE)
 _XML_MESSAGE = re.compile(r"<Message>\s*([^<]*?)\s*</Message>", re.IGNORECASE)
 _JSON_CODE = re.compile(r'"(?:__type|code|Code)"\s*:\s*"([^"]*)"')
 _JSON_MESSAGE = re.compile(r'"(?:message|Message|errorMessage)"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_SHAPE_REDACTOR = Redactor()
 
 
 @dataclass(frozen=True)
@@ -51,14 +50,6 @@ class AwsError:
     @property
     def throttled(self) -> bool:
         return self.code in THROTTLING_CODES or self.http_status == THROTTLING_HTTP_STATUS
-
-
-def outside_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Text from outside, fit to show: redacted whole, then printable on one line, then cut."""
-    redacted = _SHAPE_REDACTOR.text(text)
-    printable = "".join(char if char.isprintable() else " " for char in redacted)
-    one_line = " ".join(printable.split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
 
 
 def looks_like_a_body(text: str) -> bool:
@@ -121,7 +112,7 @@ def plain_text(aws_error: AwsError) -> str:
     code = outside_text(aws_error.code, 60) or (
         f"HTTP {aws_error.http_status}" if aws_error.http_status else "(no code)"
     )
-    message = outside_text(aws_error.message)
+    message = outside_text(aws_error.message, MAX_MESSAGE_CHARS)
     return f"AWS error {code}: {message}" if message else f"AWS error {code}"
 
 

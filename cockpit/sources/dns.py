@@ -32,6 +32,7 @@ from typing import Any, Literal
 from cockpit.clock import Clock
 from cockpit.config import DnsRecord, DnsSection, Resolver, parse_host_port
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.context import SourceContext
 from cockpit.sources.dns_client import DnsAnswer, DnsClient, Server
@@ -51,17 +52,10 @@ Role = Literal["resolver", "authoritative"]
 # Each query may use this share of the poll's timeout, so a dead server never times out the poll.
 QUERY_TIMEOUT_FRACTION = 0.8
 MAX_NAMED_IN_DETAIL = 3
-MAX_OUTSIDE_TEXT_CHARS = 200
 
 
 def signal_id_for(record: DnsRecord) -> str:
     return f"dns:{record.name.rstrip('.')}"
-
-
-def printable(text: str, limit: int = MAX_OUTSIDE_TEXT_CHARS) -> str:
-    """Text from a DNS server as it may enter a reading: printable characters only, bounded."""
-    kept = "".join(char if char.isprintable() else "?" for char in text[:limit])
-    return kept + "…" if len(text) > limit else kept
 
 
 # --- classification (pure) ---------------------------------------------------------------------
@@ -140,11 +134,11 @@ def server_answer(
         label=label,
         address=address,
         role=role,
-        answers=tuple(sorted(printable(text) for text in answer.answers)),
+        answers=tuple(sorted(outside_text(text) for text in answer.answers)),
         ttl_seconds=answer.ttl_seconds,
         matches=classify(record, answer),
-        error=None if answer.error is None else printable(answer.error),
-        chain=tuple(printable(name.lower()) for name in answer.cname_chain),
+        error=None if answer.error is None else outside_text(answer.error),
+        chain=tuple(outside_text(name.lower()) for name in answer.cname_chain),
         hop_ttls=answer.hop_ttls,
     )
 

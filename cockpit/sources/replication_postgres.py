@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from cockpit.clock import Clock
 from cockpit.config import PostgresReplication
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.context import SourceContext
 from cockpit.sources.failures import SourceProblem, describe_failure
@@ -108,12 +109,9 @@ SELECT pg_is_in_recovery(),
 # --- what each end says ------------------------------------------------------------------------
 
 
-def outside_text(value: Any) -> str | None:
+def server_text(value: Any) -> str | None:
     """A value the server sent, as one short printable line (None stays None)."""
-    if value is None:
-        return None
-    text = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
-    return text if len(text) <= OUTSIDE_TEXT_LIMIT else text[: OUTSIDE_TEXT_LIMIT - 1] + "…"
+    return None if value is None else outside_text(str(value), OUTSIDE_TEXT_LIMIT)
 
 
 def lsn_bytes(lsn: str | None) -> int | None:
@@ -366,7 +364,7 @@ def parse_primary_rows(rows: Sequence[Sequence[Any]]) -> PrimaryView:
         wal_lsn=str(lsn),
         standbys=standbys,
         next_xid=None if next_xid is None else str(next_xid),
-        role_name=outside_text(role_name),
+        role_name=server_text(role_name),
         rows_written=_optional_int(rows_written),
         maintenance_runs=_optional_int(maintenance_runs),
     )
@@ -376,15 +374,15 @@ def _standby_row(row: Sequence[Any]) -> StandbyRow:
     pid, name, client_addr, slot, state, sync_state = row[:6]
     write_lag, flush_lag, replay_lag, lag_bytes = row[6:10]
     return StandbyRow(
-        application_name=outside_text(name),
-        state=outside_text(state),
-        sync_state=outside_text(sync_state),
+        application_name=server_text(name),
+        state=server_text(state),
+        sync_state=server_text(sync_state),
         write_lag_seconds=_optional_float(write_lag),
         flush_lag_seconds=_optional_float(flush_lag),
         replay_lag_seconds=_optional_float(replay_lag),
         replay_lag_bytes=_optional_int(lag_bytes),
-        client_addr=outside_text(client_addr),
-        slot_name=outside_text(slot),
+        client_addr=server_text(client_addr),
+        slot_name=server_text(slot),
         pid=int(pid),
     )
 
@@ -398,8 +396,8 @@ def parse_replica_row(row: Sequence[Any]) -> ReplicaView:
         replay_lsn=replay_lsn,
         replay_paused=None if paused is None else bool(paused),
         seconds_since_last_replay=None if since_replay is None else max(0.0, float(since_replay)),
-        wal_receiver_name=outside_text(wal_receiver_name(conninfo)),
-        slot_name=outside_text(slot),
+        wal_receiver_name=server_text(wal_receiver_name(conninfo)),
+        slot_name=server_text(slot),
         wal_receiver_running=None if receiving is None else bool(receiving),
     )
 
@@ -880,7 +878,7 @@ class PostgresReplicationSource:
     def _reason(self, outcome: object) -> str | None:
         if not isinstance(outcome, BaseException):
             return None
-        return outside_text(describe_failure(outcome, timeout_seconds=self._end_timeout()))
+        return server_text(describe_failure(outcome, timeout_seconds=self._end_timeout()))
 
     def _end_timeout(self) -> float:
         return self._schedule.timeout_seconds * END_TIMEOUT_SHARE

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from cockpit import __version__
 from cockpit.config import HttpHealthCheck, TargetGroup, TargetsSection
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.context import SourceContext
 from cockpit.sources.failures import describe_failure
@@ -318,9 +319,7 @@ def display_url(url: str) -> str:
 
 def printable_snippet(body: bytes, limit: int = BODY_SNIPPET_CHARS) -> str:
     """The body's first `limit` printable characters, whitespace runs made single spaces."""
-    text = body.decode("utf-8", errors="replace")
-    kept = "".join(char if char.isprintable() else " " for char in text)
-    return " ".join(kept.split())[:limit]
+    return outside_text(body.decode("utf-8", errors="replace"), limit)
 
 
 def format_duration(seconds: float) -> str:

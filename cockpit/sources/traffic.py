@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from cockpit.config import AlbTraffic, Route53Traffic, TrafficSection
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.context import SourceContext
 from cockpit.sources.failures import describe_failure
@@ -33,7 +34,6 @@ STEP_TOLERANCE_PERCENT = 1e-6
 
 Backend = Literal["route53", "alb"]
 MemberRole = Literal["old", "new", "other"]
-TARGET_TEXT_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def member_label(name: str) -> str:
     """How a member is named on screen: its set identifier, or its target group's name."""
     if name.startswith("arn:") and ":targetgroup/" in name:
         name = name.split(":targetgroup/", 1)[1].split("/", 1)[0]
-    return printable_text(name)
+    return outside_text(name)
 
 
 def shares_text(members: Sequence[WeightedMember], backend: Backend) -> str | None:
@@ -127,12 +127,6 @@ def shares_text(members: Sequence[WeightedMember], backend: Backend) -> str | No
         f"{member_label(member.name)} {percent_number(share)} %"
         for member, share in zip(members, shares, strict=True)
     )
-
-
-def printable_text(text: str, limit: int = TARGET_TEXT_LIMIT) -> str:
-    """Text from outside made safe to show: control characters gone, one line, bounded."""
-    kept = "".join(char if char.isprintable() else " " for char in text)
-    return " ".join(kept.split())[:limit]
 
 
 def step_position(steps: Sequence[int], new_percent: float) -> StepPosition:
@@ -343,7 +337,7 @@ def route53_members(
 
 def member_name(record_set: Mapping[str, Any]) -> str:
     """A weighted record set's identifier as the cockpit names and matches it."""
-    return printable_text(str(record_set.get("SetIdentifier", "")))
+    return outside_text(str(record_set.get("SetIdentifier", "")))
 
 
 def _member_order(member: WeightedMember) -> tuple[int, str]:
@@ -362,7 +356,7 @@ def record_target(record_set: Mapping[str, Any]) -> str:
     else:
         values = [str(record.get("Value", "")) for record in record_set.get("ResourceRecords", [])]
         text = ", ".join(values)
-    return printable_text(text)
+    return outside_text(text)
 
 
 def longest_ttl(record_sets: Sequence[Mapping[str, Any]]) -> int | None:
@@ -470,7 +464,7 @@ def alb_members(by_arn: Mapping[str, int], config: AlbTraffic) -> tuple[Weighted
     }
     members = [
         WeightedMember(
-            printable_text(arn), roles.get(arn, "other"), weight, printable_text(_short_arn(arn))
+            outside_text(arn), roles.get(arn, "other"), weight, outside_text(_short_arn(arn))
         )
         for arn, weight in weights.items()
     ]
