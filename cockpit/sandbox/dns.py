@@ -724,6 +724,11 @@ class UnboundResolver:
         )
         self._paths.config.write_text(config)
 
+    @property
+    def command_marker(self) -> str:
+        """Text in this server's command line, so a PID read back later is known to be it."""
+        return str(self._paths.config)
+
     def _spawn(self) -> subprocess.Popen[bytes]:
         binary = shutil.which("unbound")
         if binary is None:

@@ -224,6 +224,11 @@ class KnotServer:
         temporary.write_text(self._zone.text(self._side, self._serial))
         temporary.replace(self._paths.zone_file)
 
+    @property
+    def command_marker(self) -> str:
+        """Text in this server's command line, so a PID read back later is known to be it."""
+        return str(self._paths.config)
+
     def _spawn(self) -> subprocess.Popen[bytes]:
         binary = shutil.which("knotd")
         if binary is None:

@@ -169,10 +169,12 @@ def _ask_runner_to_stop(directory: Path) -> None:
 
 def _end_children(pids: dict[str, Any]) -> list[str]:
     stopped = []
-    marker = str(pids.get("postgres_data_root") or "")
+    markers = pids.get("markers") or {}
+    data_root = str(pids.get("postgres_data_root") or "")
     for name, pid in (pids.get("children") or {}).items():
-        if isinstance(pid, int) and process_alive(pid) and cmdline_has(pid, marker or name):
-            # SIGQUIT is PostgreSQL's immediate shutdown; unbound ends on SIGTERM.
+        marker = str(markers.get(name) or (data_root if name.startswith("postgres") else ""))
+        if isinstance(pid, int) and marker and process_alive(pid) and cmdline_has(pid, marker):
+            # SIGQUIT is PostgreSQL's immediate shutdown; unbound, nginx and knot end on SIGTERM.
             signum = signal.SIGQUIT if name.startswith("postgres") else signal.SIGTERM
             _end_process(pid, signum, 10, None)
             stopped.append(f"{name} (pid {pid})")

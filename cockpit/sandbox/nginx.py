@@ -114,6 +114,11 @@ class NginxServer:
         return None if self._process is None else self._process.pid
 
     @property
+    def command_marker(self) -> str:
+        """Text in this server's command line, so a PID read back later is known to be it."""
+        return f"{self.prefix}/"
+
+    @property
     def error_log(self) -> Path:
         return self.prefix / "error.log"
 

@@ -470,20 +470,32 @@ class Sandbox:
         return self.postgres
 
     def pids(self) -> dict[str, JsonValue]:
-        """Every process this sandbox runs, by PID, so `down` can stop exactly them."""
+        """Every process this sandbox runs, by PID, so `down` can stop exactly them.
+
+        "markers" holds text from each child's command line, so a reused PID is never ended.
+        """
         children: dict[str, JsonValue] = {}
+        markers: dict[str, JsonValue] = {}
+        data_root = str(self.postgres.data_root) if self.postgres else None
         if self.postgres is not None:
             for role, pid in self.postgres.server_pids().items():
                 children[f"postgres-{role}"] = pid
-        for resolver in self.resolvers:
-            if isinstance(resolver, UnboundResolver) and resolver.pid is not None:
-                children[resolver.name] = resolver.pid
-        if self.nginx is not None and self.nginx.pid is not None:
-            children["nginx"] = self.nginx.pid
-        if self.knot is not None and self.knot.pid is not None:
-            children["knot"] = self.knot.pid
-        data_root = str(self.postgres.data_root) if self.postgres else None
-        return {"runner": os.getpid(), "children": children, "postgres_data_root": data_root}
+                markers[f"postgres-{role}"] = data_root
+        servers: list[tuple[str, UnboundResolver | NginxServer | KnotServer]] = [
+            (r.name, r) for r in self.resolvers if isinstance(r, UnboundResolver)
+        ]
+        servers += [("nginx", self.nginx)] if self.nginx is not None else []
+        servers += [("knot", self.knot)] if self.knot is not None else []
+        for name, server in servers:
+            if server.pid is not None:
+                children[name] = server.pid
+                markers[name] = server.command_marker
+        return {
+            "runner": os.getpid(),
+            "children": children,
+            "markers": markers,
+            "postgres_data_root": data_root,
+        }
 
     def write_pids(self) -> None:
         write_json_atomically(self.directory / "pids.json", self.pids())

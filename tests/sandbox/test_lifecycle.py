@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -138,3 +139,29 @@ def test_inject_and_status_without_a_sandbox(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no sandbox is running" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_down_after_the_runner_died_stops_every_child_it_recorded(tmp_path: Path) -> None:
+    """A runner killed outright leaves postgres, unbound, nginx, knot: `down` ends each by PID."""
+    directory = tmp_path / "orphans"
+    up = cockpit("sandbox", "up", "--dir", directory, "--ttl", "5")
+    assert up.returncode == 0, up.stderr + up.stdout
+    info = json.loads((directory / "sandbox.json").read_text())
+    pids = json.loads((directory / "pids.json").read_text())
+    children = pids["children"]
+    assert set(children) == set(pids["markers"])
+    runner = pids["runner"]
+    try:
+        os.kill(runner, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while process_alive(runner) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not process_alive(runner)
+        assert all(process_alive(pid) for pid in children.values())
+    finally:
+        down = cockpit("sandbox", "down", "--dir", directory)
+    assert down.returncode == 0, down.stderr
+    for name in children:
+        assert name in down.stdout
+    assert [name for name, pid in children.items() if process_alive(pid)] == []
+    assert_nothing_left([runner, *children.values()], info)
