@@ -30,6 +30,7 @@ import dns.rdtypes.ANY.NS
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 
+from cockpit.sandbox.child import end_server, spawn_server
 from cockpit.sandbox.shared import RecordSource, SandboxError, WeightedRecordSet
 
 log = logging.getLogger(__name__)
@@ -733,13 +734,8 @@ class UnboundResolver:
         binary = shutil.which("unbound")
         if binary is None:
             raise SandboxError("unbound is not installed; install it (apt-get install unbound)")
-        with self._paths.console.open("wb") as console:
-            return subprocess.Popen(
-                [binary, "-d", "-c", str(self._paths.config)],
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-            )
+        command = [binary, "-d", "-c", str(self._paths.config)]
+        return spawn_server(command, self._paths.console)
 
     def _wait_until_answering(self, process: subprocess.Popen[bytes]) -> None:
         probe = dns.message.make_query("localhost.", dns.rdatatype.A)
@@ -774,14 +770,7 @@ class UnboundResolver:
         """Terminate the unbound this object started and wait for it; safe to call twice."""
         with self._lock:
             process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(UNBOUND_STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_server(process, UNBOUND_STOP_TIMEOUT_SECONDS)
 
     def flush(self) -> None:
         """Make unbound forget everything it cached for its zones."""

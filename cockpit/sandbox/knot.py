@@ -21,6 +21,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
+from cockpit.sandbox.child import end_server, spawn_server
 from cockpit.sandbox.shared import SandboxError
 
 ZoneSide = Literal["old", "new"]
@@ -233,13 +234,7 @@ class KnotServer:
         binary = shutil.which("knotd")
         if binary is None:
             raise SandboxError("knot is not installed; install it (apt-get install knot)")
-        with self._paths.console.open("wb") as console:
-            return subprocess.Popen(
-                [binary, "-c", str(self._paths.config)],
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-            )
+        return spawn_server([binary, "-c", str(self._paths.config)], self._paths.console)
 
     def switch(self, side: ZoneSide) -> None:
         """Rewrite the zone file with `side`'s addresses and a new serial; reload; wait for it."""
@@ -306,11 +301,4 @@ class KnotServer:
         """Terminate the knotd this object started and wait for it; safe to call twice."""
         with self._lock:
             process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(KNOT_STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_server(process, KNOT_STOP_TIMEOUT_SECONDS)

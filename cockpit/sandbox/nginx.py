@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cockpit.sandbox.child import end_server
 from cockpit.sandbox.shared import SandboxError, Side
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx",)
@@ -150,14 +151,7 @@ class NginxServer:
     def stop(self) -> None:
         """Fast shutdown (SIGTERM) by PID; SIGKILL if it does not go."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(_STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        end_server(process, _STOP_TIMEOUT_SECONDS)
 
     def reopen_logs(self) -> None:
         """Makes nginx reopen its log files (after a rotation), as logrotate does: SIGUSR1."""
