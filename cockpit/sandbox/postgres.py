@@ -100,6 +100,7 @@ _STANDBY_STREAMING = (
     "SELECT coalesce(bool_or(status = 'streaming' AND slot_name IS NOT DISTINCT FROM {}"
     " AND latest_end_lsn IS NOT NULL), false) FROM pg_stat_wal_receiver"
 )
+_NUDGE_WAL = "SELECT pg_logical_emit_message(false, 'cockpit', 'standby start')::text"
 _WALSENDERS_REPORTING = (
     "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND replay_lsn IS NOT NULL"
 )
@@ -716,7 +717,7 @@ class PostgresPair:
 
         query = sql.SQL(_STANDBY_STREAMING).format(sql.Literal(slot))
         self._wait_until(
-            lambda: bool(self._query(cluster, query)),
+            lambda: self._wal_nudged() and bool(self._query(cluster, query)),
             _STREAMING_TIMEOUT_SECONDS,
             f"the {cluster.role} did not start streaming from the primary",
             cluster,
@@ -731,6 +732,15 @@ class PostgresPair:
             "the primary did not hear back from both standbys",
             self._primary,
         )
+
+    def _wal_nudged(self) -> bool:
+        """Writes a little WAL on the primary, so an idle walsender has something to send.
+
+        A standby reports its first end position only once WAL arrives; without this an idle
+        primary leaves it waiting for a keepalive (about 10 s per standby).
+        """
+        self._query(self._primary, _NUDGE_WAL)
+        return True
 
     def _wait_until(
         self, condition: Callable[[], bool], timeout: float, failure: str, cluster: _Cluster
