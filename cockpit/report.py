@@ -42,6 +42,7 @@ from cockpit.jsonvalue import (
     json_text,
     json_text_values,
 )
+from cockpit.private_files import write_private_text
 from cockpit.recording import SCREEN_KIND, STALE_KIND, STATUS_KIND
 from cockpit.report_markdown import render_markdown as render_markdown
 from cockpit.report_words import (
@@ -936,7 +937,7 @@ def _write(text: str, output: Path | None, say_error: Callable[[str], None]) -> 
         sys.stdout.write(text)
         return True
     try:
-        output.write_text(text, encoding="utf-8")
+        write_private_text(output, text)
     except OSError as error:
         reason = error.strerror or str(error)
         say_error(

@@ -460,3 +460,15 @@ def test_downsample_keeps_spikes_and_gaps() -> None:
     assert len(kept) <= 100
     assert (at(500), 99.0) in kept
     assert (at(700), None) in kept
+
+
+def test_a_written_report_is_readable_by_its_owner_only(journal: Path, tmp_path: Path) -> None:
+    """A report holds what the team saw; even a file that was there world-readable ends 0600."""
+    fresh, existing = tmp_path / "fresh.md", tmp_path / "existing.json"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    assert run_report(journal, fresh, "md", Errors()) == 0
+    assert run_report(journal, existing, "json", Errors()) == 0
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    assert existing.stat().st_mode & 0o777 == 0o600
+    assert json.loads(existing.read_text())

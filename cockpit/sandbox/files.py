@@ -10,21 +10,15 @@ import tomli_w
 
 from cockpit.config import parse_config
 from cockpit.jsonvalue import JsonValue
+from cockpit.private_files import replace_private_text
 from cockpit.sandbox.shared import SIDES, SandboxError
 
 SANDBOX_JSON = "sandbox.json"
 COCKPIT_TOML = "cockpit.toml"
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Readers never see a half-written file: write beside it, then rename over it."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-
-
 def write_json_atomically(path: Path, data: JsonValue) -> None:
-    write_text_atomically(path, json.dumps(data, indent=2) + "\n")
+    replace_private_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_sandbox_files(directory: Path, info: dict[str, JsonValue]) -> None:
@@ -34,7 +28,7 @@ def write_sandbox_files(directory: Path, info: dict[str, JsonValue]) -> None:
         parse_config(text, source=COCKPIT_TOML, base_dir=directory)
     except Exception as error:
         raise SandboxError(f"the sandbox built an invalid config: {error}") from error
-    write_text_atomically(directory / COCKPIT_TOML, _CONFIG_HEADER + text)
+    replace_private_text(directory / COCKPIT_TOML, _CONFIG_HEADER + text)
     write_json_atomically(directory / SANDBOX_JSON, info)
 
 

@@ -74,6 +74,12 @@ def http_status(url: str) -> int:
 # --- what `up` leaves behind ---------------------------------------------------------------
 
 
+def test_the_sandbox_files_are_readable_by_their_owner_only(sandbox: SandboxHandle) -> None:
+    """sandbox.json holds the database password."""
+    for name in ("sandbox.json", "cockpit.toml", "pids.json"):
+        assert (sandbox.directory / name).stat().st_mode & 0o777 == 0o600, name
+
+
 def test_sandbox_json_has_the_documented_keys(sandbox: SandboxHandle) -> None:
     info = sandbox.info
     assert set(info["postgres"]) >= {"primary_dsn", "replica_dsn"}
