@@ -7,6 +7,7 @@ import ipaddress
 import itertools
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -810,15 +811,25 @@ def parse_config(text: str, *, source: str, base_dir: Path) -> Config:
     """Parses TOML text into a Config; raises ConfigError with every problem."""
     try:
         data = tomllib.loads(text)
+        return config_from_data(data, source=source, base_dir=base_dir)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, [ConfigProblem("", f"not valid TOML: {error}")]) from None
-    return config_from_data(data, source=source, base_dir=base_dir)
+    except RecursionError:
+        problem = "nested too deeply to be a cockpit config (arrays or tables hundreds deep)"
+        raise ConfigError(source, [ConfigProblem("", problem)]) from None
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def read_config_text(path: Path) -> str:
-    """The file's text; ConfigError (never OSError) when it cannot be read as UTF-8."""
+    """The file's text; ConfigError (never OSError) when it cannot be read as UTF-8.
+
+    Only a regular file of at most 1 MiB is read: a FIFO would hang, /dev/zero would never end.
+    A UTF-8 byte order mark, as some editors write, is accepted.
+    """
     try:
-        return path.read_bytes().decode("utf-8")
+        return _regular_file_bytes(path).decode("utf-8-sig")
     except FileNotFoundError:
         problem = "no such file; copy config.example.toml to start"
     except IsADirectoryError:
@@ -827,9 +838,32 @@ def read_config_text(path: Path) -> str:
         problem = "permission denied"
     except UnicodeDecodeError as error:
         problem = f"not UTF-8 text (byte {error.start}); save the file as UTF-8"
+    except _NotAConfigFile as error:
+        problem = str(error)
     except OSError as error:
         problem = f"cannot be read: {error.strerror}"
     raise ConfigError(str(path), [ConfigProblem("", problem)])
+
+
+class _NotAConfigFile(Exception):
+    """The path names something that is not a config file of a sane size."""
+
+
+def _regular_file_bytes(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotAConfigFile(
+                "is not a regular file (a pipe, device or socket); point -c at a config file"
+            )
+        data = file.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise _NotAConfigFile(
+            f"is larger than {MAX_CONFIG_BYTES // 1024} KiB; a cockpit config is a few KiB"
+        )
+    return data
 
 
 def load_config(path: Path) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -366,3 +367,34 @@ def test_models_have_no_list_fields() -> None:
                 walk(child)
 
     walk(Config)
+
+
+def test_a_config_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[cutover]\nname = "with a BOM"\n')
+    assert load_config(path).cutover.name == "with a BOM"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_what_is_not_a_config_file_is_refused_without_hanging(tmp_path: Path, kind: str) -> None:
+    """A pipe would block a plain read forever, /dev/zero would fill memory."""
+    if kind == "fifo":
+        path = tmp_path / "pipe.toml"
+        os.mkfifo(path)
+        expected = "not a regular file"
+    elif kind == "device":
+        path, expected = Path("/dev/zero"), "not a regular file"
+    else:
+        path = tmp_path / "huge.toml"
+        path.write_text('[cutover]\nname = "x"\n' + "# padding\n" * 200_000)
+        expected = "larger than 1024 KiB"
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert expected in str(raised.value)
+
+
+def test_a_config_nested_hundreds_deep_is_a_config_error_not_a_crash() -> None:
+    text = '[cutover]\nname = "x"\n[guards]\ndeep = ' + "[" * 2000 + "]" * 2000 + "\n"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, source="deep.toml", base_dir=Path())
+    assert "nested too deeply" in str(raised.value)
