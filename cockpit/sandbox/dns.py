@@ -30,7 +30,7 @@ import dns.rdtypes.ANY.NS
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 
-from cockpit.sandbox.child import end_server, spawn_server
+from cockpit.sandbox.child import ChildServer, spawn_server
 from cockpit.sandbox.shared import RecordSource, SandboxError, WeightedRecordSet
 
 log = logging.getLogger(__name__)
@@ -575,7 +575,6 @@ def _cache_key(query: dns.message.Message) -> CacheKey:
 
 
 UNBOUND_START_TIMEOUT_SECONDS = 10.0
-UNBOUND_STOP_TIMEOUT_SECONDS = 5.0
 UNIX_SOCKET_PATH_MAX = 107
 
 
@@ -655,7 +654,7 @@ remote-control:
 """
 
 
-class UnboundResolver:
+class UnboundResolver(ChildServer):
     """A real unbound caching resolver in front of the authoritative server, run as a child."""
 
     @staticmethod
@@ -682,8 +681,7 @@ class UnboundResolver:
         self._more_zones = dict(more_zones or {})
         self._paths = UnboundPaths.in_dir(work_dir)
         self._name = name
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__()
 
     @property
     def address(self) -> str:
@@ -693,23 +691,11 @@ class UnboundResolver:
     def name(self) -> str:
         return self._name
 
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return None if process is None else process.pid
+    def _prepare(self) -> None:
+        self._write_config()
 
-    def start(self) -> None:
-        """Write the config, run unbound in the foreground and wait until it answers."""
-        with self._lock:
-            if self._process is not None:
-                return
-            self._write_config()
-            self._process = self._spawn()
-        try:
-            self._wait_until_answering(self._process)
-        except SandboxError:
-            self.stop()
-            raise
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
+        self._wait_until_answering(process)
 
     def _write_config(self) -> None:
         if len(str(self._paths.control_socket)) > UNIX_SOCKET_PATH_MAX:
@@ -765,12 +751,6 @@ class UnboundResolver:
             if path.exists()
         ]
         return "\n".join("\n".join(text.splitlines()[-lines:]) for text in texts) or "(empty)"
-
-    def stop(self) -> None:
-        """Terminate the unbound this object started and wait for it; safe to call twice."""
-        with self._lock:
-            process, self._process = self._process, None
-        end_server(process, UNBOUND_STOP_TIMEOUT_SECONDS)
 
     def flush(self) -> None:
         """Make unbound forget everything it cached for its zones."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,12 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from cockpit.sandbox.child import end_server, spawn_server
+from cockpit.sandbox.child import ChildServer, spawn_server
 from cockpit.sandbox.shared import SandboxError
 
 ZoneSide = Literal["old", "new"]
 
 KNOT_START_TIMEOUT_SECONDS = 10.0
-KNOT_STOP_TIMEOUT_SECONDS = 5.0
 KNOT_RELOAD_TIMEOUT_SECONDS = 10.0
 UNIX_SOCKET_PATH_MAX = 107
 CNAME_TTL_FACTOR = 4
@@ -150,7 +148,7 @@ def free_knot_port(host: str, attempts: int = 50) -> int:
     raise SandboxError(f"no port free for both UDP and TCP on {host} after {attempts} tries")
 
 
-class KnotServer:
+class KnotServer(ChildServer):
     """knotd authoritative for the hand-managed zone on loopback (127.x and ::1), as a child."""
 
     @staticmethod
@@ -162,8 +160,7 @@ class KnotServer:
             raise SandboxError(f"knot must listen on loopback (127.0.0.0/8), not {host}")
         self._host, self._port, self._zone = host, port, zone
         self._paths = KnotPaths.in_dir(work_dir, zone.origin)
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__()
         self._serial = 1
         self._side: ZoneSide = "old"
         self._ipv6 = _port_free_on_ipv6_loopback(port)
@@ -190,23 +187,11 @@ class KnotServer:
     def side(self) -> ZoneSide:
         return self._side
 
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return None if process is None else process.pid
+    def _prepare(self) -> None:
+        self._write_files()
 
-    def start(self) -> None:
-        """Write the config and zone, run knotd in the foreground and wait until it answers."""
-        with self._lock:
-            if self._process is not None:
-                return
-            self._write_files()
-            self._process = self._spawn()
-        try:
-            self._wait_for_serial(self._serial, KNOT_START_TIMEOUT_SECONDS)
-        except SandboxError:
-            self.stop()
-            raise
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
+        self._wait_for_serial(self._serial, KNOT_START_TIMEOUT_SECONDS)
 
     def _write_files(self) -> None:
         if len(str(self._paths.control_socket)) > UNIX_SOCKET_PATH_MAX:
@@ -296,9 +281,3 @@ class KnotServer:
         ]
         tail = "\n".join("\n".join(text.splitlines()[-20:]) for text in texts) or "(empty)"
         return f"knot on {self.address} {what}; config {self._paths.config}; log tail:\n{tail}"
-
-    def stop(self) -> None:
-        """Terminate the knotd this object started and wait for it; safe to call twice."""
-        with self._lock:
-            process, self._process = self._process, None
-        end_server(process, KNOT_STOP_TIMEOUT_SECONDS)
