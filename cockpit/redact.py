@@ -57,12 +57,31 @@ def redactor_for(values: Iterable[str]) -> Redactor:
 
 
 def redactor_for_config(config: Config | None, environ: Mapping[str, str]) -> Redactor:
-    """Everything secret this session could leak: named env vars' values and DSN passwords."""
+    """Everything secret this session could leak: named env vars' values and DSN passwords.
+
+    The values are also remembered process-wide (`known_secrets`), so text from outside is
+    redacted whole where it enters, before anything cuts it.
+    """
     names = config.secret_env_names() if config else STANDARD_SECRET_ENV
     values = [environ.get(name, "") for name in names]
     if config:
         values += [_dsn_password(dsn) for dsn in config.dsns()]
-    return redactor_for(values)
+    return remember_secrets(redactor_for(values))
+
+
+_known_secrets = Redactor()
+
+
+def known_secrets() -> Redactor:
+    """Every secret value any config loaded in this process named, plus the shape patterns."""
+    return _known_secrets
+
+
+def remember_secrets(redactor: Redactor) -> Redactor:
+    """Adds this redactor's values to `known_secrets` and returns it unchanged."""
+    global _known_secrets
+    _known_secrets = redactor_for([*_known_secrets.secret_values, *redactor.secret_values])
+    return redactor
 
 
 def _dsn_password(dsn: str) -> str:

@@ -195,4 +195,4 @@ def test_outside_text_redacts_whole_before_cutting() -> None:
 
 
 def test_outside_text_is_one_printable_line() -> None:
-    assert outside_text("Rate\x1b[31m exceeded\n\tnow") == "Rate [31m exceeded now"
+    assert outside_text("Rate\x1b[31m exceeded\n\tnow") == "Rate\\x1b[31m exceeded now"

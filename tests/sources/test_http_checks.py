@@ -32,7 +32,7 @@ def test_expected_body_present_or_not() -> None:
     wrong, entry = classify_http_answer(HttpAnswer(200, None, page, 0.004), 200, URL, "ok")
     assert wrong.status is Status.CRITICAL and entry.state == "unhealthy"
     assert wrong.detail == (
-        'HTTP 200 in 4.0 ms but the body lacks "ok": <html> [2J<h1>Welcome to nginx!</h1> </html>'
+        'HTTP 200 in 4.0 ms but the body lacks "ok": <html>\\x1b[2J<h1>Welcome to nginx!</h1> </html>'
     )
     assert "\x1b" not in wrong.detail and entry.reason is not None
     empty, _ = classify_http_answer(HttpAnswer(200, None, b"", 0.004), 200, URL, "ok")
@@ -43,7 +43,7 @@ def test_a_redirect_stays_unhealthy_with_an_expected_body() -> None:
     answer = HttpAnswer(301, "https://x/\x1b[31m", b"ok", 0.001)
     moved, _ = classify_http_answer(answer, 200, URL, "ok")
     assert moved.status is Status.CRITICAL
-    assert moved.detail == "redirect (HTTP 301 to https://x/ [31m) is not healthy"
+    assert moved.detail == "redirect (HTTP 301 to https://x/\\x1b[31m) is not healthy"
 
 
 def test_one_probe_user_agent() -> None:
