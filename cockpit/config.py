@@ -7,7 +7,6 @@ import ipaddress
 import itertools
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pydantic import (
 )
 
 from cockpit.log_format import AUTO, LogFormatError, compile_format
+from cockpit.untrusted_files import NotARegularFile, open_regular_file
 
 Side = Literal["old", "new"]
 RecordType = Literal["A", "AAAA", "CNAME"]
@@ -850,14 +850,13 @@ class _NotAConfigFile(Exception):
 
 
 def _regular_file_bytes(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as file:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise IsADirectoryError(path)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _NotAConfigFile(
-                "is not a regular file (a pipe, device or socket); point -c at a config file"
-            )
+    try:
+        file = open_regular_file(path)
+    except NotARegularFile:
+        raise _NotAConfigFile(
+            "is not a regular file (a pipe, device or socket); point -c at a config file"
+        ) from None
+    with file:
         data = file.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
         raise _NotAConfigFile(

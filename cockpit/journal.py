@@ -7,6 +7,7 @@ edited, removed, inserted or reordered line breaks the chain at a line `verify` 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import getpass
 import hashlib
@@ -25,7 +26,10 @@ from typing import BinaryIO, NoReturn, Self
 
 from cockpit import __version__
 from cockpit.jsonvalue import JsonValue
+from cockpit.outside import visible
+from cockpit.read_back import UnreadableValue, readable_data
 from cockpit.redact import Redactor
+from cockpit.untrusted_files import NotARegularFile, open_regular_file
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -355,8 +359,8 @@ def journals_newest_first(directory: Path, name_hint: str) -> list[Path]:
 def journal_header(path: Path) -> dict[str, JsonValue] | None:
     """The header record's data of a journal, None when its first line is not a header."""
     try:
-        with path.open("rb") as stream:
-            first = stream.readline()
+        with _open_journal(path) as stream:
+            first = stream.readline(MAX_LINE_BYTES + 1)
     except OSError:
         return None
     try:
@@ -427,10 +431,18 @@ def _truncate_quietly(fd: int, size_bytes: int) -> None:
 
 # --- reading --------------------------------------------------------------------------------
 
+MAX_JOURNAL_BYTES = 1024**3
+"""A larger file is refused: an 8-hour session writes tens of megabytes."""
+MAX_LINE_BYTES = 4 * 1024**2
+"""A longer line is damage, read past in bounded chunks: the largest record is a screen."""
+_SKIP_CHUNK_BYTES = 64 * 1024
+_SHOWN_KEY_CHARS = 40
+_NOT_A_JOURNAL_FIX = "give the path of a session journal (a .jsonl file in journal.dir)"
+
 
 @dataclass(frozen=True, slots=True)
 class JournalRecord:
-    """One complete, well-formed journal line."""
+    """One complete, well-formed journal line; every string in `data` made visible."""
 
     line_number: int
     seq: int
@@ -457,6 +469,40 @@ class _RawLine:
     byte_offset: int
     content: bytes
     terminated: bool
+    too_long: bool = False
+
+
+class _UnsuitableJournal(OSError):
+    """The path is not a journal file a reader should open: not a regular file, or too big."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(errno.EINVAL, problem, str(path))
+
+
+def _open_journal(path: Path) -> BinaryIO:
+    """The journal opened for reading, never blocking: a regular file of a sane size, or OSError."""
+    try:
+        stream = open_regular_file(path)
+    except IsADirectoryError:
+        raise _UnsuitableJournal(path, f"it is a directory; {_NOT_A_JOURNAL_FIX}") from None
+    except NotARegularFile as error:
+        raise _UnsuitableJournal(
+            path, f"it is {error.kind_words}, not a regular file; {_NOT_A_JOURNAL_FIX}"
+        ) from None
+    size_bytes = os.fstat(stream.fileno()).st_size
+    if size_bytes > MAX_JOURNAL_BYTES:
+        stream.close()
+        raise _too_large(path)
+    return stream
+
+
+def _too_large(path: Path) -> _UnsuitableJournal:
+    """The refusal of a file past MAX_JOURNAL_BYTES."""
+    return _UnsuitableJournal(
+        path,
+        f"it is larger than {MAX_JOURNAL_BYTES // 1024**3} GiB, and a session journal is tens "
+        f"of megabytes; {_NOT_A_JOURNAL_FIX}",
+    )
 
 
 class _BadLine(Exception):
@@ -470,8 +516,8 @@ class _UnreadableLine(_BadLine):
 def read_journal(path: Path) -> tuple[list[JournalRecord], TruncatedTail | None]:
     """Every complete record, and the cut-off last line if any; JournalError if damaged."""
     try:
-        with path.open("rb") as stream:
-            return _read_records(path, _raw_lines(stream))
+        with _open_journal(path) as stream:
+            return _read_records(path, _raw_lines(stream, path))
     except OSError as error:
         raise JournalError(f"cannot read journal {path}: {_describe_os_error(error)}") from error
 
@@ -501,14 +547,40 @@ def _raise_damaged(path: Path, line: _RawLine, problem: _BadLine) -> NoReturn:
     )
 
 
-def _raw_lines(stream: BinaryIO) -> Iterator[_RawLine]:
-    """The file's lines with their 1-based numbers and starting byte offsets."""
-    offset = 0
-    for line_number, chunk in enumerate(stream, start=1):
+def _raw_lines(
+    stream: BinaryIO, path: Path, offset: int = 0, first_line: int = 1
+) -> Iterator[_RawLine]:
+    """The file's lines from `offset` on, with their 1-based numbers and byte offsets.
+
+    Memory stays bounded: a line longer than MAX_LINE_BYTES comes back empty and marked too
+    long, and reading past MAX_JOURNAL_BYTES raises OSError, as a journal never grows so big.
+    """
+    for line_number in count(first_line):
+        chunk = stream.readline(MAX_LINE_BYTES + 1)
+        if not chunk:
+            return
         terminated = chunk.endswith(b"\n")
-        content = chunk[:-1] if terminated else chunk
-        yield _RawLine(line_number, offset, content, terminated)
-        offset += len(chunk)
+        if len(chunk) > MAX_LINE_BYTES and not terminated:
+            skipped, terminated = _skip_rest_of_line(stream, path)
+            line = _RawLine(line_number, offset, b"", terminated, too_long=True)
+            offset += len(chunk) + skipped
+        else:
+            line = _RawLine(line_number, offset, chunk[:-1] if terminated else chunk, terminated)
+            offset += len(chunk)
+        if offset > MAX_JOURNAL_BYTES:
+            raise _too_large(path)
+        yield line
+
+
+def _skip_rest_of_line(stream: BinaryIO, path: Path) -> tuple[int, bool]:
+    """Reads past the rest of an overlong line in bounded chunks: (bytes skipped, terminated)."""
+    skipped = 0
+    while skipped <= MAX_JOURNAL_BYTES:
+        chunk = stream.readline(_SKIP_CHUNK_BYTES)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped, bool(chunk)
+    raise _too_large(path)
 
 
 def _tail_of(line: _RawLine) -> TruncatedTail:
@@ -523,6 +595,10 @@ def _parse_record(line: _RawLine) -> JournalRecord:
 
 def _parse_chained_record(line: _RawLine) -> tuple[JournalRecord, str]:
     """The record on one line with the `prev` digest it claims, or _BadLine."""
+    if line.too_long:
+        raise _BadLine(
+            f"is longer than {MAX_LINE_BYTES // 1024**2} MiB, which no record is (damaged file?)"
+        )
     text, value = _decode_json(line.content)
     if not isinstance(value, dict):
         raise _BadLine(f"is JSON but not an object ({type(value).__name__})")
@@ -531,7 +607,7 @@ def _parse_chained_record(line: _RawLine) -> tuple[JournalRecord, str]:
         line_number=line.line_number,
         seq=_seq_field(value["seq"]),
         t=_time_field(value["t"]),
-        kind=_text_field("kind", value["kind"]),
+        kind=visible(_text_field("kind", value["kind"])),
         data=_data_field(value["data"]),
         raw=text,
     )
@@ -561,12 +637,11 @@ def _check_keys(keys: list[str]) -> None:
     """Requires exactly the record keys, in the order the writer uses."""
     missing = [key for key in RECORD_KEYS if key not in keys]
     unexpected = [key for key in keys if key not in RECORD_KEYS]
+    shown = ", ".join(visible(key)[:_SHOWN_KEY_CHARS] for key in keys)
     if missing or unexpected:
-        raise _BadLine(
-            f"has keys {', '.join(keys) or 'none'}; a record has exactly {', '.join(RECORD_KEYS)}"
-        )
+        raise _BadLine(f"has keys {shown or 'none'}; a record has exactly {', '.join(RECORD_KEYS)}")
     if tuple(keys) != RECORD_KEYS:
-        raise _BadLine(f"has its keys out of order ({', '.join(keys)}); the line was rewritten")
+        raise _BadLine(f"has its keys out of order ({shown}); the line was rewritten")
 
 
 def _seq_field(value: object) -> int:
@@ -601,10 +676,13 @@ def _prev_field(value: object) -> str:
 
 
 def _data_field(value: object) -> dict[str, JsonValue]:
-    """The `data` value, which must be a JSON object."""
+    """The `data` value, a JSON object, with its strings made visible (see readable_data)."""
     if not isinstance(value, dict):
         raise _BadLine(f"has data of type {type(value).__name__}; data must be an object")
-    return value
+    try:
+        return readable_data(value)
+    except UnreadableValue as problem:
+        raise _BadLine(f"has data that {problem}") from None
 
 
 def _describe_os_error(error: OSError) -> str:
@@ -656,8 +734,8 @@ class Verification:
 def verify_journal(path: Path) -> Verification:
     """Checks every line's structure, seq and hash link; never raises for a bad file."""
     try:
-        with path.open("rb") as stream:
-            return _verify_lines(_raw_lines(stream))
+        with _open_journal(path) as stream:
+            return _verify_lines(_raw_lines(stream, path))
     except OSError as error:
         return _unverifiable(f"cannot read {path}: {_describe_os_error(error)}")
 
@@ -789,30 +867,35 @@ class JournalTail:
         """
         if self._damage is not None:
             raise self._damage
-        try:
-            with self._path.open("rb") as stream:
-                stream.seek(self._offset)
-                chunk = stream.read()
-        except OSError as error:
-            raise JournalError(
-                f"cannot read journal {self._path}: {_describe_os_error(error)}"
-            ) from error
-        complete = chunk[: chunk.rfind(b"\n") + 1]
         records: list[JournalRecord] = []
-        for content in complete.splitlines():
-            try:
-                records.append(self._accept(content))
-            except JournalError as damage:
-                if not records:
-                    raise
-                self._damage = damage
-                break
+        try:
+            self._read_lines(records)
+        except JournalError as damage:
+            if not records:
+                raise
+            self._damage = damage
+        except OSError as error:
+            unreadable = JournalError(
+                f"cannot read journal {self._path}: {_describe_os_error(error)}"
+            )
+            if not records:
+                raise unreadable from error
+            self._damage = unreadable
         return records
 
-    def _accept(self, content: bytes) -> JournalRecord:
-        self._line_number += 1
-        line = _RawLine(self._line_number, self._offset, content, True)
-        self._offset += len(content) + 1
+    def _read_lines(self, records: list[JournalRecord]) -> None:
+        """Appends each complete line's record; a line still being written waits for next time."""
+        with _open_journal(self._path) as stream:
+            stream.seek(self._offset)
+            for line in _raw_lines(stream, self._path, self._offset, self._line_number + 1):
+                if not line.terminated and not line.too_long:
+                    return
+                records.append(self._accept(line))
+
+    def _accept(self, line: _RawLine) -> JournalRecord:
+        """The line's record once it continues the chain; JournalError when it does not."""
+        self._line_number = line.line_number
+        self._offset = line.byte_offset + len(line.content) + 1
         try:
             record, prev = _parse_chained_record(line)
         except _BadLine as problem:
@@ -820,7 +903,7 @@ class JournalTail:
         problem_text = self._chain.problem_with(record, prev)
         if problem_text is not None:
             _raise_damaged(self._path, line, _BadLine(problem_text))
-        self._chain.accept(record, content)
+        self._chain.accept(record, line.content)
         return record
 
 
@@ -850,8 +933,8 @@ def read_checked(path: Path) -> CheckedRead:
     file cannot be read.
     """
     try:
-        with path.open("rb") as stream:
-            return _read_checked_lines(_raw_lines(stream))
+        with _open_journal(path) as stream:
+            return _read_checked_lines(_raw_lines(stream, path))
     except OSError as error:
         raise JournalError(f"cannot read journal {path}: {_describe_os_error(error)}") from error
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cockpit
+import cockpit.journal as journal_module
 from cockpit.journal import (
     FORMAT_VERSION,
     GENESIS,
@@ -33,6 +34,8 @@ from cockpit.journal import (
     verify_journal,
 )
 from cockpit.jsonvalue import JsonValue
+from cockpit.outside import visible
+from cockpit.read_back import readable_data
 from cockpit.redact import Redactor, redactor_for
 
 START = datetime(2026, 11, 22, 1, 2, 3, 123456, tzinfo=UTC)
@@ -338,12 +341,12 @@ def test_nan_and_infinity_are_refused_without_breaking_the_chain(tmp_path: Path)
     assert len(lines_of(writer.path)) == 4
 
 
-def test_lone_surrogates_round_trip(tmp_path: Path) -> None:
+def test_lone_surrogates_are_written_and_read_back_spelled_out(tmp_path: Path) -> None:
     with create_writer(tmp_path) as writer:
         writer.append("reading", {"file": "report-\udcff.txt"})
 
     records, _ = read_journal(writer.path)
-    assert records[1].data == {"file": "report-\udcff.txt"}
+    assert records[1].data == {"file": "report-\\udcff.txt"}
     assert verify_journal(writer.path).intact
 
 
@@ -665,10 +668,10 @@ def test_directory_is_reported_not_raised(tmp_path: Path) -> None:
 def test_permission_denied_is_reported_not_raised(
     journal: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(self: Path, *args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(path: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(journal_module, "open_regular_file", refuse)
 
     verification = verify_journal(journal)
 
@@ -720,8 +723,9 @@ def test_payloads_read_back_as_written(
     records, tail = read_journal(writer.path)
 
     assert tail is None
-    assert [record.data for record in records[1:-1]] == [redactor.scrub(p) for p in payloads]
-    assert all(record.kind == kind for record in records[1:-1])
+    expected = [readable_data(redactor.scrub(p)) for p in payloads]
+    assert [record.data for record in records[1:-1]] == expected
+    assert all(record.kind == visible(kind) for record in records[1:-1])
     assert verify_journal(writer.path).intact
 
 
