@@ -12,6 +12,7 @@ import fcntl
 import getpass
 import hashlib
 import json
+import math
 import os
 import re
 import socket
@@ -608,7 +609,7 @@ def _parse_chained_record(line: _RawLine) -> tuple[JournalRecord, str]:
         seq=_seq_field(value["seq"]),
         t=_time_field(value["t"]),
         kind=visible(_text_field("kind", value["kind"])),
-        data=_data_field(value["data"]),
+        data=_data_field(value["data"], text),
         raw=text,
     )
     return record, _prev_field(value["prev"])
@@ -623,7 +624,7 @@ def _decode_json(content: bytes) -> tuple[str, object]:
             f"is not UTF-8 text (byte {error.start} is {content[error.start]:#04x}; binary data?)"
         ) from None
     try:
-        return text, json.loads(text, parse_constant=_reject_constant)
+        return text, json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as error:
         raise _UnreadableLine(f"is not valid JSON ({error})") from None
 
@@ -631,6 +632,14 @@ def _decode_json(content: bytes) -> tuple[str, object]:
 def _reject_constant(name: str) -> NoReturn:
     """Refuses NaN and Infinity, which the writer never produces."""
     raise ValueError(f"{name} is not allowed in a journal")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent; ValueError when it overflows (`1e999`)."""
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:20]} is out of range, which the writer never writes")
+    return number
 
 
 def _check_keys(keys: list[str]) -> None:
@@ -675,12 +684,12 @@ def _prev_field(value: object) -> str:
     return text
 
 
-def _data_field(value: object) -> dict[str, JsonValue]:
+def _data_field(value: object, line_text: str) -> dict[str, JsonValue]:
     """The `data` value, a JSON object, with its strings made visible (see readable_data)."""
     if not isinstance(value, dict):
         raise _BadLine(f"has data of type {type(value).__name__}; data must be an object")
     try:
-        return readable_data(value)
+        return readable_data(value, line_text)
     except UnreadableValue as problem:
         raise _BadLine(f"has data that {problem}") from None
 

@@ -1,13 +1,11 @@
-"""A journal record's data read back: bounded in depth, numbers finite, every string visible.
+"""A journal record's data read back: bounded in depth and every string visible.
 
 A journal file can be edited or damaged by anyone who can write it, so what comes back from it
 is outside text: a control character in it must not reach a terminal, and a value nested
-thousands deep or an infinite number (`1e999` parses as one) must not reach a reader.
+thousands deep must not reach a reader that walks it recursively.
 """
 
 from __future__ import annotations
-
-import math
 
 from cockpit.jsonvalue import JsonValue
 from cockpit.outside import visible
@@ -17,15 +15,27 @@ MAX_DATA_DEPTH = 64
 
 
 class UnreadableValue(ValueError):
-    """A value no cockpit writes: nested too deep, or an infinite number."""
+    """A value no cockpit writes: nested too deep."""
 
 
-def readable_data(data: dict[str, JsonValue]) -> dict[str, JsonValue]:
+def readable_data(
+    data: dict[str, JsonValue], source_json: str | None = None
+) -> dict[str, JsonValue]:
     """The data with every string made visible (line breaks and tabs kept), or UnreadableValue.
 
-    Keys are spelled out entirely, as a key is always shown on one line.
+    Keys are spelled out entirely, as a key is always shown on one line. `source_json`, the
+    text the data was parsed from, saves the walk: when it holds no escape, no unprintable
+    character and too few brackets to nest deeply, as most lines do, the data is readable.
     """
+    if source_json is not None and _plainly_readable(source_json):
+        return data
     return {visible(key): _readable(value, 1) for key, value in data.items()}
+
+
+def _plainly_readable(source_json: str) -> bool:
+    """Whether JSON text this plain can only hold printable strings nested a few levels."""
+    brackets = source_json.count("[") + source_json.count("{")
+    return brackets < MAX_DATA_DEPTH and "\\" not in source_json and source_json.isprintable()
 
 
 def readable_text(text: str) -> str:
@@ -42,21 +52,10 @@ def _readable(value: JsonValue, depth: int) -> JsonValue:
     """One value made readable at `depth` levels below the data."""
     if isinstance(value, str):
         return readable_text(value)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        return _finite(value)
-    if isinstance(value, int):
+    if not isinstance(value, list | dict):
         return value
     if depth >= MAX_DATA_DEPTH:
         raise UnreadableValue(f"nests deeper than {MAX_DATA_DEPTH} levels")
     if isinstance(value, list):
         return [_readable(item, depth + 1) for item in value]
     return {visible(key): _readable(item, depth + 1) for key, item in value.items()}
-
-
-def _finite(value: float) -> float:
-    """The number, when it is finite: the writer refuses infinity, so one here is damage."""
-    if not math.isfinite(value):
-        raise UnreadableValue(f"holds the number {value}, which no cockpit writes")
-    return value
