@@ -39,7 +39,8 @@ END_KIND = "end"
 RESUME_KIND = "resume"
 RECORD_KEYS = ("seq", "t", "kind", "prev", "data")
 
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TIMESTAMP_AFTER_YEAR = "-%m-%dT%H:%M:%S.%fZ"
+"""The year is written separately: strftime's %Y leaves years before 1000 unpadded."""
 _FILE_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -128,7 +129,8 @@ def format_timestamp(moment: datetime) -> str:
     """An aware datetime as UTC ISO-8601 with microseconds and a `Z` suffix."""
     if moment.utcoffset() is None:
         raise ValueError(f"journal times must be timezone-aware, got naive {moment!r}")
-    return moment.astimezone(UTC).strftime(_TIMESTAMP_FORMAT)
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}{utc.strftime(_TIMESTAMP_AFTER_YEAR)}"
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -9,6 +9,11 @@ JsonScalar: TypeAlias = str | int | float | bool | None
 JsonValue: TypeAlias = JsonScalar | list["JsonValue"] | dict[str, "JsonValue"]
 
 
+def json_string(value: JsonValue) -> str | None:
+    """The value when it is a JSON string, else None (never a list or number as text)."""
+    return value if isinstance(value, str) else None
+
+
 def json_text(value: JsonValue) -> str:
     """The value as text; empty for null."""
     return "" if value is None else str(value)
@@ -35,10 +40,19 @@ def json_object(value: JsonValue) -> dict[str, JsonValue]:
 
 
 def json_number(value: JsonValue) -> float | None:
-    """The number as a float; None for booleans and anything not a number."""
+    """The number as a float; None for booleans, anything not a number and integers too large
+    for a float (a journal read back may hold one)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def json_int(value: JsonValue) -> int | None:
+    """The value when it is a JSON integer (not a boolean), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def json_distinct(values: Iterable[JsonValue]) -> list[JsonValue]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,7 +122,10 @@ class Reading:
         value = self.values.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return None
 
 
 def reading_to_json(reading: Reading) -> dict[str, JsonValue]:
@@ -139,19 +143,87 @@ def reading_to_json(reading: Reading) -> dict[str, JsonValue]:
 
 
 def reading_from_json(data: Mapping[str, JsonValue]) -> Reading:
-    """Rebuilds a journaled reading; raises ValueError (or KeyError) on a malformed one."""
-    values = data.get("values") or {}
-    stale_after = data.get("stale_after_seconds")
-    if not isinstance(values, dict):
+    """Rebuilds a journaled reading; ValueError (only) when it is not one.
+
+    A journal read back may hold anything, so every field is checked: a status no version
+    knows reads as UNKNOWN, an odd detail or staleness limit as absent.
+    """
+    values = data.get("values")
+    if values is not None and not isinstance(values, dict):
         raise ValueError("reading values must be an object")
-    if stale_after is not None and not isinstance(stale_after, int | float):
-        raise ValueError("stale_after_seconds must be a number")
+    if values and not _within_float_range(values):
+        raise ValueError("a reading value is a number too large for any signal")
     return Reading(
-        signal_id=str(data["signal"]),
-        kind=SignalKind(str(data["kind"])),
-        status=Status(str(data["status"])),
-        observed_at=datetime.fromisoformat(str(data["observed_at"])),
-        values={key: _frozen_value(value) for key, value in values.items()},
-        detail=str(data.get("detail") or ""),
-        stale_after_seconds=None if stale_after is None else float(stale_after),
+        signal_id=_signal_id(data.get("signal")),
+        kind=_signal_kind(data.get("kind")),
+        status=status_from_json(data.get("status")),
+        observed_at=_aware_time(data.get("observed_at")),
+        values={key: _frozen_value(value) for key, value in (values or {}).items()},
+        detail=_text_or_empty(data.get("detail")),
+        stale_after_seconds=_seconds_or_none(data.get("stale_after_seconds")),
     )
+
+
+_KIND_NAMES = frozenset(kind.value for kind in SignalKind)
+_LARGEST_FLOAT = sys.float_info.max
+_STATUS_NAMES = frozenset(status.value for status in Status)
+
+
+def _within_float_range(value: JsonValue) -> bool:
+    """Whether every integer inside converts to a float, as every reader of a value expects."""
+    if isinstance(value, dict):
+        return all(_within_float_range(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_within_float_range(item) for item in value)
+    return not isinstance(value, int) or abs(value) <= _LARGEST_FLOAT
+
+
+def _signal_id(value: JsonValue) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"a reading's signal must be a name, not {_shown(value)}")
+    return value
+
+
+def _signal_kind(value: JsonValue) -> SignalKind:
+    if isinstance(value, str) and value in _KIND_NAMES:
+        return SignalKind(value)
+    raise ValueError(f"{_shown(value)} is not a signal kind")
+
+
+def status_from_json(value: JsonValue) -> Status:
+    """A recorded status; UNKNOWN when it is none this version knows (or not even text)."""
+    if isinstance(value, str) and value in _STATUS_NAMES:
+        return Status(value)
+    return Status.UNKNOWN
+
+
+def _aware_time(value: JsonValue) -> datetime:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    raise ValueError(f"a reading's observed_at must be a time with its zone, not {_shown(value)}")
+
+
+def _text_or_empty(value: JsonValue) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _seconds_or_none(value: JsonValue) -> float | None:
+    """A non-negative, finite number of seconds; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _shown(value: JsonValue) -> str:
+    """A short description of a value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 
 from cockpit.clock import Clock
 from cockpit.journal import END_KIND, Verification
+from cockpit.jsonvalue import json_string
 from cockpit.model import SignalKind
-from cockpit.timeline import Mark, Timeline
+from cockpit.timeline import Mark, Timeline, shifted
 
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 """The speeds `>` and `<` step through, in times real time."""
@@ -99,7 +100,7 @@ def advanced(playback: Playback, elapsed_seconds: float) -> Playback:
     """
     if playback.live or not playback.playing or elapsed_seconds <= 0:
         return playback
-    position = playback.position + timedelta(seconds=elapsed_seconds * playback.speed)
+    position = shifted(playback.position, timedelta(seconds=elapsed_seconds * playback.speed))
     if position < playback.end:
         return replace(playback, position=position)
     if playback.follow:
@@ -116,7 +117,7 @@ def moved_to(playback: Playback, at: datetime) -> Playback:
 
 def stepped(playback: Playback, seconds: float) -> Playback:
     """The position `seconds` later (or earlier, when negative), kept within the journal."""
-    return moved_to(playback, playback.position + timedelta(seconds=seconds))
+    return moved_to(playback, shifted(playback.position, timedelta(seconds=seconds)))
 
 
 def at_live_edge(playback: Playback, now: datetime, *, ended: bool) -> Playback:
@@ -150,12 +151,13 @@ def chain_problem(verification: Verification) -> str | None:
 
 def journal_kinds(timeline: Timeline) -> frozenset[SignalKind]:
     """The signal families the journal holds readings of: the panels this session had."""
+    names = {member.value for member in SignalKind}
     kinds = set()
     for signal_id in timeline.signal_ids():
         readings = timeline.raw_readings(signal_id)
-        kind = readings[0][1].get("kind") if readings else None
-        if kind in {member.value for member in SignalKind}:
-            kinds.add(SignalKind(str(kind)))
+        kind = json_string(readings[0][1].get("kind")) if readings else None
+        if kind in names:
+            kinds.add(SignalKind(kind))
     return frozenset(kinds)
 
 
@@ -175,7 +177,7 @@ def writer_alive(timeline: Timeline) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
+    except (OSError, OverflowError):
         return True
     return True
 

@@ -9,6 +9,7 @@ disagree.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from bisect import bisect_right
 from collections import Counter
@@ -39,6 +40,7 @@ from cockpit.jsonvalue import (
     json_items,
     json_number,
     json_object,
+    json_string,
     json_text,
     json_text_values,
 )
@@ -60,6 +62,7 @@ from cockpit.timeline import (
     NOTE_KIND,
     Timeline,
     action_text,
+    aware_time,
 )
 
 REPORT_FORMAT = "cutover-cockpit-report"
@@ -172,7 +175,7 @@ class _Run:
         """How the run ended: the completed outcome, refused, unplannable or unfinished."""
         completed = self.first("completed")
         if completed is not None:
-            return str(completed.data.get("outcome") or "unknown")
+            return json_string(completed.data.get("outcome")) or "unknown"
         for phase in ("refused", "unplannable"):
             if self.first(phase) is not None:
                 return phase
@@ -262,7 +265,7 @@ class _Walk:
             self.runs[key] = []
             self.labels[key] = f"A{len(self.labels) + 1}"
         self.runs[key].append(record)
-        label, phase = self.labels[key], data.get("phase")
+        label, phase = self.labels[key], json_string(data.get("phase"))
         extra: dict[str, JsonValue] = {"action_id": label, "action": key[3], "phase": phase}
         if phase in MARK_PHASES:
             self._entry(record, "action", key[1], f"{label} {action_text(data)}", **extra)
@@ -333,11 +336,11 @@ class _Walk:
 
 def _observed_words(observed: JsonValue) -> str:
     """'observed 2026-11-22 01:11:40 UTC' from a reading's isoformat time; '' when unknown."""
+    moment = aware_time(observed)
     try:
-        moment = datetime.fromisoformat(json_text(observed))
-    except ValueError:
+        return f"observed {date_time(format_timestamp(moment))} UTC" if moment else ""
+    except OverflowError:
         return ""
-    return f"observed {date_time(format_timestamp(moment))} UTC" if moment.tzinfo else ""
 
 
 def _auto_abort_text(data: Mapping[str, JsonValue]) -> str:
@@ -884,8 +887,10 @@ def _held(
 
 
 def _scaled(value: JsonValue, factor: float) -> float | None:
+    """The number times `factor`; None when it is not a number or the product is not finite."""
     number = json_number(value)
-    return None if number is None else number * factor
+    scaled = None if number is None else number * factor
+    return scaled if scaled is not None and math.isfinite(scaled) else None
 
 
 def _rounded(value: float) -> float:

@@ -5,21 +5,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from cockpit.jsonvalue import JsonValue, json_object, json_text
+from cockpit.jsonvalue import JsonValue, json_int, json_object, json_text
 from cockpit.sources.traffic import split_percent
 from cockpit.units import percent_number
 
 INTACT_WORDS = "Chain intact"
+MAX_WEIGHT = 1_000_000
+"""Route 53 weights go to 255 and ALB weights to 999; a larger one read back is not a weight."""
 NAMED_OUTCOMES = ("succeeded", "failed", "refused", "cancelled")
 
 
 def weights_percent(raw: JsonValue) -> tuple[float, float] | None:
-    """(old %, new %) from raw weights as recorded, or None."""
+    """(old %, new %) from raw weights as recorded, or None when they are not two weights."""
     weights = json_object(raw)
-    old, new = weights.get("old"), weights.get("new")
-    if isinstance(old, int) and isinstance(new, int):
-        return split_percent(old, new)
-    return None
+    old, new = json_int(weights.get("old")), json_int(weights.get("new"))
+    if old is None or new is None or not (0 <= old <= MAX_WEIGHT and 0 <= new <= MAX_WEIGHT):
+        return None
+    return split_percent(old, new)
 
 
 def baseline_words(data: Mapping[str, JsonValue]) -> str:

@@ -24,8 +24,8 @@ from cockpit.journal import (
     parse_timestamp,
     read_journal,
 )
-from cockpit.jsonvalue import JsonValue
-from cockpit.model import Reading, Status, Value, reading_from_json
+from cockpit.jsonvalue import JsonValue, json_int, json_number, json_string, json_text
+from cockpit.model import Reading, Status, Value, reading_from_json, status_from_json
 from cockpit.recording import (
     COUNTDOWN_KEYS,
     KEYFRAME_KIND,
@@ -38,6 +38,8 @@ from cockpit.state import State, Track
 
 REPLAY_HISTORY = 60
 """Recorded readings per signal a replayed state keeps for its sparklines."""
+MAX_PID = 2**31 - 1
+"""A larger (or non-positive) pid in a journal is not a process this host could have."""
 
 ACTION_KIND = "action"
 NOTE_KIND = "note"
@@ -78,15 +80,18 @@ class _SignalRecords:
 
     times: list[datetime] = field(default_factory=list)
     raw: list[Mapping[str, JsonValue]] = field(default_factory=list)
-    parsed: dict[int, Reading] = field(default_factory=dict)
+    parsed: dict[int, Reading | None] = field(default_factory=dict)
     stale_times: list[datetime] = field(default_factory=list)
     stale_marks: list[tuple[bool, datetime | None]] = field(default_factory=list)
 
-    def reading(self, index: int) -> Reading:
-        reading = self.parsed.get(index)
-        if reading is None:
-            reading = self.parsed[index] = reading_from_json(self.raw[index])
-        return reading
+    def reading(self, index: int) -> Reading | None:
+        """The recorded reading at `index`; None when the journal holds no reading there."""
+        if index not in self.parsed:
+            try:
+                self.parsed[index] = reading_from_json(self.raw[index])
+            except ValueError:
+                self.parsed[index] = None
+        return self.parsed[index]
 
 
 @dataclass(frozen=True)
@@ -143,8 +148,8 @@ class Timeline:
         if record.kind == HEADER_KIND and self.header is None:
             self.header = record.data
         self._add_operator(record.data.get("operator"))
-        operator, pid = record.data.get("operator"), record.data.get("pid")
-        if isinstance(operator, str) and isinstance(pid, int):
+        operator, pid = json_string(record.data.get("operator")), json_int(record.data.get("pid"))
+        if operator is not None and pid is not None and 0 < pid <= MAX_PID:
             self.writer = (operator.rpartition("@")[2], pid)
 
     def _add_operator(self, name: JsonValue) -> None:
@@ -155,7 +160,10 @@ class Timeline:
         self._add_reading(record.t, record.data)
 
     def _add_reading(self, at: datetime, data: Mapping[str, JsonValue]) -> None:
-        signal = self._signals.setdefault(str(data.get("signal")), _SignalRecords())
+        signal_id = json_string(data.get("signal"))
+        if not signal_id:
+            return
+        signal = self._signals.setdefault(signal_id, _SignalRecords())
         if signal.raw and signal.raw[-1].get("observed_at") == data.get("observed_at"):
             return
         signal.times.append(at)
@@ -168,25 +176,26 @@ class Timeline:
                 self._add_reading(record.t, data)
 
     def _on_stale(self, record: JournalRecord) -> None:
-        signal = self._signals.setdefault(str(record.data.get("signal")), _SignalRecords())
-        observed = record.data.get("observed_at")
-        observed_at = datetime.fromisoformat(observed) if isinstance(observed, str) else None
+        signal_id = json_string(record.data.get("signal"))
+        if not signal_id:
+            return
+        signal = self._signals.setdefault(signal_id, _SignalRecords())
+        observed_at = aware_time(record.data.get("observed_at"))
         signal.stale_times.append(record.t)
         signal.stale_marks.append((record.data.get("stale") is True, observed_at))
         if record.data.get("stale") is True:
-            text = f"{record.data.get('signal')}: went STALE (no fresh reading)"
-            self._add_event(Event(record.t, str(record.data.get("signal")), "status", None, text))
+            text = f"{signal_id}: went STALE (no fresh reading)"
+            self._add_event(Event(record.t, signal_id, "status", None, text))
 
     def _on_status(self, record: JournalRecord) -> None:
         data = record.data
         before = data.get("before")
-        after = Status(str(data.get("after")))
         event = status_event(
             record.t,
-            str(data.get("signal")),
-            Status(str(before)) if before is not None else None,
-            after,
-            str(data.get("detail") or ""),
+            json_text(data.get("signal")),
+            None if before is None else status_from_json(before),
+            status_from_json(data.get("after")),
+            json_text(data.get("detail")),
         )
         self._add_event(event)
 
@@ -209,7 +218,8 @@ class Timeline:
 
     def _on_action(self, record: JournalRecord) -> None:
         data = record.data
-        action, run, phase = str(data.get("action")), str(data.get("run")), data.get("phase")
+        action, run = str(data.get("action")), str(data.get("run"))
+        phase = json_string(data.get("phase"))
         self._add_operator(data.get("actor"))
         key = f"{record.data.get('actor')}/{run}/{action}"
         if phase == "started":
@@ -282,9 +292,12 @@ class Timeline:
             if index == 0:
                 continue
             first = max(0, index - max(1, history_limit))
-            history = [records.reading(i) for i in range(first, index - 1)]
             latest = _as_live(records, index - 1, at)
-            tracks[signal_id] = Track(latest, (*history, latest))
+            if latest is None:
+                continue
+            history = [records.reading(i) for i in range(first, index - 1)]
+            known = [reading for reading in history if reading is not None]
+            tracks[signal_id] = Track(latest, (*known, latest))
         return State(MappingProxyType(tracks), REPLAY_HISTORY)
 
     def events_until(self, at: datetime, limit: int) -> tuple[Event, ...]:
@@ -329,9 +342,9 @@ class Timeline:
         points = []
         for at, raw in zip(records.times, records.raw, strict=True):
             values = raw.get("values")
-            number = values.get(value_name) if isinstance(values, dict) else None
-            if isinstance(number, int | float) and not isinstance(number, bool):
-                points.append((at, float(number)))
+            number = json_number(values.get(value_name)) if isinstance(values, dict) else None
+            if number is not None:
+                points.append((at, number))
         return points
 
     def raw_readings(self, signal_id: str) -> list[tuple[datetime, Mapping[str, JsonValue]]]:
@@ -340,14 +353,16 @@ class Timeline:
         return list(zip(records.times, records.raw, strict=True)) if records else []
 
 
-def _as_live(records: _SignalRecords, index: int, at: datetime) -> Reading:
-    """The recorded reading as the screen showed it at `at`.
+def _as_live(records: _SignalRecords, index: int, at: datetime) -> Reading | None:
+    """The recorded reading as the screen showed it at `at`; None when it cannot be read.
 
     A reading is journaled only when it changes, so between records the live screen held a
     fresh copy of it: its age is kept and its countdowns run on. A signal the cockpit saw go
     stale keeps the time of its last real reading, so it shows STALE here too.
     """
     reading = records.reading(index)
+    if reading is None:
+        return None
     recorded_at = records.times[index]
     mark = bisect_right(records.stale_times, at)
     if mark and records.stale_times[mark - 1] >= recorded_at:
@@ -356,7 +371,17 @@ def _as_live(records: _SignalRecords, index: int, at: datetime) -> Reading:
             return _replaced(reading, observed_at or reading.observed_at, reading.values)
     elapsed = at - recorded_at
     values = _counted_down(reading.values, elapsed.total_seconds())
-    return _replaced(reading, reading.observed_at + elapsed, values)
+    return _replaced(reading, shifted(reading.observed_at, elapsed), values)
+
+
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment` moved by `delta`, held at the calendar's ends (a journal's times may be)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        if delta > timedelta(0):
+            return datetime.max.replace(tzinfo=moment.tzinfo)
+        return datetime.min.replace(tzinfo=moment.tzinfo)
 
 
 def _replaced(reading: Reading, observed_at: datetime, values: Mapping[str, Value]) -> Reading:
@@ -382,10 +407,11 @@ def _count_down(key: str, value: Value, seconds: float) -> Value:
         return _counted_down(value, seconds)
     if isinstance(value, tuple):
         return tuple(_count_down(key, item, seconds) for item in value)
-    if key in COUNTDOWN_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
-        left = max(0.0, float(value) - seconds)
-        return int(left) if isinstance(value, int) else left
-    return value
+    number = json_number(value) if key in COUNTDOWN_KEYS else None
+    if number is None:
+        return value
+    left = max(0.0, number - seconds)
+    return int(left) if isinstance(value, int) else left
 
 
 def action_text(data: Mapping[str, JsonValue]) -> str:
@@ -419,6 +445,17 @@ def _list(value: JsonValue) -> list[JsonValue]:
 
 def _text_or_none(value: JsonValue) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def aware_time(value: JsonValue) -> datetime | None:
+    """A journaled ISO time with its zone; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def moment(text: str, timeline: Timeline) -> datetime:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from cockpit.jsonvalue import JsonValue
+from cockpit.jsonvalue import JsonValue, json_number
 
 
 class ActionId(StrEnum):
@@ -50,7 +50,7 @@ class GuardFact:
             label=str(data.get("label") or ""),
             value=str(data.get("value") or ""),
             signal_id=signal if isinstance(signal, str) else None,
-            age_seconds=float(age) if isinstance(age, int | float) else None,
+            age_seconds=json_number(age),
         )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cockpit.actions.model import ActionId, Inverse, SessionFacts
 from cockpit.journal import HEADER_KIND, RESUME_KIND, JournalError, read_journal
-from cockpit.jsonvalue import JsonValue
+from cockpit.jsonvalue import JsonValue, json_string
 
 ACTION_KIND = "action"
 BASELINE_KIND = "baseline"
@@ -195,7 +195,7 @@ class SessionLog:
         return replace(self, inverses=kept)
 
     def _completed(self, at: datetime, data: Mapping[str, JsonValue]) -> SessionLog:
-        outcome = data.get("outcome")
+        outcome = json_string(data.get("outcome"))
         if outcome not in STARTED_OUTCOMES:
             return self
         try:
@@ -209,13 +209,23 @@ class SessionLog:
             log = replace(log, promoted=True)
         if action in MAINTENANCE_ACTIONS:
             log = replace(log, maintenance_on=action is ActionId.MAINTENANCE_ON)
-        inverse = data.get("inverse")
-        if isinstance(inverse, dict):
-            log = replace(log, inverses=(*log.inverses, Inverse.from_json(inverse)))
+        inverse = _inverse(data.get("inverse"))
+        if inverse is not None:
+            log = replace(log, inverses=(*log.inverses, inverse))
         run = self.runs.get(str(data.get("run")))
         plan_target = run.plan.get("target") if run is not None else None
         target = plan_target if isinstance(plan_target, dict) else {}
         return log._with_values(expected_after(action, str(outcome), target))
+
+
+def _inverse(value: JsonValue) -> Inverse | None:
+    """A journaled inverse; None when the record holds none, or one for no known action."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Inverse.from_json(value)
+    except (KeyError, ValueError):
+        return None
 
 
 def fold_records(records: Iterable[tuple[str, datetime, Mapping[str, JsonValue]]]) -> SessionLog:
