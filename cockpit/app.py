@@ -196,7 +196,7 @@ class CockpitApp(App[None]):
         text = drift.text()
         self.event_log.add([Event(drift.at, drift.signal_id, "drift", Status.WARN, text)])
         self.record(DRIFT_KIND, drift.to_json(), sync=True)
-        self.notify(f"{drift.signal_id}: {text}", severity="warning", timeout=20)
+        self.notify(f"{drift.signal_id}: {text}", severity="warning", timeout=20, markup=False)
 
     def _journal_changes(self, changes: Sequence[StatusChange]) -> None:
         self._journal_entries([status_entry(change) for change in changes])
@@ -233,6 +233,7 @@ class CockpitApp(App[None]):
             "their record cannot be written.",
             severity="error",
             timeout=30,
+            markup=False,
         )
 
     async def refresh_now(self) -> State:
@@ -256,7 +257,7 @@ class CockpitApp(App[None]):
         """Whether the key goes on; a key taken for typing is said, and may cancel a press."""
         verdict = self.keys.arrived(event.key, deliberate=self._deliberate_label(event))
         if verdict.ignored is not None:
-            self.notify(verdict.ignored, severity="warning", timeout=6)
+            self.notify(verdict.ignored, severity="warning", timeout=6, markup=False)
         if verdict.cancels is not None:
             self._cancel_press(verdict.cancels)
         return verdict.deliver
@@ -284,7 +285,7 @@ class CockpitApp(App[None]):
         """A key reached a press whose confirm screen was not ready: it ends, nothing runs."""
         if self._note is not None:
             self._note.dismiss(None)
-            self.notify(NOTE_DROPPED, severity="warning", timeout=6)
+            self.notify(NOTE_DROPPED, severity="warning", timeout=6, markup=False)
             return
         self._early_cancel = why
         if self._dialog is not None:
@@ -312,11 +313,13 @@ class CockpitApp(App[None]):
         """A pressed action key: at most one plan or action at a time, the rest say so."""
         runner = self.runner
         if runner is None:
-            self.notify("this session has no actions (read-only)", severity="warning")
+            self.notify("this session has no actions (read-only)", severity="warning", markup=False)
             return
         if runner.running is not None or self._pressing:
             busy = runner.running.value if runner.running else "another action"
-            self.notify(f"{busy} is still running: this press did nothing", severity="warning")
+            self.notify(
+                f"{busy} is still running: this press did nothing", severity="warning", markup=False
+            )
             return
         self._pressing = True
         self._early_cancel = None
@@ -409,7 +412,7 @@ class CockpitApp(App[None]):
             [Event(self.clock(), outcome.action_id.value, "action", status, outcome.message)]
         )
         severity: SeverityLevel = "information" if good else "warning" if mild else "error"
-        self.notify(outcome.message, severity=severity, timeout=8 if good else 20)
+        self.notify(outcome.message, severity=severity, timeout=8 if good else 20, markup=False)
         self.refresh_view()
         phase = "refused" if outcome.result == "refused" else "completed"
         self.call_after_refresh(
@@ -450,7 +453,7 @@ class CockpitApp(App[None]):
         kept = self.journal is not None and self.recording_problem is None
         saved = "screen saved to the journal" if kept else "not recording: nothing saved"
         self.event_log.add([Event(self.clock(), "screen", "note", None, saved)])
-        self.notify(saved, timeout=4)
+        self.notify(saved, timeout=4, markup=False)
         self.refresh_view()
 
     def _check_auto_abort(self) -> None:

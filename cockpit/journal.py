@@ -26,6 +26,7 @@ from typing import BinaryIO, NoReturn, Self
 from cockpit import __version__
 from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor
+from cockpit.visible import visible_json
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -231,7 +232,7 @@ class JournalWriter:
 
     def append(self, kind: str, data: Mapping[str, JsonValue], *, sync: bool = False) -> int:
         """Writes one record with its data scrubbed and returns its seq; `sync` fsyncs it."""
-        scrubbed = self._redactor.scrub(dict(data))
+        scrubbed = visible_json(self._redactor.scrub(dict(data)))
         with self._lock:
             fd = self._open_fd()
             seq = self._next_seq
