@@ -78,7 +78,9 @@ class _HostileHttpServer(socketserver.ThreadingTCPServer):
 
     def answer(self, path: str) -> bytes:
         if path.startswith("/health"):
-            body = f"{TITLE_ATTACK} db down; {self.secrets.echo()}"
+            body = (
+                f"{TITLE_ATTACK} db down; api {self.secrets.shop_api_token}; {self.secrets.echo()}"
+            )
             return _response(f"503 {TITLE_ATTACK}", body, "text/plain")
         if path.startswith("/probe"):
             return _response(f"200 {TITLE_ATTACK}", f"shop is up {TITLE_ATTACK}", "text/html")

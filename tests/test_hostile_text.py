@@ -197,6 +197,7 @@ def test_check_prints_hostile_text_spelled_out_and_no_secret(hostile: Hostile) -
     readings = {r["signal"]: r for r in json.loads(as_json.stdout)["readings"]}
     # The hostile text arrived, spelled out, from each kind of peer.
     assert "\\x1b]0;PWNED-TITLE\\x07" in readings["targets:hostile-app"]["detail"]
+    assert "db down; api ***" in readings["targets:hostile-app"]["detail"]
     assert "PWNED-PROM" in readings["errors:prometheus:new"]["detail"]
     assert "\\x9b2J PWNED-AWS \\u202e" in readings["traffic"]["detail"]
     assert "PWNED-PG" in readings["replication"]["detail"]
