@@ -158,9 +158,9 @@ class _SyslogChannel:
         self._thread: threading.Thread | None = None
 
     def send(self, message: str) -> None:
-        """Queues the message for syslog, or drops it when the queue is full."""
-        self._ensure_thread()
-        with contextlib.suppress(queue.Full):
+        """Queues the message for syslog, or drops it when the queue is full or no thread starts."""
+        with contextlib.suppress(queue.Full, RuntimeError):
+            self._ensure_thread()
             self._queue.put_nowait(message)
 
     def flush(self, timeout_seconds: float) -> None:
@@ -170,14 +170,16 @@ class _SyslogChannel:
             done.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout_seconds)
 
     def _ensure_thread(self) -> None:
+        """Starts the sending thread once, and again in a child process that lost it."""
         with self._start_lock:
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="journal-anchor-syslog", daemon=True
                 )
                 self._thread.start()
 
     def _run(self) -> None:
+        """Sends queued messages for the life of the process; a failed send is dropped."""
         with contextlib.suppress(Exception):
             syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, syslog.LOG_USER)
         while True:

@@ -7,19 +7,20 @@ import json
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cockpit import journal_anchor
 from cockpit.cli import main
 from cockpit.config import parse_config
 from cockpit.journal import JournalWriter, session_header, verify_journal
 from cockpit.journal_anchor import (
     MAX_ANCHOR_FILE_BYTES,
     Anchor,
-    AnchorSender,
     read_anchor_file,
     sidecar_path,
 )
@@ -443,10 +444,26 @@ def test_unwritable_sidecar_is_noted_and_the_journal_goes_on(tmp_path: Path) -> 
     assert f"{writer.path.name}.anchors not read: " in "\n".join(verification.summary())
 
 
-def test_syslog_never_raises_without_a_log_daemon(tmp_path: Path) -> None:
-    sender = AnchorSender(tmp_path / "j.jsonl", header_digest="a" * 64, sidecar=False, syslog=True)
-    sender.appended(0, "header", "b" * 64, START)
-    sender.close()
+def test_syslog_channel_swallows_failures_and_never_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    attempted: list[str] = []
+
+    def blocking_syslog(priority: int, message: str) -> None:
+        attempted.append(message)
+        release.wait()
+        raise OSError("no log daemon")
+
+    monkeypatch.setattr(journal_anchor.syslog, "openlog", lambda *args: None)
+    monkeypatch.setattr(journal_anchor.syslog, "syslog", blocking_syslog)
+    channel = journal_anchor._SyslogChannel()
+
+    for index in range(5):
+        channel.send(f"anchor {index}")
+    channel.flush(0)
+    release.set()
+    channel.flush(30)
+
+    assert attempted == [f"anchor {index}" for index in range(5)]
 
 
 # --- bad anchor files -----------------------------------------------------------------------
