@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "verify", "check a journal's hash chain (exit 0 intact, 1 broken)", _verify
     )
     verify.add_argument("journal", type=Path, metavar="JOURNAL")
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also compare with the anchors in FILE (e.g. `journalctl -t cutover-cockpit` "
+        "output or a syslog file); repeatable. The sidecar JOURNAL.anchors is always read",
+    )
 
     config = _command(commands, "config", "work with config files", _needs_subcommand)
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
@@ -268,7 +277,7 @@ def _print_check_table(document: Any) -> None:
 def _verify(args: argparse.Namespace) -> int:
     from cockpit.journal import verify_journal
 
-    verification = verify_journal(args.journal)
+    verification = verify_journal(args.journal, anchor_files=args.anchors)
     stream = sys.stdout if verification.intact else sys.stderr
     print(f"{args.journal}:", file=stream)
     for line in verification.summary():

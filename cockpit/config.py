@@ -231,6 +231,7 @@ class JournalSection(Section):
     dir: ConfigPath = Field(default="journal", validate_default=True)
     resume_within_hours: Annotated[float, Field(ge=0, le=168)] = 12.0
     keyframe_seconds: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    anchor_syslog: bool = True
 
 
 class AwsSection(Section):
