@@ -3,7 +3,8 @@
 They stand in for a misbehaving or compromised peer, which no well-behaved third-party
 server can be made to be: a health endpoint whose status line renames the terminal, an
 AWS-shaped error that carries a C1 CSI, a webhook error page that echoes credentials, a DNS
-server whose names hold control bytes. Loopback only, on free ports, stopped by the test.
+server whose names hold control bytes, a PostgreSQL server whose FATAL message holds escapes.
+Loopback only, on free ports, stopped by the test.
 """
 
 from __future__ import annotations
@@ -123,6 +124,52 @@ def hostile_http(secrets: Secrets) -> Iterator[str]:
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+class _HostilePostgresHandler(socketserver.BaseRequestHandler):
+    """Speaks just enough of the PostgreSQL protocol to refuse a login with a hostile error."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        while True:
+            length = int.from_bytes(_read_exactly(sock, 4), "big")
+            body = _read_exactly(sock, length - 4)
+            if int.from_bytes(body[:4], "big") in (_SSL_REQUEST, _GSS_REQUEST):
+                sock.sendall(b"N")  # no TLS, no GSS: go on in plain text
+                continue
+            break
+        message = f'database "{TITLE_ATTACK}PWNED-PG" does not exist'.encode()
+        fields = b"SFATAL\0VFATAL\0C3D000\0M" + message + b"\0\0"
+        sock.sendall(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
+
+
+_SSL_REQUEST = 80877103
+_GSS_REQUEST = 80877104
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError("client went away")
+        data += chunk
+    return data
+
+
+@contextmanager
+def hostile_postgres() -> Iterator[str]:
+    """A PostgreSQL-speaking server on loopback that answers every login with a hostile FATAL."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _HostilePostgresHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"host=127.0.0.1 port={server.server_address[1]} user=cutover dbname=shop"
     finally:
         server.shutdown()
         server.server_close()

@@ -2,7 +2,7 @@
 
 Each source reads a peer that answers with escapes and echoes secrets: an HTTP health
 endpoint (status line and body), a Prometheus error, an AWS-shaped XML error, a DNS server
-with control bytes in names, PostgreSQL's own error text, an access log, a maintenance
+with control bytes in names, a PostgreSQL server's FATAL text, an access log, a maintenance
 webhook's error page. The assertions are on the raw bytes each command writes (stdout, the
 screen through a pseudo-terminal), on the journal file, and on the reports made from it.
 """
@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from cockpit.deliberate_input import QUIET_BEFORE_SECONDS
-from cockpit.sandbox.lifecycle import SandboxHandle
-from tests.hostile_servers import Secrets, hostile_dns, hostile_http
+from tests.hostile_servers import Secrets, hostile_dns, hostile_http, hostile_postgres
 
 # Terminal control the hostile peers send; none of it may be written by the cockpit. (The
 # cockpit's screen has escapes and bells of its own, so these are the injected sequences.)
@@ -36,7 +34,6 @@ INJECTED = (
     b"\xc2\x9b",  # C1 CSI, which some terminals take for ESC [
     b"\xe2\x80\xae",  # right-to-left override
 )
-PG_DATABASE = "\x1b]0;PWNED-PG\x07"
 ACCESS_LOG_LINES = (
     '127.0.0.1 - - [03/Dec/2026:02:00:00 +0000] "GET /\x1b]0;PWNED-LOG\x07 HTTP/1.1" 500 1 "-" '
     '"\x1b[2J"\n',
@@ -56,21 +53,19 @@ class Hostile:
 
 
 @pytest.fixture
-def hostile(running_sandbox: SandboxHandle, tmp_path: Path) -> Iterator[Hostile]:
-    postgres = running_sandbox.info["postgres"]
-    secrets = Secrets(db_password=running_sandbox.env[postgres["password_env"]])
+def hostile(tmp_path: Path) -> Iterator[Hostile]:
+    secrets = Secrets()
     access_log = tmp_path / "access.log"
     access_log.write_text("".join(ACCESS_LOG_LINES), encoding="utf-8")
-    dsn = make_conninfo(postgres["primary_dsn_without_password"], dbname=PG_DATABASE)
-    with hostile_http(secrets) as url, hostile_dns() as resolver:
+    with hostile_http(secrets) as url, hostile_dns() as resolver, hostile_postgres() as dsn:
         config = tmp_path / "hostile.toml"
-        postgres_section = {"dsn": dsn, "password_env": postgres["password_env"]}
+        postgres_section = {"dsn": dsn, "password_env": "HOSTILE_PG_PASSWORD"}
         config.write_text(
             _config_text(url, resolver, postgres_section, access_log, tmp_path / "journal")
         )
         env = {
             **os.environ,
-            postgres["password_env"]: secrets.db_password,
+            "HOSTILE_PG_PASSWORD": secrets.db_password,
             "HOSTILE_WEBHOOK_TOKEN": secrets.webhook_token,
             "HOSTILE_SHOP_TOKEN": secrets.shop_api_token,
             "AWS_ACCESS_KEY_ID": "AKIAHOSTILEEXAMPLE12",
