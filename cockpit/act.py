@@ -99,6 +99,8 @@ def run_act(
     finally:
         journal.close()
         say(f"session journal: {journal.path}")
+        if journal.anchor_problem is not None:
+            say(f"journal anchors not written: {journal.anchor_problem}")
 
 
 def _cleaned(say: Say, redactor: Redactor) -> Say:

@@ -142,6 +142,7 @@ class CockpitApp(App[None]):
         self._auto_abort_line = ""
         self._guard_verdicts: dict[ActionId, tuple[str, ...]] = {}
         self.recording_problem: str | None = None
+        self._anchor_problem_shown = False
         self.recorder = Recorder(keyframe_seconds=config.journal.keyframe_seconds)
         self.cockpit = CockpitScreen(
             cutover_name=config.cutover.name,
@@ -218,7 +219,16 @@ class CockpitApp(App[None]):
         except (OSError, ValueError) as error:
             self._recording_failed(error)
             return False
+        if self.journal.anchor_problem is not None and not self._anchor_problem_shown:
+            self._anchor_problem_shown = True
+            self._anchors_failed(self.journal.anchor_problem)
         return True
+
+    def _anchors_failed(self, problem: str) -> None:
+        """Says once that the journal's sidecar anchors stopped: the record goes on without them."""
+        text = f"journal anchors not written: {problem}; verify will rely on syslog copies"
+        self.event_log.add([Event(self.clock(), "journal", "status", Status.WARN, text)])
+        self.notify(text, severity="warning", timeout=20, markup=False)
 
     def _recording_failed(self, error: Exception) -> None:
         """Says once per distinct problem that the session is not being recorded, and why."""
