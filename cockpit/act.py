@@ -27,6 +27,7 @@ from cockpit.sources.context import SourceContext
 from cockpit.sources.failures import describe_failure
 from cockpit.state import State, apply
 from cockpit.units import age_text
+from cockpit.visible import visible
 
 EXIT_DONE = 0
 EXIT_NOT_DONE = 1
@@ -64,6 +65,7 @@ def run_act(
     except ConfigError as error:
         say(error.report())
         return EXIT_USAGE
+    say = _cleaned(say, redactor_for_config(config, environ))
     mode = "dry-run" if request.dry_run else "live"
     try:
         journal = open_session_journal(
@@ -97,6 +99,17 @@ def run_act(
     finally:
         journal.close()
         say(f"session journal: {journal.path}")
+        if journal.anchor_problem is not None:
+            say(f"journal anchors not written: {journal.anchor_problem}")
+
+
+def _cleaned(say: Say, redactor: Redactor) -> Say:
+    """`say` with every secret this config names redacted and escapes spelled out, line by line."""
+
+    def say_cleanly(text: str) -> None:
+        say(visible(redactor.text(text), multiline=True))
+
+    return say_cleanly
 
 
 def _session_so_far(

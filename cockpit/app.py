@@ -142,6 +142,7 @@ class CockpitApp(App[None]):
         self._auto_abort_line = ""
         self._guard_verdicts: dict[ActionId, tuple[str, ...]] = {}
         self.recording_problem: str | None = None
+        self._anchor_problem_shown = False
         self.recorder = Recorder(keyframe_seconds=config.journal.keyframe_seconds)
         self.cockpit = CockpitScreen(
             cutover_name=config.cutover.name,
@@ -196,7 +197,7 @@ class CockpitApp(App[None]):
         text = drift.text()
         self.event_log.add([Event(drift.at, drift.signal_id, "drift", Status.WARN, text)])
         self.record(DRIFT_KIND, drift.to_json(), sync=True)
-        self.notify(f"{drift.signal_id}: {text}", severity="warning", timeout=20)
+        self.notify(f"{drift.signal_id}: {text}", severity="warning", timeout=20, markup=False)
 
     def _journal_changes(self, changes: Sequence[StatusChange]) -> None:
         self._journal_entries([status_entry(change) for change in changes])
@@ -218,7 +219,16 @@ class CockpitApp(App[None]):
         except (OSError, ValueError) as error:
             self._recording_failed(error)
             return False
+        if self.journal.anchor_problem is not None and not self._anchor_problem_shown:
+            self._anchor_problem_shown = True
+            self._anchors_failed(self.journal.anchor_problem)
         return True
+
+    def _anchors_failed(self, problem: str) -> None:
+        """Says once that the journal's sidecar anchors stopped: the record goes on without them."""
+        text = f"journal anchors not written: {problem}; verify will rely on syslog copies"
+        self.event_log.add([Event(self.clock(), "journal", "status", Status.WARN, text)])
+        self.notify(text, severity="warning", timeout=20, markup=False)
 
     def _recording_failed(self, error: Exception) -> None:
         """Says once per distinct problem that the session is not being recorded, and why."""
@@ -233,6 +243,7 @@ class CockpitApp(App[None]):
             "their record cannot be written.",
             severity="error",
             timeout=30,
+            markup=False,
         )
 
     async def refresh_now(self) -> State:
@@ -256,7 +267,7 @@ class CockpitApp(App[None]):
         """Whether the key goes on; a key taken for typing is said, and may cancel a press."""
         verdict = self.keys.arrived(event.key, deliberate=self._deliberate_label(event))
         if verdict.ignored is not None:
-            self.notify(verdict.ignored, severity="warning", timeout=6)
+            self.notify(verdict.ignored, severity="warning", timeout=6, markup=False)
         if verdict.cancels is not None:
             self._cancel_press(verdict.cancels)
         return verdict.deliver
@@ -284,7 +295,7 @@ class CockpitApp(App[None]):
         """A key reached a press whose confirm screen was not ready: it ends, nothing runs."""
         if self._note is not None:
             self._note.dismiss(None)
-            self.notify(NOTE_DROPPED, severity="warning", timeout=6)
+            self.notify(NOTE_DROPPED, severity="warning", timeout=6, markup=False)
             return
         self._early_cancel = why
         if self._dialog is not None:
@@ -312,11 +323,13 @@ class CockpitApp(App[None]):
         """A pressed action key: at most one plan or action at a time, the rest say so."""
         runner = self.runner
         if runner is None:
-            self.notify("this session has no actions (read-only)", severity="warning")
+            self.notify("this session has no actions (read-only)", severity="warning", markup=False)
             return
         if runner.running is not None or self._pressing:
             busy = runner.running.value if runner.running else "another action"
-            self.notify(f"{busy} is still running: this press did nothing", severity="warning")
+            self.notify(
+                f"{busy} is still running: this press did nothing", severity="warning", markup=False
+            )
             return
         self._pressing = True
         self._early_cancel = None
@@ -409,7 +422,7 @@ class CockpitApp(App[None]):
             [Event(self.clock(), outcome.action_id.value, "action", status, outcome.message)]
         )
         severity: SeverityLevel = "information" if good else "warning" if mild else "error"
-        self.notify(outcome.message, severity=severity, timeout=8 if good else 20)
+        self.notify(outcome.message, severity=severity, timeout=8 if good else 20, markup=False)
         self.refresh_view()
         phase = "refused" if outcome.result == "refused" else "completed"
         self.call_after_refresh(
@@ -450,7 +463,7 @@ class CockpitApp(App[None]):
         kept = self.journal is not None and self.recording_problem is None
         saved = "screen saved to the journal" if kept else "not recording: nothing saved"
         self.event_log.add([Event(self.clock(), "screen", "note", None, saved)])
-        self.notify(saved, timeout=4)
+        self.notify(saved, timeout=4, markup=False)
         self.refresh_view()
 
     def _check_auto_abort(self) -> None:

@@ -13,11 +13,12 @@ from cockpit.config import Config
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, Status, reading_to_json, worst
 from cockpit.poller import poll_all_once
-from cockpit.redact import redactor_for_config
+from cockpit.redact import redacted_reading, redactor_for_config
 from cockpit.sources.base import Source
 from cockpit.sources.build import aws_services_in_use, build_sources
 from cockpit.sources.context import SourceContext
 from cockpit.state import State, apply
+from cockpit.visible import visible_json
 
 if TYPE_CHECKING:
     from cockpit.actions.session_log import SessionLog
@@ -57,10 +58,15 @@ class CheckResult:
 def run_check(
     config: Config, environ: Mapping[str, str], clock: Clock = system_clock
 ) -> CheckResult:
-    """Polls every configured source once, concurrently, each within its own timeout."""
+    """Polls every configured source once, concurrently, each within its own timeout.
+
+    The redactor is built first, so the sources' own outside text is redacted whole too.
+    """
+    redactor = redactor_for_config(config, environ)
     context = SourceContext(config, environ, clock)
     sources = build_sources(context)
-    readings = asyncio.run(poll_with_clients_made(context, sources, clock))
+    polled = asyncio.run(poll_with_clients_made(context, sources, clock))
+    readings = [redacted_reading(redactor, reading) for reading in polled]
     checked_at = clock()
     session = live_session_log(config, clock)
     guards = guards_now(config, readings, checked_at, session)
@@ -132,7 +138,7 @@ def check_json(result: CheckResult, config: Config, environ: Mapping[str, str]) 
         "guards": list(result.guards),
         "loose_ends": list(result.loose_ends),
     }
-    return redactor.scrub(document)
+    return visible_json(redactor.scrub(document), multiline=False)
 
 
 def describe_empty(config: Config) -> str | None:

@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "verify", "check a journal's hash chain (exit 0 intact, 1 broken)", _verify
     )
     verify.add_argument("journal", type=Path, metavar="JOURNAL")
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also compare with the anchors in FILE (e.g. `journalctl -t cutover-cockpit` "
+        "output or a syslog file); repeatable. The sidecar JOURNAL.anchors is always read",
+    )
 
     config = _command(commands, "config", "work with config files", _needs_subcommand)
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
@@ -244,6 +253,7 @@ def _print_check_table(document: Any) -> None:
     """Status spelled out in words, so it survives a terminal without colour."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     styles = {"ok": "green", "warn": "yellow", "critical": "bold red", "unknown": "magenta"}
     table = Table(title=f"cockpit check at {document['checked_at'][:19]}Z", expand=True)
@@ -253,21 +263,21 @@ def _print_check_table(document: Any) -> None:
     for reading in document["readings"]:
         status = reading["status"]
         table.add_row(
-            f"[{styles.get(status, 'dim')}]{status.upper()}[/]",
-            reading["signal"],
-            reading["detail"],
+            Text(status.upper(), style=styles.get(status, "dim")),
+            Text(reading["signal"]),
+            Text(reading["detail"]),
         )
     console = Console()
     console.print(table)
     for loose_end in document.get("loose_ends", []):
         console.print(f"UNKNOWN action outcome: {loose_end}", markup=False, highlight=False)
-    console.print(f"overall: {document['status'].upper()}")
+    console.print(f"overall: {document['status'].upper()}", markup=False, highlight=False)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from cockpit.journal import verify_journal
 
-    verification = verify_journal(args.journal)
+    verification = verify_journal(args.journal, anchor_files=args.anchors)
     stream = sys.stdout if verification.intact else sys.stderr
     print(f"{args.journal}:", file=stream)
     for line in verification.summary():
@@ -287,12 +297,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        print(f"cockpit {args.command}: internal error: {error!r}", file=sys.stderr)
+        print(f"cockpit {args.command}: internal error: {_error_text(error)}", file=sys.stderr)
         if os.environ.get("COCKPIT_DEBUG"):
             traceback.print_exc()
         else:
             print("  (set COCKPIT_DEBUG=1 to see the traceback)", file=sys.stderr)
         return EXIT_PROBLEM
+
+
+def _error_text(error: BaseException) -> str:
+    """An unexpected error's repr, redacted and on one visible line: it may quote outside text."""
+    from cockpit.outside import outside_text
+
+    return outside_text(repr(error), 500)
 
 
 if __name__ == "__main__":

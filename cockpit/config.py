@@ -28,6 +28,7 @@ from pydantic import (
 
 from cockpit.log_format import AUTO, LogFormatError, compile_format
 from cockpit.untrusted_files import NotARegularFile, open_regular_file
+from cockpit.visible import visible
 
 Side = Literal["old", "new"]
 RecordType = Literal["A", "AAAA", "CNAME"]
@@ -230,6 +231,7 @@ class JournalSection(Section):
     dir: ConfigPath = Field(default="journal", validate_default=True)
     resume_within_hours: Annotated[float, Field(ge=0, le=168)] = 12.0
     keyframe_seconds: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    anchor_syslog: bool = True
 
 
 class AwsSection(Section):
@@ -708,7 +710,8 @@ def format_key_path(loc: Sequence[int | str]) -> str:
     """('dns', 'records', 2, 'expect') -> 'dns.records[2].expect'."""
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        name = visible(str(part))
+        path += f"[{part}]" if isinstance(part, int) else (f".{name}" if path else name)
     return path
 
 
@@ -791,6 +794,35 @@ def _tuples(value: object) -> object:
     return value
 
 
+def _control_character_problems(
+    node: object, loc: tuple[int | str, ...] = ()
+) -> list[ConfigProblem]:
+    """Keys and strings holding characters a terminal acts on (line breaks and tabs allowed).
+
+    Config text ends up on the screen and in the journal, so an escape pasted into it is
+    refused here rather than obeyed later.
+    """
+    if isinstance(node, str):
+        if visible(node, multiline=True) == node:
+            return []
+        shown = visible(node)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        message = f"contains a control character ('{shown}'); remove it"
+        return [ConfigProblem(format_key_path(loc), message)]
+    children: list[tuple[int | str, object]] = []
+    if isinstance(node, Mapping):
+        children = [(str(key), value) for key, value in node.items()]
+    elif isinstance(node, list | tuple):
+        children = list(enumerate(node))
+    problems: list[ConfigProblem] = []
+    for key, child in children:
+        if isinstance(key, str) and visible(key) != key:
+            problem = "this key contains a control character; remove it"
+            problems.append(ConfigProblem(format_key_path((*loc, key)), problem))
+        problems += _control_character_problems(child, (*loc, key))
+    return problems
+
+
 def config_from_data(data: Mapping[str, object], *, source: str, base_dir: Path) -> Config:
     """Validates parsed TOML tables; raises ConfigError listing every problem."""
     problems: list[ConfigProblem] = []
@@ -802,6 +834,8 @@ def config_from_data(data: Mapping[str, object], *, source: str, base_dir: Path)
     except ValidationError as error:
         problems += [_problem_from_error(e, data) for e in error.errors(include_url=False)]
     problems += _cross_section_problems(data)
+    reported = {problem.path for problem in problems}
+    problems += [p for p in _control_character_problems(data) if p.path not in reported]
     if problems or config is None:
         raise ConfigError(source, problems)
     return config

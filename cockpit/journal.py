@@ -17,8 +17,8 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -26,11 +26,20 @@ from types import TracebackType
 from typing import BinaryIO, NoReturn, Self
 
 from cockpit import __version__
+from cockpit.journal_anchor import (
+    AnchorCheck,
+    AnchorSender,
+    AnchorSource,
+    anchored_seqs,
+    check_anchors,
+    read_anchor_file,
+    sidecar_path,
+)
+from cockpit.journal_read_back import UnreadableValue, readable_data
 from cockpit.jsonvalue import JsonValue
-from cockpit.outside import visible
-from cockpit.read_back import UnreadableValue, readable_data
 from cockpit.redact import Redactor
 from cockpit.untrusted_files import NotARegularFile, open_regular_file
+from cockpit.visible import visible, visible_json
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -165,11 +174,20 @@ def _serialize_record(seq: int, t: str, kind: str, prev: str, data: JsonValue) -
 class JournalWriter:
     """Appends scrubbed, hash-chained records to a new private journal file; thread-safe."""
 
-    def __init__(self, fd: int, path: Path, *, redactor: Redactor, clock: Clock) -> None:
+    def __init__(
+        self,
+        fd: int,
+        path: Path,
+        *,
+        redactor: Redactor,
+        clock: Clock,
+        anchors: AnchorSender | None = None,
+    ) -> None:
         self._fd: int | None = fd
         self._path = path
         self._redactor = redactor
         self._clock = clock
+        self._anchors = anchors
         self._lock = threading.Lock()
         self._next_seq = 0
         self._prev_digest = GENESIS
@@ -185,14 +203,23 @@ class JournalWriter:
         redactor: Redactor,
         clock: Clock = utc_now,
         name_hint: str = "session",
+        anchor_sidecar: bool = True,
+        anchor_syslog: bool = False,
     ) -> JournalWriter:
-        """Creates a new journal file in `directory` and writes its header durably."""
+        """Creates a new journal file in `directory` and writes its header durably.
+
+        The chain head is anchored to `<journal name>.anchors` beside it (`anchor_sidecar`)
+        and to syslog (`anchor_syslog`, off by default so only a configured session logs).
+        """
         make_private_directories(directory)
         stem = f"{clock().astimezone(UTC):{_FILE_TIME_FORMAT}}-{slug(name_hint)}-{os.getpid()}"
         fd, path = _create_exclusive(directory, stem)
         _lock_exclusively(fd, path)
         _fsync_directory(directory)
-        writer = cls(fd, path, redactor=redactor, clock=clock)
+        anchors = AnchorSender(
+            path, header_digest=None, sidecar=anchor_sidecar, syslog=anchor_syslog
+        )
+        writer = cls(fd, path, redactor=redactor, clock=clock, anchors=anchors)
         try:
             writer.append(HEADER_KIND, header, sync=True)
         except BaseException:
@@ -209,20 +236,26 @@ class JournalWriter:
         data: Mapping[str, JsonValue],
         redactor: Redactor,
         clock: Clock = utc_now,
+        anchor_sidecar: bool = True,
+        anchor_syslog: bool = False,
     ) -> JournalWriter:
         """Reopens an intact journal to continue its session, writing a durable resume record.
 
-        JournalBusy when another process writes it; JournalError when its chain is broken or
-        its last line is cut (continuing would bury the damage), so the caller starts anew.
+        JournalBusy when another process writes it; JournalError when its chain is broken, its
+        anchors do not match or its last line is cut (continuing would bury the damage), so the
+        caller starts anew.
         """
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         try:
             _lock_exclusively(fd, path)
-            next_seq, prev_digest, size_bytes = _chain_end(path)
+            next_seq, prev_digest, size_bytes, header_digest = _chain_end(path)
         except BaseException:
             os.close(fd)
             raise
-        writer = cls(fd, path, redactor=redactor, clock=clock)
+        anchors = AnchorSender(
+            path, header_digest=header_digest, sidecar=anchor_sidecar, syslog=anchor_syslog
+        )
+        writer = cls(fd, path, redactor=redactor, clock=clock, anchors=anchors)
         writer._next_seq, writer._prev_digest, writer._size_bytes = (
             next_seq,
             prev_digest,
@@ -238,28 +271,39 @@ class JournalWriter:
 
     def append(self, kind: str, data: Mapping[str, JsonValue], *, sync: bool = False) -> int:
         """Writes one record with its data scrubbed and returns its seq; `sync` fsyncs it."""
-        scrubbed = self._redactor.scrub(dict(data))
+        scrubbed = visible_json(self._redactor.scrub(dict(data)))
         with self._lock:
             fd = self._open_fd()
             seq = self._next_seq
+            written_at = self._clock()
             line = _serialize_record(
-                seq, format_timestamp(self._clock()), kind, self._prev_digest, scrubbed
+                seq, format_timestamp(written_at), kind, self._prev_digest, scrubbed
             )
             self._write_line(fd, line)
             if sync:
                 os.fsync(fd)
             self._next_seq = seq + 1
             self._prev_digest = line_digest(line)
+            if self._anchors is not None:
+                self._anchors.appended(seq, kind, self._prev_digest, written_at)
             return seq
+
+    @property
+    def anchor_problem(self) -> str | None:
+        """Why the sidecar anchors stopped being written, or None while they are written."""
+        return None if self._anchors is None else self._anchors.problem
 
     def close(self) -> None:
         """Seals the journal with an end record (so its last line is chained too) and closes it.
 
-        Closing twice is harmless; a journal without an end record was not closed cleanly.
+        The end record holds the count and last digest it covers, so `verify` can tell it was
+        not edited. Closing twice is harmless; a journal without one was not closed cleanly.
         """
         with contextlib.suppress(ValueError, OSError):
-            self.append(END_KIND, {"records": self._next_seq}, sync=False)
+            self.append(END_KIND, {"records": self._next_seq, "last": self._prev_digest})
         self._close_fd()
+        if self._anchors is not None:
+            self._anchors.close()
 
     def hold_until_closed(self, fd: int) -> None:
         """Keeps another open file (a lock) for as long as this journal is open."""
@@ -329,8 +373,12 @@ def is_locked(path: Path) -> bool:
     return False
 
 
-def _chain_end(path: Path) -> tuple[int, str, int]:
-    """(next seq, digest of the last line, size in bytes) of an intact, untruncated journal."""
+def _chain_end(path: Path) -> tuple[int, str, int, str]:
+    """(next seq, last line's digest, size in bytes, header digest) of an intact journal.
+
+    The caller holds the journal's lock, so a journal without an end record (a crash) counts
+    as still running here and may be continued.
+    """
     verification = verify_journal(path)
     if not verification.intact:
         raise JournalError(f"journal {path} cannot be continued: {verification.summary()[0]}")
@@ -341,7 +389,8 @@ def _chain_end(path: Path) -> tuple[int, str, int]:
         )
     content = path.read_bytes()
     last_line = content.rstrip(b"\n").rsplit(b"\n", 1)[-1]
-    return verification.lines_checked, line_digest(last_line), len(content)
+    header_digest = line_digest(content.split(b"\n", 1)[0])
+    return verification.lines_checked, line_digest(last_line), len(content), header_digest
 
 
 def latest_journal(directory: Path, name_hint: str) -> Path | None:
@@ -706,7 +755,12 @@ def _describe_os_error(error: OSError) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The outcome of checking a journal's hash chain, naming the first bad line if any."""
+    """The outcome of checking a journal's hash chain, naming the first bad line if any.
+
+    still_running: no end record (or a cut-off last line) while a process holds the writer's
+    lock, which is a session being written, not a cut. anchor_check: how the journal compared
+    with the anchors found for it.
+    """
 
     intact: bool
     lines_checked: int
@@ -715,40 +769,123 @@ class Verification:
     truncated: TruncatedTail | None
     header: dict[str, JsonValue] | None
     ended_cleanly: bool = False
+    still_running: bool = False
+    anchor_check: AnchorCheck | None = None
+    header_digest: str | None = None
 
     def summary(self) -> list[str]:
         """The outcome as lines a person reads at the end of `cockpit verify`."""
         lines = [self._verdict()]
-        if self.intact:
+        if self.intact and self.still_running:
             lines.append(
-                "session closed cleanly"
-                if self.ended_cleanly
-                else "no end record: the session is still running, or it crashed "
-                "(its last line is not covered by the chain)"
+                "session still running: a cockpit process is writing this journal now, so it "
+                "has no end record yet"
             )
-        if self.truncated is not None:
+        elif self.intact:
+            lines.append("session closed cleanly")
+        tail = self.truncated
+        if self.intact and tail is not None:
             lines.append(
-                f"last line {self.truncated.line_number} is incomplete "
-                f"({self.truncated.length} bytes, cut mid-write?) and was ignored"
+                f"last line {tail.line_number} is still being written "
+                f"({tail.length} bytes so far) and was not checked"
             )
+        elif tail is not None and self.first_bad_line != tail.line_number:
+            lines.append(f"last line {tail.line_number} is cut off ({tail.length} bytes)")
+        if self.anchor_check is not None:
+            lines.extend(self.anchor_check.summary())
         return lines
 
     def _verdict(self) -> str:
-        """The one-line verdict: intact, broken at a line, or not verifiable at all."""
+        """The one-line verdict: intact, broken (at a line), or not verifiable at all."""
         if self.intact:
             return f"intact: {self.lines_checked} lines, chain unbroken"
-        if self.first_bad_line is None:
-            return f"NOT VERIFIED: {self.problem}"
-        return f"BROKEN at line {self.first_bad_line}: {self.problem}"
+        if self.first_bad_line is not None:
+            return f"BROKEN at line {self.first_bad_line}: {self.problem}"
+        if self.lines_checked > 0:
+            return f"BROKEN: {self.problem}"
+        return f"NOT VERIFIED: {self.problem}"
 
 
-def verify_journal(path: Path) -> Verification:
-    """Checks every line's structure, seq and hash link; never raises for a bad file."""
+def verify_journal(path: Path, *, anchor_files: Sequence[Path] = ()) -> Verification:
+    """Checks every line's structure, seq and hash link, the end record and the anchors.
+
+    Anchors come from the sidecar beside the journal and from `anchor_files`. A journal
+    without an end record, or with a cut-off last line, is broken unless a writer holds it
+    now. Never raises for a bad journal or anchor file.
+    """
+    sources = _anchor_sources(path, anchor_files)
+    chain = _ChainCheck(anchored_seqs(sources))
     try:
         with _open_journal(path) as stream:
-            return _verify_lines(_raw_lines(stream, path))
+            verification = _verify_lines(_raw_lines(stream, path), chain)
     except OSError as error:
         return _unverifiable(f"cannot read {path}: {_describe_os_error(error)}")
+    verification = _compare_anchors(path, verification, chain, sources)
+    return _judge_ending(path, verification)
+
+
+def _anchor_sources(path: Path, anchor_files: Sequence[Path]) -> list[AnchorSource]:
+    """The anchors of the sidecar beside the journal, if there is one, then of each file given."""
+    sidecar = sidecar_path(path)
+    found = [read_anchor_file(sidecar, is_sidecar=True)] if sidecar.exists() else []
+    return found + [read_anchor_file(anchor_file) for anchor_file in anchor_files]
+
+
+def _compare_anchors(
+    path: Path, verification: Verification, chain: _ChainCheck, sources: list[AnchorSource]
+) -> Verification:
+    """The verification with the anchors compared; a mismatch breaks it."""
+    if not verification.intact or chain.header_digest is None:
+        return verification
+    anchor_check = check_anchors(
+        sources,
+        header_digest=chain.header_digest,
+        journal_name=path.name,
+        heads=chain.anchored_heads,
+        last_seq=chain.expected_seq - 1,
+    )
+    if anchor_check.problem is None:
+        return replace(verification, anchor_check=anchor_check)
+    return replace(
+        verification,
+        intact=False,
+        first_bad_line=anchor_check.bad_line_number,
+        problem=anchor_check.problem,
+        anchor_check=anchor_check,
+    )
+
+
+def _judge_ending(path: Path, verification: Verification) -> Verification:
+    """Breaks an intact chain that lacks its end or ends mid-line, unless it is being written."""
+    if not verification.intact:
+        return verification
+    if verification.ended_cleanly and verification.truncated is None:
+        return verification
+    if is_locked(path):
+        return replace(verification, still_running=True)
+    tail = verification.truncated
+    if tail is None:
+        return replace(verification, intact=False, problem=_no_end_problem(verification))
+    return replace(
+        verification,
+        intact=False,
+        first_bad_line=tail.line_number,
+        problem=(
+            f"the last line is cut off ({tail.length} bytes with no newline) and no process "
+            "is writing the journal: the file was cut (truncated) here, or the cockpit crashed "
+            "in the middle of a write; whatever came after it is gone"
+        ),
+    )
+
+
+def _no_end_problem(verification: Verification) -> str:
+    """Explains a journal that stops without an end record while nobody writes it."""
+    last_line = verification.lines_checked
+    return (
+        f"the journal stops at line {last_line} without an end record and no process is "
+        "writing it: lines were deleted from its end, or the cockpit crashed or was killed "
+        "before closing it"
+    )
 
 
 def _unverifiable(problem: str, truncated: TruncatedTail | None = None) -> Verification:
@@ -757,14 +894,20 @@ def _unverifiable(problem: str, truncated: TruncatedTail | None = None) -> Verif
 
 
 class _ChainCheck:
-    """Follows the chain line by line, remembering what the next line must record."""
+    """Follows the chain line by line, remembering what the next line must record.
 
-    def __init__(self) -> None:
+    The digests of `watched_seqs` are kept, so anchors can be compared after the walk.
+    """
+
+    def __init__(self, watched_seqs: frozenset[int] = frozenset()) -> None:
         self.lines_checked = 0
         self.expected_seq = 0
         self.prev_digest = GENESIS
         self.header: dict[str, JsonValue] | None = None
+        self.header_digest: str | None = None
         self.last_kind: str | None = None
+        self.watched_seqs = watched_seqs
+        self.anchored_heads: dict[int, tuple[int, str]] = {}
 
     def problem_with(self, record: JournalRecord, prev: str) -> str | None:
         """Why this record does not continue the chain, or None if it does."""
@@ -778,34 +921,57 @@ class _ChainCheck:
                 f"prev hash does not match line {previous} (line {previous} edited, "
                 "or a line removed, inserted or reordered)"
             )
+        if self.last_kind == END_KIND and record.kind != RESUME_KIND:
+            return (
+                f"a {record.kind!r} record follows the end record, but a closed session only "
+                "continues with a resume record: the line was added after the session closed"
+            )
+        if record.kind == END_KIND:
+            return _end_problem(record.data, prev, self.lines_checked)
         return None
 
     def accept(self, record: JournalRecord, content: bytes) -> None:
         """Moves past a good line."""
+        digest = line_digest(content)
         if self.lines_checked == 0:
             self.header = record.data
+            self.header_digest = digest
+        if record.seq in self.watched_seqs:
+            self.anchored_heads[record.seq] = (record.line_number, digest)
         self.lines_checked += 1
         self.last_kind = record.kind
         self.expected_seq = record.seq + 1
-        self.prev_digest = line_digest(content)
+        self.prev_digest = digest
 
     def broken(self, line_number: int, problem: str) -> Verification:
         """The verdict for a chain that breaks at `line_number`."""
         return Verification(False, self.lines_checked, line_number, problem, None, self.header)
 
     def finished(self, truncated: TruncatedTail | None) -> Verification:
-        """The verdict after the last line: intact, unless there was no header at all."""
+        """The chain's verdict after the last line: intact, unless there was no header at all.
+
+        Whether the journal was closed is judged by verify_journal, which can see its lock.
+        """
         if self.lines_checked == 0 and truncated is not None:
             return _unverifiable("no complete header: the only line is cut mid-write", truncated)
         if self.lines_checked == 0:
             return _unverifiable("empty journal: no header")
         ended = self.last_kind == END_KIND
-        return Verification(True, self.lines_checked, None, None, truncated, self.header, ended)
+        return Verification(
+            True,
+            self.lines_checked,
+            None,
+            None,
+            truncated,
+            self.header,
+            ended,
+            header_digest=self.header_digest,
+        )
 
 
-def _verify_lines(lines: Iterable[_RawLine]) -> Verification:
+def _verify_lines(lines: Iterable[_RawLine], chain: _ChainCheck | None = None) -> Verification:
     """Walks the lines until the first break, treating a cut-off last line as a tail."""
-    chain = _ChainCheck()
+    chain = chain or _ChainCheck()
     for line in lines:
         try:
             record, prev = _parse_chained_record(line)
@@ -820,6 +986,28 @@ def _verify_lines(lines: Iterable[_RawLine]) -> Verification:
             return chain.broken(line.line_number, problem_text)
         chain.accept(record, line.content)
     return chain.finished(None)
+
+
+def _end_problem(data: dict[str, JsonValue], prev: str, lines_before: int) -> str | None:
+    """Why an end record does not match the lines before it, or None when it does."""
+    records = data.get("records")
+    if records != lines_before or isinstance(records, bool):
+        return (
+            f"the end record says {records!r} records but {lines_before} lines come before it: "
+            "the end record was edited, or lines were removed or added before it"
+        )
+    last = data.get("last")
+    if last is None:
+        return (
+            'the end record does not give the last line\'s hash ("last"): it was edited, or '
+            "written by a cockpit too old to cover it"
+        )
+    if last != prev:
+        return (
+            "the end record's last hash is not the hash of the line before it: "
+            "the end record was edited"
+        )
+    return None
 
 
 def _header_problem(record: JournalRecord, prev: str) -> str | None:

@@ -10,6 +10,7 @@ from typing import cast
 from cockpit.config import STANDARD_SECRET_ENV, Config, dsn_fields
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, Value, reading_to_json
+from cockpit.visible import visible, visible_json
 
 REDACTED = "***"
 
@@ -92,11 +93,16 @@ def _dsn_password(dsn: str) -> str:
 
 
 def redacted_reading(redactor: Redactor, reading: Reading) -> Reading:
-    """The same reading with secrets removed from its detail and values."""
+    """The same reading with secrets removed and every string made visible (escapes spelled out).
+
+    This is where readings enter the session (screen, journal, `act`, `check`), so a source
+    that forgot to clean a string still cannot leak a secret or move the terminal's cursor.
+    """
     values = reading_to_json(reading)["values"]
-    scrubbed = redactor.scrub(values)
+    scrubbed = visible_json(redactor.scrub(values), multiline=False)
     return replace(
         reading,
-        detail=redactor.text(reading.detail),
+        signal_id=visible(reading.signal_id),
+        detail=visible(redactor.text(reading.detail)),
         values=cast(Mapping[str, Value], scrubbed if isinstance(scrubbed, dict) else {}),
     )

@@ -88,15 +88,23 @@ def _open(
     resume: bool,
 ) -> JournalWriter:
     previous = resumable_journal(config, directory, clock) if resume else None
+    anchor_syslog = config.journal.anchor_syslog
     if previous is not None:
         try:
-            return JournalWriter.resume(previous, data=header, redactor=redactor, clock=clock)
+            return JournalWriter.resume(
+                previous, data=header, redactor=redactor, clock=clock, anchor_syslog=anchor_syslog
+            )
         except JournalBusy as busy:
             raise SessionBusy(str(busy)) from None
         except (JournalError, OSError):
             pass
     return JournalWriter.create(
-        directory, header=header, redactor=redactor, clock=clock, name_hint=config.cutover.name
+        directory,
+        header=header,
+        redactor=redactor,
+        clock=clock,
+        name_hint=config.cutover.name,
+        anchor_syslog=anchor_syslog,
     )
 
 

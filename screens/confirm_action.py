@@ -249,7 +249,7 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
             dialog.border_title = request.title
             dialog.set_class(request.plan.one_way or request.needs_override, "-danger")
             with Vertical(id="answer"):
-                yield Static("", id="problem")
+                yield Static("", id="problem", markup=False)
                 for field in self.fields:
                     with Horizontal():
                         yield Label(field.label)
@@ -265,7 +265,7 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
         request = self.request
         banner = banner_text(request)
         if banner:
-            yield Static(banner, id="banner")
+            yield Static(banner, id="banner", markup=False)
         yield Static(Text(request.plan.summary, style="bold"), id="summary")
         if request.needs_override:
             yield Static(blocked_text(request.blocked), id="blocked")

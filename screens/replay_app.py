@@ -196,7 +196,7 @@ class ReplayApp(App[None]):
         interval = FOLLOW_POLL_SECONDS if self._tail is not None else REPLAY_TICK_SECONDS
         self.set_interval(interval, self.tick)
         for text, severity in self._startup_notes:
-            self.notify(text, severity=severity, timeout=30)
+            self.notify(text, severity=severity, timeout=30, markup=False)
 
     async def on_cockpit_screen_ready(self, message: CockpitScreen.Ready) -> None:
         await self.cockpit.mount(self.bar, before="#action-bar")
@@ -230,7 +230,7 @@ class ReplayApp(App[None]):
         self.problem = f"FOLLOW STOPPED: {short}: showing what was read"
         note = f"{error}. Following stopped; the screen keeps what was read before it."
         if self.is_running:
-            self.notify(note, severity="error", timeout=30)
+            self.notify(note, severity="error", timeout=30, markup=False)
             if self.timeline.end is not None:
                 self.controller.seek(self.timeline.end)
         else:
@@ -318,7 +318,7 @@ class ReplayApp(App[None]):
     def _said(self, message: str | None) -> None:
         """Tells the operator what a key did (when there is something to tell) and redraws."""
         if message:
-            self.notify(message, timeout=6)
+            self.notify(message, timeout=6, markup=False)
         self.refresh_view()
 
     def action_play_pause(self) -> None:

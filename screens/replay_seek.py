@@ -46,9 +46,9 @@ class ReplaySeekScreen(ModalScreen[datetime | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(PROMPT)
-            yield Static(self._span, id="seek-span")
+            yield Static(self._span, id="seek-span", markup=False)
             yield Input(placeholder=PLACEHOLDER)
-            yield Static("", id="seek-problem")
+            yield Static("", id="seek-problem", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cockpit import journal_anchor
 from cockpit.sandbox.lifecycle import SandboxHandle, start_sandbox
 from cockpit.sandbox.runner import SandboxOptions
 
@@ -16,6 +17,14 @@ TEST_SANDBOX_OPTIONS = SandboxOptions(
     traffic_rate_per_second=25.0,
     metrics_interval_seconds=1.0,
 )
+
+
+@pytest.fixture(autouse=True)
+def syslog_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the code under test sent to syslog: kept here, never sent to this machine's log."""
+    sent: list[str] = []
+    monkeypatch.setattr(journal_anchor, "send_to_syslog", sent.append)
+    return sent
 
 
 @pytest.fixture(scope="session")

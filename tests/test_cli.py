@@ -174,12 +174,13 @@ def test_verify_names_the_edited_line(journal: Path) -> None:
     assert "BROKEN at line 5: prev hash does not match line 4" in result.stderr
 
 
-def test_verify_accepts_a_truncated_tail(journal: Path) -> None:
+def test_verify_fails_on_a_truncated_tail(journal: Path) -> None:
     data = journal.read_bytes()
     journal.write_bytes(data[:-10])
     result = cockpit("verify", journal)
-    assert result.returncode == 0
-    assert "last line 7 is incomplete" in result.stdout
+    assert result.returncode == 1
+    assert "but the journal ends at seq 5: 1 record is missing" in result.stderr
+    assert "last line 7 is cut off" in result.stderr
 
 
 def test_verify_missing_journal(tmp_path: Path) -> None:

@@ -398,3 +398,20 @@ def test_a_config_nested_hundreds_deep_is_a_config_error_not_a_crash() -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(text, source="deep.toml", base_dir=Path())
     assert "nested too deeply" in str(raised.value)
+
+
+def test_control_characters_in_a_config_are_refused_and_reported_spelled_out() -> None:
+    text = (
+        '[cutover]\nname = "shop\\u001b]0;PWNED\\u0007"\n"odd\\u001b" = 1\n'
+        '[maintenance]\nprobe_url = "https://x.example/"\n'
+        '[maintenance.alb]\nlistener_arn = "arn:aws:elasticloadbalancing:eu-west-1:1:'
+        'listener/app/a/b/c"\n'
+        'message_body = "<h1>Down</h1>\\n<p>Back soon.</p>"\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, source="evil.toml", base_dir=Path())
+    report = raised.value.report()
+    assert "\x1b" not in report and "\x07" not in report
+    assert "cutover.name: contains a control character ('shop\\x1b]0;PWNED\\x07')" in report
+    assert "cutover.odd\\x1b: unknown key" in report
+    assert "message_body" not in report  # a line break in a page body is fine

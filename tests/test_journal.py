@@ -34,9 +34,8 @@ from cockpit.journal import (
     verify_journal,
 )
 from cockpit.jsonvalue import JsonValue
-from cockpit.outside import visible
-from cockpit.read_back import readable_data
 from cockpit.redact import Redactor, redactor_for
+from cockpit.visible import visible, visible_json
 
 START = datetime(2026, 11, 22, 1, 2, 3, 123456, tzinfo=UTC)
 RECORD_COUNT = 10
@@ -341,7 +340,7 @@ def test_nan_and_infinity_are_refused_without_breaking_the_chain(tmp_path: Path)
     assert len(lines_of(writer.path)) == 4
 
 
-def test_lone_surrogates_are_written_and_read_back_spelled_out(tmp_path: Path) -> None:
+def test_lone_surrogates_are_written_spelled_out(tmp_path: Path) -> None:
     with create_writer(tmp_path) as writer:
         writer.append("reading", {"file": "report-\udcff.txt"})
 
@@ -422,7 +421,11 @@ def test_intact_journal_verifies(journal: Path) -> None:
     assert verification.truncated is None
     assert verification.header == make_header()
     assert verification.ended_cleanly
-    assert verification.summary() == ["intact: 12 lines, chain unbroken", "session closed cleanly"]
+    assert verification.summary() == [
+        "intact: 12 lines, chain unbroken",
+        "session closed cleanly",
+        f"anchors: 2 checked (2 from the sidecar {journal.name}.anchors), all match",
+    ]
 
 
 def test_read_journal_returns_every_record(journal: Path) -> None:
@@ -432,7 +435,8 @@ def test_read_journal_returns_every_record(journal: Path) -> None:
     assert [record.line_number for record in records] == list(range(1, 13))
     assert [record.seq for record in records] == list(range(12))
     assert [r.kind for r in records] == ["header", *["reading"] * RECORD_COUNT, "end"]
-    assert records[-1].data == {"records": RECORD_COUNT + 1}
+    last_digest = hashlib.sha256(lines_of(journal)[-2].rstrip(b"\n")).hexdigest()
+    assert records[-1].data == {"records": RECORD_COUNT + 1, "last": last_digest}
     assert records[5].data == {"source": "dns", "value": "value-4", "n": 4}
     assert records[5].raw.encode() == lines_of(journal)[5].rstrip(b"\n")
     assert records[2].t - records[1].t == timedelta(seconds=1)
@@ -533,28 +537,30 @@ def test_tampering_a_copy_leaves_the_original_intact(journal: Path, tmp_path: Pa
     assert verify_journal(journal).intact
 
 
-def test_truncated_last_line_is_reported_not_failed(journal: Path) -> None:
+def test_truncated_last_line_breaks_verify_but_not_reading(journal: Path) -> None:
     complete_lines = lines_of(journal)[:-1]
     complete_size = sum(len(line) for line in complete_lines)
     full_size = journal.stat().st_size
     os.truncate(journal, full_size - 5)
+    (journal.parent / f"{journal.name}.anchors").unlink()
 
     verification = verify_journal(journal)
     records, tail = read_journal(journal)
 
-    assert verification.intact
+    assert not verification.intact
     assert not verification.ended_cleanly
     assert verification.lines_checked == RECORD_COUNT + 1
     assert verification.truncated is not None
     assert verification.truncated.line_number == RECORD_COUNT + 2
     assert verification.truncated.byte_offset == complete_size
     assert verification.truncated.length == full_size - 5 - complete_size
+    assert verification.first_bad_line == RECORD_COUNT + 2
     assert verification.summary() == [
-        "intact: 11 lines, chain unbroken",
-        "no end record: the session is still running, or it crashed "
-        "(its last line is not covered by the chain)",
-        f"last line 12 is incomplete ({full_size - 5 - complete_size} bytes, cut mid-write?) "
-        "and was ignored",
+        f"BROKEN at line 12: the last line is cut off ({full_size - 5 - complete_size} bytes "
+        "with no newline) and no process is writing the journal: the file was cut (truncated) "
+        "here, or the cockpit crashed in the middle of a write; whatever came after it is gone",
+        "no anchors for this journal were found: the chain alone cannot detect a journal "
+        "rewritten with every hash recomputed",
     ]
     assert [record.seq for record in records] == list(range(RECORD_COUNT + 1))
     assert tail == verification.truncated
@@ -569,7 +575,7 @@ def test_cut_inside_a_multibyte_character_is_a_truncated_tail(tmp_path: Path) ->
 
     verification = verify_journal(writer.path)
 
-    assert verification.intact
+    assert not verification.intact
     assert verification.truncated is not None
     assert verification.truncated.line_number == 3
 
@@ -723,8 +729,8 @@ def test_payloads_read_back_as_written(
     records, tail = read_journal(writer.path)
 
     assert tail is None
-    expected = [readable_data(redactor.scrub(p)) for p in payloads]
-    assert [record.data for record in records[1:-1]] == expected
+    written = [visible_json(redactor.scrub(p)) for p in payloads]
+    assert [record.data for record in records[1:-1]] == written
     assert all(record.kind == visible(kind) for record in records[1:-1])
     assert verify_journal(writer.path).intact
 

@@ -27,6 +27,7 @@ from cockpit.app import EVENTS_SHOWN, cockpit_view
 from cockpit.cli import main
 from cockpit.clock import FrozenClock
 from cockpit.journal import (
+    END_KIND,
     GENESIS,
     JournalError,
     JournalTail,
@@ -119,12 +120,17 @@ def bases(tmp_path_factory: pytest.TempPathFactory) -> BaseJournals:
     )
 
 
-def rechained(records: list[dict[str, object]]) -> list[bytes]:
-    """The records as journal lines with seq and prev recomputed, so the chain holds."""
+def rechained(records: list[dict[str, object]], *, seal: bool = True) -> list[bytes]:
+    """The records as journal lines with seq and prev recomputed, so the chain holds.
+
+    seal: an end record is rewritten to cover what comes before it, as the writer's does.
+    """
     lines: list[bytes] = []
     prev = GENESIS
     for seq, record in enumerate(records):
         record = {**record, "seq": seq, "prev": prev}
+        if seal and record["kind"] == END_KIND:
+            record["data"] = {"records": seq, "last": prev}
         ordered = {key: record[key] for key in ("seq", "t", "kind", "prev", "data")}
         text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
         line = text.encode("utf-8", errors="backslashreplace")
@@ -278,7 +284,7 @@ def fuzzed_journal(case: str, bases: BaseJournals, directory: Path) -> tuple[Pat
     records = window(rng, bases)
     if rng.random() < 0.6:
         how = confuse_types(rng, records)
-        content = joined(rechained(records))
+        content = joined(rechained(records, seal=rng.random() < 0.8))
     else:
         content, how = corrupt_bytes(rng, rechained(records))
     path = directory / f"{case}.jsonl"
@@ -547,7 +553,7 @@ def test_deep_nesting_and_infinite_numbers_are_damage_not_a_crash(
 def test_escapes_in_data_are_read_back_spelled_out_and_the_chain_still_holds(
     tmp_path: Path, bases: BaseJournals
 ) -> None:
-    records = [json.loads(line) for line in bases.sources[0][:3]]
+    records = [json.loads(line) for line in [*bases.sources[0][:3], bases.sources[0][-1]]]
     records[1]["data"] = {"text\x1b": "\x1b[2J screen\nsecond line\tcell \x9b", "n": [1, "\x07"]}
     path = tmp_path / "escapes.jsonl"
     path.write_bytes(joined(rechained(records)))

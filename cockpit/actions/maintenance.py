@@ -24,6 +24,7 @@ from cockpit.config import (
     MaintenanceSection,
     WebhookMaintenance,
 )
+from cockpit.outside import outside_text
 from cockpit.redact import redactor_for
 from cockpit.sources.context import AwsClients
 from cockpit.sources.failures import describe_failure
@@ -39,6 +40,7 @@ PROBE_TIMEOUT_SECONDS = 2.0
 PATH_PATTERN = "/*"
 OUTPUT_TAIL_LINES = 19
 RESPONSE_SNIPPET_CHARS = 200
+OUTPUT_LINE_CHARS = 200
 FIXED_RESPONSE = "fixed-response"
 KILLED_OUTPUT_WAIT_SECONDS = 5.0
 
@@ -413,9 +415,9 @@ def _send(method: str, url: str, token: str | None, timeout_seconds: float) -> t
 
 
 def output_tail(output: str, lines: int = OUTPUT_TAIL_LINES) -> tuple[str, ...]:
-    """The last `lines` non-empty lines of a command's output, each indented."""
-    kept = [line.rstrip() for line in output.splitlines() if line.strip()]
-    return tuple(f"  {line}" for line in kept[-lines:])
+    """The last `lines` non-empty lines of a command's output, each cleaned, cut and indented."""
+    kept = [line for line in output.splitlines() if line.strip()]
+    return tuple(f"  {outside_text(line, OUTPUT_LINE_CHARS)}" for line in kept[-lines:])
 
 
 def _run_command(

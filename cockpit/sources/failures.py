@@ -7,6 +7,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from cockpit.outside import outside_text
 from cockpit.sources.aws_errors import aws_error_of, endpoint_of, plain_text, throttled_text
 
 _AWS_CODES = {
@@ -21,12 +22,22 @@ _AWS_CODES = {
 }
 
 
+FAILURE_LIMIT_CHARS = 300
+
+
 class SourceProblem(Exception):
     """A failure the source has already put in words for a person; shown as it is."""
 
 
 def describe_failure(error: BaseException, *, timeout_seconds: float | None = None) -> str:
-    """One line: what went wrong, in words, without a traceback or a secret."""
+    """One line: what went wrong, in words, without a traceback or a secret.
+
+    Error texts quote what servers sent, so the line passes the outside-text sanitizer.
+    """
+    return outside_text(_described(error, timeout_seconds), FAILURE_LIMIT_CHARS)
+
+
+def _described(error: BaseException, timeout_seconds: float | None) -> str:
     for matches, describe in _RULES:
         if matches(error):
             return describe(error, timeout_seconds)

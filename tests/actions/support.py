@@ -34,7 +34,7 @@ def write_config(
     """The sandbox's own config with a journal in `folder` and the guards given."""
     info = {**handle.info, "traffic_backend": traffic_backend}
     config = cockpit_config(info)
-    config["journal"] = {"dir": str(folder / "journal")}
+    config["journal"] = {"dir": str(folder / "journal"), "anchor_syslog": False}
     config["guards"] = {**config["guards"], **QUICK_GUARDS, **(guards or {})}
     if steps is not None:
         config["traffic"]["steps"] = steps

@@ -33,6 +33,7 @@ from cockpit.actions.maintenance import (
 )
 from cockpit.actions.model import ActionFailed
 from cockpit.config import MaintenanceSection, load_config
+from cockpit.redact import redactor_for, remember_secrets
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.context import AwsClients
 from tests.sandbox.test_sandbox import aws_client
@@ -540,6 +541,23 @@ def test_command_exit_3_fails_with_the_tail_of_its_output(tmp_path: Path, marker
     assert lines[-2] == "  progress 40"
     assert len(lines) == 2 + 19
     assert "progress 21" not in lines
+
+
+def test_command_output_is_redacted_whole_spelled_out_and_cut(tmp_path: Path) -> None:
+    secret = "cmd-secret-0123456789abcdef"
+    remember_secrets(redactor_for([secret]))
+    noisy = script(
+        tmp_path,
+        "noisy.sh",
+        "printf 'deploy \\033]0;PWNED\\007 %s\\n' \"$(head -c 190 /dev/zero | tr '\\0' x)"
+        f' {secret}"\nexit 1\n',
+    )
+    section = command_section(None, [noisy, "on"], [noisy, "off"])
+    with pytest.raises(ActionFailed) as failed:
+        MaintenanceWriter(section, NO_AWS, dict(os.environ)).switch(True)
+    shown = str(failed.value).splitlines()[-1]
+    assert shown.startswith("  deploy \\x1b]0;PWNED\\x07 xxx") and shown.endswith("…")
+    assert "\x1b" not in str(failed.value) and secret[:8] not in str(failed.value)
 
 
 def is_running(pid: int) -> bool:

@@ -32,7 +32,8 @@ def test_expected_body_present_or_not() -> None:
     wrong, entry = classify_http_answer(HttpAnswer(200, None, page, 0.004), 200, URL, "ok")
     assert wrong.status is Status.CRITICAL and entry.state == "unhealthy"
     assert wrong.detail == (
-        'HTTP 200 in 4.0 ms but the body lacks "ok": <html>\\x1b[2J<h1>Welcome to nginx!</h1> </html>'
+        'HTTP 200 in 4.0 ms but the body lacks "ok": '
+        "<html>\\x1b[2J<h1>Welcome to nginx!</h1> </html>"
     )
     assert "\x1b" not in wrong.detail and entry.reason is not None
     empty, _ = classify_http_answer(HttpAnswer(200, None, b"", 0.004), 200, URL, "ok")

@@ -195,7 +195,7 @@ def test_wal_receiver_name_prefers_an_explicit_application_name() -> None:
 
 
 def test_server_text_is_one_short_printable_line() -> None:
-    assert server_text("wal\x1b[31mreceiver\n  two") == "wal [31mreceiver two"
+    assert server_text("wal\x1b[31mreceiver\n  two") == "wal\\x1b[31mreceiver two"
     assert server_text(None) is None
     assert len(server_text("x" * 500) or "") == 120
 

@@ -8,7 +8,7 @@ thousands deep must not reach a reader that walks it recursively.
 from __future__ import annotations
 
 from cockpit.jsonvalue import JsonValue
-from cockpit.outside import visible
+from cockpit.visible import visible_json
 
 MAX_DATA_DEPTH = 64
 """Levels of arrays and objects a record's data may nest; the writer's deepest is a handful."""
@@ -23,13 +23,16 @@ def readable_data(
 ) -> dict[str, JsonValue]:
     """The data with every string made visible (line breaks and tabs kept), or UnreadableValue.
 
-    Keys are spelled out entirely, as a key is always shown on one line. `source_json`, the
-    text the data was parsed from, saves the walk: when it holds no escape, no unprintable
-    character and too few brackets to nest deeply, as most lines do, the data is readable.
+    `source_json`, the text the data was parsed from, saves the walk: when it holds no escape,
+    no unprintable character and too few brackets to nest deeply, as most lines do, the data
+    is readable as it is.
     """
     if source_json is not None and _plainly_readable(source_json):
         return data
-    return {visible(key): _readable(value, 1) for key, value in data.items()}
+    _check_depth(data, 0)
+    readable = visible_json(data)
+    assert isinstance(readable, dict)
+    return readable
 
 
 def _plainly_readable(source_json: str) -> bool:
@@ -38,24 +41,11 @@ def _plainly_readable(source_json: str) -> bool:
     return brackets < MAX_DATA_DEPTH and "\\" not in source_json and source_json.isprintable()
 
 
-def readable_text(text: str) -> str:
-    """The text with every control character spelled out (ESC as `\\x1b`) but line breaks and
-    tabs, which a multi-line value such as a saved screen needs."""
-    if text.isprintable():
-        return text
-    return "\n".join(
-        "\t".join(visible(part) for part in line.split("\t")) for line in text.split("\n")
-    )
-
-
-def _readable(value: JsonValue, depth: int) -> JsonValue:
-    """One value made readable at `depth` levels below the data."""
-    if isinstance(value, str):
-        return readable_text(value)
+def _check_depth(value: JsonValue, depth: int) -> None:
+    """UnreadableValue when arrays and objects nest deeper than MAX_DATA_DEPTH below `value`."""
     if not isinstance(value, list | dict):
-        return value
+        return
     if depth >= MAX_DATA_DEPTH:
         raise UnreadableValue(f"nests deeper than {MAX_DATA_DEPTH} levels")
-    if isinstance(value, list):
-        return [_readable(item, depth + 1) for item in value]
-    return {visible(key): _readable(item, depth + 1) for key, item in value.items()}
+    for item in value.values() if isinstance(value, dict) else value:
+        _check_depth(item, depth + 1)
