@@ -1131,16 +1131,19 @@ def read_checked(path: Path) -> CheckedRead:
     line in the middle still leaves the records before it to show. JournalError only when the
     file cannot be read.
     """
+    sources = _anchor_sources(path, ())
+    chain = _ChainCheck(anchored_seqs(sources))
     try:
         with _open_journal(path) as stream:
-            return _read_checked_lines(_raw_lines(stream, path))
+            checked = _read_checked_lines(_raw_lines(stream, path), chain)
     except OSError as error:
         raise JournalError(f"cannot read journal {path}: {_describe_os_error(error)}") from error
+    verification = _compare_anchors(path, checked.verification, chain, sources)
+    return replace(checked, verification=_judge_ending(path, verification))
 
 
-def _read_checked_lines(lines: Iterable[_RawLine]) -> CheckedRead:
+def _read_checked_lines(lines: Iterable[_RawLine], chain: _ChainCheck) -> CheckedRead:
     records: list[JournalRecord] = []
-    chain = _ChainCheck()
     broken: Verification | None = None
     for line in lines:
         try:
