@@ -209,7 +209,13 @@ def run_replay(path: Path, *, speed: float, follow: bool) -> int:
 def _load_timeline(path: Path, command: str) -> Timeline | None:
     """The journal indexed, or None after saying (what, where, how to fix) why it cannot be."""
     if not path.is_file():
-        where = "is a directory" if path.is_dir() else "does not exist"
+        where = (
+            "is a directory"
+            if path.is_dir()
+            else "is not a regular file"
+            if path.exists()
+            else "does not exist"
+        )
         print(
             f"{command}: {path} {where}: give the path of a session journal "
             "(a .jsonl file in the journal.dir of cockpit.toml)",
