@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from cockpit.log_format import AUTO, LogFormatError, compile_format
-from cockpit.untrusted_files import NotARegularFile, open_regular_file
+from cockpit.untrusted_files import NotARegularFile, TooLarge, read_regular_file
 from cockpit.visible import visible
 
 Side = Literal["old", "new"]
@@ -885,18 +885,13 @@ class _NotAConfigFile(Exception):
 
 def _regular_file_bytes(path: Path) -> bytes:
     try:
-        file = open_regular_file(path)
+        return read_regular_file(path, MAX_CONFIG_BYTES)
     except NotARegularFile:
         raise _NotAConfigFile(
             "is not a regular file (a pipe, device or socket); point -c at a config file"
         ) from None
-    with file:
-        data = file.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise _NotAConfigFile(
-            f"is larger than {MAX_CONFIG_BYTES // 1024} KiB; a cockpit config is a few KiB"
-        )
-    return data
+    except TooLarge as error:
+        raise _NotAConfigFile(f"is {error.strerror}; a cockpit config is a few KiB") from None
 
 
 def load_config(path: Path) -> Config:

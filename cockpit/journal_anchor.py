@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cockpit.untrusted_files import NotARegularFile, TooLarge, read_regular_file
+
 ANCHOR_INTERVAL = timedelta(seconds=60)
 ANCHORED_KINDS = frozenset({"header", "resume", "action", "note", "end"})
 SIDECAR_SUFFIX = ".anchors"
@@ -246,21 +248,11 @@ def read_anchor_file(path: Path, *, is_sidecar: bool = False) -> AnchorSource:
 
 
 def _read_limited(path: Path) -> bytes:
-    """The file's bytes; OSError when it is not a regular file or is too large to be anchors.
-
-    Opened without blocking, so a named pipe given by mistake is refused, not waited on.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as stream:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):
-            raise OSError(0, "not a regular file, refused")
-        if status.st_size > MAX_ANCHOR_FILE_BYTES:
-            raise OSError(0, f"larger than {MAX_ANCHOR_FILE_BYTES // (1024 * 1024)} MiB, refused")
-        content = stream.read(MAX_ANCHOR_FILE_BYTES + 1)
-    if len(content) > MAX_ANCHOR_FILE_BYTES:
-        raise OSError(0, f"larger than {MAX_ANCHOR_FILE_BYTES // (1024 * 1024)} MiB, refused")
-    return content
+    """The file's bytes; OSError when it is not a regular file or is too large to be anchors."""
+    try:
+        return read_regular_file(path, MAX_ANCHOR_FILE_BYTES)
+    except (NotARegularFile, TooLarge) as error:
+        raise OSError(0, f"{error.strerror}, refused") from None
 
 
 def _parse_anchor_line(line: str) -> Anchor | None:

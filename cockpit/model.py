@@ -198,14 +198,23 @@ def status_from_json(value: JsonValue) -> Status:
 
 
 def _aware_time(value: JsonValue) -> datetime:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment
-    raise ValueError(f"a reading's observed_at must be a time with its zone, not {_shown(value)}")
+    moment = aware_time(value)
+    if moment is None:
+        raise ValueError(
+            f"a reading's observed_at must be a time with its zone, not {_shown(value)}"
+        )
+    return moment
+
+
+def aware_time(value: object) -> datetime | None:
+    """An ISO time with its zone, as journaled or kept in a reading's values; None otherwise."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _text_or_empty(value: JsonValue) -> str:

@@ -44,6 +44,7 @@ from cockpit.jsonvalue import (
     json_text,
     json_text_values,
 )
+from cockpit.model import aware_time
 from cockpit.private_files import write_private_text
 from cockpit.recording import SCREEN_KIND, STALE_KIND, STATUS_KIND
 from cockpit.report_markdown import render_markdown as render_markdown
@@ -62,7 +63,6 @@ from cockpit.timeline import (
     NOTE_KIND,
     Timeline,
     action_text,
-    aware_time,
 )
 
 REPORT_FORMAT = "cutover-cockpit-report"

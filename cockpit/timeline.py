@@ -25,7 +25,14 @@ from cockpit.journal import (
     read_journal,
 )
 from cockpit.jsonvalue import JsonValue, json_int, json_number, json_string, json_text
-from cockpit.model import Reading, Status, Value, reading_from_json, status_from_json
+from cockpit.model import (
+    Reading,
+    Status,
+    Value,
+    aware_time,
+    reading_from_json,
+    status_from_json,
+)
 from cockpit.recording import (
     COUNTDOWN_KEYS,
     KEYFRAME_KIND,
@@ -445,17 +452,6 @@ def _list(value: JsonValue) -> list[JsonValue]:
 
 def _text_or_none(value: JsonValue) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def aware_time(value: JsonValue) -> datetime | None:
-    """A journaled ISO time with its zone; None for anything else."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def moment(text: str, timeline: Timeline) -> datetime:

@@ -68,3 +68,26 @@ def _is_socket(path: Path) -> bool:
         return stat.S_ISSOCK(path.stat().st_mode)
     except OSError:
         return False
+
+
+class TooLarge(OSError):
+    """A file larger than its reader accepts; read no further than the limit."""
+
+    def __init__(self, path: Path, limit_bytes: int) -> None:
+        super().__init__(errno.EFBIG, f"larger than {_size_words(limit_bytes)}", str(path))
+        self.limit_bytes = limit_bytes
+
+
+def read_regular_file(path: Path, limit_bytes: int) -> bytes:
+    """The whole of a regular file of at most `limit_bytes`; TooLarge past it (never read on)."""
+    with open_regular_file(path) as file:
+        data = file.read(limit_bytes + 1)
+    if len(data) > limit_bytes:
+        raise TooLarge(path, limit_bytes)
+    return data
+
+
+def _size_words(size_bytes: int) -> str:
+    """'1 MiB', '64 MiB', '512 KiB'."""
+    mebibytes, kibibytes = divmod(size_bytes, 1024 * 1024)
+    return f"{mebibytes} MiB" if mebibytes and not kibibytes else f"{size_bytes // 1024} KiB"

@@ -119,11 +119,17 @@ def _response(status: str, body: str, content_type: str) -> bytes:
 @contextmanager
 def hostile_http(secrets: Secrets) -> Iterator[str]:
     """A hostile HTTP server on loopback; yields its base URL."""
-    server = _HostileHttpServer(secrets)
+    with _serving(_HostileHttpServer(secrets)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def _serving(server: socketserver.TCPServer) -> Iterator[int]:
+    """Serves on a thread until the block ends; yields the port."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
@@ -166,14 +172,8 @@ def hostile_postgres() -> Iterator[str]:
     """A PostgreSQL-speaking server on loopback that answers every login with a hostile FATAL."""
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _HostilePostgresHandler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"host=127.0.0.1 port={server.server_address[1]} user=cutover dbname=shop"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with _serving(server) as port:
+        yield f"host=127.0.0.1 port={port} user=cutover dbname=shop"
 
 
 def _dns_answer(query: dns.message.Message) -> bytes:

@@ -387,7 +387,7 @@ def test_what_is_not_a_config_file_is_refused_without_hanging(tmp_path: Path, ki
     else:
         path = tmp_path / "huge.toml"
         path.write_text('[cutover]\nname = "x"\n' + "# padding\n" * 200_000)
-        expected = "larger than 1024 KiB"
+        expected = "larger than 1 MiB"
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert expected in str(raised.value)

@@ -13,7 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cockpit.model import Reading, SignalKind, Value
+from cockpit.model import Reading, SignalKind, Value, aware_time
 from widgets.formatting import (
     NO_DATA,
     STATUS_WORDS,
@@ -163,17 +163,6 @@ def converged_text(reading: Reading, *, short: bool = False) -> Text:
     return Text.assemble(percent, f" converged ({share})")
 
 
-def parse_moment(value: Value) -> datetime | None:
-    """An ISO timestamp value as a datetime; None when absent or malformed."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
 def duration_text(seconds: float) -> str:
     """'42 s' below a minute, else '2m05s'."""
     whole = max(0, math.ceil(seconds))
@@ -182,7 +171,7 @@ def duration_text(seconds: float) -> str:
 
 def old_gone_text(reading: Reading, now: datetime) -> Text:
     """'old gone by 00:58:14Z (in 30 s)', 'no old answers left', or why it cannot be estimated."""
-    gone_at = parse_moment(reading.values.get("old_gone_at"))
+    gone_at = aware_time(reading.values.get("old_gone_at"))
     if gone_at is not None:
         left = (gone_at - now).total_seconds()
         when = f"in {duration_text(left)}" if left > 0 else f"due {duration_text(-left)} ago"
@@ -324,7 +313,7 @@ def latest_old_gone(readings: Sequence[Reading], now: datetime) -> Text:
     if stuck:
         names = ", ".join(stuck)
         return Text(f"last old answer: cannot be estimated (STUCK at {names})", style="bold yellow")
-    moments = [parse_moment(r.values.get("old_gone_at")) for r in readings]
+    moments = [aware_time(r.values.get("old_gone_at")) for r in readings]
     known = [moment for moment in moments if moment is not None]
     if not known:
         return Text("no old answer with a known expiry", style="dim")
