@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from cockpit.guards import new_percent_of
+from cockpit.guards import new_percent_of, unusable_reason
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.state import State
 from cockpit.units import age_text, percent_number, size_text
@@ -129,15 +129,12 @@ def _withage_text(verdict: Verdict, readings: Sequence[Reading], now: datetime) 
 
 
 def _unusable(readings: Sequence[Reading], now: datetime) -> str | None:
-    """Why these readings prove nothing at `now` (one is stale or unknown), or None."""
-    for reading in readings:
-        status = reading.status_at(now)
-        if status is Status.STALE:
-            return f"{reading.signal_id} reading STALE, {age_text(reading.age_seconds(now))} old"
-        if status is Status.UNKNOWN:
-            reason = f": {reading.detail}" if reading.detail else ""
-            return f"{reading.signal_id} UNKNOWN{reason}"
-    return None
+    """Why these readings prove nothing at `now` (one is stale or unknown), or None.
+
+    The same words as the guards use, so a step and its guard never disagree on why.
+    """
+    reasons = (unusable_reason(reading, now) for reading in readings)
+    return next((reason for reason in reasons if reason is not None), None)
 
 
 def _of_kind(state: State, kind: SignalKind) -> tuple[Reading, ...]:
