@@ -11,21 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from cockpit import __version__
+from cockpit.actions.model import ActionId
 from cockpit.sandbox.commands import add_sandbox_commands
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 
-ACTION_IDS = (
-    "maintenance-on",
-    "maintenance-off",
-    "promote",
-    "weight-up",
-    "weight-down",
-    "rollback",
-)
-"""The ids of cockpit.actions.model.ActionId, spelled here so `--help` imports nothing heavy."""
+ACTION_IDS = tuple(action.value for action in ActionId)
+"""What `cockpit act` accepts: the action ids themselves (the model is light to import)."""
 
 Handler = Callable[[argparse.Namespace], int]
 

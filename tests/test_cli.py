@@ -188,3 +188,10 @@ def test_verify_missing_journal(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "NOT VERIFIED: cannot read" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_act_accepts_exactly_the_actions_the_registry_declares() -> None:
+    from cockpit.actions.registry import ACTIONS
+    from cockpit.cli import ACTION_IDS
+
+    assert sorted(ACTION_IDS) == sorted(spec.action_id.value for spec in ACTIONS)
