@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from cockpit.sandbox.scenarios import ScenarioArgs, inject
-from cockpit.sandbox.shared import SandboxError, free_port
+from cockpit.sandbox.shared import SandboxError
 
 if TYPE_CHECKING:
     from cockpit.sandbox.runner import Sandbox
@@ -25,7 +25,7 @@ class ControlServer:
     def __init__(self, sandbox: Sandbox, *, on_stop: Callable[[], None]) -> None:
         self._sandbox = sandbox
         self._on_stop = on_stop
-        self._server = ThreadingHTTPServer((HOST, free_port(HOST)), _handler_for(self))
+        self._server = ThreadingHTTPServer((HOST, 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

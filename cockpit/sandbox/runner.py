@@ -150,7 +150,9 @@ class Sandbox:
         for side in SIDES:
             host = SIDE_HOSTS[side]
             log_name = f"{side}-app-access.log" if behind_nginx else f"{side}-access.log"
-            app = AppServer(side, host, free_port(host), self.directory / "logs" / log_name)
+            # Port 0: the server binds and keeps the port the system gives it, so no other
+            # process can take it between choosing and binding.
+            app = AppServer(side, host, 0, self.directory / "logs" / log_name)
             app.start()
             self._started(f"{side} app", app.stop)
             self.apps[side] = app
@@ -305,7 +307,7 @@ class Sandbox:
         )
         self.front_door = FrontDoor(
             AUTHORITATIVE_HOST,
-            free_port(AUTHORITATIVE_HOST),
+            0,
             self.http_urls(),
             weights,
             alb_maintenance(aws, aws_seed),
