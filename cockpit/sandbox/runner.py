@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cockpit.jsonvalue import JsonValue
 from cockpit.sandbox.aws import (
@@ -179,7 +179,21 @@ class Sandbox:
         folder = self.directory / "nginx"
         hostname = RECORD.rstrip(".")
         certificate = make_certificate(folder / "tls", hostname)
-        sites = [
+        # The front door passes on its clients' Host (its own address), and tests reach each
+        # side by its address: those names are served too; any other Host gets the 404.
+        names = (hostname, AUTHORITATIVE_HOST, *SIDE_HOSTS.values())
+
+        def start() -> NginxServer:
+            nginx = NginxServer(folder, names, self._nginx_sites(), certificate)
+            nginx.start()
+            return nginx
+
+        self.nginx = started_on_free_ports(start)
+        self._started("nginx", self.nginx.stop)
+
+    def _nginx_sites(self) -> list[NginxSite]:
+        """One site per side on freshly chosen ports, proxying to that side's app."""
+        return [
             NginxSite(
                 side,
                 SIDE_HOSTS[side],
@@ -191,12 +205,6 @@ class Sandbox:
             )
             for side in SIDES
         ]
-        # The front door passes on its clients' Host (its own address), and tests reach each
-        # side by its address: those names are served too; any other Host gets the 404.
-        names = (hostname, AUTHORITATIVE_HOST, *SIDE_HOSTS.values())
-        self.nginx = NginxServer(folder, names, sites, certificate)
-        self.nginx.start()
-        self._started("nginx", self.nginx.stop)
 
     def http_urls(self) -> dict[Side, str]:
         """Where each side is reached: through nginx when it runs, else the app itself."""
@@ -247,19 +255,16 @@ class Sandbox:
         self.knot = knot
         return {HAND_ZONE: knot.upstream}
 
-    def _knot_on_a_free_port(self, work_dir: Path, attempts: int = 3) -> KnotServer:
+    def _knot_on_a_free_port(self, work_dir: Path) -> KnotServer:
         """knot started; a port taken between choosing and binding it is tried again."""
-        for attempt in range(attempts):
+
+        def start() -> KnotServer:
             port = free_knot_port(AUTHORITATIVE_HOST)
             knot = KnotServer(AUTHORITATIVE_HOST, port, self._hand_zone(), work_dir=work_dir)
-            try:
-                knot.start()
-            except SandboxError:
-                if attempt == attempts - 1:
-                    raise
-                continue
+            knot.start()
             return knot
-        raise SandboxError("knot did not start")
+
+        return started_on_free_ports(start)
 
     def _hand_zone(self) -> HandZone:
         return HandZone(
@@ -625,6 +630,22 @@ def _json_knobs(knobs: dict[str, object]) -> dict[str, JsonValue]:
         key: value if isinstance(value, str | int | float | bool) else str(value)
         for key, value in knobs.items()
     }
+
+
+Started = TypeVar("Started")
+
+
+def started_on_free_ports(start: Callable[[], Started], attempts: int = 3) -> Started:
+    """`start()` until it succeeds, the last failure raised; each call chooses its ports anew.
+
+    A port chosen for a server in another process can be taken before that server binds it.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return start()
+        except SandboxError:
+            continue
+    return start()
 
 
 def _port_of(url: str) -> int:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from cockpit.sandbox.processes import process_alive
 
 
@@ -165,3 +167,22 @@ def test_down_after_the_runner_died_stops_every_child_it_recorded(tmp_path: Path
         assert name in down.stdout
     assert [name for name, pid in children.items() if process_alive(pid)] == []
     assert_nothing_left([runner, *children.values()], info)
+
+
+def test_a_server_whose_port_was_taken_is_started_again_on_new_ports() -> None:
+    from cockpit.sandbox.runner import started_on_free_ports
+    from cockpit.sandbox.shared import SandboxError
+
+    tries: list[int] = []
+
+    def start() -> str:
+        tries.append(len(tries))
+        if len(tries) < 3:
+            raise SandboxError("Address already in use")
+        return "listening"
+
+    assert started_on_free_ports(start) == "listening" and len(tries) == 3
+    tries.clear()
+    with pytest.raises(SandboxError):
+        started_on_free_ports(start, attempts=2)
+    assert len(tries) == 2
