@@ -70,14 +70,16 @@ def create_writer(
     redactor: Redactor | None = None,
     clock: Callable[[], datetime] | None = None,
     name_hint: str = "night cutover",
+    **anchor_options: bool,
 ) -> JournalWriter:
-    """A writer with test defaults."""
+    """A writer with test defaults; `anchor_options` go to JournalWriter.create."""
     return JournalWriter.create(
         directory,
         header=make_header(),
         redactor=redactor or Redactor(),
         clock=clock or stepping_clock(),
         name_hint=name_hint,
+        **anchor_options,
     )
 
 

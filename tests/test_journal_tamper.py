@@ -17,7 +17,7 @@ import pytest
 from cockpit import journal_anchor
 from cockpit.cli import main
 from cockpit.config import parse_config
-from cockpit.journal import JournalWriter, session_header, verify_journal
+from cockpit.journal import JournalWriter, verify_journal
 from cockpit.journal_anchor import (
     MAX_ANCHOR_FILE_BYTES,
     Anchor,
@@ -26,6 +26,7 @@ from cockpit.journal_anchor import (
 )
 from cockpit.redact import Redactor
 from cockpit.session import open_session_journal
+from tests import test_journal as journal_tests
 
 START = datetime(2026, 11, 22, 1, 0, 0, tzinfo=UTC)
 READINGS = 20
@@ -44,30 +45,10 @@ def scripted_clock(*seconds: float) -> Callable[[], datetime]:
     return now
 
 
-def stepping_clock() -> Callable[[], datetime]:
-    """A clock that moves on by one second at every call."""
-    ticks = iter(range(1_000_000))
-    return lambda: START + timedelta(seconds=next(ticks))
-
-
 def create_writer(
     directory: Path, clock: Callable[[], datetime] | None = None, **options: bool
 ) -> JournalWriter:
-    header = session_header(
-        cutover_name="night",
-        config_digest="sha256:abc",
-        mode="live",
-        environ={"USER": "alice"},
-        started_at=START,
-    )
-    return JournalWriter.create(
-        directory,
-        header=header,
-        redactor=Redactor(),
-        clock=clock or stepping_clock(),
-        name_hint="night",
-        **options,
-    )
+    return journal_tests.create_writer(directory, clock=clock, name_hint="night", **options)
 
 
 def write_session(writer: JournalWriter) -> None:
@@ -174,7 +155,7 @@ def test_journal_being_written_passes_as_still_running(tmp_path: Path) -> None:
 
 def test_resumed_and_closed_journal_passes(journal: Path) -> None:
     with JournalWriter.resume(
-        journal, data={"pid": 2}, redactor=Redactor(), clock=stepping_clock()
+        journal, data={"pid": 2}, redactor=Redactor(), clock=journal_tests.stepping_clock()
     ) as writer:
         writer.append("note", {"text": "back after the SSH drop"})
 
@@ -194,7 +175,9 @@ def test_journal_resumed_after_a_crash_passes_once_closed(tmp_path: Path) -> Non
     sidecar_path(writer.path).write_bytes(crashed[1])
     assert not verify_journal(writer.path).intact
 
-    JournalWriter.resume(writer.path, data={}, redactor=Redactor(), clock=stepping_clock()).close()
+    JournalWriter.resume(
+        writer.path, data={}, redactor=Redactor(), clock=journal_tests.stepping_clock()
+    ).close()
 
     assert verify_journal(writer.path).intact
 
@@ -412,7 +395,11 @@ def test_session_from_config_sends_anchors_to_syslog(
     text = f'[cutover]\nname = "shop"\n[journal]\ndir = "{tmp_path}"\n'
     config = parse_config(text, source="t.toml", base_dir=tmp_path)
     with open_session_journal(
-        config, config_text=text, mode="dry-run", environ={"USER": "a"}, clock=stepping_clock()
+        config,
+        config_text=text,
+        mode="dry-run",
+        environ={"USER": "a"},
+        clock=journal_tests.stepping_clock(),
     ):
         pass
 
@@ -423,7 +410,11 @@ def test_config_can_turn_syslog_anchors_off(tmp_path: Path, syslog_sent: list[st
     text = f'[cutover]\nname = "shop"\n[journal]\ndir = "{tmp_path}"\nanchor_syslog = false\n'
     config = parse_config(text, source="t.toml", base_dir=tmp_path)
     with open_session_journal(
-        config, config_text=text, mode="dry-run", environ={"USER": "a"}, clock=stepping_clock()
+        config,
+        config_text=text,
+        mode="dry-run",
+        environ={"USER": "a"},
+        clock=journal_tests.stepping_clock(),
     ) as writer:
         pass
 
@@ -432,7 +423,7 @@ def test_config_can_turn_syslog_anchors_off(tmp_path: Path, syslog_sent: list[st
 
 
 def test_unwritable_sidecar_is_noted_and_the_journal_goes_on(tmp_path: Path) -> None:
-    stem = f"{START:%Y%m%dT%H%M%SZ}-night-{os.getpid()}"
+    stem = f"{journal_tests.START:%Y%m%dT%H%M%SZ}-night-{os.getpid()}"
     (tmp_path / f"{stem}.jsonl.anchors").mkdir()
     with create_writer(tmp_path) as writer:
         write_session(writer)
