@@ -218,6 +218,8 @@ def test_act_output_and_its_journal_hold_no_secret_and_no_escape(hostile: Hostil
         assert_plain(report.stdout + report.stderr, f"report --format {report_format}")
         assert_clean(report.stdout, hostile.secrets, f"report --format {report_format}")
     verify = cockpit(hostile, "verify", journal_of(hostile))
+    assert verify.returncode == 0, verify.stderr.decode(errors="replace")
+    assert b"anchors" in verify.stdout  # the sidecar written beside it was checked too
     assert_plain(verify.stdout + verify.stderr, "verify")
 
 
@@ -312,6 +314,8 @@ def test_the_screen_and_its_replay_draw_hostile_text_spelled_out(hostile: Hostil
 
     journal = journal_of(hostile)
     assert_clean(journal.read_bytes(), hostile.secrets, "the session journal")
+    verify = cockpit(hostile, "verify", journal)
+    assert verify.returncode == 0, verify.stderr.decode(errors="replace")
     replayed = run_on_screen(hostile, "replay", journal, until=b"PWNED-TITLE")
     assert b"\\x1b]0;PWNED-TITLE" in replayed
     assert_screen_clean(replayed, hostile.secrets, "cockpit replay")
