@@ -26,9 +26,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthetic_session import generate_synthetic_session
-from cockpit.journal import JournalRecord, read_journal, verify_journal
+from cockpit.journal.chain import JournalRecord, read_journal, verify_journal
 from cockpit.model import SignalKind
-from cockpit.timeline import Timeline
+from cockpit.review.timeline import Timeline
 
 SEEKS = 100
 PLAY_SECONDS = 600
@@ -133,7 +133,7 @@ def _rows_function() -> Callable[[Timeline, datetime], tuple[Any, ...]]:
 def report_time(path: Path) -> str:
     """The postmortem report (built and rendered as Markdown) in seconds, if importable."""
     try:
-        from cockpit.report import build_report, render_markdown
+        from cockpit.review.report import build_report, render_markdown
     except ImportError as error:
         return f"report: not available ({error})"
     try:

@@ -97,8 +97,8 @@ def first_frame_and_cpu(
 async def keypress_latency(handle: SandboxHandle, presses: int) -> list[float]:
     from cockpit.app import CockpitApp
     from cockpit.config import load_config
+    from cockpit.io.context import SourceContext
     from cockpit.sources.build import build_sources
-    from cockpit.sources.context import SourceContext
 
     config = load_config(handle.config_path)
     sources = build_sources(SourceContext(config, {**os.environ, **handle.env}))

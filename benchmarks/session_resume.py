@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthetic_session import generate_synthetic_session
 from cockpit.actions.session_log import session_log_of
-from cockpit.drift import DriftWatch
-from cockpit.journal import JournalWriter, read_journal
+from cockpit.journal.chain import JournalWriter, read_journal
+from cockpit.journal.opening import latest_live_journal
+from cockpit.live.state import State, apply
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.redact import Redactor
-from cockpit.session import latest_live_journal
-from cockpit.state import State, apply
+from cockpit.session.drift import DriftWatch
 
 REPEATS = 5
 READINGS = 20_000

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cockpit.config import load_config
+from cockpit.io.context import SourceContext
+from cockpit.live.poller import poll_once
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.poller import poll_once
 from cockpit.sandbox.lifecycle import start_sandbox
 from cockpit.sandbox.runner import SandboxOptions
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.build import build_sources
-from cockpit.sources.context import SourceContext
 
 
 class InstantSource:

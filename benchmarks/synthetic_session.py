@@ -4,7 +4,7 @@ The story: replication lags under load and drains to zero once maintenance is on
 is promoted; traffic steps 0 → 5 → 10 → 25 → 50 %, a 5xx burst on the new side makes auto-abort
 shift back to 25 %, the step is retried and traffic goes on to 100 %; each DNS record's new
 answer then propagates resolver by resolver as cached TTLs run out. Every signal is read every
-second; what reaches the journal is decided by cockpit.recording.Recorder as in a live session,
+second; what reaches the journal is decided by cockpit.live.recording.Recorder as in a live session,
 guards are the real guards on the replayed state, and readings are built with the sources' own
 classification functions so values, statuses and details look like the real ones.
 """
@@ -33,23 +33,23 @@ from cockpit.actions.model import (
 )
 from cockpit.actions.registry import action, evaluate_guards
 from cockpit.actions.steps import weights_json, weights_text
-from cockpit.actions.weights import (
+from cockpit.clock import FrozenClock
+from cockpit.config import Config, config_digest, parse_config
+from cockpit.io.weights import (
     RawWeights,
     describe_weights_target,
     planned_weight_calls,
     weights_for_percent,
 )
-from cockpit.clock import FrozenClock
-from cockpit.config import Config, config_digest, parse_config
-from cockpit.guards import GuardInputs
-from cockpit.journal import JournalWriter, session_header
+from cockpit.journal.chain import JournalWriter, session_header
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.recording import Recorder, status_entry
+from cockpit.live.state import State, StatusChange, apply
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.recording import Recorder, status_entry
 from cockpit.redact import Redactor
+from cockpit.rules.guards import GuardInputs
 from cockpit.sources import dns as dns_source
 from cockpit.sources import errors_common, replication_postgres, targets, traffic
-from cockpit.state import State, StatusChange, apply
 
 START = datetime(2026, 11, 22, 22, 0, tzinfo=UTC)
 OPERATOR = "alice@bastion-1"

@@ -1,5 +1,5 @@
 import sys
 
-from cockpit.cli import main
+from cockpit.commands.cli import main
 
 sys.exit(main())

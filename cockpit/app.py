@@ -17,7 +17,6 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from cockpit.actions.auto_abort import AutoAbortWatch, armed, judge
 from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId, GuardResult, blocking
 from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
@@ -25,18 +24,19 @@ from cockpit.actions.session_log import DRIFT_KIND, expected_after
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
 from cockpit.deliberate_input import KeyJudge, MonotonicClock
-from cockpit.drift import Drift, DriftWatch
-from cockpit.events import Event, EventLog, events_from_changes, guard_event_text
-from cockpit.journal import JournalWriter
+from cockpit.io.failures import describe_failure
+from cockpit.journal.chain import JournalWriter
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.events import Event, EventLog, events_from_changes, guard_event_text
+from cockpit.live.poller import Poller, poll_all_once
+from cockpit.live.recording import SCREEN_KIND, JournalEntry, Recorder, status_entry
+from cockpit.live.state import State, StatusChange, apply
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.poller import Poller, poll_all_once
-from cockpit.recording import SCREEN_KIND, JournalEntry, Recorder, status_entry
 from cockpit.redact import Redactor, redacted_reading
-from cockpit.runbook import current_phase, evaluate_runbook
+from cockpit.rules.auto_abort import AutoAbortWatch, armed, judge
+from cockpit.rules.runbook import current_phase, evaluate_runbook
+from cockpit.session.drift import Drift, DriftWatch
 from cockpit.sources.base import Source
-from cockpit.sources.failures import describe_failure
-from cockpit.state import State, StatusChange, apply
 from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
 from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
 from screens.help_screen import HelpScreen

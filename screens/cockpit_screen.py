@@ -15,9 +15,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from cockpit.events import Event
+from cockpit.live.events import Event
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.runbook import StepCheck, StepState
+from cockpit.rules.runbook import StepCheck, StepState
 from widgets.actions_panel import ActionRow, ActionsPanel, action_bar_text
 from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel

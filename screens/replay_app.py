@@ -22,9 +22,10 @@ from cockpit.actions.model import ActionId
 from cockpit.actions.registry import ACTIONS
 from cockpit.app import EVENTS_SHOWN, cockpit_view
 from cockpit.clock import Clock, system_clock
-from cockpit.journal import JournalError, JournalTail, verify_journal
+from cockpit.journal.chain import JournalError, JournalTail, verify_journal
+from cockpit.live.state import State
 from cockpit.model import SignalKind
-from cockpit.replay import (
+from cockpit.review.replay import (
     LONG_STEP_SECONDS,
     STEP_SECONDS,
     ReplayController,
@@ -32,8 +33,7 @@ from cockpit.replay import (
     clock_text,
     journal_kinds,
 )
-from cockpit.state import State
-from cockpit.timeline import Mark, Timeline, moment
+from cockpit.review.timeline import Mark, Timeline, moment
 from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
 from screens.help_screen import HelpScreen
 from screens.replay_seek import ReplaySeekScreen

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cockpit import journal_anchor
+from cockpit.journal import anchors as journal_anchor
 from cockpit.sandbox.lifecycle import SandboxHandle, start_sandbox
 from cockpit.sandbox.runner import SandboxOptions
 

@@ -17,13 +17,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cockpit.config import config_from_data
+from cockpit.io.aws_errors import outside_text, parse_error_body
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import describe_failure
+from cockpit.live.poller import poll_once
 from cockpit.model import Reading, Status
-from cockpit.poller import poll_once
-from cockpit.sources.aws_errors import outside_text, parse_error_body
 from cockpit.sources.base import Source
-from cockpit.sources.context import SourceContext
 from cockpit.sources.errors_cloudwatch import build_cloudwatch_sources
-from cockpit.sources.failures import describe_failure
 from cockpit.sources.replication_rds import RdsReplicationSource
 from cockpit.sources.targets import build_target_sources
 from cockpit.sources.traffic import build_traffic_sources

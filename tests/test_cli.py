@@ -12,8 +12,8 @@ import pytest
 from cockpit import __version__
 from cockpit.clock import FrozenClock
 from cockpit.config import parse_config
-from cockpit.journal import read_journal
-from cockpit.session import open_session_journal
+from cockpit.journal.chain import read_journal
+from cockpit.journal.opening import open_session_journal
 from tests.samples import SIX_PROBLEMS, SIX_PROBLEMS_REPORTED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +192,6 @@ def test_verify_missing_journal(tmp_path: Path) -> None:
 
 def test_act_accepts_exactly_the_actions_the_registry_declares() -> None:
     from cockpit.actions.registry import ACTIONS
-    from cockpit.cli import ACTION_IDS
+    from cockpit.commands.cli import ACTION_IDS
 
     assert sorted(ACTION_IDS) == sorted(spec.action_id.value for spec in ACTIONS)

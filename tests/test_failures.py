@@ -12,7 +12,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from cockpit.sources.failures import describe_failure
+from cockpit.io.failures import describe_failure
 
 
 def client_error(code: str, message: str = "") -> ClientError:

@@ -15,7 +15,9 @@ import pytest
 
 from cockpit.actions.model import ActionId, GuardFact, GuardResult, SessionFacts
 from cockpit.config import Config, parse_config
-from cockpit.guards import (
+from cockpit.live.state import State, apply
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.rules.guards import (
     GUARDS,
     Guard,
     GuardInputs,
@@ -43,8 +45,6 @@ from cockpit.guards import (
     weight_down_spares_demoted_primary,
     weights_known_on_plan,
 )
-from cockpit.model import Reading, SignalKind, Status
-from cockpit.state import State, apply
 
 NOW = datetime(2026, 11, 23, 1, 30, 0, tzinfo=UTC)
 STALE_AFTER = 5.0

@@ -9,7 +9,7 @@ import sys
 import cockpit
 
 # The composition root and the CLI entry may load the UI; the sandbox is not core.
-NOT_CORE = ("cockpit.app", "cockpit.cli", "cockpit.__main__")
+NOT_CORE = ("cockpit.app", "cockpit.commands.cli", "cockpit.__main__")
 
 
 def run_python(program: str) -> subprocess.CompletedProcess[str]:
@@ -25,9 +25,12 @@ def core_modules() -> list[str]:
 
 
 def test_core_modules_found() -> None:
-    assert {"cockpit.config", "cockpit.journal", "cockpit.state", "cockpit.model"} <= set(
-        core_modules()
-    )
+    assert {
+        "cockpit.config",
+        "cockpit.journal.chain",
+        "cockpit.live.state",
+        "cockpit.model",
+    } <= set(core_modules())
 
 
 def test_core_does_not_load_textual_or_rich() -> None:
@@ -47,7 +50,7 @@ def test_cli_version_stays_light() -> None:
     """`cockpit --version` must not pay for boto3, psycopg or textual."""
     program = (
         "import sys\n"
-        "from cockpit.cli import main\n"
+        "from cockpit.commands.cli import main\n"
         "try:\n"
         "    main(['--version'])\n"
         "except SystemExit:\n"

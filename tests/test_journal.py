@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cockpit
-import cockpit.journal as journal_module
-from cockpit.journal import (
+import cockpit.journal.chain as journal_module
+from cockpit.journal.chain import (
     FORMAT_VERSION,
     GENESIS,
     JournalBusy,
@@ -688,7 +688,9 @@ def test_permission_denied_is_reported_not_raised(
 
 
 def test_journal_module_is_headless() -> None:
-    probe = "import sys, cockpit.journal; print('textual' in sys.modules, 'rich' in sys.modules)"
+    probe = (
+        "import sys, cockpit.journal.chain; print('textual' in sys.modules, 'rich' in sys.modules)"
+    )
 
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True

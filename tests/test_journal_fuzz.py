@@ -24,9 +24,9 @@ import pytest
 from benchmarks.synthetic_session import generate_synthetic_session
 from cockpit.actions.session_log import session_log_of
 from cockpit.app import EVENTS_SHOWN, cockpit_view
-from cockpit.cli import main
 from cockpit.clock import FrozenClock
-from cockpit.journal import (
+from cockpit.commands.cli import main
+from cockpit.journal.chain import (
     END_KIND,
     GENESIS,
     JournalError,
@@ -37,9 +37,9 @@ from cockpit.journal import (
     read_journal,
     verify_journal,
 )
-from cockpit.replay import ReplayController, chain_problem, journal_kinds
-from cockpit.report import ReportError, run_report
-from cockpit.timeline import Timeline, shifted
+from cockpit.review.replay import ReplayController, chain_problem, journal_kinds
+from cockpit.review.report import ReportError, run_report
+from cockpit.review.timeline import Timeline, shifted
 from screens.replay_app import ReplayApp, journaled_rows, mark_hint
 from tests.report_samples import write_story
 

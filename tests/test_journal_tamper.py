@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import journal_anchor
-from cockpit.cli import main
+from cockpit.commands.cli import main
 from cockpit.config import parse_config
-from cockpit.journal import JournalWriter, verify_journal
-from cockpit.journal_anchor import (
+from cockpit.journal import anchors as journal_anchor
+from cockpit.journal.anchors import (
     MAX_ANCHOR_FILE_BYTES,
     Anchor,
     read_anchor_file,
     sidecar_path,
 )
+from cockpit.journal.chain import JournalWriter, verify_journal
+from cockpit.journal.opening import open_session_journal
 from cockpit.redact import Redactor
-from cockpit.session import open_session_journal
 from tests import test_journal as journal_tests
 
 START = datetime(2026, 11, 22, 1, 0, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from cockpit.clock import FrozenClock
+from cockpit.live.poller import Poller, next_delay_seconds, poll_all_once, poll_once
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.poller import Poller, next_delay_seconds, poll_all_once, poll_once
 from cockpit.sources.base import Schedule, make_reading
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)

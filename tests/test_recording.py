@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.clock import FrozenClock
-from cockpit.journal import JournalWriter, session_header
-from cockpit.model import Reading, SignalKind, Status
-from cockpit.recording import (
+from cockpit.journal.chain import JournalWriter, session_header
+from cockpit.live.recording import (
     KEYFRAME_KIND,
     READING_KIND,
     STALE_KIND,
@@ -18,9 +17,10 @@ from cockpit.recording import (
     Recorder,
     values_differ,
 )
+from cockpit.live.state import State, apply
+from cockpit.model import Reading, SignalKind, Status
 from cockpit.redact import Redactor
-from cockpit.state import State, apply
-from cockpit.timeline import Timeline
+from cockpit.review.timeline import Timeline
 
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from cockpit.clock import FrozenClock
-from cockpit.journal import JournalWriter, read_journal, session_header, verify_journal
+from cockpit.journal.chain import JournalWriter, read_journal, session_header, verify_journal
 from cockpit.model import Reading, SignalKind, Status, reading_to_json
 from cockpit.redact import Redactor
-from cockpit.replay import (
+from cockpit.review.replay import (
     SPEEDS,
     Playback,
     ReplayController,
@@ -33,7 +33,7 @@ from cockpit.replay import (
     toggled,
     writer_alive,
 )
-from cockpit.timeline import Timeline
+from cockpit.review.timeline import Timeline
 
 START = datetime(2026, 11, 23, 0, 55, tzinfo=UTC)
 END = START + timedelta(minutes=10)

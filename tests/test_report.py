@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.charts import GAP, Span, Window, bar_line, column_maxima, downsample
 from cockpit.clock import FrozenClock
-from cockpit.journal import JournalWriter, parse_timestamp
+from cockpit.journal.chain import JournalWriter, parse_timestamp
 from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor
-from cockpit.report import (
+from cockpit.review.charts import GAP, Span, Window, bar_line, column_maxima, downsample
+from cockpit.review.report import (
     CHART_WIDTH,
     ReportError,
     build_report,
@@ -148,7 +148,7 @@ def test_runs_are_told_apart_by_process_though_run_ids_restart(
 
 
 def host() -> str:
-    from cockpit.journal import operator_name
+    from cockpit.journal.chain import operator_name
 
     return operator_name({"USER": "x"}).split("@", 1)[1]
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from cockpit.events import DEFAULT_EVENT_LOG_SIZE, Event, EventLog, events_from_changes
+from cockpit.live.events import DEFAULT_EVENT_LOG_SIZE, Event, EventLog, events_from_changes
+from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status, reading_from_json
-from cockpit.runbook import (
+from cockpit.rules.runbook import (
     DNS_CONVERGED,
     MAINTENANCE_ON,
     NEW_ERRORS_OK,
@@ -31,7 +32,6 @@ from cockpit.runbook import (
     current_step_index,
     evaluate_runbook,
 )
-from cockpit.state import State, apply
 
 T0 = datetime(2026, 11, 23, 0, 56, 0, tzinfo=UTC)
 NOW = T0 + timedelta(seconds=2)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from cockpit.clock import FrozenClock
 from cockpit.config import parse_config
-from cockpit.journal import verify_journal
+from cockpit.journal.chain import verify_journal
+from cockpit.journal.opening import open_session_journal
 from cockpit.redact import REDACTED, redactor_for, redactor_for_config
-from cockpit.session import open_session_journal
 
 DSN_PASSWORD = "pg-Secret-7731"
 TOKEN_VALUE = "tok_4f9a2b7c1d"

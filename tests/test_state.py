@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cockpit.clock import FrozenClock
+from cockpit.live.state import State, StatusChange, apply
 from cockpit.model import (
     Reading,
     SignalKind,
@@ -15,7 +16,6 @@ from cockpit.model import (
     reading_to_json,
     worst,
 )
-from cockpit.state import State, StatusChange, apply
 
 T0 = datetime(2026, 11, 22, 1, 0, 0, tzinfo=UTC)
 

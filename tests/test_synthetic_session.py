@@ -14,11 +14,11 @@ from benchmarks.synthetic_session import (
     generate_synthetic_session,
     write_synthetic_session,
 )
-from cockpit.journal import read_journal, verify_journal
+from cockpit.journal.chain import read_journal, verify_journal
+from cockpit.live.recording import VALUE_CHANGE_SPACING_SECONDS, values_differ
+from cockpit.live.state import State
 from cockpit.model import Reading, Status
-from cockpit.recording import VALUE_CHANGE_SPACING_SECONDS, values_differ
-from cockpit.state import State
-from cockpit.timeline import Timeline
+from cockpit.review.timeline import Timeline
 
 HOURS = 0.25
 RESOLVERS = 5

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from cockpit.events import Event
+from cockpit.live.events import Event
 from widgets.formatting import STATUS_STYLES, STATUS_WORDS, clock_text
 
 # Wide enough for the longest word, UNKNOWN, so the texts line up.

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from cockpit.model import SignalKind, Status
-from cockpit.runbook import StepCheck, StepState, current_step_index
+from cockpit.rules.runbook import StepCheck, StepState, current_step_index
 from widgets.panel import SignalPanel
 
 STEP_WORDS = {StepState.DONE: "DONE", StepState.PENDING: "TODO", StepState.UNKNOWN: "??"}

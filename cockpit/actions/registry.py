@@ -17,7 +17,7 @@ from cockpit.actions.model import (
     Verification,
 )
 from cockpit.actions.steps import StepContext
-from cockpit.guards import GUARDS, Guard, GuardInputs, run_guard
+from cockpit.rules.guards import GUARDS, Guard, GuardInputs, run_guard
 
 PlanStep = Callable[[StepContext], Plan]
 ExecuteStep = Callable[[StepContext, Plan], Execution]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from cockpit.actions.maintenance import describe_maintenance_target, planned_maintenance_calls
 from cockpit.actions.model import (
     ActionFailed,
     ActionId,
@@ -35,7 +34,8 @@ from cockpit.actions.steps import (
     weights_text,
     writers_of,
 )
-from cockpit.actions.weights import (
+from cockpit.io.maintenance import describe_maintenance_target, planned_maintenance_calls
+from cockpit.io.weights import (
     RawWeights,
     WeightsReader,
     describe_weights_target,

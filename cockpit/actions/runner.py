@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cockpit.actions.backends import Backends
 from cockpit.actions.confirmation import Confirmation, confirmation_problem
 from cockpit.actions.model import (
     ActionFailed,
@@ -36,16 +35,17 @@ from cockpit.actions.session_log import (
     UnfinishedRun,
 )
 from cockpit.actions.steps import StepContext, plan_weights, weights_from_json, weights_json
-from cockpit.actions.weights import RawWeights
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
-from cockpit.guards import GuardInputs, demoted_primary_reason_for_weights
-from cockpit.journal import JournalWriter
+from cockpit.io.backends import Backends
+from cockpit.io.failures import describe_failure
+from cockpit.io.weights import RawWeights
+from cockpit.journal.chain import JournalWriter
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.state import State
 from cockpit.model import SignalKind
-from cockpit.sources.failures import describe_failure
+from cockpit.rules.guards import GuardInputs, demoted_primary_reason_for_weights
 from cockpit.sources.traffic import split_percent
-from cockpit.state import State
 
 Refresh = Callable[[], Awaitable[State]]
 VERIFY_RETRY_SECONDS = 0.5

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cockpit.actions.model import ActionId, Inverse, SessionFacts
-from cockpit.journal import HEADER_KIND, RESUME_KIND, JournalError, read_journal
+from cockpit.journal.chain import HEADER_KIND, RESUME_KIND, JournalError, read_journal
 from cockpit.jsonvalue import JsonValue, json_string
 
 ACTION_KIND = "action"

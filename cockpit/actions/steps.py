@@ -9,12 +9,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from cockpit.actions.backends import Backends, Writers
-from cockpit.actions.maintenance import (
-    MaintenanceReader,
-    describe_maintenance_target,
-    planned_maintenance_calls,
-)
 from cockpit.actions.model import (
     ActionFailed,
     ActionId,
@@ -24,13 +18,20 @@ from cockpit.actions.model import (
     Plan,
     Verification,
 )
-from cockpit.actions.promotion import (
+from cockpit.actions.session_log import SessionLog
+from cockpit.config import Config
+from cockpit.io.backends import Backends, Writers
+from cockpit.io.maintenance import (
+    MaintenanceReader,
+    describe_maintenance_target,
+    planned_maintenance_calls,
+)
+from cockpit.io.promotion import (
     describe_promotion_target,
     planned_promotion_calls,
     promotion_target_name,
 )
-from cockpit.actions.session_log import SessionLog
-from cockpit.actions.weights import (
+from cockpit.io.weights import (
     RawWeights,
     WeightedSet,
     WeightsReader,
@@ -38,7 +39,6 @@ from cockpit.actions.weights import (
     planned_weight_calls,
     weights_for_percent,
 )
-from cockpit.config import Config
 from cockpit.jsonvalue import JsonValue
 from cockpit.outside import outside_text
 from cockpit.sources.traffic import member_label, split_percent, step_position

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cockpit.config import Config
+from cockpit.io.context import SourceContext
 from cockpit.sources.base import Source
-from cockpit.sources.context import SourceContext
 
 
 def build_sources(context: SourceContext) -> list[Source]:

@@ -31,10 +31,10 @@ from typing import Any, Literal
 
 from cockpit.clock import Clock
 from cockpit.config import DnsRecord, DnsSection, Resolver, parse_host_port
+from cockpit.io.context import SourceContext
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.context import SourceContext
 from cockpit.sources.dns_client import DnsAnswer, DnsClient, Server
 from cockpit.sources.dns_propagation import (
     ChainAnswer,

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cockpit.config import AccessLog, ErrorsSection
+from cockpit.io.context import SourceContext
 from cockpit.log_format import AUTO, LineMatcher
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, make_reading
-from cockpit.sources.context import SourceContext
 from cockpit.sources.errors_common import (
     Thresholds,
     WindowStats,

@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cockpit.config import CloudWatchErrors, ErrorsSection
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import describe_failure
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, make_reading
-from cockpit.sources.context import SourceContext
 from cockpit.sources.errors_common import (
     Thresholds,
     WindowStats,
@@ -32,7 +33,6 @@ from cockpit.sources.errors_common import (
     window_bounds,
     window_text,
 )
-from cockpit.sources.failures import describe_failure
 
 SIDES = ("old", "new")
 NAMESPACE = "AWS/ApplicationELB"

@@ -21,8 +21,8 @@ from cockpit.config import GuardsSection
 from cockpit.model import Status, Value
 
 if TYPE_CHECKING:
+    from cockpit.io.context import SourceContext
     from cockpit.sources.base import Source
-    from cockpit.sources.context import SourceContext
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from cockpit.config import ErrorsSection, PrometheusErrors
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import describe_failure
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, make_reading
-from cockpit.sources.context import SourceContext
 from cockpit.sources.errors_common import (
     Thresholds,
     WindowStats,
@@ -33,7 +34,6 @@ from cockpit.sources.errors_common import (
     unknown_values,
     window_text,
 )
-from cockpit.sources.failures import describe_failure
 
 SIDES = ("old", "new")
 MAX_ANSWER_BYTES = 1_000_000

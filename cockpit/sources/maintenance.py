@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 
-from cockpit.actions.maintenance import MaintenanceProbe, MaintenanceReader, backend_name
 from cockpit.config import MaintenanceSection, Polled
+from cockpit.io.context import SourceContext
+from cockpit.io.maintenance import MaintenanceProbe, MaintenanceReader, backend_name
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.context import SourceContext
 
 SIGNAL_ID = "maintenance"
 # [maintenance] has no polling keys: every 2 s, 3 s to answer, stale by Polled's usual rule.

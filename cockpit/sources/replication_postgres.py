@@ -40,11 +40,11 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.clock import Clock
 from cockpit.config import PostgresReplication
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import SourceProblem, describe_failure
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.context import SourceContext
-from cockpit.sources.failures import SourceProblem, describe_failure
 from cockpit.sources.replication_rds import RdsReplicationSource
 
 if TYPE_CHECKING:

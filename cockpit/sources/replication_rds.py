@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cockpit.config import RdsReplication
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import describe_failure
 from cockpit.model import Reading, SignalKind, Status, worst
 from cockpit.sources.base import Schedule, make_reading
-from cockpit.sources.context import SourceContext
-from cockpit.sources.failures import describe_failure
 
 SIGNAL_ID = "replication"
 WARN_LAG_SECONDS = 10.0

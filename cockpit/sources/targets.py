@@ -31,11 +31,11 @@ from urllib.parse import urlsplit
 
 from cockpit import __version__
 from cockpit.config import HttpHealthCheck, TargetGroup, TargetsSection
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import describe_failure
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.context import SourceContext
-from cockpit.sources.failures import describe_failure
 
 T = TypeVar("T")
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from cockpit.config import AlbTraffic, Route53Traffic, TrafficSection
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import describe_failure
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.context import SourceContext
-from cockpit.sources.failures import describe_failure
 from cockpit.units import percent_number
 
 SIGNAL_ID = "traffic"

@@ -10,9 +10,9 @@ from typing import Any
 
 import tomli_w
 
-from cockpit.act import ActRequest, run_act
 from cockpit.actions.model import ActionId
-from cockpit.journal import JournalRecord, read_journal
+from cockpit.commands.act import ActRequest, run_act
+from cockpit.journal.chain import JournalRecord, read_journal
 from cockpit.sandbox.files import cockpit_config
 from cockpit.sandbox.lifecycle import SandboxHandle
 

@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from cockpit.actions.model import ActionId
-from cockpit.check import run_check
+from cockpit.commands.check import run_check
 from cockpit.config import load_config
 from cockpit.sandbox.lifecycle import SandboxHandle
 from tests.actions.support import (
@@ -236,7 +236,7 @@ def test_a_second_act_while_a_cockpit_holds_the_session_is_refused(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     from cockpit.config import read_config_text
-    from cockpit.session import open_session_journal
+    from cockpit.journal.opening import open_session_journal
 
     config_path = write_config(sandbox, tmp_path)
     config = load_config(config_path)

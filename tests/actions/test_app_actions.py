@@ -13,18 +13,18 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from cockpit.actions.backends import build_backends
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId
 from cockpit.actions.runner import ActionRunner, Prepared
 from cockpit.app import CockpitApp
+from cockpit.commands.launch import compose_app
 from cockpit.config import load_config, read_config_text
-from cockpit.journal import JournalWriter
-from cockpit.launch import compose_app
+from cockpit.io.backends import build_backends
+from cockpit.io.context import SourceContext
+from cockpit.journal.chain import JournalWriter
+from cockpit.journal.opening import open_session_journal
 from cockpit.sandbox.lifecycle import SandboxHandle
-from cockpit.session import open_session_journal
 from cockpit.sources.build import build_sources
-from cockpit.sources.context import SourceContext
 from screens.confirm_action import ConfirmActionScreen, keys_hint
 from tests.actions.support import action_records, sandbox_environ, write_config
 from tests.actions.test_act_sandbox import (
@@ -182,8 +182,8 @@ async def test_a_second_run_while_one_is_in_flight_does_nothing(
     config, environ = load_config(path), sandbox_environ(sandbox)
     context = SourceContext(config, environ)
     sources = build_sources(context)
-    from cockpit.poller import poll_all_once
-    from cockpit.state import State, apply
+    from cockpit.live.poller import poll_all_once
+    from cockpit.live.state import State, apply
 
     state = State()
 

@@ -12,10 +12,10 @@ import pytest
 from cockpit.actions.model import ActionId
 from cockpit.app import CockpitApp
 from cockpit.clock import system_clock
+from cockpit.commands.launch import compose_app
 from cockpit.config import load_config
-from cockpit.journal import JournalWriter, read_journal, session_header
+from cockpit.journal.chain import JournalWriter, read_journal, session_header
 from cockpit.jsonvalue import JsonValue
-from cockpit.launch import compose_app
 from cockpit.model import Status
 from cockpit.redact import Redactor
 from cockpit.sandbox.lifecycle import SandboxHandle

@@ -22,7 +22,10 @@ from typing import Any
 
 import pytest
 
-from cockpit.actions.maintenance import (
+from cockpit.actions.model import ActionFailed
+from cockpit.config import MaintenanceSection, load_config
+from cockpit.io.context import AwsClients
+from cockpit.io.maintenance import (
     MaintenanceReader,
     MaintenanceWriter,
     describe_maintenance_target,
@@ -31,11 +34,8 @@ from cockpit.actions.maintenance import (
     planned_maintenance_calls,
     rule_at_priority,
 )
-from cockpit.actions.model import ActionFailed
-from cockpit.config import MaintenanceSection, load_config
 from cockpit.redact import redactor_for, remember_secrets
 from cockpit.sandbox.lifecycle import SandboxHandle
-from cockpit.sources.context import AwsClients
 from tests.sandbox.test_sandbox import aws_client
 
 LISTENER_ARN = (

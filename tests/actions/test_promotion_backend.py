@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from cockpit.actions.model import ActionFailed
-from cockpit.actions.promotion import (
+from cockpit.config import Config, PromotionSection, load_config
+from cockpit.io.context import AwsClients
+from cockpit.io.promotion import (
     PromotionReader,
     PromotionWriter,
     describe_promotion_target,
     planned_promotion_calls,
     promotion_target_name,
 )
-from cockpit.config import Config, PromotionSection, load_config
 from cockpit.sandbox.lifecycle import SandboxHandle
-from cockpit.sources.context import AwsClients
 
 PASSWORD_ENV = "COCKPIT_SANDBOX_PGPASSWORD"
 

@@ -17,14 +17,14 @@ from typing import Any
 import tomli_w
 
 from cockpit.actions.model import ActionId
-from cockpit.check import run_check
+from cockpit.commands.check import run_check
+from cockpit.commands.note import run_note
 from cockpit.config import load_config, read_config_text
-from cockpit.journal import journal_header
-from cockpit.note import run_note
-from cockpit.report import build_report
+from cockpit.journal.chain import journal_header
+from cockpit.journal.opening import open_session_journal
+from cockpit.review.report import build_report
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import free_port
-from cockpit.session import open_session_journal
 from tests.actions.support import (
     Act,
     action_records,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from cockpit.actions.backends import LIVE, build_backends
 from cockpit.actions.model import ActionFailed, Plan
 from cockpit.actions.rollback import execute_rollback, plan_rollback, verify_rollback
 from cockpit.actions.session_log import SessionLog
@@ -19,11 +18,12 @@ from cockpit.actions.steps import (
     plan_weight_step,
     verify_weights,
 )
-from cockpit.actions.weights import RawWeights, WeightsReader
 from cockpit.config import Config, TrafficSection, load_config
+from cockpit.io.backends import LIVE, build_backends
+from cockpit.io.context import AwsClients, SourceContext
+from cockpit.io.weights import RawWeights, WeightsReader
 from cockpit.model import Reading
 from cockpit.sandbox.lifecycle import SandboxHandle
-from cockpit.sources.context import AwsClients, SourceContext
 from cockpit.sources.traffic import TrafficSource
 from tests.sandbox.test_sandbox import aws_client
 from tests.sources.test_targets_traffic import poll, until

@@ -10,7 +10,9 @@ import dns.rdatatype
 import pytest
 
 from cockpit.actions.model import ActionFailed
-from cockpit.actions.weights import (
+from cockpit.config import Route53Traffic, TrafficSection, load_config
+from cockpit.io.context import AwsClients
+from cockpit.io.weights import (
     RawWeights,
     WeightsReader,
     WeightsWriter,
@@ -20,9 +22,7 @@ from cockpit.actions.weights import (
     route53_upserts,
     weights_for_percent,
 )
-from cockpit.config import Route53Traffic, TrafficSection, load_config
 from cockpit.sandbox.lifecycle import SandboxHandle
-from cockpit.sources.context import AwsClients
 from tests.sandbox.test_sandbox import aws_client
 
 ACCOUNT_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012"

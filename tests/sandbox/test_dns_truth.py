@@ -24,9 +24,9 @@ import dns.rdatatype
 import pytest
 
 from cockpit.config import config_from_data, parse_host_port
+from cockpit.io.context import SourceContext
 from cockpit.model import Reading, Status, reading_to_json
 from cockpit.sandbox.lifecycle import SandboxHandle
-from cockpit.sources.context import SourceContext
 from cockpit.sources.dns import DnsSource, build_dns_sources
 
 MARGIN_SECONDS = 2.0

@@ -21,9 +21,10 @@ import pytest
 
 from cockpit.clock import system_clock
 from cockpit.config import Config, HttpHealthCheck, TargetsSection, load_config
+from cockpit.io.context import SourceContext
+from cockpit.live.poller import poll_once
 from cockpit.log_format import NGINX_COMBINED
 from cockpit.model import Reading, Status
-from cockpit.poller import poll_once
 from cockpit.sandbox.http import AppServer
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.nginx import (
@@ -34,7 +35,6 @@ from cockpit.sandbox.nginx import (
     make_certificate,
 )
 from cockpit.sandbox.shared import free_port
-from cockpit.sources.context import SourceContext
 from cockpit.sources.errors_access_log import AccessLogErrorsSource
 from cockpit.sources.errors_common import build_errors_sources
 from cockpit.sources.targets import PROBE_USER_AGENT, HttpChecksSource, build_target_sources

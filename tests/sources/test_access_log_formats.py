@@ -7,9 +7,9 @@ from pathlib import Path
 
 from cockpit.clock import FrozenClock
 from cockpit.config import load_config
+from cockpit.io.context import SourceContext
+from cockpit.live.poller import poll_once
 from cockpit.model import Reading, Status
-from cockpit.poller import poll_once
-from cockpit.sources.context import SourceContext
 from cockpit.sources.errors_common import build_errors_sources
 from cockpit.sources.targets import PROBE_USER_AGENT
 

@@ -30,11 +30,11 @@ from cockpit.config import (
     load_config,
     parse_host_port,
 )
+from cockpit.io.context import SourceContext
 from cockpit.model import Reading, Status, reading_to_json
 from cockpit.sandbox.dns import AuthoritativeServer
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import WeightedRecordSet, free_port
-from cockpit.sources.context import SourceContext
 from cockpit.sources.dns import (
     DnsSource,
     RecordView,

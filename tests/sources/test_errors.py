@@ -31,15 +31,15 @@ from botocore.exceptions import ClientError
 
 from cockpit.clock import Clock, FrozenClock, system_clock
 from cockpit.config import Config, load_config
+from cockpit.io.context import SourceContext
+from cockpit.live.poller import poll_once
 from cockpit.log_format import parse_time_local
 from cockpit.model import Reading, Status, reading_to_json
-from cockpit.poller import poll_once
 from cockpit.sandbox.aws import load_balancer_dimension as sandbox_lb_dimension
 from cockpit.sandbox.aws import target_group_dimension as sandbox_tg_dimension
 from cockpit.sandbox.http import AccessLogEntry
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.base import Source
-from cockpit.sources.context import SourceContext
 from cockpit.sources.errors_access_log import (
     AccessLogErrorsSource,
     FollowedLog,

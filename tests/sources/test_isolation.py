@@ -20,13 +20,13 @@ import pytest
 import tomli_w
 
 from cockpit.config import load_config
-from cockpit.poller import poll_all_once
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import SourceProblem
+from cockpit.io.lanes import Lane
+from cockpit.live.poller import poll_all_once
 from cockpit.sandbox.files import cockpit_config
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.build import aws_services_in_use, build_sources
-from cockpit.sources.context import SourceContext
-from cockpit.sources.failures import SourceProblem
-from cockpit.sources.lanes import Lane
 from tests.aws_stand_ins import HungEndpoint, hung_endpoint
 
 HTTP_SIGNALS = ("targets:app-old", "targets:app-new")

@@ -12,14 +12,14 @@ import pytest
 from rich.console import Console
 from textual.app import App, ComposeResult
 
-from cockpit.actions.maintenance import MaintenanceWriter
 from cockpit.clock import FrozenClock
 from cockpit.config import Config, MaintenanceSection, load_config
+from cockpit.io.context import SourceContext
+from cockpit.io.maintenance import MaintenanceWriter
+from cockpit.live.poller import poll_once
 from cockpit.model import Reading, SignalKind, Status, reading_from_json
-from cockpit.poller import poll_once
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.build import build_sources
-from cockpit.sources.context import SourceContext
 from cockpit.sources.maintenance import MaintenanceSource, build_maintenance_sources
 from screens.cockpit_screen import CockpitScreen, CockpitView
 from widgets.traffic_panel import TrafficPanel, maintenance_line

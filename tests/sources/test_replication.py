@@ -29,11 +29,11 @@ from cockpit.config import (
     ReplicationSection,
     load_config,
 )
+from cockpit.io.context import AwsClients, SourceContext
+from cockpit.live.poller import poll_once
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.poller import poll_once
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.base import Schedule
-from cockpit.sources.context import AwsClients, SourceContext
 from cockpit.sources.replication_postgres import (
     LagHistory,
     Observation,

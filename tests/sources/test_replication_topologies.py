@@ -14,11 +14,11 @@ from typing import Any, cast
 
 from cockpit.actions.model import SessionFacts
 from cockpit.config import load_config
-from cockpit.guards import GuardInputs, primary_quiet, replication_caught_up
+from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status
+from cockpit.rules.guards import GuardInputs, primary_quiet, replication_caught_up
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.replication_postgres import PostgresReplicationSource, grant_advice
-from cockpit.state import State, apply
 from tests.sources.test_replication import direct, eventually, postgres_source, run_sql
 
 ONE_MEGABYTE = 1_000_000

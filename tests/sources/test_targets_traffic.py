@@ -26,11 +26,11 @@ from cockpit.config import (
     TrafficSection,
     load_config,
 )
+from cockpit.io.context import SourceContext
+from cockpit.live.poller import poll_once
 from cockpit.model import Reading, Status
-from cockpit.poller import poll_once
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.base import Source
-from cockpit.sources.context import SourceContext
 from cockpit.sources.targets import (
     HttpAnswer,
     HttpChecksSource,

@@ -11,10 +11,10 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widget import Widget
 
-from cockpit.events import Event, events_from_changes
+from cockpit.live.events import Event, events_from_changes
+from cockpit.live.state import State, apply
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.runbook import StepCheck, StepState, evaluate_runbook
-from cockpit.state import State, apply
+from cockpit.rules.runbook import StepCheck, StepState, evaluate_runbook
 from tests.ui.samples import failed, moment_after, recorded_readings
 from widgets.event_log import EventLogPanel
 from widgets.runbook_panel import RunbookPanel

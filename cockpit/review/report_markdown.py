@@ -6,8 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from cockpit.charts import axis_line, bar_line, marker_line
-from cockpit.journal import parse_timestamp
+from cockpit.journal.chain import parse_timestamp
 from cockpit.jsonvalue import (
     JsonValue,
     json_distinct,
@@ -17,7 +16,8 @@ from cockpit.jsonvalue import (
     json_text,
     json_texts,
 )
-from cockpit.report_words import INTACT_WORDS, baseline_words, count_words, date_time
+from cockpit.review.charts import axis_line, bar_line, marker_line
+from cockpit.review.report_words import INTACT_WORDS, baseline_words, count_words, date_time
 from cockpit.units import age_text, percent_number, size_text
 
 FLAP_WINDOW_SECONDS = 60.0

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import AwsSection, Config
-from cockpit.sources.failures import SourceProblem
-from cockpit.sources.lanes import CallBudget, Lane, current_budget
+from cockpit.io.failures import SourceProblem
+from cockpit.io.lanes import CallBudget, Lane, current_budget
 
 T = TypeVar("T")
 # botocore may sleep up to this much longer when AWS sends x-amz-retry-after.

@@ -15,8 +15,7 @@ from typing import Literal
 
 from cockpit.actions.model import GuardResult
 from cockpit.actions.session_log import DRIFT_KIND
-from cockpit.events import Event, guard_event_text, status_event
-from cockpit.journal import (
+from cockpit.journal.chain import (
     HEADER_KIND,
     RESUME_KIND,
     JournalRecord,
@@ -25,6 +24,16 @@ from cockpit.journal import (
     read_journal,
 )
 from cockpit.jsonvalue import JsonValue, json_int, json_number, json_string, json_text
+from cockpit.live.events import Event, guard_event_text, status_event
+from cockpit.live.recording import (
+    COUNTDOWN_KEYS,
+    KEYFRAME_KIND,
+    READING_KIND,
+    SCREEN_KIND,
+    STALE_KIND,
+    STATUS_KIND,
+)
+from cockpit.live.state import State, Track
 from cockpit.model import (
     Reading,
     Status,
@@ -33,15 +42,6 @@ from cockpit.model import (
     reading_from_json,
     status_from_json,
 )
-from cockpit.recording import (
-    COUNTDOWN_KEYS,
-    KEYFRAME_KIND,
-    READING_KIND,
-    SCREEN_KIND,
-    STALE_KIND,
-    STATUS_KIND,
-)
-from cockpit.state import State, Track
 
 REPLAY_HISTORY = 60
 """Recorded readings per signal a replayed state keeps for its sparklines."""

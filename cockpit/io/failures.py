@@ -7,8 +7,8 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from cockpit.io.aws_errors import aws_error_of, endpoint_of, plain_text, throttled_text
 from cockpit.outside import outside_text
-from cockpit.sources.aws_errors import aws_error_of, endpoint_of, plain_text, throttled_text
 
 _AWS_CODES = {
     "ExpiredToken": "AWS credentials expired: log in again (aws sso login)",

@@ -26,8 +26,8 @@ from cockpit.config import (
     RdsPromotion,
     dsn_fields,
 )
-from cockpit.sources.context import AwsClients
-from cockpit.sources.failures import describe_failure
+from cockpit.io.context import AwsClients
+from cockpit.io.failures import describe_failure
 from cockpit.sources.replication_rds import parse_instance
 
 APPLICATION_NAME = "cutover-cockpit"

@@ -15,10 +15,10 @@ from types import MappingProxyType
 
 from cockpit.actions.model import ActionId, GuardFact, GuardResult, SessionFacts
 from cockpit.config import Config
+from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.errors_common import format_percent, format_seconds
 from cockpit.sources.traffic import split_percent
-from cockpit.state import State
 from cockpit.units import age_text, percent_number, size_text
 
 REPLICATION_SIGNAL = "replication"

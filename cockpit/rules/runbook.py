@@ -13,9 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from cockpit.guards import new_percent_of, unusable_reason
+from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.state import State
+from cockpit.rules.guards import new_percent_of, unusable_reason
 from cockpit.units import age_text, percent_number, size_text
 
 REPLICATION_SIGNAL = "replication"

@@ -18,9 +18,9 @@ from typing import Any
 
 from cockpit.actions.model import ActionFailed
 from cockpit.config import AlbTraffic, Route53Traffic, TrafficSection
+from cockpit.io.context import AwsClients
+from cockpit.io.failures import describe_failure
 from cockpit.outside import outside_text
-from cockpit.sources.context import AwsClients
-from cockpit.sources.failures import describe_failure
 from cockpit.sources.traffic import (
     WeightedMember,
     WeightsReadBack,

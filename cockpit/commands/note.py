@@ -7,8 +7,8 @@ from pathlib import Path
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import ConfigError, load_config, read_config_text
-from cockpit.journal import operator_name
-from cockpit.session import SessionBusy, open_session_journal
+from cockpit.journal.chain import operator_name
+from cockpit.journal.opening import SessionBusy, open_session_journal
 
 NOTE_KIND = "note"
 EXIT_DONE = 0

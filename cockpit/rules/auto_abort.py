@@ -13,8 +13,8 @@ from typing import Literal
 
 from cockpit.config import AutoAbort
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.state import State
 from cockpit.model import SignalKind, Status
-from cockpit.state import State
 from cockpit.units import age_text, percent_number
 
 VerdictKind = Literal["off", "idle", "watching", "over", "paused", "fire"]

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Literal
 
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.state import StatusChange
 from cockpit.model import Status
-from cockpit.state import StatusChange
 
 EventKind = Literal["status", "note", "action", "guard", "drift"]
 DEFAULT_EVENT_LOG_SIZE = 500

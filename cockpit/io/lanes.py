@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cockpit.sources.failures import SourceProblem
+from cockpit.io.failures import SourceProblem
 
 T = TypeVar("T")
 

@@ -8,24 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from cockpit.actions.backends import build_backends
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId, GuardResult, Plan
 from cockpit.actions.runner import ActionRunner, Outcome, Prepared
 from cockpit.actions.session_log import DRIFT_KIND, SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, ConfigError, load_config, read_config_text
-from cockpit.drift import DriftWatch
-from cockpit.journal import JournalWriter, operator_name
+from cockpit.io.backends import build_backends
+from cockpit.io.context import SourceContext
+from cockpit.io.failures import describe_failure
+from cockpit.journal.chain import JournalWriter, operator_name
+from cockpit.journal.opening import SessionBusy, open_session_journal, resumable_journal
 from cockpit.jsonvalue import JsonValue
-from cockpit.poller import poll_all_once
-from cockpit.recording import SCREEN_KIND, Recorder, status_entry
+from cockpit.live.poller import poll_all_once
+from cockpit.live.recording import SCREEN_KIND, Recorder, status_entry
+from cockpit.live.state import State, apply
 from cockpit.redact import Redactor, redacted_reading, redactor_for_config
-from cockpit.session import SessionBusy, open_session_journal, resumable_journal
+from cockpit.session.drift import DriftWatch
 from cockpit.sources.build import build_sources
-from cockpit.sources.context import SourceContext
-from cockpit.sources.failures import describe_failure
-from cockpit.state import State, apply
 from cockpit.units import age_text
 from cockpit.visible import visible
 

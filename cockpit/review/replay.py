@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from cockpit.clock import Clock
-from cockpit.journal import END_KIND, Verification
+from cockpit.journal.chain import END_KIND, Verification
 from cockpit.jsonvalue import json_string
 from cockpit.model import SignalKind
-from cockpit.timeline import Mark, Timeline, shifted
+from cockpit.review.timeline import Mark, Timeline, shifted
 
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 """The speeds `>` and `<` step through, in times real time."""

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import BinaryIO, NoReturn, Self
 
 from cockpit import __version__
-from cockpit.journal_anchor import (
+from cockpit.journal.anchors import (
     AnchorCheck,
     AnchorSender,
     AnchorSource,
@@ -35,7 +35,7 @@ from cockpit.journal_anchor import (
     read_anchor_file,
     sidecar_path,
 )
-from cockpit.journal_read_back import UnreadableValue, readable_data
+from cockpit.journal.read_back import UnreadableValue, readable_data
 from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor
 from cockpit.untrusted_files import NotARegularFile, open_regular_file

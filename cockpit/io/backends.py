@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cockpit.actions.maintenance import MaintenanceReader, MaintenanceWriter
-from cockpit.actions.promotion import PromotionReader, PromotionWriter
-from cockpit.actions.weights import WeightsReader, WeightsWriter
 from cockpit.config import Config
-from cockpit.sources.context import AwsClients
+from cockpit.io.context import AwsClients
+from cockpit.io.maintenance import MaintenanceReader, MaintenanceWriter
+from cockpit.io.promotion import PromotionReader, PromotionWriter
+from cockpit.io.weights import WeightsReader, WeightsWriter
 
 LIVE = "live"
 

@@ -2,7 +2,7 @@
 
 Integrity first, then what happened, when, who did it, what the guards read and what the screen
 showed. build_report() gathers the facts into one JSON document and render_markdown() (in
-cockpit.report_markdown) writes Markdown from that document alone, so the two formats cannot
+cockpit.review.report_markdown) writes Markdown from that document alone, so the two formats cannot
 disagree.
 """
 
@@ -21,9 +21,7 @@ from typing import TypeVar
 
 from cockpit.actions.model import GuardResult
 from cockpit.actions.session_log import DRIFT_KIND
-from cockpit.charts import Span, Window, column_maxima, downsample
-from cockpit.events import status_text
-from cockpit.journal import (
+from cockpit.journal.chain import (
     END_KIND,
     HEADER_KIND,
     RESUME_KIND,
@@ -44,11 +42,13 @@ from cockpit.jsonvalue import (
     json_text,
     json_text_values,
 )
+from cockpit.live.events import status_text
+from cockpit.live.recording import SCREEN_KIND, STALE_KIND, STATUS_KIND
 from cockpit.model import aware_time
 from cockpit.private_files import write_private_text
-from cockpit.recording import SCREEN_KIND, STALE_KIND, STATUS_KIND
-from cockpit.report_markdown import render_markdown as render_markdown
-from cockpit.report_words import (
+from cockpit.review.charts import Span, Window, column_maxima, downsample
+from cockpit.review.report_markdown import render_markdown as render_markdown
+from cockpit.review.report_words import (
     INTACT_WORDS,
     baseline_words,
     count_words,
@@ -57,7 +57,7 @@ from cockpit.report_words import (
     weights_percent,
     weights_words,
 )
-from cockpit.timeline import (
+from cockpit.review.timeline import (
     ACTION_KIND,
     MARK_PHASES,
     NOTE_KIND,

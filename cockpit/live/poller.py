@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from cockpit.clock import Clock, system_clock
+from cockpit.io.failures import describe_failure
 from cockpit.model import Reading
 from cockpit.sources.base import Source, failure_readings
-from cockpit.sources.failures import describe_failure
 
 ReadingsCallback = Callable[[list[Reading]], None]
 

@@ -143,8 +143,8 @@ def _sandbox(handler: Handler) -> Handler:
 
 
 def _act(args: argparse.Namespace) -> int:
-    from cockpit.act import ActRequest, run_act
     from cockpit.actions.model import ActionId
+    from cockpit.commands.act import ActRequest, run_act
 
     if args.override is not None and not args.override.strip():
         print("cockpit act: --override needs a reason (it is journaled)", file=sys.stderr)
@@ -162,13 +162,13 @@ def _act(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from cockpit.launch import run_replay
+    from cockpit.commands.launch import run_replay
 
     return run_replay(args.journal, speed=args.speed, follow=args.follow)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from cockpit.report import run_report
+    from cockpit.review.report import run_report
 
     return run_report(
         args.journal, args.output, args.format, lambda text: print(text, file=sys.stderr)
@@ -176,7 +176,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _note(args: argparse.Namespace) -> int:
-    from cockpit.note import run_note
+    from cockpit.commands.note import run_note
 
     return run_note(
         args.config, " ".join(args.text), journal_dir=args.journal_dir, environ=os.environ
@@ -204,7 +204,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cockpit.launch import run_cockpit
+    from cockpit.commands.launch import run_cockpit
 
     if args.dry_run and args.read_only:
         print("cockpit run: choose --dry-run or --read-only, not both", file=sys.stderr)
@@ -214,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cockpit.launch import run_demo
+    from cockpit.commands.launch import run_demo
 
     return run_demo(os.environ)
 
@@ -222,7 +222,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import json
 
-    from cockpit.check import check_json, describe_empty, run_check
+    from cockpit.commands.check import check_json, describe_empty, run_check
     from cockpit.config import ConfigError, load_config
 
     try:
@@ -269,7 +269,7 @@ def _print_check_table(document: Any) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from cockpit.journal import verify_journal
+    from cockpit.journal.chain import verify_journal
 
     verification = verify_journal(args.journal, anchor_files=args.anchors)
     stream = sys.stdout if verification.intact else sys.stderr

@@ -24,10 +24,10 @@ from cockpit.config import (
     MaintenanceSection,
     WebhookMaintenance,
 )
+from cockpit.io.context import AwsClients
+from cockpit.io.failures import describe_failure
 from cockpit.outside import outside_text
 from cockpit.redact import redactor_for
-from cockpit.sources.context import AwsClients
-from cockpit.sources.failures import describe_failure
 from cockpit.sources.targets import (
     PROBE_USER_AGENT,
     display_url,

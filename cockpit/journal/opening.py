@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, config_digest
-from cockpit.journal import (
+from cockpit.journal.chain import (
     JournalBusy,
     JournalError,
     JournalWriter,

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
+from cockpit.io.context import SourceContext
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.poller import poll_all_once
+from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status, reading_to_json, worst
-from cockpit.poller import poll_all_once
 from cockpit.redact import redacted_reading, redactor_for_config
 from cockpit.sources.base import Source
 from cockpit.sources.build import aws_services_in_use, build_sources
-from cockpit.sources.context import SourceContext
-from cockpit.state import State, apply
 from cockpit.visible import visible_json
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ async def poll_with_clients_made(
 def live_session_log(config: Config, clock: Clock) -> SessionLog:
     """What the cutover's live journal knows (empty when there is none to continue)."""
     from cockpit.actions.session_log import SessionLog, session_log_of
-    from cockpit.session import resumable_journal
+    from cockpit.journal.opening import resumable_journal
 
     journal = resumable_journal(config, config.journal_dir, clock)
     return session_log_of(journal) if journal is not None else SessionLog()
@@ -108,7 +108,7 @@ def guards_now(
     """Every action's guards on this one poll, with what the session journal knows."""
     from cockpit.actions.registry import ACTIONS, evaluate_guards
     from cockpit.actions.runner import weights_held_since
-    from cockpit.guards import GuardInputs
+    from cockpit.rules.guards import GuardInputs
 
     state, _ = apply(State(), readings)
     inputs = GuardInputs(state, config, now, session.facts(weights_held_since(state)))

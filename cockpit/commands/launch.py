@@ -14,10 +14,10 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from cockpit.config import Config, ConfigError, load_config, read_config_text
-from cockpit.journal import JournalError, JournalWriter, verify_journal
-from cockpit.replay import chain_problem, speed_problem
-from cockpit.session import SessionBusy, open_session_journal
-from cockpit.timeline import Timeline
+from cockpit.journal.chain import JournalError, JournalWriter, verify_journal
+from cockpit.journal.opening import SessionBusy, open_session_journal
+from cockpit.review.replay import chain_problem, speed_problem
+from cockpit.review.timeline import Timeline
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
@@ -75,14 +75,14 @@ def compose_app(
 
     `key_clock` times the keys (monotonic seconds); tests pass a scripted one.
     """
-    from cockpit.actions.backends import build_backends
     from cockpit.actions.runner import ActionRunner, Refresh
     from cockpit.actions.session_log import session_log_of
     from cockpit.app import CockpitApp
-    from cockpit.journal import operator_name
+    from cockpit.io.backends import build_backends
+    from cockpit.io.context import SourceContext
+    from cockpit.journal.chain import operator_name
     from cockpit.redact import redactor_for_config
     from cockpit.sources.build import build_sources
-    from cockpit.sources.context import SourceContext
 
     context = SourceContext(config, environ)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.state import State, StatusChange
 from cockpit.model import Reading, Value, reading_to_json
-from cockpit.state import State, StatusChange
 
 READING_KIND = "reading"
 STATUS_KIND = "status"

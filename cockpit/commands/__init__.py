@@ -1,0 +1,1 @@
+"""The `cockpit` command line and what each subcommand runs."""

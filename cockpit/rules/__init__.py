@@ -1,0 +1,1 @@
+"""Judgements over the live state: guards, the runbook's checks and auto-abort."""

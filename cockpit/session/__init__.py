@@ -1,0 +1,1 @@
+"""A running cockpit session, headless: the TUI and `cockpit act` both drive it."""
