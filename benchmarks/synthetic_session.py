@@ -20,17 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cockpit.actions.model import (
-    ActionId,
-    Change,
-    Execution,
-    GuardResult,
-    Inverse,
-    Plan,
-    SessionFacts,
-    Verification,
-    blocking,
-)
+from cockpit.actions.model import ActionId, Change, Execution, Inverse, Plan, Verification
 from cockpit.actions.registry import action, evaluate_guards
 from cockpit.actions.steps import weights_json, weights_text
 from cockpit.clock import FrozenClock
@@ -48,6 +38,7 @@ from cockpit.live.state import State, StatusChange, apply
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.redact import Redactor
 from cockpit.rules.guards import GuardInputs
+from cockpit.rules.verdicts import GuardResult, SessionFacts, blocking
 from cockpit.sources import dns as dns_source
 from cockpit.sources import errors_common, replication_postgres, targets, traffic
 

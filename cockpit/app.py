@@ -18,7 +18,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from cockpit.actions.confirmation import Confirmation
-from cockpit.actions.model import ActionId, GuardResult, blocking
+from cockpit.actions.model import ActionId
 from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
 from cockpit.actions.session_log import DRIFT_KIND, expected_after
 from cockpit.clock import Clock, system_clock
@@ -35,6 +35,7 @@ from cockpit.model import Reading, SignalKind, Status
 from cockpit.redact import Redactor, redacted_reading
 from cockpit.rules.auto_abort import AutoAbortWatch, armed, judge
 from cockpit.rules.runbook import current_phase, evaluate_runbook
+from cockpit.rules.verdicts import GuardResult, blocking
 from cockpit.session.drift import Drift, DriftWatch
 from cockpit.sources.base import Source
 from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView

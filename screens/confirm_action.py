@@ -29,8 +29,9 @@ from cockpit.actions.confirmation import (
     override_word_problem,
     reason_problem,
 )
-from cockpit.actions.model import ActionId, GuardFact, GuardResult, Plan
+from cockpit.actions.model import ActionId, Plan
 from cockpit.deliberate_input import SETTLE_SECONDS, MonotonicClock, settle_reason
+from cockpit.rules.verdicts import GuardFact, GuardResult
 from widgets.formatting import seconds_text
 
 ONE_WAY_BANNER = "ONE-WAY DOOR — cannot be undone"

@@ -13,16 +13,15 @@ from typing import Any
 
 import pytest
 
-from cockpit.actions.model import ActionId, GuardFact, GuardResult, SessionFacts
+from cockpit.actions.model import ActionId
+from cockpit.actions.registry import GUARDS, evaluate
 from cockpit.config import Config, parse_config
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.guards import (
-    GUARDS,
     Guard,
     GuardInputs,
     dns_ttl_preflight,
-    evaluate,
     maintenance_backend_configured,
     maintenance_backend_readable,
     maintenance_is_off,
@@ -45,6 +44,7 @@ from cockpit.rules.guards import (
     weight_down_spares_demoted_primary,
     weights_known_on_plan,
 )
+from cockpit.rules.verdicts import GuardFact, GuardResult, SessionFacts
 
 NOW = datetime(2026, 11, 23, 1, 30, 0, tzinfo=UTC)
 STALE_AFTER = 5.0

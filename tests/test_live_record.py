@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from cockpit.actions.confirmation import Confirmation, confirmation_problem
-from cockpit.actions.model import ActionId, GuardResult, Plan
+from cockpit.actions.model import ActionId, Plan
 from cockpit.actions.session_log import SessionLog, fold_records, restore_targets
 from cockpit.config import Config, parse_config
 from cockpit.journal.opening import SessionBusy, latest_live_journal, open_session_journal
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.rules.verdicts import GuardResult
 from cockpit.session.drift import DriftWatch
 
 T0 = datetime(2026, 11, 23, 1, 0, 0, tzinfo=UTC)

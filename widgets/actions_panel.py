@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from cockpit.actions.model import ActionId, GuardFact, GuardResult, blocking
+from cockpit.actions.model import ActionId
+from cockpit.rules.verdicts import GuardFact, GuardResult, blocking
 from widgets.formatting import seconds_text
 
 READY_WORD = "READY"

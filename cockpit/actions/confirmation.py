@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cockpit.actions.model import GuardResult, Plan
+from cockpit.actions.model import Plan
+from cockpit.rules.verdicts import GuardResult
 
 OVERRIDE_WORD = "OVERRIDE"
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
 
 from cockpit.actions import rollback, steps
-from cockpit.actions.model import (
-    ActionId,
-    Execution,
-    GuardFact,
-    GuardResult,
-    Inverse,
-    Plan,
-    Verification,
-)
+from cockpit.actions.model import ActionId, Execution, Inverse, Plan, Verification
 from cockpit.actions.steps import StepContext
-from cockpit.rules.guards import GUARDS, Guard, GuardInputs, run_guard
+from cockpit.rules import guards
+from cockpit.rules.guards import Guard, GuardInputs, run_guard
+from cockpit.rules.verdicts import GuardFact, GuardResult
 
 PlanStep = Callable[[StepContext], Plan]
 ExecuteStep = Callable[[StepContext, Plan], Execution]
@@ -59,6 +54,47 @@ def something_to_roll_back(inputs: GuardInputs) -> GuardResult:
 
 def _no_inverse(context: StepContext, plan: Plan) -> Inverse | None:
     return None
+
+
+GUARDS: Mapping[ActionId, tuple[Guard, ...]] = MappingProxyType(
+    {
+        ActionId.MAINTENANCE_ON: (
+            guards.maintenance_backend_configured,
+            guards.maintenance_backend_readable,
+            guards.maintenance_is_off,
+        ),
+        ActionId.MAINTENANCE_OFF: (
+            guards.maintenance_backend_configured,
+            guards.maintenance_backend_readable,
+            guards.maintenance_is_on,
+            guards.new_side_healthy_after_promotion,
+        ),
+        ActionId.PROMOTE: (
+            guards.promotion_backend_configured,
+            guards.promotion_requires_maintenance,
+            guards.replica_in_recovery,
+            guards.replication_caught_up,
+            guards.primary_quiet,
+        ),
+        ActionId.WEIGHT_UP: (
+            guards.traffic_backend_configured,
+            guards.weights_known_on_plan,
+            guards.next_step_exists,
+            guards.new_targets_healthy,
+            guards.new_error_ratio_under_threshold,
+            guards.new_p95_under_threshold,
+            guards.dns_ttl_preflight,
+            guards.step_dwell_elapsed,
+        ),
+        ActionId.WEIGHT_DOWN: (
+            guards.traffic_backend_configured,
+            guards.weights_known_on_plan,
+            guards.previous_step_exists,
+            guards.weight_down_spares_demoted_primary,
+        ),
+        ActionId.ROLLBACK: (guards.rollback_spares_demoted_primary,),
+    }
+)
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -158,3 +194,8 @@ def available_actions(mode: str) -> tuple[ActionSpec, ...]:
 def evaluate_guards(spec: ActionSpec, inputs: GuardInputs) -> tuple[GuardResult, ...]:
     """Every guard of the action, in order, at inputs.now."""
     return tuple(run_guard(guard, inputs) for guard in spec.guards)
+
+
+def evaluate(action_id: ActionId, inputs: GuardInputs) -> tuple[GuardResult, ...]:
+    """Every default guard of the action, in order, judged on `inputs`."""
+    return tuple(run_guard(guard, inputs) for guard in GUARDS[action_id])

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from cockpit.actions.model import (
-    ActionFailed,
-    ActionId,
-    Change,
-    Execution,
-    Inverse,
-    Plan,
-    Verification,
-)
+from cockpit.actions.model import ActionId, Change, Execution, Inverse, Plan, Verification
 from cockpit.actions.session_log import (
     MAINTENANCE_RESOURCE,
     UNDONE,
@@ -34,6 +26,7 @@ from cockpit.actions.steps import (
     weights_text,
     writers_of,
 )
+from cockpit.io.failures import ActionFailed
 from cockpit.io.maintenance import describe_maintenance_target, planned_maintenance_calls
 from cockpit.io.weights import (
     RawWeights,

@@ -16,15 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.actions.confirmation import Confirmation, confirmation_problem
-from cockpit.actions.model import (
-    ActionFailed,
-    ActionId,
-    GuardResult,
-    Plan,
-    Verification,
-    blocking,
-    plan_from_json,
-)
+from cockpit.actions.model import ActionId, Plan, Verification, plan_from_json
 from cockpit.actions.registry import ActionSpec, action, available_actions, evaluate_guards
 from cockpit.actions.session_log import (
     ACTION_KIND,
@@ -38,14 +30,15 @@ from cockpit.actions.steps import StepContext, plan_weights, weights_from_json, 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
 from cockpit.io.backends import Backends
-from cockpit.io.failures import describe_failure
+from cockpit.io.failures import ActionFailed, describe_failure
+from cockpit.io.traffic import split_percent
 from cockpit.io.weights import RawWeights
 from cockpit.journal.chain import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State
 from cockpit.model import SignalKind
 from cockpit.rules.guards import GuardInputs, demoted_primary_reason_for_weights
-from cockpit.sources.traffic import split_percent
+from cockpit.rules.verdicts import GuardResult, blocking
 
 Refresh = Callable[[], Awaitable[State]]
 VERIFY_RETRY_SECONDS = 0.5

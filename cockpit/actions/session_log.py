@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from cockpit.actions.model import ActionId, Inverse, SessionFacts
+from cockpit.actions.model import ActionId, Inverse
 from cockpit.journal.chain import HEADER_KIND, RESUME_KIND, JournalError, read_journal
 from cockpit.jsonvalue import JsonValue, json_string
+from cockpit.rules.verdicts import SessionFacts
 
 ACTION_KIND = "action"
 BASELINE_KIND = "baseline"

@@ -9,18 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from cockpit.actions.model import (
-    ActionFailed,
-    ActionId,
-    Change,
-    Execution,
-    Inverse,
-    Plan,
-    Verification,
-)
+from cockpit.actions.model import ActionId, Change, Execution, Inverse, Plan, Verification
 from cockpit.actions.session_log import SessionLog
 from cockpit.config import Config
 from cockpit.io.backends import Backends, Writers
+from cockpit.io.failures import ActionFailed
 from cockpit.io.maintenance import (
     MaintenanceReader,
     describe_maintenance_target,
@@ -31,6 +24,7 @@ from cockpit.io.promotion import (
     planned_promotion_calls,
     promotion_target_name,
 )
+from cockpit.io.traffic import member_label, split_percent
 from cockpit.io.weights import (
     RawWeights,
     WeightedSet,
@@ -41,7 +35,7 @@ from cockpit.io.weights import (
 )
 from cockpit.jsonvalue import JsonValue
 from cockpit.outside import outside_text
-from cockpit.sources.traffic import member_label, split_percent, step_position
+from cockpit.sources.traffic import step_position
 from cockpit.units import percent_number
 
 Progress = Callable[[str, dict[str, JsonValue]], None]

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
-from cockpit.actions.model import ActionId, GuardResult, Plan
+from cockpit.actions.model import ActionId, Plan
 from cockpit.actions.runner import ActionRunner, Outcome, Prepared
 from cockpit.actions.session_log import DRIFT_KIND, SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
@@ -24,6 +24,7 @@ from cockpit.live.poller import poll_all_once
 from cockpit.live.recording import SCREEN_KIND, Recorder, status_entry
 from cockpit.live.state import State, apply
 from cockpit.redact import Redactor, redacted_reading, redactor_for_config
+from cockpit.rules.verdicts import GuardResult
 from cockpit.session.drift import DriftWatch
 from cockpit.sources.build import build_sources
 from cockpit.units import age_text

@@ -130,3 +130,7 @@ _RULES: list[
         lambda e, t: str(getattr(e, "strerror", e)),
     ),
 ]
+
+
+class ActionFailed(Exception):
+    """An action step failed in a way worded for the operator (what, where, what to do)."""

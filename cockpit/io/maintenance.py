@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from cockpit.actions.model import ActionFailed
 from cockpit.config import (
     AlbMaintenance,
     CommandMaintenance,
@@ -25,16 +24,11 @@ from cockpit.config import (
     WebhookMaintenance,
 )
 from cockpit.io.context import AwsClients
-from cockpit.io.failures import describe_failure
+from cockpit.io.failures import ActionFailed, describe_failure
+from cockpit.io.http import PROBE_USER_AGENT, display_url, fetch_http, printable_snippet
+from cockpit.io.traffic import fetch_rules
 from cockpit.outside import outside_text
 from cockpit.redact import redactor_for
-from cockpit.sources.targets import (
-    PROBE_USER_AGENT,
-    display_url,
-    fetch_http,
-    printable_snippet,
-)
-from cockpit.sources.traffic import fetch_rules
 
 PROBE_TIMEOUT_SECONDS = 2.0
 PATH_PATTERN = "/*"

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cockpit.actions.model import ActionFailed
 from cockpit.config import (
     Config,
     PostgresPromotion,
@@ -27,8 +26,8 @@ from cockpit.config import (
     dsn_fields,
 )
 from cockpit.io.context import AwsClients
-from cockpit.io.failures import describe_failure
-from cockpit.sources.replication_rds import parse_instance
+from cockpit.io.failures import ActionFailed, describe_failure
+from cockpit.io.rds import parse_instance
 
 APPLICATION_NAME = "cutover-cockpit"
 CONNECT_TIMEOUT_SECONDS = 5

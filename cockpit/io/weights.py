@@ -16,12 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cockpit.actions.model import ActionFailed
 from cockpit.config import AlbTraffic, Route53Traffic, TrafficSection
 from cockpit.io.context import AwsClients
-from cockpit.io.failures import describe_failure
-from cockpit.outside import outside_text
-from cockpit.sources.traffic import (
+from cockpit.io.failures import ActionFailed, describe_failure
+from cockpit.io.traffic import (
     WeightedMember,
     WeightsReadBack,
     fetch_listener,
@@ -32,6 +30,7 @@ from cockpit.sources.traffic import (
     parse_alb_weights,
     parse_route53_weights,
 )
+from cockpit.outside import outside_text
 
 MAX_ROUTE53_WEIGHT = 255
 MAX_ALB_WEIGHT = 999

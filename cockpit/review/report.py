@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from cockpit.actions.model import GuardResult
 from cockpit.actions.session_log import DRIFT_KIND
 from cockpit.journal.chain import (
     END_KIND,
@@ -64,6 +63,7 @@ from cockpit.review.timeline import (
     Timeline,
     action_text,
 )
+from cockpit.rules.verdicts import GuardResult
 
 REPORT_FORMAT = "cutover-cockpit-report"
 REPORT_VERSION = 1

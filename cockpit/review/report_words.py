@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from cockpit.io.traffic import split_percent
 from cockpit.jsonvalue import JsonValue, json_int, json_object, json_text
-from cockpit.sources.traffic import split_percent
 from cockpit.units import percent_number
 
 INTACT_WORDS = "Chain intact"

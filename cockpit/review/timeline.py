@@ -13,7 +13,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from cockpit.actions.model import GuardResult
 from cockpit.actions.session_log import DRIFT_KIND
 from cockpit.journal.chain import (
     HEADER_KIND,
@@ -42,6 +41,7 @@ from cockpit.model import (
     reading_from_json,
     status_from_json,
 )
+from cockpit.rules.verdicts import GuardResult
 
 REPLAY_HISTORY = 60
 """Recorded readings per signal a replayed state keeps for its sparklines."""

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
 
-from cockpit.actions.model import ActionId, GuardFact, GuardResult, SessionFacts
 from cockpit.config import Config
+from cockpit.io.traffic import split_percent
 from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.rules.verdicts import GuardFact, GuardResult, SessionFacts
 from cockpit.sources.errors_common import format_percent, format_seconds
-from cockpit.sources.traffic import split_percent
 from cockpit.units import age_text, percent_number, size_text
 
 REPLICATION_SIGNAL = "replication"
@@ -912,47 +911,6 @@ def step_dwell_elapsed(inputs: GuardInputs) -> GuardResult:
 # --- per action --------------------------------------------------------------------------------
 
 
-GUARDS: Mapping[ActionId, tuple[Guard, ...]] = MappingProxyType(
-    {
-        ActionId.MAINTENANCE_ON: (
-            maintenance_backend_configured,
-            maintenance_backend_readable,
-            maintenance_is_off,
-        ),
-        ActionId.MAINTENANCE_OFF: (
-            maintenance_backend_configured,
-            maintenance_backend_readable,
-            maintenance_is_on,
-            new_side_healthy_after_promotion,
-        ),
-        ActionId.PROMOTE: (
-            promotion_backend_configured,
-            promotion_requires_maintenance,
-            replica_in_recovery,
-            replication_caught_up,
-            primary_quiet,
-        ),
-        ActionId.WEIGHT_UP: (
-            traffic_backend_configured,
-            weights_known_on_plan,
-            next_step_exists,
-            new_targets_healthy,
-            new_error_ratio_under_threshold,
-            new_p95_under_threshold,
-            dns_ttl_preflight,
-            step_dwell_elapsed,
-        ),
-        ActionId.WEIGHT_DOWN: (
-            traffic_backend_configured,
-            weights_known_on_plan,
-            previous_step_exists,
-            weight_down_spares_demoted_primary,
-        ),
-        ActionId.ROLLBACK: (rollback_spares_demoted_primary,),
-    }
-)
-
-
 def run_guard(guard: Guard, inputs: GuardInputs) -> GuardResult:
     """The guard's result; a guard that crashes blocks (fail closed) instead of passing."""
     try:
@@ -961,8 +919,3 @@ def run_guard(guard: Guard, inputs: GuardInputs) -> GuardResult:
         name = guard.__name__.replace("_", "-")
         reason = f"guard {name} failed ({type(error).__name__}: {error}): this is a bug; report it"
         return GuardResult(name, name.replace("-", " ").capitalize(), reason)
-
-
-def evaluate(action_id: ActionId, inputs: GuardInputs) -> tuple[GuardResult, ...]:
-    """Every default guard of the action, in order, judged on `inputs`."""
-    return tuple(run_guard(guard, inputs) for guard in GUARDS[action_id])

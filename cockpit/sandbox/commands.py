@@ -50,7 +50,8 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser, set_handler: Any) -> 
 
 def _up(args: argparse.Namespace) -> int:
     from cockpit.sandbox.lifecycle import start_sandbox
-    from cockpit.sandbox.runner import SandboxOptions, run
+    from cockpit.sandbox.runner import SandboxOptions
+    from cockpit.sandbox.runner_process import run
 
     options = SandboxOptions(
         dns_ttl_seconds=args.ttl,

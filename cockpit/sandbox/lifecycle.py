@@ -20,7 +20,7 @@ from cockpit.sandbox.processes import cmdline_has, process_alive, process_start_
 from cockpit.sandbox.runner import SandboxOptions
 from cockpit.sandbox.shared import SandboxError
 
-RUNNER_MODULE = "cockpit.sandbox.runner"
+RUNNER_MODULE = "cockpit.sandbox.runner_process"
 LOG_NAME = "sandbox.log"
 STARTUP_TIMEOUT_SECONDS = 120.0
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
-import signal
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +35,6 @@ from cockpit.sandbox.http import AppServer, FrontDoor
 from cockpit.sandbox.knot import HandZone, KnotServer, ZoneSide, free_knot_port
 from cockpit.sandbox.nginx import TIMED_LOG_FORMAT, NginxServer, NginxSite, make_certificate
 from cockpit.sandbox.postgres import REPLICA_SLOT, PostgresPair
-from cockpit.sandbox.processes import runner_identity
 from cockpit.sandbox.shared import SIDES, SandboxError, Side, TrafficStats, free_port
 from cockpit.sandbox.traffic import TrafficGenerator
 
@@ -658,42 +654,6 @@ def _stop_postgres(pair: PostgresPair) -> None:
         shutil.rmtree(pair.data_root, ignore_errors=True)
 
 
-# --- the runner process ---------------------------------------------------------------------
-
-
-def run(directory: Path, options: SandboxOptions) -> int:
-    """The body of the background runner: start, serve control requests, stop on a signal."""
-    from cockpit.sandbox.control import ControlServer
-
-    sandbox = Sandbox(directory, options)
-    stop_requested = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stop_requested.set())
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "runner.pid").write_text(runner_identity(os.getpid()))
-    try:
-        sandbox.start()
-        control = ControlServer(sandbox, on_stop=stop_requested.set)
-        control.start()
-        sandbox.info["control_url"] = control.url
-        write_sandbox_files(directory, sandbox.info)
-        print(f"sandbox: up in {sandbox.info['startup_seconds']} s", flush=True)
-        stop_requested.wait()
-        control.stop()
-    except SandboxError as error:
-        print(f"sandbox: {error}", flush=True)
-        return 1
-    except Exception as error:
-        print(f"sandbox: failed: {type(error).__name__}: {error}", flush=True)
-        if os.environ.get("COCKPIT_DEBUG"):
-            traceback.print_exc()
-        return 1
-    finally:
-        sandbox.stop()
-        print("sandbox: stopped", flush=True)
-    return 0
-
-
 def _shapes_info(aws_seed: AwsSeed) -> dict[str, JsonValue]:
     """The shapes zone's weighted sets: a three-member canary set and an alias set."""
     shapes = aws_seed.shapes
@@ -715,18 +675,3 @@ def _shapes_info(aws_seed: AwsSeed) -> dict[str, JsonValue]:
         },
         "canary_target_group": shapes.canary_target_group,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m cockpit.sandbox.runner")
-    parser.add_argument("directory", type=Path)
-    parser.add_argument("--options", default="{}", help="SandboxOptions as JSON")
-    args = parser.parse_args(argv)
-    options = SandboxOptions(**json.loads(args.options))
-    return run(args.directory, options)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

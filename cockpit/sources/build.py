@@ -10,7 +10,6 @@ from cockpit.sources.base import Source
 def build_sources(context: SourceContext) -> list[Source]:
     """The configured sources, in the order the screen lists their panels."""
     from cockpit.sources.dns import build_dns_sources
-    from cockpit.sources.errors_common import build_errors_sources
     from cockpit.sources.maintenance import build_maintenance_sources
     from cockpit.sources.replication_postgres import build_replication_sources
     from cockpit.sources.targets import build_target_sources
@@ -41,3 +40,16 @@ def aws_services_in_use(config: Config) -> frozenset[str]:
         "rds": rds,
     }
     return frozenset(service for service, in_use in used.items() if in_use)
+
+
+def build_errors_sources(context: SourceContext) -> list[Source]:
+    """Every configured error-rate backend's source; [] without an [errors] section."""
+    from cockpit.sources.errors_access_log import build_access_log_sources
+    from cockpit.sources.errors_cloudwatch import build_cloudwatch_sources
+    from cockpit.sources.errors_prometheus import build_prometheus_sources
+
+    return [
+        *build_cloudwatch_sources(context),
+        *build_prometheus_sources(context),
+        *build_access_log_sources(context),
+    ]

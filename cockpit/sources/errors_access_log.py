@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from cockpit.config import AccessLog, ErrorsSection
 from cockpit.io.context import SourceContext
+from cockpit.io.http import is_probe_user_agent
 from cockpit.log_format import AUTO, LineMatcher
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, make_reading
@@ -43,7 +44,6 @@ from cockpit.sources.errors_common import (
     window_bounds,
     window_text,
 )
-from cockpit.sources.targets import is_probe_user_agent
 
 AUTO_MATCHER = LineMatcher.for_config(AUTO)
 SIDES = ("old", "new")

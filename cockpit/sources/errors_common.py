@@ -21,8 +21,7 @@ from cockpit.config import GuardsSection
 from cockpit.model import Status, Value
 
 if TYPE_CHECKING:
-    from cockpit.io.context import SourceContext
-    from cockpit.sources.base import Source
+    pass
 
 
 @dataclass(frozen=True)
@@ -187,16 +186,3 @@ def unknown_values(
     """The values of a side that could not be read: every measurement None, and why."""
     empty = WindowStats(None, None, None, None)
     return error_values(empty, thresholds, window_seconds, {"error": reason})
-
-
-def build_errors_sources(context: SourceContext) -> list[Source]:
-    """Every configured error-rate backend's source; [] without an [errors] section."""
-    from cockpit.sources.errors_access_log import build_access_log_sources
-    from cockpit.sources.errors_cloudwatch import build_cloudwatch_sources
-    from cockpit.sources.errors_prometheus import build_prometheus_sources
-
-    return [
-        *build_cloudwatch_sources(context),
-        *build_prometheus_sources(context),
-        *build_access_log_sources(context),
-    ]

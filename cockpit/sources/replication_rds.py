@@ -25,6 +25,7 @@ from typing import Any
 from cockpit.config import RdsReplication
 from cockpit.io.context import SourceContext
 from cockpit.io.failures import describe_failure
+from cockpit.io.rds import RdsInstance, parse_instance
 from cockpit.model import Reading, SignalKind, Status, worst
 from cockpit.sources.base import Schedule, make_reading
 
@@ -38,36 +39,11 @@ NO_BYTES_NOTE = "byte lag not exposed by RDS"
 
 
 @dataclass(frozen=True)
-class RdsInstance:
-    """What describe_db_instances says about the replica."""
-
-    identifier: str
-    status: str
-    source_instance: str | None
-    own_replicas: tuple[str, ...] = ()
-
-    @property
-    def is_replica(self) -> bool:
-        return self.source_instance is not None
-
-
-@dataclass(frozen=True)
 class LagDatapoint:
     """The newest ReplicaLag period: its average and when the period started."""
 
     seconds: float
     period_start: datetime
-
-
-def parse_instance(response: Mapping[str, Any]) -> RdsInstance:
-    """The one instance in a describe_db_instances response."""
-    instance = response["DBInstances"][0]
-    return RdsInstance(
-        identifier=str(instance["DBInstanceIdentifier"]),
-        status=str(instance.get("DBInstanceStatus") or "unknown"),
-        source_instance=instance.get("ReadReplicaSourceDBInstanceIdentifier") or None,
-        own_replicas=tuple(instance.get("ReadReplicaDBInstanceIdentifiers") or ()),
-    )
 
 
 def latest_datapoint(response: Mapping[str, Any]) -> LagDatapoint | None:

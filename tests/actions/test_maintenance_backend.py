@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from cockpit.actions.model import ActionFailed
 from cockpit.config import MaintenanceSection, load_config
 from cockpit.io.context import AwsClients
+from cockpit.io.failures import ActionFailed
 from cockpit.io.maintenance import (
     MaintenanceReader,
     MaintenanceWriter,

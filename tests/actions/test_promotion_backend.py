@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.actions.model import ActionFailed
 from cockpit.config import Config, PromotionSection, load_config
 from cockpit.io.context import AwsClients
+from cockpit.io.failures import ActionFailed
 from cockpit.io.promotion import (
     PromotionReader,
     PromotionWriter,

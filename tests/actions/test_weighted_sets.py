@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cockpit.actions.model import ActionFailed, Plan
+from cockpit.actions.model import Plan
 from cockpit.actions.rollback import execute_rollback, plan_rollback, verify_rollback
 from cockpit.actions.session_log import SessionLog
 from cockpit.actions.steps import (
@@ -21,6 +21,7 @@ from cockpit.actions.steps import (
 from cockpit.config import Config, TrafficSection, load_config
 from cockpit.io.backends import LIVE, build_backends
 from cockpit.io.context import AwsClients, SourceContext
+from cockpit.io.failures import ActionFailed
 from cockpit.io.weights import RawWeights, WeightsReader
 from cockpit.model import Reading
 from cockpit.sandbox.lifecycle import SandboxHandle

@@ -9,9 +9,9 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from cockpit.actions.model import ActionFailed
 from cockpit.config import Route53Traffic, TrafficSection, load_config
 from cockpit.io.context import AwsClients
+from cockpit.io.failures import ActionFailed
 from cockpit.io.weights import (
     RawWeights,
     WeightsReader,

@@ -22,6 +22,7 @@ import pytest
 from cockpit.clock import system_clock
 from cockpit.config import Config, HttpHealthCheck, TargetsSection, load_config
 from cockpit.io.context import SourceContext
+from cockpit.io.http import PROBE_USER_AGENT
 from cockpit.live.poller import poll_once
 from cockpit.log_format import NGINX_COMBINED
 from cockpit.model import Reading, Status
@@ -35,9 +36,9 @@ from cockpit.sandbox.nginx import (
     make_certificate,
 )
 from cockpit.sandbox.shared import free_port
+from cockpit.sources.build import build_errors_sources
 from cockpit.sources.errors_access_log import AccessLogErrorsSource
-from cockpit.sources.errors_common import build_errors_sources
-from cockpit.sources.targets import PROBE_USER_AGENT, HttpChecksSource, build_target_sources
+from cockpit.sources.targets import HttpChecksSource, build_target_sources
 
 pytestmark = pytest.mark.skipif(
     not NginxServer.available(), reason="nginx is not installed (apt-get install nginx-light)"

@@ -8,10 +8,10 @@ from pathlib import Path
 from cockpit.clock import FrozenClock
 from cockpit.config import load_config
 from cockpit.io.context import SourceContext
+from cockpit.io.http import PROBE_USER_AGENT
 from cockpit.live.poller import poll_once
 from cockpit.model import Reading, Status
-from cockpit.sources.errors_common import build_errors_sources
-from cockpit.sources.targets import PROBE_USER_AGENT
+from cockpit.sources.build import build_errors_sources
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from cockpit.clock import Clock, FrozenClock, system_clock
 from cockpit.config import Config, load_config
 from cockpit.io.context import SourceContext
+from cockpit.io.http import PROBE_USER_AGENT
 from cockpit.live.poller import poll_once
 from cockpit.log_format import parse_time_local
 from cockpit.model import Reading, Status, reading_to_json
@@ -40,6 +41,7 @@ from cockpit.sandbox.aws import target_group_dimension as sandbox_tg_dimension
 from cockpit.sandbox.http import AccessLogEntry
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.base import Source
+from cockpit.sources.build import build_errors_sources
 from cockpit.sources.errors_access_log import (
     AccessLogErrorsSource,
     FollowedLog,
@@ -60,7 +62,6 @@ from cockpit.sources.errors_cloudwatch import (
 from cockpit.sources.errors_common import (
     Thresholds,
     WindowStats,
-    build_errors_sources,
     classify,
     describe,
     error_ratio,
@@ -76,7 +77,6 @@ from cockpit.sources.errors_prometheus import (
     query_url_path,
     query_window_seconds,
 )
-from cockpit.sources.targets import PROBE_USER_AGENT
 from tests.sandbox.test_http import ACCESS_LOG_LINE
 from tests.sandbox.test_sandbox import aws_client
 

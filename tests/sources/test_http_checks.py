@@ -12,15 +12,15 @@ from pydantic import ValidationError
 
 from cockpit import __version__
 from cockpit.config import HttpHealthCheck
-from cockpit.model import Status
-from cockpit.sources.targets import (
+from cockpit.io.http import (
     PROBE_USER_AGENT,
     HttpAnswer,
     HttpProbeOptions,
-    classify_http_answer,
     fetch_http,
     is_probe_user_agent,
 )
+from cockpit.model import Status
+from cockpit.sources.targets import classify_http_answer
 
 URL = "http://10.0.0.1/health"
 

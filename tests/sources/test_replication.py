@@ -30,6 +30,7 @@ from cockpit.config import (
     load_config,
 )
 from cockpit.io.context import AwsClients, SourceContext
+from cockpit.io.rds import RdsInstance, parse_instance
 from cockpit.live.poller import poll_once
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sandbox.lifecycle import SandboxHandle
@@ -58,13 +59,7 @@ from cockpit.sources.replication_postgres import (
     server_text,
     wal_receiver_name,
 )
-from cockpit.sources.replication_rds import (
-    LagDatapoint,
-    RdsInstance,
-    RdsReplicationSource,
-    latest_datapoint,
-    parse_instance,
-)
+from cockpit.sources.replication_rds import LagDatapoint, RdsReplicationSource, latest_datapoint
 from cockpit.sources.replication_rds import classify as classify_rds
 
 T = TypeVar("T")

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from cockpit.actions.model import SessionFacts
 from cockpit.config import load_config
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status
 from cockpit.rules.guards import GuardInputs, primary_quiet, replication_caught_up
+from cockpit.rules.verdicts import SessionFacts
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.replication_postgres import PostgresReplicationSource, grant_advice
 from tests.sources.test_replication import direct, eventually, postgres_source, run_sql

@@ -27,32 +27,28 @@ from cockpit.config import (
     load_config,
 )
 from cockpit.io.context import SourceContext
-from cockpit.live.poller import poll_once
-from cockpit.model import Reading, Status
-from cockpit.sandbox.lifecycle import SandboxHandle
-from cockpit.sources.base import Source
-from cockpit.sources.targets import (
-    HttpAnswer,
-    HttpChecksSource,
-    TargetGroupsSource,
-    build_target_sources,
-    classify_http_answer,
-    classify_target_group,
-    display_url,
-    parse_target_health,
-    printable_snippet,
-)
-from cockpit.sources.traffic import (
+from cockpit.io.http import HttpAnswer, display_url, printable_snippet
+from cockpit.io.traffic import (
     WeightsReadBack,
-    build_traffic_sources,
-    classify_traffic,
     fetch_route53_record_sets,
     forward_weights,
     has_maintenance_rule,
     parse_alb_weights,
     parse_route53_weights,
-    step_position,
 )
+from cockpit.live.poller import poll_once
+from cockpit.model import Reading, Status
+from cockpit.sandbox.lifecycle import SandboxHandle
+from cockpit.sources.base import Source
+from cockpit.sources.targets import (
+    HttpChecksSource,
+    TargetGroupsSource,
+    build_target_sources,
+    classify_http_answer,
+    classify_target_group,
+    parse_target_health,
+)
+from cockpit.sources.traffic import build_traffic_sources, classify_traffic, step_position
 from cockpit.units import percent_number
 from tests.sandbox.test_sandbox import aws_client, upsert_weights
 

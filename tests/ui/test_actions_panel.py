@@ -9,7 +9,8 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widget import Widget
 
-from cockpit.actions.model import ActionId, GuardFact, GuardResult
+from cockpit.actions.model import ActionId
+from cockpit.rules.verdicts import GuardFact, GuardResult
 from widgets.actions_panel import SHORT_TITLES, ActionRow, ActionsPanel, action_bar_text
 
 NARROW = (80, 24)

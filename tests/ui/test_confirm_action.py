@@ -15,7 +15,8 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
-from cockpit.actions.model import ActionId, Change, GuardFact, GuardResult, Plan
+from cockpit.actions.model import ActionId, Change, Plan
+from cockpit.rules.verdicts import GuardFact, GuardResult
 from screens.confirm_action import (
     CANCEL_BUTTON_ID,
     CONFIRM_BUTTON_ID,

@@ -24,13 +24,13 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Static
 
-from cockpit.actions.model import GuardFact, GuardResult
 from cockpit.clock import FrozenClock, system_clock
 from cockpit.commands.launch import run_replay
 from cockpit.journal.chain import JournalRecord, JournalWriter, read_journal, session_header
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status, Value, reading_to_json
 from cockpit.redact import Redactor
+from cockpit.rules.verdicts import GuardFact, GuardResult
 from cockpit.units import percent_number
 from screens.cockpit_screen import CockpitScreen
 from screens.help_screen import HelpScreen
