@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.actions.model import ActionId, Change, Execution, Inverse, Plan, Verification
-from cockpit.actions.registry import action, evaluate_guards
-from cockpit.actions.steps import weights_json, weights_text
+from cockpit.actions.registry import KEY_LABELS, action, evaluate_guards
+from cockpit.actions.weights_json import weights_json, weights_text
 from cockpit.clock import FrozenClock
 from cockpit.config import Config, config_digest, parse_config
 from cockpit.io.weights import (
@@ -952,7 +952,7 @@ class Night:
     # --- guards ---------------------------------------------------------------------------------
 
     def guards(self, action_id: ActionId) -> tuple[GuardResult, ...]:
-        inputs = GuardInputs(self.state, self.config, self.clock(), self.facts)
+        inputs = GuardInputs(self.state, self.config, self.clock(), self.facts, KEY_LABELS)
         return evaluate_guards(action(action_id), inputs)
 
     def _note_guards(self) -> None:

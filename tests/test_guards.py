@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cockpit.actions.model import ActionId
-from cockpit.actions.registry import GUARDS, evaluate
+from cockpit.actions.registry import KEY_LABELS, action
 from cockpit.config import Config, parse_config
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, SignalKind, Status
@@ -206,7 +206,12 @@ def inputs(
     readings = {**GOOD, **{r.signal_id: r for r in changed}}
     kept = [r for signal_id, r in readings.items() if signal_id not in without]
     state, _ = apply(State(), kept)
-    return GuardInputs(state, cfg, NOW, session)
+    return GuardInputs(state, cfg, NOW, session, KEY_LABELS)
+
+
+def evaluate(action_id: ActionId, inputs: GuardInputs) -> tuple[GuardResult, ...]:
+    """Every guard the action declares (not those on the session), in order, on `inputs`."""
+    return tuple(run_guard(guard, inputs) for guard in action(action_id).guards)
 
 
 def blocked_reason(result: GuardResult) -> str:
@@ -652,7 +657,7 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
 def test_evaluate_runs_the_action_guards_in_order(action_id: ActionId) -> None:
     results = evaluate(action_id, inputs())
     assert [result.guard_id for result in results] == EXPECTED_ORDER[action_id]
-    assert len(GUARDS[action_id]) == len(results)
+    assert len(action(action_id).guards) == len(results)
 
 
 def test_evaluate_on_good_readings_blocks_only_maintenance_on() -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from cockpit.actions.confirmation import Confirmation, confirmation_problem
 from cockpit.actions.model import ActionId, Plan
-from cockpit.actions.session_log import SessionLog, fold_records, restore_targets
+from cockpit.actions.rollback import restore_targets
+from cockpit.actions.session_log import SessionLog, fold_records
 from cockpit.config import Config, parse_config
 from cockpit.journal.opening import SessionBusy, latest_live_journal, open_session_journal
 from cockpit.model import Reading, SignalKind, Status

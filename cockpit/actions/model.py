@@ -1,6 +1,6 @@
 """What an action is made of: guard results, the plan, what ran, the read-back and the inverse.
 
-Frozen values only; the registry (registry.py) says which action uses which, and the runner
+Frozen values only; each action's module declares how it makes them, and the runner
 (runner.py) walks an action through its life and journals every step.
 """
 

@@ -7,24 +7,19 @@ plainly, in the plan and in the result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from cockpit.actions import maintenance, promotion, weights
+from cockpit.actions.context import UNDONE, StepContext, writers_of
+from cockpit.actions.maintenance import maintenance_words
 from cockpit.actions.model import ActionId, Change, Execution, Inverse, Plan, Verification
-from cockpit.actions.session_log import (
-    MAINTENANCE_RESOURCE,
-    UNDONE,
-    WEIGHTS_RESOURCE,
-    resource_of,
-    restore_targets,
-)
-from cockpit.actions.steps import (
-    StepContext,
-    maintenance_words,
+from cockpit.actions.resources import MAINTENANCE_RESOURCE, WEIGHTS_RESOURCE
+from cockpit.actions.spec import ActionSpec, AutoAbortRole
+from cockpit.actions.weights_json import (
     weights_from_json,
     weights_from_json_or_none,
     weights_json,
     weights_text,
-    writers_of,
 )
 from cockpit.io.failures import ActionFailed
 from cockpit.io.maintenance import describe_maintenance_target, planned_maintenance_calls
@@ -36,6 +31,44 @@ from cockpit.io.weights import (
     planned_weight_calls,
 )
 from cockpit.jsonvalue import JsonValue
+from cockpit.rules import guards
+from cockpit.rules.guards import GuardInputs
+from cockpit.rules.verdicts import GuardFact, GuardResult
+
+RESOURCE_OF = {
+    spec.action_id: spec.resource
+    for spec in (
+        maintenance.MAINTENANCE_ON,
+        maintenance.MAINTENANCE_OFF,
+        promotion.PROMOTE,
+        weights.WEIGHT_UP,
+        weights.WEIGHT_DOWN,
+    )
+}
+"""The resource each action's inverse puts back."""
+
+
+def resource_of(inverse: Inverse) -> str:
+    """'weights' or 'maintenance' ('replica' for a promotion's inverse, which is never undone)."""
+    return RESOURCE_OF.get(inverse.action_id) or WEIGHTS_RESOURCE
+
+
+def restore_targets(inverses: Iterable[Inverse]) -> dict[str, JsonValue]:
+    """Per resource, the value it had before this cutover first changed it (oldest inverse).
+
+    An inverse without the value it should restore is skipped here; planning a rollback from it
+    fails with the reason.
+    """
+    targets: dict[str, JsonValue] = {}
+    for inverse in reversed(tuple(inverses)):
+        resource = resource_of(inverse)
+        if not inverse.undoable:
+            continue
+        if resource == MAINTENANCE_RESOURCE:
+            targets[resource] = inverse.target.get("on") is True
+        elif isinstance(after := inverse.target.get("after"), dict):
+            targets[resource] = dict(after)
+    return targets
 
 
 def plan_rollback(context: StepContext) -> Plan:
@@ -67,8 +100,8 @@ def plan_rollback(context: StepContext) -> Plan:
 
 def _check_weights_recorded(inverses: Sequence[Inverse]) -> None:
     for inverse in inverses:
-        weights = resource_of(inverse) == WEIGHTS_RESOURCE
-        if weights and inverse.undoable and not isinstance(inverse.target.get("after"), dict):
+        of_weights = resource_of(inverse) == WEIGHTS_RESOURCE
+        if of_weights and inverse.undoable and not isinstance(inverse.target.get("after"), dict):
             raise ActionFailed(f"the recorded inverse {inverse.description!r} has no weights")
 
 
@@ -215,3 +248,50 @@ def _read_back_problems(
     if now == wanted_weights:
         return []
     return [f"weights {weights_text(now)}, should be {weights_text(wanted_weights)}"]
+
+
+def something_to_roll_back(inputs: GuardInputs) -> GuardResult:
+    """Rollback needs a change this session made and can undo."""
+    count = inputs.session.undoable_changes
+    fact = GuardFact("changes this session can undo", str(count))
+    if count == 0:
+        reason = "nothing to roll back: this session has made no change it can undo"
+        return GuardResult("something-to-roll-back", "A change to undo", reason, (fact,))
+    return GuardResult("something-to-roll-back", "A change to undo", None, (fact,))
+
+
+def no_inverse(context: StepContext, plan: Plan) -> Inverse | None:
+    """Rollback is not itself undone: the undo stack it emptied stays empty."""
+    return None
+
+
+def leaves_restored(target: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    """Each resource as the rollback plan's steps put it back."""
+    steps = target.get("steps")
+    return {
+        str(step.get("resource")): step.get("after")
+        for step in (steps if isinstance(steps, list) else [])
+        if isinstance(step, dict)
+    }
+
+
+ROLLBACK = ActionSpec(
+    ActionId.ROLLBACK,
+    title="Roll back",
+    short_title="rollback",
+    key="R",
+    key_label="R",
+    description=(
+        "undo this session's changes newest first, back to the state before the first change"
+    ),
+    guards=(guards.rollback_spares_demoted_primary,),
+    session_guards=(something_to_roll_back,),
+    plan=plan_rollback,
+    execute=execute_rollback,
+    verify=verify_rollback,
+    inverse=no_inverse,
+    resource=None,
+    touches=leaves_restored,
+    auto_abort=AutoAbortRole.DISARMS,
+    moves_weights=True,
+)

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.actions.confirmation import Confirmation, confirmation_problem
+from cockpit.actions.context import StepContext
 from cockpit.actions.model import ActionId, Plan, Verification, plan_from_json
-from cockpit.actions.registry import ActionSpec, action, available_actions, evaluate_guards
+from cockpit.actions.registry import KEY_LABELS, action, available_actions, evaluate_guards
 from cockpit.actions.session_log import (
     ACTION_KIND,
     BASELINE_KIND,
@@ -26,7 +27,9 @@ from cockpit.actions.session_log import (
     SessionLog,
     UnfinishedRun,
 )
-from cockpit.actions.steps import StepContext, plan_weights, weights_from_json, weights_json
+from cockpit.actions.spec import ActionSpec
+from cockpit.actions.weights import plan_weights
+from cockpit.actions.weights_json import weights_from_json, weights_json
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
 from cockpit.io.backends import Backends
@@ -126,7 +129,7 @@ class ActionRunner:
 
     def guard_inputs(self, state: State) -> GuardInputs:
         facts = self.session.facts(weights_held_since(state))
-        return GuardInputs(state, self.config, self._clock(), facts)
+        return GuardInputs(state, self.config, self._clock(), facts, KEY_LABELS)
 
     def guards(self, action_id: ActionId, state: State) -> tuple[GuardResult, ...]:
         """The action's guards on this state, now: what the screen shows before any key."""

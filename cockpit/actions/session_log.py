@@ -12,7 +12,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from cockpit.actions.context import UNDONE
 from cockpit.actions.model import ActionId, Inverse
+from cockpit.actions.registry import BY_ID
+from cockpit.actions.resources import MAINTENANCE_RESOURCE, REPLICA_RESOURCE, WEIGHTS_RESOURCE
+from cockpit.actions.rollback import resource_of, restore_targets
+from cockpit.actions.spec import ActionSpec
 from cockpit.journal.chain import HEADER_KIND, RESUME_KIND, JournalError, read_journal
 from cockpit.jsonvalue import JsonValue, json_string
 from cockpit.rules.verdicts import SessionFacts
@@ -22,72 +27,23 @@ BASELINE_KIND = "baseline"
 PLANNED = "planned"
 STARTED = "started"
 COMPLETED = "completed"
-UNDONE = "undone"
 UNKNOWN_OUTCOME = "unknown"
 STARTED_OUTCOMES = frozenset({"succeeded", "failed", "unverified", UNKNOWN_OUTCOME})
-WEIGHT_ACTIONS = frozenset({ActionId.WEIGHT_UP, ActionId.WEIGHT_DOWN, ActionId.ROLLBACK})
-MAINTENANCE_ACTIONS = frozenset({ActionId.MAINTENANCE_ON, ActionId.MAINTENANCE_OFF})
-WEIGHTS_RESOURCE = "weights"
-MAINTENANCE_RESOURCE = "maintenance"
-REPLICA_RESOURCE = "replica"
-PROMOTED, IN_RECOVERY = "promoted", "in recovery"
 DRIFT_KIND = "drift"
 CHANGED_OUTCOMES = frozenset({"succeeded"})
 TOUCHED_OUTCOMES = frozenset({"failed", "unverified", UNKNOWN_OUTCOME})
-
-
-def resource_of(inverse: Inverse) -> str:
-    """'weights' or 'maintenance' (a promotion's inverse is its own, never undone)."""
-    if inverse.action_id in MAINTENANCE_ACTIONS:
-        return MAINTENANCE_RESOURCE
-    if inverse.action_id is ActionId.PROMOTE:
-        return "promotion"
-    return WEIGHTS_RESOURCE
-
-
-def restore_targets(inverses: Iterable[Inverse]) -> dict[str, JsonValue]:
-    """Per resource, the value it had before this cutover first changed it (oldest inverse).
-
-    An inverse without the value it should restore is skipped here; planning a rollback from it
-    fails with the reason.
-    """
-    targets: dict[str, JsonValue] = {}
-    for inverse in reversed(tuple(inverses)):
-        resource = resource_of(inverse)
-        if not inverse.undoable:
-            continue
-        if resource == MAINTENANCE_RESOURCE:
-            targets[resource] = inverse.target.get("on") is True
-        elif isinstance(after := inverse.target.get("after"), dict):
-            targets[resource] = dict(after)
-    return targets
 
 
 def expected_after(
     action_id: ActionId, result: str, target: Mapping[str, JsonValue]
 ) -> dict[str, JsonValue]:
     """What our own action left each resource it touched as (None: not known)."""
-    touched = _touched(action_id, target)
+    touched = BY_ID[action_id].touches(target)
     if result in CHANGED_OUTCOMES:
         return touched
     if result in TOUCHED_OUTCOMES:
         return dict.fromkeys(touched)
     return {}
-
-
-def _touched(action_id: ActionId, target: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
-    if action_id in (ActionId.WEIGHT_UP, ActionId.WEIGHT_DOWN):
-        return {WEIGHTS_RESOURCE: target.get("after")}
-    if action_id in MAINTENANCE_ACTIONS:
-        return {MAINTENANCE_RESOURCE: action_id is ActionId.MAINTENANCE_ON}
-    if action_id is ActionId.PROMOTE:
-        return {REPLICA_RESOURCE: PROMOTED}
-    steps = target.get("steps")
-    return {
-        str(step.get("resource")): step.get("after")
-        for step in (steps if isinstance(steps, list) else [])
-        if isinstance(step, dict)
-    }
 
 
 @dataclass(frozen=True)
@@ -139,7 +95,7 @@ class SessionLog:
         values = dict(self.last_values)
         for run in self.unfinished:
             target = run.plan.get("target")
-            touched = _touched(run.action_id, target if isinstance(target, dict) else {})
+            touched = BY_ID[run.action_id].touches(target if isinstance(target, dict) else {})
             values.update(dict.fromkeys(touched))
         return values
 
@@ -195,6 +151,18 @@ class SessionLog:
         kept = tuple(inverse for inverse in self.inverses if resource_of(inverse) != resource)
         return replace(self, inverses=kept)
 
+    def _moved(self, spec: ActionSpec, at: datetime, promoted: bool) -> SessionLog:
+        """The facts a completed run of `spec` changes: the dwell start, promotion, maintenance."""
+        log = self
+        if spec.moves_weights:
+            log = replace(log, weights_changed_at=at)
+        if spec.resource == REPLICA_RESOURCE and promoted:
+            log = replace(log, promoted=True)
+        if spec.resource == MAINTENANCE_RESOURCE:
+            on = spec.touches({}).get(MAINTENANCE_RESOURCE) is True
+            log = replace(log, maintenance_on=on)
+        return log
+
     def _completed(self, at: datetime, data: Mapping[str, JsonValue]) -> SessionLog:
         outcome = json_string(data.get("outcome"))
         if outcome not in STARTED_OUTCOMES:
@@ -203,13 +171,7 @@ class SessionLog:
             action = ActionId(str(data.get("action")))
         except ValueError:
             return self
-        log = self
-        if action in WEIGHT_ACTIONS:
-            log = replace(log, weights_changed_at=at)
-        if action is ActionId.PROMOTE and (outcome == "succeeded" or data.get("promoted") is True):
-            log = replace(log, promoted=True)
-        if action in MAINTENANCE_ACTIONS:
-            log = replace(log, maintenance_on=action is ActionId.MAINTENANCE_ON)
+        log = self._moved(BY_ID[action], at, outcome == "succeeded" or data.get("promoted") is True)
         inverse = _inverse(data.get("inverse"))
         if inverse is not None:
             log = replace(log, inverses=(*log.inverses, inverse))

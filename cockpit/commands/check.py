@@ -106,12 +106,12 @@ def guards_now(
     config: Config, readings: Sequence[Reading], now: datetime, session: SessionLog
 ) -> tuple[dict[str, JsonValue], ...]:
     """Every action's guards on this one poll, with what the session journal knows."""
-    from cockpit.actions.registry import ACTIONS, evaluate_guards
+    from cockpit.actions.registry import ACTIONS, KEY_LABELS, evaluate_guards
     from cockpit.actions.runner import weights_held_since
     from cockpit.rules.guards import GuardInputs
 
     state, _ = apply(State(), readings)
-    inputs = GuardInputs(state, config, now, session.facts(weights_held_since(state)))
+    inputs = GuardInputs(state, config, now, session.facts(weights_held_since(state)), KEY_LABELS)
     return tuple(
         {
             "action": spec.action_id.value,

@@ -9,8 +9,9 @@ journal show what the decision rested on ("byte lag 0 B (1s ago)").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from cockpit.config import Config
 from cockpit.io.traffic import split_percent
@@ -24,17 +25,27 @@ REPLICATION_SIGNAL = "replication"
 MAINTENANCE_SIGNAL = "maintenance"
 TRAFFIC_SIGNAL = "traffic"
 PERCENT_TOLERANCE = 1e-6
-MAINTENANCE_ON_KEY = "m"
+MAINTENANCE_ON_ACTION = "maintenance-on"
+NO_KEY = "?"
 
 
 @dataclass(frozen=True)
 class GuardInputs:
-    """Everything a guard may look at: the latest readings, the config, the time, the session."""
+    """Everything a guard may look at: the latest readings, the config, the time, the session.
+
+    keys: each action's key label by action id, so a reason can name the key that helps.
+    """
 
     state: State
     config: Config
     now: datetime
     session: SessionFacts
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def maintenance_on_key(self) -> str:
+        """The key that turns maintenance on ('?' when no action is bound to it)."""
+        return self.keys.get(MAINTENANCE_ON_ACTION, NO_KEY)
 
 
 Guard = Callable[[GuardInputs], GuardResult]
@@ -266,7 +277,7 @@ def promotion_requires_maintenance(inputs: GuardInputs) -> GuardResult:
     if not inputs.config.guards.promote_requires_maintenance:
         fact = GuardFact("maintenance", "not required by config")
         return _result(guard_id, title, Verdict(None, (fact,)))
-    blocked = f"maintenance is off: turn it on first ({MAINTENANCE_ON_KEY})"
+    blocked = f"maintenance is off: turn it on first ({inputs.maintenance_on_key})"
     return _result(guard_id, title, _maintenance_verdict(inputs, True, blocked))
 
 
@@ -476,7 +487,9 @@ def _promoted_or_unknown(inputs: GuardInputs) -> tuple[bool | None, Verdict]:
     return _promotion_state(inputs)
 
 
-def _demoted_primary_reason(what: str, promoted: bool | None, promotion: Verdict) -> str | None:
+def _demoted_primary_reason(
+    what: str, promoted: bool | None, promotion: Verdict, maintenance_on_key: str
+) -> str | None:
     """Why `what` (which sends traffic or writes to the old side) may not run; None if it may."""
     if promoted is False:
         return None
@@ -488,7 +501,7 @@ def _demoted_primary_reason(what: str, promoted: bool | None, promotion: Verdict
     return (
         f"the replica was promoted: the old primary is no longer the primary, and {what} "
         "would send users back to it (split-brain). Safe now: keep maintenance on "
-        f"({MAINTENANCE_ON_KEY}) and hold the weights; override only if the old side no longer "
+        f"({maintenance_on_key}) and hold the weights; override only if the old side no longer "
         "writes to the old database"
     )
 
@@ -530,9 +543,8 @@ def rollback_spares_demoted_primary(inputs: GuardInputs) -> GuardResult:
     promoted, promotion = _promoted_or_unknown(inputs)
     what = "rolling back (" + " and ".join(risks) + ")"
     facts = (*promotion.facts, GuardFact("rollback would", "; ".join(risks)))
-    return _result(
-        guard_id, title, Verdict(_demoted_primary_reason(what, promoted, promotion), facts)
-    )
+    reason = _demoted_primary_reason(what, promoted, promotion, inputs.maintenance_on_key)
+    return _result(guard_id, title, Verdict(reason, facts))
 
 
 def demoted_primary_reason_for_weights(inputs: GuardInputs, new_percent_after: float) -> str | None:
@@ -540,7 +552,7 @@ def demoted_primary_reason_for_weights(inputs: GuardInputs, new_percent_after: f
     if new_percent_after > PERCENT_TOLERANCE:
         return None
     promoted, promotion = _promoted_or_unknown(inputs)
-    return _demoted_primary_reason("new 0 %", promoted, promotion)
+    return _demoted_primary_reason("new 0 %", promoted, promotion, inputs.maintenance_on_key)
 
 
 def _down_to_zero_of(reading: Reading, inputs: GuardInputs) -> Verdict:

@@ -12,19 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cockpit.actions.session_log import (
+from cockpit.actions.maintenance import maintenance_words
+from cockpit.actions.resources import (
     IN_RECOVERY,
     MAINTENANCE_RESOURCE,
     PROMOTED,
     REPLICA_RESOURCE,
     WEIGHTS_RESOURCE,
 )
-from cockpit.actions.steps import (
-    maintenance_words,
-    weights_from_json_or_none,
-    weights_json,
-    weights_text,
-)
+from cockpit.actions.weights_json import weights_from_json_or_none, weights_json, weights_text
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from cockpit.actions.context import StepContext
 from cockpit.actions.model import Plan
 from cockpit.actions.rollback import execute_rollback, plan_rollback, verify_rollback
 from cockpit.actions.session_log import SessionLog
-from cockpit.actions.steps import (
-    StepContext,
+from cockpit.actions.weights import (
     execute_weights,
     inverse_weights,
     plan_weight_step,
