@@ -19,8 +19,10 @@ from textual.widgets import Static
 
 from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId
+from cockpit.actions.registry import action
 from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
 from cockpit.actions.session_log import DRIFT_KIND, expected_after
+from cockpit.actions.spec import AutoAbortRole
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
 from cockpit.deliberate_input import KeyJudge, MonotonicClock
@@ -42,7 +44,7 @@ from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
 from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
 from screens.help_screen import HelpScreen
 from screens.note_screen import NoteScreen
-from widgets.actions_panel import SHORT_TITLES, ActionRow
+from widgets.actions_panel import ActionRow
 from widgets.errors_panel import ErrorsPanel
 from widgets.replication_panel import ReplicationPanel
 
@@ -363,6 +365,7 @@ class CockpitApp(App[None]):
             guards=prepared.guards,
             blocked=prepared.blocked,
             dry_run=runner.mode != "live",
+            confirm_verb=prepared.spec.confirm_verb,
         )
 
         def decided(confirmation: Confirmation | None) -> None:
@@ -408,9 +411,10 @@ class CockpitApp(App[None]):
         target = outcome.plan.target if outcome.plan is not None else {}
         self.drift.expect(expected_after(outcome.action_id, outcome.result, target))
         if outcome.result in ("succeeded", "unverified"):
-            if outcome.action_id is ActionId.WEIGHT_UP:
+            role = action(outcome.action_id).auto_abort
+            if role is AutoAbortRole.ARMS:
                 self._auto_abort = armed(self.clock())
-            elif outcome.action_id in (ActionId.WEIGHT_DOWN, ActionId.ROLLBACK):
+            elif role is AutoAbortRole.DISARMS:
                 self._auto_abort = AutoAbortWatch()
         self._show_outcome(outcome)
 
@@ -505,7 +509,7 @@ class CockpitApp(App[None]):
             guards = runner.guards(spec.action_id, self.state)
             self._note_guard_change(spec.action_id, spec.title, guards)
             running = runner.running is spec.action_id
-            short = SHORT_TITLES[spec.action_id]
+            short = spec.short_title
             rows.append(ActionRow(spec.key_label, spec.title, spec.one_way, guards, running, short))
         return tuple(rows)
 

@@ -29,7 +29,7 @@ from cockpit.actions.confirmation import (
     override_word_problem,
     reason_problem,
 )
-from cockpit.actions.model import ActionId, Plan
+from cockpit.actions.model import Plan
 from cockpit.deliberate_input import SETTLE_SECONDS, MonotonicClock, settle_reason
 from cockpit.rules.verdicts import GuardFact, GuardResult
 from widgets.formatting import seconds_text
@@ -46,13 +46,17 @@ SETTLE_HINT_SECONDS = 0.1
 
 @dataclass(frozen=True)
 class ConfirmRequest:
-    """What the operator is asked to confirm: the plan, every guard, and the ones that block."""
+    """What the operator is asked to confirm: the plan, every guard, and the ones that block.
+
+    confirm_verb: what typing a one-way door's name does, in the action's own word ("promote").
+    """
 
     title: str
     plan: Plan
     guards: tuple[GuardResult, ...]
     blocked: tuple[GuardResult, ...]
     dry_run: bool = False
+    confirm_verb: str = "confirm"
 
     @property
     def needs_override(self) -> bool:
@@ -86,8 +90,7 @@ def answer_fields(request: ConfirmRequest) -> tuple[AnswerField, ...]:
         ]
     word = request.plan.confirm_word
     if word is not None:
-        verb = "promote" if request.plan.action_id is ActionId.PROMOTE else "confirm"
-        label = f"type {word} to {verb}:"
+        label = f"type {word} to {request.confirm_verb}:"
         check = partial(name_problem, word)
         fields.append(AnswerField(NAME_INPUT_ID, label, "case matters", check))
     return tuple(fields)

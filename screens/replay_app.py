@@ -18,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.widgets import Static
 
-from cockpit.actions.model import ActionId
 from cockpit.actions.registry import ACTIONS
 from cockpit.app import EVENTS_SHOWN, cockpit_view
 from cockpit.clock import Clock, system_clock
@@ -37,7 +36,7 @@ from cockpit.review.timeline import Mark, Timeline, moment
 from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
 from screens.help_screen import HelpScreen
 from screens.replay_seek import ReplaySeekScreen
-from widgets.actions_panel import SHORT_TITLES, ActionRow, action_bar_text
+from widgets.actions_panel import ActionRow, action_bar_text
 from widgets.header_bar import HeaderBar
 from widgets.replay_bar import ReplayBar, ReplayStatus
 
@@ -72,7 +71,7 @@ def journaled_rows(timeline: Timeline, at: datetime) -> tuple[ActionRow, ...]:
                 spec.one_way,
                 found.guards if found else (),
                 action in running,
-                SHORT_TITLES[ActionId(action)],
+                spec.short_title,
             )
         )
     return tuple(rows)

@@ -10,7 +10,6 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from cockpit.actions.model import ActionId
 from cockpit.rules.verdicts import GuardFact, GuardResult, blocking
 from widgets.formatting import seconds_text
 
@@ -34,15 +33,6 @@ FACT_SEPARATOR = " · "
 FACTS_SEPARATOR = "; "
 BAR_GAP = "  "
 BAR_WIDTH = 80
-SHORT_TITLES = {
-    ActionId.MAINTENANCE_ON: "maint-on",
-    ActionId.MAINTENANCE_OFF: "maint-off",
-    ActionId.PROMOTE: "promote",
-    ActionId.WEIGHT_UP: "up",
-    ActionId.WEIGHT_DOWN: "down",
-    ActionId.ROLLBACK: "rollback",
-}
-"""Each action's word in the one-line action bar, short enough for six of them in 80 columns."""
 
 
 @dataclass(frozen=True)

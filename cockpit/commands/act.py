@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId, Plan
+from cockpit.actions.registry import action
 from cockpit.actions.runner import ActionRunner, Outcome, Prepared
 from cockpit.actions.session_log import DRIFT_KIND, SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
@@ -253,17 +254,10 @@ def _say_signals(state: State, now: datetime, say: Say) -> None:
         say(f"  {status:<8} {reading.signal_id}: {reading.detail}")
 
 
-def settle_seconds(action_id: ActionId, config: Config) -> float:
-    """How long `act` must watch before its guards can judge: a quiet primary takes time to see."""
-    if action_id is not ActionId.PROMOTE or config.replication is None:
-        return 0.0
-    return config.guards.promote_quiet_seconds + config.replication.interval_seconds
-
-
 async def _watch(live: _Session, action_id: ActionId, config: Config, say: Say) -> State:
     """Polls once, and keeps polling through the settle time the action's guards need."""
     state = await live.refresh()
-    settle = settle_seconds(action_id, config)
+    settle = action(action_id).settle_seconds(config)
     if settle <= 0:
         return state
     assert config.replication is not None

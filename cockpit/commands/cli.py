@@ -6,20 +6,34 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from cockpit import __version__
-from cockpit.actions.model import ActionId
 from cockpit.sandbox.commands import add_sandbox_commands
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 
-ACTION_IDS = tuple(action.value for action in ActionId)
-"""What `cockpit act` accepts: the action ids themselves (the model is light to import)."""
+
+class RegistryActionIds:
+    """What `cockpit act` accepts: the registry's action ids, read only when first asked for.
+
+    The registry pulls in the config and the backends; `cockpit --version` must stay light.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        from cockpit.actions.registry import ACTIONS
+
+        return iter([spec.action_id.value for spec in ACTIONS])
+
+    def __contains__(self, action_id: object) -> bool:
+        return action_id in list(self)
+
+
+ACTION_IDS = RegistryActionIds()
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -70,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="machine-readable output")
 
     act = _command(commands, "act", "run one guarded action from the command line", _act)
-    act.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help=", ".join(ACTION_IDS))
+    act.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help="%(choices)s")
     _add_config_option(act)
     act.add_argument("--dry-run", action="store_true", help="plan and journal, mutate nothing")
     act.add_argument("--yes", action="store_true", help="skip the y/N prompt (never the guards)")

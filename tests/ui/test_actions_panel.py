@@ -10,8 +10,9 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from cockpit.actions.model import ActionId
+from cockpit.actions.registry import action
 from cockpit.rules.verdicts import GuardFact, GuardResult
-from widgets.actions_panel import SHORT_TITLES, ActionRow, ActionsPanel, action_bar_text
+from widgets.actions_panel import ActionRow, ActionsPanel, action_bar_text
 
 NARROW = (80, 24)
 WIDE = (160, 48)
@@ -60,7 +61,7 @@ def six_rows() -> tuple[ActionRow, ...]:
         ActionRow("R", "Rollback", False, (NOTHING_TO_UNDO,)),
     )
     return tuple(
-        replace(row, short_title=SHORT_TITLES[action_id])
+        replace(row, short_title=action(action_id).short_title)
         for row, action_id in zip(rows, ActionId, strict=True)
     )
 

@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId, Change, Plan
+from cockpit.actions.registry import action
 from cockpit.rules.verdicts import GuardFact, GuardResult
 from screens.confirm_action import (
     CANCEL_BUTTON_ID,
@@ -82,7 +83,8 @@ def plain_request(dry_run: bool = False) -> ConfirmRequest:
 
 
 def promote_request() -> ConfirmRequest:
-    return ConfirmRequest("Promote replica", PROMOTE_PLAN, (LAG_GUARD,), ())
+    verb = action(ActionId.PROMOTE).confirm_verb
+    return ConfirmRequest("Promote replica", PROMOTE_PLAN, (LAG_GUARD,), (), confirm_verb=verb)
 
 
 def override_request(plan: Plan = WEIGHT_PLAN) -> ConfirmRequest:
@@ -459,7 +461,7 @@ async def test_a_long_plan_scrolls_and_the_answer_area_stays_on_screen() -> None
 
 async def test_page_keys_scroll_the_plan_while_typing() -> None:
     long_plan = replace(PROMOTE_PLAN, calls=tuple(f"SELECT {n}" for n in range(40)))
-    app = Host(ConfirmRequest("Promote replica", long_plan, (LAG_GUARD,), ()))
+    app = Host(replace(promote_request(), plan=long_plan))
     async with app.run_test(size=NARROW) as pilot:
         screen = await settled(pilot)
         plan_area = screen.query_one("#plan")
