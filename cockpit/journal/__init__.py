@@ -1,0 +1,1 @@
+"""The session record: the hash-chained journal, its anchors, opening and reading it back."""
