@@ -11,7 +11,8 @@ from textual.widget import Widget
 
 from cockpit.actions.model import ActionId
 from cockpit.rules.verdicts import GuardFact, GuardResult
-from widgets.actions_panel import SHORT_TITLES, ActionRow, ActionsPanel, action_bar_text
+from cockpit.session.view import SHORT_TITLES, ActionRow
+from widgets.actions_panel import ActionsPanel, action_bar_text
 
 NARROW = (80, 24)
 WIDE = (160, 48)
