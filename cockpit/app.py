@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import ClassVar
 
-from textual import events
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
@@ -17,28 +16,27 @@ from cockpit.actions.model import ActionId
 from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
-from cockpit.deliberate_input import KeyJudge, MonotonicClock
+from cockpit.deliberate_input import MonotonicClock
 from cockpit.journal.chain import JournalWriter
-from cockpit.live.poller import Poller, poll_all_once
 from cockpit.live.state import State
 from cockpit.model import Reading
 from cockpit.redact import Redactor
-from cockpit.rules.verdicts import blocking
 from cockpit.session.live import LiveSession, Notice, ScreenShot, ShiftBack
-from cockpit.sources.base import Source
-from screens.cockpit_screen import PANELS, CockpitScreen
+from cockpit.session.polling import SessionSources, SourcesOrMaker
+from screens.cockpit_commands import action_commands, key_help, panel_commands
+from screens.cockpit_screen import CockpitScreen
 from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
 from screens.confirm_quit import ConfirmQuitScreen
+from screens.deliberate_keys import DeliberateKeysApp
 from screens.help_screen import HelpScreen
 from screens.note_screen import NoteScreen
 from screens.screen_text import screen_text
 
 NOTE_TITLE = "note"
 NOTE_DROPPED = "keys arrived as the note opened (typing into the wrong pane?): note dropped"
-DELIBERATE_ACTIONS = frozenset({"press", "note", "capture_screen", "request_quit", "quit"})
 
 
-class CockpitApp(App[None]):
+class CockpitApp(DeliberateKeysApp):
     """The cockpit's keys, screens and drawing, driving one live session."""
 
     TITLE = "cutover-cockpit"
@@ -54,7 +52,7 @@ class CockpitApp(App[None]):
         self,
         *,
         config: Config,
-        sources: Sequence[Source] | Callable[[], Sequence[Source]],
+        sources: SourcesOrMaker,
         clock: Clock = system_clock,
         mode: str = "LIVE",
         journal: JournalWriter | None = None,
@@ -64,7 +62,7 @@ class CockpitApp(App[None]):
         actions: Callable[[Refresh], ActionRunner] | None = None,
         key_clock: MonotonicClock = time.monotonic,
     ) -> None:
-        super().__init__()
+        super().__init__(key_clock)
         self.config = config
         self.clock = clock
         self.session = LiveSession(
@@ -76,11 +74,8 @@ class CockpitApp(App[None]):
             actions=actions,
             refresh=self.refresh_now,
         )
-        self._sources = sources
+        self.sources = SessionSources(sources, clock)
         self._poll = poll
-        self._poller: Poller | None = None
-        self._built_sources: Sequence[Source] = ()
-        self.keys = KeyJudge(key_clock)
         self._dialog: ConfirmActionScreen | None = None
         self._note: NoteScreen | None = None
         self.cockpit = CockpitScreen(
@@ -99,10 +94,7 @@ class CockpitApp(App[None]):
 
     def _start_polling(self) -> None:
         """Builds the sources after the first frame is drawn, so the screen appears at once."""
-        sources = self._sources() if callable(self._sources) else self._sources
-        self._built_sources = sources
-        self._poller = Poller(sources, self.receive_readings, self.clock)
-        self._poller.start()
+        self.sources.start(self.receive_readings)
         if self.session.runner is not None:
             self.run_worker(self._reconcile(), group="actions")
 
@@ -112,8 +104,7 @@ class CockpitApp(App[None]):
             self._show_outcome(outcome)
 
     async def on_unmount(self) -> None:
-        if self._poller is not None:
-            await self._poller.stop()
+        await self.sources.stop()
 
     def receive_readings(self, readings: list[Reading]) -> None:
         """New readings into the session, then onto the screen."""
@@ -122,11 +113,7 @@ class CockpitApp(App[None]):
 
     async def refresh_now(self) -> State:
         """One fresh poll of every source, folded into the state: guards re-check on this."""
-        sources = self._built_sources
-        if not sources and callable(self._sources):
-            sources = self._built_sources = self._sources()
-        readings = await poll_all_once(list(sources), self.clock)
-        self.receive_readings(readings)
+        self.receive_readings(await self.sources.poll_once())
         return self.session.state
 
     def refresh_view(self) -> None:
@@ -152,42 +139,6 @@ class CockpitApp(App[None]):
     def on_cockpit_screen_ready(self, message: CockpitScreen.Ready) -> None:
         self.refresh_view()
 
-    # --- key timing: an action key counts only when pressed on purpose -----------------------
-
-    async def on_event(self, event: events.Event) -> None:
-        """Every key is judged as it arrives, before any binding or widget sees it."""
-        if isinstance(event, events.Key) and not event.is_forwarded and not self._let_key_in(event):
-            return
-        await super().on_event(event)
-
-    def _let_key_in(self, event: events.Key) -> bool:
-        """Whether the key goes on; a key taken for typing is said, and may cancel a press."""
-        verdict = self.keys.arrived(event.key, deliberate=self._deliberate_label(event))
-        if verdict.ignored is not None:
-            self.notify(verdict.ignored, severity="warning", timeout=6, markup=False)
-        if verdict.cancels is not None:
-            self._cancel_press(verdict.cancels)
-        return verdict.deliver
-
-    def _deliberate_label(self, event: events.Key) -> str | None:
-        """The key's label when, right now, it would run an action, write a note, save or quit."""
-        binding = self._app_binding_for(event.key)
-        if binding is None or binding.action.split("(", 1)[0] not in DELIBERATE_ACTIONS:
-            return None
-        return binding.key_display or event.character or event.key
-
-    def _app_binding_for(self, key: str) -> Binding | None:
-        """The cockpit's own binding this key fires now, if any.
-
-        A priority binding fires whatever screen is in front; any other only when no dialog is,
-        since a dialog keeps its keys to itself.
-        """
-        priority = [b for b in self._bindings.key_to_bindings.get(key, ()) if b.priority]
-        if priority:
-            return priority[0]
-        active = self.screen.active_bindings.get(key)
-        return active.binding if active is not None and active.node is self else None
-
     def _cancel_press(self, why: str) -> None:
         """A key reached a press whose confirm screen was not ready: it ends, nothing runs."""
         if self._note is not None:
@@ -197,10 +148,6 @@ class CockpitApp(App[None]):
         self.session.cancel_press(why)
         if self._dialog is not None:
             self._dialog.answer(None)
-
-    def on_confirm_action_screen_shown(self, message: ConfirmActionScreen.Shown) -> None:
-        """The confirm screen is drawn: its settle time runs from when it was."""
-        self.keys.dialog_shown(message.shown_at)
 
     # --- guarded actions ---------------------------------------------------------------------
 
@@ -303,19 +250,8 @@ class CockpitApp(App[None]):
         if text:
             self.refresh_view()
 
-    def key_help(self) -> list[tuple[str, str]]:
-        """Every key the cockpit answers to, from the bindings themselves."""
-        keys = [(b.key, b.description) for b in _bindings(self.BINDINGS)]
-        keys += [(b.key, b.description) for b in _bindings(CockpitScreen.BINDINGS)]
-        keys += [(spec.key, f"show the {spec.short_name} panel") for spec in PANELS]
-        runner = self.session.runner
-        if runner is not None:
-            keys += [(s.key_label, f"{s.title}: {s.description}") for s in runner.actions]
-        keys.append(("ctrl+p", "command palette: every command"))
-        return list(dict.fromkeys(keys))
-
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_help()))
+        self.push_screen(HelpScreen(key_help(self.BINDINGS, self.session.runner)))
 
     def action_request_quit(self) -> None:
         if not self.session.in_flight:
@@ -331,27 +267,5 @@ class CockpitApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Keys", "Show every key the cockpit answers to", self.action_help)
-        for spec in PANELS:
-            show = partial(self.cockpit.action_show_panel, spec.panel_id)
-            yield SystemCommand(f"Panel: {spec.short_name}", f"Show panel {spec.key}", show)
-        yield from self._action_commands()
-
-    def _action_commands(self) -> Iterable[SystemCommand]:
-        """Each action, and an override entry for each one its guards block right now."""
-        runner = self.session.runner
-        if runner is None:
-            return
-        for spec in runner.actions:
-            press = partial(self.action_press, spec.action_id.value)
-            yield SystemCommand(
-                f"Action: {spec.title}", f"{spec.description} (key {spec.key_label})", press
-            )
-            blocked = blocking(runner.guards(spec.action_id, self.session.state))
-            if blocked:
-                override = partial(self.action_press, spec.action_id.value, True)
-                why = f"blocked: {blocked[0].reason}; type OVERRIDE and a reason to go on"
-                yield SystemCommand(f"Override guards: {spec.title}", why, override)
-
-
-def _bindings(bindings: Sequence[BindingType]) -> list[Binding]:
-    return [b for b in bindings if isinstance(b, Binding) and b.description]
+        yield from panel_commands(self.cockpit.action_show_panel)
+        yield from action_commands(self.session.runner, self.session.state, self.action_press)
