@@ -102,7 +102,7 @@ def play_frames_per_second(timeline: Timeline, start: datetime) -> tuple[float, 
     The replay screen redraws once per journal second it shows, so at PLAY_SPEED x it needs
     PLAY_SPEED frames per second; the CockpitView is everything it draws from.
     """
-    from cockpit.app import EVENTS_SHOWN, cockpit_view
+    from cockpit.session.view import EVENTS_SHOWN, cockpit_view
 
     rows_at = _rows_function()
     kinds = frozenset(SignalKind)

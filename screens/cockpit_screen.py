@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -15,10 +14,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from cockpit.live.events import Event
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.runbook import StepCheck, StepState
-from widgets.actions_panel import ActionRow, ActionsPanel, action_bar_text
+from cockpit.session.view import CockpitView
+from widgets.actions_panel import ActionsPanel, action_bar_text
 from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel
 from widgets.event_log import EventLogPanel
@@ -53,23 +52,6 @@ PANELS = (
     PanelSpec("7", "LOG", "events"),
     PanelSpec("8", "ACT", "actions"),
 )
-
-
-@dataclass(frozen=True)
-class CockpitView:
-    """Everything the screen draws at one moment, computed by the app from its state."""
-
-    now: datetime
-    readings: tuple[Reading, ...] = ()
-    series: dict[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
-    checks: tuple[StepCheck, ...] = ()
-    events: tuple[Event, ...] = ()
-    phase: str = "starting"
-    configured_kinds: frozenset[SignalKind] = frozenset(SignalKind)
-    actions: tuple[ActionRow, ...] = ()
-    auto_abort_line: str = ""
-    read_only: bool = False
-    read_only_reason: str | None = None
 
 
 class CockpitScreen(Screen[None]):

@@ -19,7 +19,6 @@ from textual.notifications import SeverityLevel
 from textual.widgets import Static
 
 from cockpit.actions.registry import ACTIONS
-from cockpit.app import EVENTS_SHOWN, cockpit_view
 from cockpit.clock import Clock, system_clock
 from cockpit.journal.chain import JournalError, JournalTail, verify_journal
 from cockpit.live.state import State
@@ -33,10 +32,11 @@ from cockpit.review.replay import (
     journal_kinds,
 )
 from cockpit.review.timeline import Mark, Timeline, moment
-from screens.cockpit_screen import PANELS, CockpitScreen, CockpitView
+from cockpit.session.view import EVENTS_SHOWN, ActionRow, CockpitView, cockpit_view
+from screens.cockpit_screen import PANELS, CockpitScreen
 from screens.help_screen import HelpScreen
 from screens.replay_seek import ReplaySeekScreen
-from widgets.actions_panel import ActionRow, action_bar_text
+from widgets.actions_panel import action_bar_text
 from widgets.header_bar import HeaderBar
 from widgets.replay_bar import ReplayBar, ReplayStatus
 

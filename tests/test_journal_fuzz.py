@@ -23,7 +23,6 @@ import pytest
 
 from benchmarks.synthetic_session import generate_synthetic_session
 from cockpit.actions.session_log import session_log_of
-from cockpit.app import EVENTS_SHOWN, cockpit_view
 from cockpit.clock import FrozenClock
 from cockpit.commands.cli import main
 from cockpit.journal.chain import (
@@ -40,6 +39,7 @@ from cockpit.journal.chain import (
 from cockpit.review.replay import ReplayController, chain_problem, journal_kinds
 from cockpit.review.report import ReportError, run_report
 from cockpit.review.timeline import Timeline, shifted
+from cockpit.session.view import EVENTS_SHOWN, cockpit_view
 from screens.replay_app import ReplayApp, journaled_rows, mark_hint
 from tests.report_samples import write_story
 

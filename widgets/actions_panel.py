@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from cockpit.rules.verdicts import GuardFact, GuardResult, blocking
+from cockpit.rules.verdicts import GuardFact, GuardResult
+from cockpit.session.view import ActionRow
 from widgets.formatting import seconds_text
 
 READY_WORD = "READY"
@@ -33,29 +33,6 @@ FACT_SEPARATOR = " · "
 FACTS_SEPARATOR = "; "
 BAR_GAP = "  "
 BAR_WIDTH = 80
-
-
-@dataclass(frozen=True)
-class ActionRow:
-    """What the panel draws for one action, as the screen computes it from the registry.
-
-    short_title: the word the one-line action bar uses ("maint-on"); the title when empty.
-    """
-
-    key_label: str
-    title: str
-    one_way: bool
-    guards: tuple[GuardResult, ...]
-    running: bool = False
-    short_title: str = ""
-
-    @property
-    def blocked(self) -> tuple[GuardResult, ...]:
-        return blocking(self.guards)
-
-    @property
-    def ready(self) -> bool:
-        return not self.running and not self.blocked
 
 
 def fact_text(fact: GuardFact) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId, Plan
 from cockpit.actions.registry import action
-from cockpit.actions.runner import ActionRunner, Outcome, Prepared
-from cockpit.actions.session_log import DRIFT_KIND, SessionLog, session_log_of
+from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
+from cockpit.actions.session_log import SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, ConfigError, load_config, read_config_text
 from cockpit.io.backends import build_backends
@@ -20,13 +20,11 @@ from cockpit.io.context import SourceContext
 from cockpit.io.failures import describe_failure
 from cockpit.journal.chain import JournalWriter, operator_name
 from cockpit.journal.opening import SessionBusy, open_session_journal, resumable_journal
-from cockpit.jsonvalue import JsonValue
 from cockpit.live.poller import poll_all_once
-from cockpit.live.recording import SCREEN_KIND, Recorder, status_entry
-from cockpit.live.state import State, apply
-from cockpit.redact import Redactor, redacted_reading, redactor_for_config
+from cockpit.live.state import State
+from cockpit.redact import Redactor, redactor_for_config
 from cockpit.rules.verdicts import GuardResult
-from cockpit.session.drift import DriftWatch
+from cockpit.session.live import LiveSession, ScreenShot
 from cockpit.sources.build import build_sources
 from cockpit.units import age_text
 from cockpit.visible import visible
@@ -125,50 +123,71 @@ def _session_so_far(
     return session_log_of(earlier) if earlier is not None and earlier != journal.path else log
 
 
-class _Session:
-    """The sources and state behind one `act`: a fresh poll on every refresh, journaled."""
+def _live_session(
+    config: Config,
+    environ: Mapping[str, str],
+    clock: Clock,
+    journal: JournalWriter,
+    session: SessionLog,
+    mode: str,
+    say: Say,
+) -> LiveSession:
+    """The session behind one `act`: a fresh poll of every source on every refresh, journaled.
 
-    def __init__(
-        self,
-        config: Config,
-        environ: Mapping[str, str],
-        clock: Clock,
-        journal: JournalWriter,
-        session: SessionLog,
-        say: Say,
-    ) -> None:
-        self._context = SourceContext(config, environ, clock)
-        self._sources = build_sources(self._context)
-        self._redactor: Redactor = redactor_for_config(config, environ)
-        self._clock = clock
-        self._journal = journal
-        self._recorder = Recorder(keyframe_seconds=config.journal.keyframe_seconds)
-        self._drift = DriftWatch(sightings=1)
-        self._drift.seed(session.expected_values())
-        self._say = say
-        self.action_in_flight: Callable[[], bool] = lambda: False
-        self.state = State()
+    One odd reading proves a drift here: `act` polls too seldom to wait for a second.
+    """
+    context = SourceContext(config, environ, clock)
+    sources = build_sources(context)
+    backends = build_backends(config, environ, context.aws, mode=mode)
 
-    async def refresh(self) -> State:
-        readings = await poll_all_once(self._sources, self._clock)
-        clean = [redacted_reading(self._redactor, reading) for reading in readings]
-        self.state, changes = apply(self.state, clean)
-        now = self._clock()
-        entries = self._recorder.readings(clean, now) + self._recorder.tick(self.state, now)
-        entries += [status_entry(change) for change in changes if change.before is not None]
-        for entry in entries:
-            self._journal.append(entry.kind, entry.data)
-        for drift in self._drift.observe(clean, action_in_flight=self.action_in_flight()):
-            self._journal.append(DRIFT_KIND, drift.to_json(), sync=True)
-            self._say(f"DRIFT: {drift.signal_id}: {drift.text()}")
-        return self.state
+    async def refresh() -> State:
+        live.receive(await poll_all_once(sources, clock))
+        live.refresh()
+        _say_notices(live, say)
+        _stop_unrecorded(live)
+        return live.state
+
+    def runner(refresh: Refresh) -> ActionRunner:
+        return ActionRunner(
+            config=config,
+            mode=mode,
+            backends=backends,
+            refresh=refresh,
+            journal=journal,
+            session=session,
+            clock=clock,
+        )
+
+    live = LiveSession(
+        config=config,
+        clock=clock,
+        journal=journal,
+        redactor=redactor_for_config(config, environ),
+        operator=operator_name(environ),
+        actions=runner,
+        refresh=refresh,
+        drift_sightings=1,
+    )
+    return live
+
+
+def _say_notices(live: LiveSession, say: Say) -> None:
+    for notice in live.take_notices():
+        loud = notice.severity != "information"
+        say(f"{notice.severity.upper()}: {notice.text}" if loud else notice.text)
+
+
+def _stop_unrecorded(live: LiveSession) -> None:
+    """Raises the journal's write failure: `act` never goes on unrecorded."""
+    if live.write_failure is not None:
+        raise live.write_failure
 
 
 class _Transcript:
     """What `act` showed the operator, kept so the journal holds the screen they decided on."""
 
-    def __init__(self, say: Say, ask: Ask, journal: JournalWriter) -> None:
-        self._say, self._ask, self._journal = say, ask, journal
+    def __init__(self, say: Say, ask: Ask) -> None:
+        self._say, self._ask = say, ask
         self.lines: list[str] = []
 
     def say(self, line: str) -> None:
@@ -180,19 +199,11 @@ class _Transcript:
         self.lines.append(f"{prompt}{answer}")
         return answer
 
-    def keep(self, action_id: ActionId, run_id: str | None, phase: str) -> None:
+    def keep(self, live: LiveSession, action_id: ActionId, run_id: str | None, phase: str) -> None:
         """Journals (fsync'ed) the transcript so far as this action's screen at `phase`."""
-        data: dict[str, JsonValue] = {
-            "reason": "action",
-            "action": action_id.value,
-            "run": run_id,
-            "phase": phase,
-            "source": "cli",
-            "width": None,
-            "height": None,
-            "text": "\n".join(self.lines),
-        }
-        self._journal.append(SCREEN_KIND, data, sync=True)
+        shot = ScreenShot("\n".join(self.lines), "cli")
+        live.record_screen(shot, "action", action=action_id.value, run=run_id, phase=phase)
+        _stop_unrecorded(live)
 
 
 async def _act(
@@ -205,36 +216,26 @@ async def _act(
     say: Say,
     clock: Clock,
 ) -> int:
-    transcript = _Transcript(say, ask, journal)
+    transcript = _Transcript(say, ask)
     say, ask = transcript.say, transcript.ask
-    live = _Session(config, environ, clock, journal, session, say)
     mode = "dry-run" if request.dry_run else "live"
-    backends = build_backends(config, environ, live._context.aws, mode=mode)
-    runner = ActionRunner(
-        config=config,
-        mode=mode,
-        backends=backends,
-        refresh=live.refresh,
-        journal=journal,
-        session=session,
-        clock=clock,
-    )
-    live.action_in_flight = lambda: runner.running is not None
-    actor = operator_name(environ)
-    for loose_end in await runner.reconcile(actor):
+    live = _live_session(config, environ, clock, journal, session, mode, say)
+    runner = live.runner
+    assert runner is not None
+    for loose_end in await live.reconcile():
         _say_outcome(loose_end, say)
     state = await _watch(live, request.action_id, config, say)
     prepared = await runner.prepare(
-        request.action_id, state, actor=actor, override=request.override_reason is not None
+        request.action_id, state, actor=live.actor, override=request.override_reason is not None
     )
     if isinstance(prepared, Outcome):
         _say_signals(state, clock(), say)
         _say_outcome(prepared, say)
-        transcript.keep(request.action_id, prepared.run_id, "refused")
+        transcript.keep(live, request.action_id, prepared.run_id, "refused")
         return EXIT_NOT_DONE
     _say_signals(state, clock(), say)
     _say_plan(prepared, say, dry_run=request.dry_run)
-    transcript.keep(request.action_id, prepared.run_id, "planned")
+    transcript.keep(live, request.action_id, prepared.run_id, "planned")
     confirmation = _confirm(prepared, request, ask, say)
     outcome = (
         runner.cancel(prepared)
@@ -242,7 +243,7 @@ async def _act(
         else await runner.run(prepared, confirmation)
     )
     _say_outcome(outcome, say)
-    transcript.keep(request.action_id, prepared.run_id, "completed")
+    transcript.keep(live, request.action_id, prepared.run_id, "completed")
     return EXIT_DONE if outcome.succeeded else EXIT_NOT_DONE
 
 
@@ -254,9 +255,9 @@ def _say_signals(state: State, now: datetime, say: Say) -> None:
         say(f"  {status:<8} {reading.signal_id}: {reading.detail}")
 
 
-async def _watch(live: _Session, action_id: ActionId, config: Config, say: Say) -> State:
+async def _watch(live: LiveSession, action_id: ActionId, config: Config, say: Say) -> State:
     """Polls once, and keeps polling through the settle time the action's guards need."""
-    state = await live.refresh()
+    state = await live.fresh_state()
     settle = action(action_id).settle_seconds(config)
     if settle <= 0:
         return state
@@ -266,7 +267,7 @@ async def _watch(live: _Session, action_id: ActionId, config: Config, say: Say) 
     deadline = loop.time() + settle
     while loop.time() < deadline:
         await asyncio.sleep(config.replication.interval_seconds)
-        state = await live.refresh()
+        state = await live.fresh_state()
     return state
 
 

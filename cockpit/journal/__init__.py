@@ -1,1 +1,1 @@
-"""The journal: an append-only, hash-chained record of the cutover, and reading it back."""
+"""The session record: the hash-chained journal, its anchors, opening and reading it back."""

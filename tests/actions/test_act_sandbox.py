@@ -202,6 +202,17 @@ def test_dry_run_journals_the_plan_and_changes_nothing(
     assert mutating_requests_since(sandbox, before) == []
 
 
+def test_act_journals_guard_transitions_as_the_screen_does(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    act = Act(sandbox, write_config(sandbox, tmp_path))
+    assert act(ActionId.MAINTENANCE_ON, yes=True, dry_run=True) == 0, act.text
+    guards = [r.data for r in journal_records(tmp_path) if r.kind == "guard"]
+    assert {data["action"] for data in guards} == {action.value for action in ActionId}
+    maintenance_on = [data for data in guards if data["action"] == ActionId.MAINTENANCE_ON.value]
+    assert maintenance_on[0]["ready"] is True
+
+
 def mutating_requests_since(sandbox: SandboxHandle, before: dict[str, object]) -> list[object]:
     """Mutating AWS requests sent after `before`, minus the sandbox's own metric publishing."""
     earlier = len(before["aws"])  # type: ignore[arg-type]

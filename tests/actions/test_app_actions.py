@@ -71,8 +71,8 @@ async def settle_until(pilot: object, condition: Callable[[], bool], what: str) 
 
 
 def guards_pass(app: CockpitApp, action: ActionId) -> bool:
-    assert app.runner is not None
-    return all(g.passed for g in app.runner.guards(action, app.state))
+    assert app.session.runner is not None
+    return all(g.passed for g in app.session.runner.guards(action, app.session.state))
 
 
 def confirm_screen(app: CockpitApp) -> ConfirmActionScreen | None:
@@ -114,7 +114,9 @@ async def test_a_blocked_key_says_why_and_does_nothing_else(
     app, journal = cockpit(sandbox, tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await settle_until(pilot, lambda: app.state.latest("maintenance") is not None, "poll")
+            await settle_until(
+                pilot, lambda: app.session.state.latest("maintenance") is not None, "poll"
+            )
             await press_alone(pilot, key_clock(app), "P")
             await settle_until(pilot, lambda: "maintenance is off" in notices(app), "the reason")
             assert confirm_screen(app) is None
@@ -159,7 +161,9 @@ async def test_an_override_needs_the_word_and_a_reason_and_is_journaled(
     app, journal = cockpit(sandbox, tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await settle_until(pilot, lambda: app.state.latest("maintenance") is not None, "poll")
+            await settle_until(
+                pilot, lambda: app.session.state.latest("maintenance") is not None, "poll"
+            )
             assert not guards_pass(app, ActionId.PROMOTE)
             app.action_press(ActionId.PROMOTE.value, True)
             await settled_dialog(app)
@@ -242,8 +246,10 @@ async def test_read_only_has_no_action_and_sends_no_mutating_request(
     app, journal = cockpit(sandbox, tmp_path, mode="read-only")
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await settle_until(pilot, lambda: app.state.latest("traffic") is not None, "poll")
-            assert app.runner is None
+            await settle_until(
+                pilot, lambda: app.session.state.latest("traffic") is not None, "poll"
+            )
+            assert app.session.runner is None
             for key in ("m", "M", "P", "plus", "minus", "R"):
                 await pilot.press(key)
             await pilot.pause(0.5)

@@ -75,7 +75,9 @@ async def test_readings_are_journaled_on_first_sight_and_on_change(
     app, journal = cockpit(sandbox, tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await settle_until(pilot, lambda: app.state.latest("traffic") is not None, "poll")
+            await settle_until(
+                pilot, lambda: app.session.state.latest("traffic") is not None, "poll"
+            )
             # A lag spike in an earlier test can leave a stale replay_lag for a while.
             await settle_until(pilot, lambda: replication_is(app, Status.OK), "caught up")
             sandbox.client.inject("lag-spike")
@@ -99,7 +101,7 @@ async def test_readings_are_journaled_on_first_sight_and_on_change(
 
 
 def replication_is(app: CockpitApp, status: Status) -> bool:
-    reading = app.state.latest("replication")
+    reading = app.session.state.latest("replication")
     return reading is not None and reading.status is status
 
 

@@ -34,7 +34,7 @@ from tests.sandbox.test_sandbox import upsert_weights
 
 
 def drift_events(app: object) -> list[str]:
-    events = app.event_log.latest(500)  # type: ignore[attr-defined]
+    events = app.session.event_log.latest(500)  # type: ignore[attr-defined]
     return [event.text for event in events if event.kind == "drift"]
 
 
@@ -44,7 +44,9 @@ async def test_a_weight_change_behind_the_cockpits_back_is_an_event_and_a_record
     app, journal = cockpit(sandbox, tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await settle_until(pilot, lambda: app.state.latest("traffic") is not None, "weights")
+            await settle_until(
+                pilot, lambda: app.session.state.latest("traffic") is not None, "weights"
+            )
             assert drift_events(app) == []
             upsert_weights(sandbox, 50, 50)
             await settle_until(pilot, lambda: bool(drift_events(app)), "the drift event")
@@ -69,10 +71,12 @@ async def test_the_cockpit_reconciles_an_action_a_killed_process_left_unfinished
                 lambda: bool(action_records(tmp_path, ActionId.WEIGHT_UP, "completed")),
                 "the unfinished weight-up reconciled",
             )
-            await settle_until(pilot, lambda: app.state.latest("traffic") is not None, "weights")
-            events = [e for e in app.event_log.latest(500) if e.kind == "action"]
-            assert app.runner is not None
-            undoable = app.runner.session.facts(None).undoable_changes
+            await settle_until(
+                pilot, lambda: app.session.state.latest("traffic") is not None, "weights"
+            )
+            events = [e for e in app.session.event_log.latest(500) if e.kind == "action"]
+            assert app.session.runner is not None
+            undoable = app.session.runner.session.facts(None).undoable_changes
     finally:
         journal.close()
     [completed] = action_records(tmp_path, ActionId.WEIGHT_UP, "completed")
@@ -96,8 +100,12 @@ async def test_r_after_a_promotion_is_refused_with_the_split_brain_reason(
     app, journal = cockpit(sandbox, tmp_path, guards=quick)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await settle_until(pilot, lambda: app.state.latest("replication") is not None, "poll")
-            await settle_until(pilot, lambda: app.state.latest("maintenance") is not None, "poll")
+            await settle_until(
+                pilot, lambda: app.session.state.latest("replication") is not None, "poll"
+            )
+            await settle_until(
+                pilot, lambda: app.session.state.latest("maintenance") is not None, "poll"
+            )
             await press_alone(pilot, key_clock(app), "R")
             await settle_until(pilot, lambda: "split-brain" in notices(app), "the refusal")
             assert confirm_screen(app) is None

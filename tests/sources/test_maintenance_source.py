@@ -19,9 +19,10 @@ from cockpit.io.maintenance import MaintenanceWriter
 from cockpit.live.poller import poll_once
 from cockpit.model import Reading, SignalKind, Status, reading_from_json
 from cockpit.sandbox.lifecycle import SandboxHandle
+from cockpit.session.view import CockpitView
 from cockpit.sources.build import build_sources
 from cockpit.sources.maintenance import MaintenanceSource, build_maintenance_sources
-from screens.cockpit_screen import CockpitScreen, CockpitView
+from screens.cockpit_screen import CockpitScreen
 from widgets.traffic_panel import TrafficPanel, maintenance_line
 
 T0 = datetime(2026, 11, 23, 2, 16, 3, tzinfo=UTC)

@@ -12,7 +12,8 @@ from textual.widget import Widget
 from cockpit.actions.model import ActionId
 from cockpit.actions.registry import action
 from cockpit.rules.verdicts import GuardFact, GuardResult
-from widgets.actions_panel import ActionRow, ActionsPanel, action_bar_text
+from cockpit.session.view import ActionRow
+from widgets.actions_panel import ActionsPanel, action_bar_text
 
 NARROW = (80, 24)
 WIDE = (160, 48)

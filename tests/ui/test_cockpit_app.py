@@ -192,7 +192,7 @@ async def test_quit_asks_while_an_action_is_in_flight() -> None:
     clock = FrozenClock(moment_after(recorded_readings()))
     app = make_app(clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.in_flight.append("promote")
+        app.session.in_flight.append("promote")
         await pilot.press("q")
         await pilot.pause()
         assert type(app.screen).__name__ == "ConfirmQuitScreen"
@@ -229,7 +229,7 @@ async def test_status_changes_reach_the_event_log() -> None:
         )
         app.receive_readings([caught_up])
         await pilot.pause()
-        texts = [event.text for event in app.event_log.latest(50)]
+        texts = [event.text for event in app.session.event_log.latest(50)]
         assert any("replication" in t and "warn" in t and "ok" in t for t in texts)
 
 
@@ -254,10 +254,10 @@ async def test_sources_are_built_after_the_first_frame_and_polled() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(50):
             await pilot.pause(0.05)
-            if app.state.latest("scripted:a") is not None:
+            if app.session.state.latest("scripted:a") is not None:
                 break
         assert built == [True]
-        reading = app.state.latest("scripted:a")
+        reading = app.session.state.latest("scripted:a")
         assert reading is not None and reading.detail == "fine"
 
 
@@ -284,7 +284,7 @@ async def test_secrets_never_reach_the_state_or_the_screen() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         app.receive_readings([leaky])
         await pilot.pause()
-        held = app.state.latest("replication")
+        held = app.session.state.latest("replication")
         assert held is not None
         assert "hunter2" not in repr(held)
         assert held.detail == "connect to postgresql://cutover:***@db/shop failed"

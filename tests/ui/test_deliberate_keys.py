@@ -59,7 +59,7 @@ def cancels(folder: Path) -> list[dict[str, Any]]:
 
 def gate_planning(app: CockpitApp, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     """Holds every plan until the returned event is set, so keys land while it is prepared."""
-    runner = app.runner
+    runner = app.session.runner
     assert runner is not None
     prepare = runner.prepare
     gate = asyncio.Event()
@@ -79,7 +79,7 @@ async def test_c_right_after_another_key_saves_nothing() -> None:
     app = plain_cockpit()
     async with app.run_test(size=SIZE) as pilot:
         await type_keys(pilot, clock_of(app), *"echo")
-        texts = [event.text for event in app.event_log.latest(20)]
+        texts = [event.text for event in app.session.event_log.latest(20)]
     assert "screen saved to the journal" not in texts
     assert "not recording: nothing saved" not in texts
     assert "c ignored: keys are arriving like typing (2 in the last second)" in notices(app)
@@ -90,7 +90,7 @@ async def test_c_after_a_pause_saves_the_screen() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await type_keys(pilot, clock_of(app), *"ls")
         await press_alone(pilot, clock_of(app), "c")
-        texts = [event.text for event in app.event_log.latest(20)]
+        texts = [event.text for event in app.session.event_log.latest(20)]
     assert "not recording: nothing saved" in texts
 
 

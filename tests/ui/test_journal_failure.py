@@ -65,7 +65,7 @@ async def test_a_full_disk_is_said_and_the_screen_stays_up(tmp_path: Path) -> No
         assert "space" in header.journal_path.lower()
         notices = [str(notice.message) for notice in app._notifications]
         assert sum("NOT RECORDING" in notice for notice in notices) == 1
-        texts = [event.text for event in app.event_log.latest(50)]
+        texts = [event.text for event in app.session.event_log.latest(50)]
         assert any(text.startswith("NOT RECORDING") for text in texts)
         assert "note: still here (NOT journaled: the write failed)" in texts
-        assert app.state.latest("replication") is not None
+        assert app.session.state.latest("replication") is not None

@@ -63,7 +63,7 @@ async def test_a_note_is_journaled_with_its_author_and_shown(tmp_path: Path) -> 
         assert not isinstance(app.screen, NoteScreen)
     journal.close()
     assert notes_in(journal) == [{"text": "paused: db pw *** rotated", "operator": "alice@bastion"}]
-    texts = [event.text for event in app.event_log.latest(10)]
+    texts = [event.text for event in app.session.event_log.latest(10)]
     assert "note: paused: db pw *** rotated" in texts
     assert not any("dropped" in text for text in texts)
 

@@ -1,0 +1,104 @@
+"""The view model: everything the cockpit screen draws at one moment, live, replayed or followed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cockpit.config import Config
+from cockpit.live.events import Event
+from cockpit.live.state import State
+from cockpit.model import Reading, SignalKind
+from cockpit.rules.runbook import StepCheck, current_phase, evaluate_runbook
+from cockpit.rules.verdicts import GuardResult, blocking
+
+SPARKLINE_VALUES = frozenset({"replay_lag_bytes", "error_ratio"})
+"""The values whose history the panels draw as sparklines."""
+EVENTS_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """What the panel draws for one action, as the session computes it from the registry.
+
+    short_title: the word the one-line action bar uses ("maint-on"); the title when empty.
+    """
+
+    key_label: str
+    title: str
+    one_way: bool
+    guards: tuple[GuardResult, ...]
+    running: bool = False
+    short_title: str = ""
+
+    @property
+    def blocked(self) -> tuple[GuardResult, ...]:
+        return blocking(self.guards)
+
+    @property
+    def ready(self) -> bool:
+        return not self.running and not self.blocked
+
+
+@dataclass(frozen=True)
+class CockpitView:
+    """Everything the screen draws at one moment, computed from the state."""
+
+    now: datetime
+    readings: tuple[Reading, ...] = ()
+    series: dict[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
+    checks: tuple[StepCheck, ...] = ()
+    events: tuple[Event, ...] = ()
+    phase: str = "starting"
+    configured_kinds: frozenset[SignalKind] = frozenset(SignalKind)
+    actions: tuple[ActionRow, ...] = ()
+    auto_abort_line: str = ""
+    read_only: bool = False
+    read_only_reason: str | None = None
+
+
+def configured_kinds(config: Config) -> frozenset[SignalKind]:
+    """The signal families the config has a section for."""
+    sections = {
+        SignalKind.REPLICATION: config.replication,
+        SignalKind.TARGETS: config.targets,
+        SignalKind.DNS: config.dns,
+        SignalKind.ERRORS: config.errors,
+        SignalKind.TRAFFIC: config.traffic,
+        SignalKind.MAINTENANCE: config.maintenance,
+    }
+    return frozenset(kind for kind, section in sections.items() if section is not None)
+
+
+def cockpit_view(
+    state: State,
+    now: datetime,
+    *,
+    events: tuple[Event, ...],
+    configured_kinds: frozenset[SignalKind],
+    actions: tuple[ActionRow, ...],
+    auto_abort_line: str = "",
+    read_only: bool = False,
+    read_only_reason: str | None = None,
+) -> CockpitView:
+    """What the screen draws for this state at `now`: live, replayed or followed alike."""
+    readings = tuple(sorted(state.readings(), key=lambda r: r.signal_id))
+    series = {
+        (reading.signal_id, name): tuple(v for _, v in state.series(reading.signal_id, name))
+        for reading in readings
+        for name in SPARKLINE_VALUES
+    }
+    checks = evaluate_runbook(state, now)
+    return CockpitView(
+        now=now,
+        readings=readings,
+        series=series,
+        checks=checks,
+        events=events,
+        phase=current_phase(checks, state, now),
+        configured_kinds=configured_kinds,
+        actions=actions,
+        auto_abort_line=auto_abort_line,
+        read_only=read_only,
+        read_only_reason=read_only_reason,
+    )
