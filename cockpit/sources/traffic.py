@@ -40,7 +40,7 @@ from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.traffic_values import (
     SIGNAL_ID,
-    RawWeights,
+    RawWeightsRow,
     SplitPercent,
     TrafficMember,
     TrafficValues,
@@ -183,10 +183,10 @@ def _verdict(
     return TrafficVerdict(status, detail, values.as_values())
 
 
-def raw_weights_of(read_back: WeightsReadBack) -> RawWeights:
+def raw_weights_of(read_back: WeightsReadBack) -> RawWeightsRow:
     """The weights as read: old, new, and the others' by name when the set has more members."""
     others = tuple((member.name, member.weight) for member in read_back.others)
-    return RawWeights(read_back.old, read_back.new, others)
+    return RawWeightsRow(read_back.old, read_back.new, others)
 
 
 def members_of(read_back: WeightsReadBack) -> tuple[TrafficMember, ...]:

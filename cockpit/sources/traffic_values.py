@@ -35,7 +35,7 @@ class SplitPercent:
 
 
 @dataclass(frozen=True)
-class RawWeights:
+class RawWeightsRow:
     """The weights as set: old, new, and any other members' by name, in the order read."""
 
     old: int | None
@@ -54,7 +54,7 @@ class RawWeights:
         return value
 
     @classmethod
-    def from_value(cls, value: Mapping[str, object]) -> RawWeights:
+    def from_value(cls, value: Mapping[str, object]) -> RawWeightsRow:
         """The recorded weights; a weight that is not a whole number reads as None."""
         others = mapping_field(value.get("others")) or {}
         return cls(
@@ -105,7 +105,7 @@ class TrafficValues:
     """
 
     weights: SplitPercent | None
-    raw_weights: RawWeights | None = None
+    raw_weights: RawWeightsRow | None = None
     members: tuple[TrafficMember, ...] = ()
     backend: str | None = None
     steps: tuple[int, ...] | None = None
@@ -145,7 +145,7 @@ class TrafficValues:
         steps = sequence_field(values.get("steps"))
         return cls(
             weights=None if weights is None else SplitPercent.from_value(weights),
-            raw_weights=None if raw is None else RawWeights.from_value(raw),
+            raw_weights=None if raw is None else RawWeightsRow.from_value(raw),
             members=tuple(TrafficMember.from_value(row) for row in rows_of(values.get("members"))),
             backend=text_field(values.get("backend")),
             steps=None if steps is None else _whole_steps(steps),
