@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cockpit.model import Reading, SignalKind
+from cockpit.sources.replication_values import REPLAY_LAG_BYTES, ReplicationValues
 from widgets.formatting import (
     NO_DATA,
     bytes_text,
@@ -26,9 +27,9 @@ def _yes_no(value: object) -> str:
     return NO_DATA if value is None else ("yes" if value else "no")
 
 
-def _rate_text(reading: Reading) -> str:
+def _rate_text(values: ReplicationValues) -> str:
     """Catching up at X/s, or falling behind at X/s: a negative rate is said in words."""
-    rate = reading.number("catchup_bytes_per_second")
+    rate = values.catchup_bytes_per_second
     if rate is None:
         return NO_DATA
     if rate < 0:
@@ -36,10 +37,10 @@ def _rate_text(reading: Reading) -> str:
     return f"{bytes_text(rate)}/s"
 
 
-def _eta_text(reading: Reading) -> str:
-    if reading.number("replay_lag_bytes") == 0:
+def _eta_text(values: ReplicationValues) -> str:
+    if values.replay_lag_bytes == 0:
         return "caught up"
-    return seconds_text(reading.number("catchup_eta_seconds"))
+    return seconds_text(values.catchup_eta_seconds)
 
 
 class ReplicationPanel(SignalPanel):
@@ -47,11 +48,11 @@ class ReplicationPanel(SignalPanel):
 
     panel_title: ClassVar[str] = "REPLICATION"
     kind: ClassVar[SignalKind | None] = SignalKind.REPLICATION
-    sparkline_values: ClassVar[tuple[str, ...]] = ("replay_lag_bytes",)
+    sparkline_values: ClassVar[tuple[str, ...]] = (REPLAY_LAG_BYTES,)
 
     def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
         reading = readings[0]
-        values = reading.values
+        values = ReplicationValues.from_reading(reading)
         headline = Text.assemble(status_text(reading.status_at(now)), " ", reading.detail)
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="dim")
@@ -60,23 +61,23 @@ class ReplicationPanel(SignalPanel):
         facts.add_column()
         facts.add_row(
             "byte lag",
-            Text(bytes_text(reading.number("replay_lag_bytes")), style="bold"),
+            Text(bytes_text(values.replay_lag_bytes), style="bold"),
             "replay lag",
-            seconds_text(reading.number("replay_lag_seconds")),
+            seconds_text(values.replay_lag_seconds),
         )
         facts.add_row(
             "state",
-            str(values.get("state") or NO_DATA),
+            values.state or NO_DATA,
             "in recovery",
-            _yes_no(values.get("in_recovery")),
+            _yes_no(values.in_recovery),
         )
-        facts.add_row("catch-up", _rate_text(reading), "ETA", _eta_text(reading))
+        facts.add_row("catch-up", _rate_text(values), "ETA", _eta_text(values))
         facts.add_row(
             "replay paused",
-            _yes_no(values.get("replay_paused")),
+            _yes_no(values.replay_paused),
             "primary quiet",
-            seconds_text(reading.number("primary_quiet_seconds")),
+            seconds_text(values.primary_quiet_seconds),
         )
-        history = self.series.get((reading.signal_id, "replay_lag_bytes"), ())
+        history = self.series.get((reading.signal_id, REPLAY_LAG_BYTES), ())
         spark = Text(sparkline(history, 40) or "no history yet", style="cyan")
         return Group(headline, facts, Text.assemble("lag ", spark), freshness(reading, now))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
@@ -10,7 +10,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cockpit.model import Reading, SignalKind, Status, Value
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.sources.targets_values import TargetRow, TargetsValues, target_name
 from widgets.formatting import NO_DATA, STATUS_WORDS, age_text, seconds_text, status_text
 from widgets.panel import SignalPanel
 
@@ -25,34 +26,33 @@ COLUMN_GAP = 2
 
 def side_of(reading: Reading) -> str:
     """The reading's side ("old", "new"), or "other" when it names none."""
-    side = reading.values.get("side")
-    return side if isinstance(side, str) and side else "other"
+    return TargetsValues.from_reading(reading).side or "other"
 
 
 def signal_name(reading: Reading) -> str:
     """The configured name: 'tg-old' from 'targets:tg-old'."""
-    return reading.signal_id.removeprefix("targets:")
+    return target_name(reading.signal_id)
 
 
 def is_http_check(reading: Reading) -> bool:
     """HTTP checks carry a status_code value (None when nothing answered)."""
-    return "status_code" in reading.values
+    return TargetsValues.from_reading(reading).is_http_check
 
 
 def read_failed(reading: Reading) -> bool:
     """True when the group could not be read: its counts are unknown, never 0/0."""
+    values = TargetsValues.from_reading(reading)
     return (
         reading.status is Status.UNKNOWN
-        or "error" in reading.values
-        or reading.number("healthy") is None
-        or reading.number("total") is None
+        or values.error is not None
+        or values.healthy is None
+        or values.total is None
     )
 
 
 def failure_reason(reading: Reading) -> str:
     """Why a reading has no counts: the source's error, else its detail."""
-    error = reading.values.get("error")
-    return str(error) if error else (reading.detail or "no reason given")
+    return TargetsValues.from_reading(reading).error or reading.detail or "no reason given"
 
 
 def sides_in_order(readings: Sequence[Reading]) -> list[tuple[str, list[Reading]]]:
@@ -71,40 +71,34 @@ def summary_text(reading: Reading) -> str:
         return http_summary(reading)
     if read_failed(reading):
         return NO_DATA
-    healthy, total = reading.number("healthy"), reading.number("total")
-    if total == 0:
+    values = TargetsValues.from_reading(reading)
+    if values.total == 0:
         return "0/0 — no targets registered"
-    return f"{healthy:.0f}/{total:.0f} healthy"
+    return f"{values.healthy}/{values.total} healthy"
 
 
 def http_summary(reading: Reading) -> str:
     """'HTTP 503 in 20 ms', or 'no answer' when nothing answered."""
-    code = reading.values.get("status_code")
-    if not isinstance(code, int) or isinstance(code, bool):
+    values = TargetsValues.from_reading(reading)
+    if values.status_code is None:
         return "no answer"
-    latency = reading.number("latency_seconds")
-    return f"HTTP {code}" + ("" if latency is None else f" in {seconds_text(latency)}")
+    latency = values.latency_seconds
+    return f"HTTP {values.status_code}" + (
+        "" if latency is None else f" in {seconds_text(latency)}"
+    )
 
 
-def not_healthy_targets(reading: Reading) -> list[Mapping[str, Value]]:
+def not_healthy_targets(reading: Reading) -> tuple[TargetRow, ...]:
     """The reading's targets whose state is anything but healthy."""
-    targets = reading.values.get("targets")
-    if not isinstance(targets, tuple):
-        return []
-    return [
-        target
-        for target in targets
-        if isinstance(target, Mapping) and target.get("state") != "healthy"
-    ]
+    return TargetsValues.from_reading(reading).not_healthy_targets()
 
 
-def target_text(target: Mapping[str, Value], *, with_id: bool) -> str:
+def target_text(target: TargetRow, *, with_id: bool) -> str:
     """'10.0.1.7:80 draining: Target.DeregistrationInProgress (Target deregistration…)'."""
-    state = str(target.get("state") or "unavailable")
-    head = f"{target.get('id')} {state}" if with_id else state
-    reason, description = target.get("reason"), target.get("description")
-    text = head + (f": {reason}" if reason else "")
-    return text + (f" ({description})" if description else "")
+    state = target.state or "unavailable"
+    head = f"{target.target_id} {state}" if with_id else state
+    text = head + (f": {target.reason}" if target.reason else "")
+    return text + (f" ({target.description})" if target.description else "")
 
 
 def fitted(text: Text, width: int) -> Text:

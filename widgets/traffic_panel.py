@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -11,7 +11,9 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.reactive import reactive
 
-from cockpit.model import Reading, SignalKind, Status, Value
+from cockpit.model import Reading, SignalKind, Status
+from cockpit.sources.maintenance_values import MaintenanceValues
+from cockpit.sources.traffic_values import TrafficMember, TrafficValues
 from cockpit.units import percent_number
 from widgets.formatting import NO_DATA, age_text, freshness, status_text
 from widgets.panel import SignalPanel
@@ -36,44 +38,29 @@ class Split:
     new_percent: float
 
 
-def _number(value: Value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _int(value: Value) -> int | None:
-    number = _number(value)
-    return None if number is None else int(number)
-
-
 def split_of(reading: Reading) -> Split | None:
     """Both weights in percent; None when either is unknown (never a made-up 0)."""
-    weights = reading.values.get("weights")
-    if not isinstance(weights, Mapping):
+    weights = TrafficValues.from_reading(reading).weights
+    if weights is None or weights.old is None or weights.new is None:
         return None
-    old, new = _number(weights.get("old")), _number(weights.get("new"))
-    return None if old is None or new is None else Split(old, new)
+    return Split(float(weights.old), float(weights.new))
 
 
 def steps_of(reading: Reading) -> list[int]:
-    steps = reading.values.get("steps")
-    if not isinstance(steps, tuple):
-        return []
-    return [step for step in (_int(item) for item in steps) if step is not None]
+    return list(TrafficValues.from_reading(reading).steps or ())
 
 
-def unknown_reason(reading: Reading) -> str:
-    """Why the weights are unknown: the poll's error, else the source's sentence."""
-    error = reading.values.get("error")
-    return str(error) if error else (reading.detail or "no reason given")
+def unknown_reason(error: str | None, reading: Reading) -> str:
+    """Why a value is unknown: the poll's error, else the source's sentence."""
+    return error or reading.detail or "no reason given"
 
 
 def headline(reading: Reading, now: datetime) -> Text:
     """The status word and the source's sentence, or 'weights unknown: <reason>'."""
     line = Text.assemble(status_text(reading.status_at(now)), " ")
     if split_of(reading) is None:
-        line.append(f"weights unknown: {unknown_reason(reading)}", style="magenta")
+        reason = unknown_reason(TrafficValues.from_reading(reading).error, reading)
+        line.append(f"weights unknown: {reason}", style="magenta")
     else:
         line.append(reading.detail)
     return line
@@ -113,9 +100,9 @@ def weights_bar(split: Split, width: int) -> Text:
 def step_place(reading: Reading) -> Text:
     """'step 4 of 7 · next 50 %', 'between 25 % and 50 %', or what is unknown."""
     steps = steps_of(reading)
-    index = _int(reading.values.get("step_index"))
-    previous = _int(reading.values.get("previous_step_percent"))
-    following = _int(reading.values.get("next_step_percent"))
+    values = TrafficValues.from_reading(reading)
+    index, previous = values.step_index, values.previous_step_percent
+    following = values.next_step_percent
     if split_of(reading) is None:
         return Text("current step unknown", style="magenta")
     if index is not None and 0 <= index < len(steps):
@@ -141,7 +128,7 @@ def plan_lines(reading: Reading, width: int) -> list[Text]:
     """
     steps = steps_of(reading)
     split = split_of(reading)
-    index = _int(reading.values.get("step_index"))
+    index = TrafficValues.from_reading(reading).step_index
     items = [_step_item(step, position == index) for position, step in enumerate(steps)]
     if split is not None and index is None:
         below = sum(1 for step in steps if step < split.new_percent)
@@ -159,18 +146,17 @@ def _step_item(step: int, current: bool) -> Text:
 
 def backend_facts(reading: Reading) -> list[Text]:
     """'Route 53 weighted records', 'TTL 30 s', 'raw old 70 / new 30', the maintenance rule."""
-    values = reading.values
-    backend = values.get("backend")
-    parts = [Text(BACKEND_NAMES.get(str(backend), str(backend or NO_DATA)))]
+    values = TrafficValues.from_reading(reading)
+    backend = values.backend
+    parts = [Text(BACKEND_NAMES.get(str(backend), backend or NO_DATA))]
     if backend == "route53":
-        ttl = _int(values.get("ttl_seconds"))
+        ttl = values.ttl_seconds
         parts.append(Text(f"TTL {NO_DATA if ttl is None else ttl} s"))
-    raw = values.get("raw_weights")
-    if isinstance(raw, Mapping):
-        old, new = (_int(raw.get(side)) for side in ("old", "new"))
-        parts.append(Text(f"raw old {_or_dash(old)} / new {_or_dash(new)}"))
+    raw = values.raw_weights
+    if raw is not None:
+        parts.append(Text(f"raw old {_or_dash(raw.old)} / new {_or_dash(raw.new)}"))
     if backend == "alb":
-        parts.append(_maintenance_rule_text(values.get("maintenance_rule")))
+        parts.append(_maintenance_rule_text(values.maintenance_rule))
     return parts
 
 
@@ -179,23 +165,21 @@ def members_lines(reading: Reading, width: int) -> list[Text]:
 
     A plain old/new pair draws nothing here: the split line above already says it all.
     """
-    members = reading.values.get("members")
-    if not isinstance(members, tuple) or len(members) <= 2:
+    members = TrafficValues.from_reading(reading).members
+    if len(members) <= 2:
         return []
-    items = [_member_text(member) for member in members if isinstance(member, Mapping)]
-    if not items:
-        return []
+    items = [_member_text(member) for member in members]
     items[0] = Text("members ").append_text(items[0])
     return packed(items, width, FACT_GAP, INDENT)
 
 
-def _member_text(member: Mapping[str, Value]) -> Text:
-    share = _number(member.get("share_percent"))
+def _member_text(member: TrafficMember) -> Text:
+    share = member.share_percent
     share_text = NO_DATA if share is None else f"{percent_number(share)} %"
-    style = {"old": BAR_OLD_STYLE, "new": BAR_NEW_STYLE}.get(str(member.get("role")), "yellow")
+    style = {"old": BAR_OLD_STYLE, "new": BAR_NEW_STYLE}.get(str(member.role), "yellow")
     return Text.assemble(
-        (str(member.get("label") or NO_DATA), f"bold {style}"),
-        f" {_or_dash(_int(member.get('weight')))} = {share_text}",
+        (member.label or NO_DATA, f"bold {style}"),
+        f" {_or_dash(member.weight)} = {share_text}",
     )
 
 
@@ -203,7 +187,7 @@ def _or_dash(value: int | None) -> str:
     return NO_DATA if value is None else str(value)
 
 
-def _maintenance_rule_text(rule: Value) -> Text:
+def _maintenance_rule_text(rule: bool | None) -> Text:
     if rule is True:
         return Text("maintenance rule in front: yes", style="bold yellow")
     if rule is False:
@@ -216,12 +200,13 @@ def maintenance_line(reading: Reading, now: datetime) -> Text:
 
     The source's detail reads '<ON|off>: <evidence>'; a stale reading proves nothing.
     """
-    on = reading.values.get("on")
+    values = MaintenanceValues.from_reading(reading)
+    on = values.on
     status = reading.status_at(now)
     if status is Status.STALE:
         return _maintenance_unknown(f"reading STALE, {age_text(reading.age_seconds(now))} old")
-    if status is Status.UNKNOWN or not isinstance(on, bool):
-        return _maintenance_unknown(unknown_reason(reading))
+    if status is Status.UNKNOWN or on is None:
+        return _maintenance_unknown(unknown_reason(values.error, reading))
     evidence = reading.detail.partition(": ")[2] or reading.detail
     word = Text("ON", style="bold yellow") if on else Text("off")
     return Text.assemble(
@@ -275,7 +260,7 @@ class TrafficPanel(SignalPanel):
         lines += plan_lines(reading, width)
         if split is None and steps_of(reading):
             lines.append(Text(INDENT).append_text(step_place(reading)))
-        if "backend" in reading.values:
+        if TrafficValues.from_reading(reading).read_back:
             lines += packed(backend_facts(reading), width, FACT_GAP)
         if reading.is_stale(now):
             for line in lines:

@@ -42,6 +42,8 @@ from cockpit.live.state import State
 from cockpit.model import SignalKind
 from cockpit.rules.guards import GuardInputs, demoted_primary_reason_for_weights
 from cockpit.rules.verdicts import GuardResult, blocking
+from cockpit.sources import traffic_values
+from cockpit.sources.traffic_values import TrafficValues
 
 Refresh = Callable[[], Awaitable[State]]
 VERIFY_RETRY_SECONDS = 0.5
@@ -83,13 +85,13 @@ class Prepared:
 
 def weights_held_since(state: State) -> datetime | None:
     """When the current split was first seen in the unbroken run of traffic readings held."""
-    history = state.history("traffic")
-    if not history or "weights" not in history[-1].values:
+    history = state.history(traffic_values.SIGNAL_ID)
+    if not history or not TrafficValues.from_reading(history[-1]).read_back:
         return None
-    current = history[-1].values.get("raw_weights")
+    current = TrafficValues.from_reading(history[-1]).raw_weights
     since = history[-1].observed_at
     for reading in reversed(history):
-        if reading.values.get("raw_weights") != current:
+        if TrafficValues.from_reading(reading).raw_weights != current:
             break
         since = reading.observed_at
     return since

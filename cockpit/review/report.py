@@ -64,6 +64,10 @@ from cockpit.review.timeline import (
     action_text,
 )
 from cockpit.rules.verdicts import GuardResult
+from cockpit.sources import maintenance_values, replication_values, traffic_values
+from cockpit.sources.maintenance_values import MaintenanceValues
+from cockpit.sources.replication_values import ReplicationValues
+from cockpit.sources.traffic_values import TrafficValues
 
 REPORT_FORMAT = "cutover-cockpit-report"
 REPORT_VERSION = 1
@@ -567,11 +571,10 @@ def _weight_facts(
         weights = weights_percent(raw) if run.action.startswith(("weight", "rollback")) else None
         if weights is not None:
             facts.append((verified.t, weights))
-    for at, raw_reading in timeline.raw_readings("traffic"):
-        shown = json_object(json_object(raw_reading.get("values")).get("weights"))
-        old, new = json_number(shown.get("old")), json_number(shown.get("new"))
-        if old is not None and new is not None:
-            facts.append((at, (old, new)))
+    for at, raw_reading in timeline.raw_readings(traffic_values.SIGNAL_ID):
+        shown = TrafficValues.from_values(json_object(raw_reading.get("values"))).weights
+        if shown is not None and shown.old is not None and shown.new is not None:
+            facts.append((at, (float(shown.old), float(shown.new))))
     return facts
 
 
@@ -586,9 +589,9 @@ def _maintenance_facts(runs: Sequence[_Run], timeline: Timeline) -> list[tuple[d
         on = observed.get(key) if run.action.startswith(("maintenance", "rollback")) else None
         if isinstance(on, bool):
             facts.append((verified.t, on))
-    for at, raw_reading in timeline.raw_readings("maintenance"):
-        on = json_object(raw_reading.get("values")).get("on")
-        if isinstance(on, bool):
+    for at, raw_reading in timeline.raw_readings(maintenance_values.SIGNAL_ID):
+        on = MaintenanceValues.from_values(json_object(raw_reading.get("values"))).on
+        if on is not None:
             facts.append((at, on))
     return facts
 
@@ -596,9 +599,9 @@ def _maintenance_facts(runs: Sequence[_Run], timeline: Timeline) -> list[tuple[d
 def _promoted(runs: Sequence[_Run], timeline: Timeline) -> bool:
     if any(run.action == "promote" and run.outcome == "succeeded" for run in runs):
         return True
-    for _, raw_reading in timeline.raw_readings("replication"):
-        values = json_object(raw_reading.get("values"))
-        if values.get("promoted") is True or values.get("in_recovery") is False:
+    for _, raw_reading in timeline.raw_readings(replication_values.SIGNAL_ID):
+        values = ReplicationValues.from_values(json_object(raw_reading.get("values")))
+        if values.left_recovery:
             return True
     return False
 
@@ -806,7 +809,14 @@ def _chart_specs(timeline: Timeline) -> list[_ChartSpec]:
     errors = [s for s in signals if s.startswith("errors:")] or ["errors:*"]
     dns = [s for s in signals if s.startswith("dns:")] or ["dns:*"]
     return [
-        _ChartSpec("replication", "replay_lag_bytes", "replication byte lag", "bytes", 1.0, True),
+        _ChartSpec(
+            replication_values.SIGNAL_ID,
+            replication_values.REPLAY_LAG_BYTES,
+            "replication byte lag",
+            "bytes",
+            1.0,
+            True,
+        ),
         *(_ChartSpec(s, "error_ratio", f"5xx ratio {s}", "%", 100.0) for s in errors),
         *(
             _ChartSpec(s, "converged_fraction", f"DNS converged {s}", "%", 100.0, False, 100.0)

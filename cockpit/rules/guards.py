@@ -19,11 +19,15 @@ from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.verdicts import GuardFact, GuardResult, SessionFacts
 from cockpit.sources.errors_common import format_percent, format_seconds
+from cockpit.sources.maintenance_values import SIGNAL_ID as MAINTENANCE_SIGNAL
+from cockpit.sources.maintenance_values import MaintenanceValues
+from cockpit.sources.replication_values import SIGNAL_ID as REPLICATION_SIGNAL
+from cockpit.sources.replication_values import ReplicationValues
+from cockpit.sources.targets_values import TargetsValues, new_side_target_ids
+from cockpit.sources.traffic_values import SIGNAL_ID as TRAFFIC_SIGNAL
+from cockpit.sources.traffic_values import TrafficValues
 from cockpit.units import age_text, percent_number, size_text
 
-REPLICATION_SIGNAL = "replication"
-MAINTENANCE_SIGNAL = "maintenance"
-TRAFFIC_SIGNAL = "traffic"
 PERCENT_TOLERANCE = 1e-6
 MAINTENANCE_ON_ACTION = "maintenance-on"
 NO_KEY = "?"
@@ -177,8 +181,8 @@ def maintenance_backend_configured(inputs: GuardInputs) -> GuardResult:
 
 
 def _backend_readable_of(reading: Reading, inputs: GuardInputs) -> Verdict:
-    backend = reading.values.get("backend")
-    rule_present = reading.values.get("rule_present")
+    values = MaintenanceValues.from_reading(reading)
+    backend, rule_present = values.backend, values.rule_present
     if backend != "alb":
         return Verdict(
             None, (reading_fact("maintenance backend", str(backend), reading, inputs.now),)
@@ -203,7 +207,7 @@ def maintenance_backend_readable(inputs: GuardInputs) -> GuardResult:
 
 
 def _maintenance_fact(reading: Reading, now: datetime) -> GuardFact:
-    on = reading.values.get("on")
+    on = MaintenanceValues.from_reading(reading).on
     text = "on" if on is True else "off" if on is False else "not known"
     return reading_fact("maintenance", text, reading, now)
 
@@ -213,7 +217,7 @@ def _maintenance_verdict(inputs: GuardInputs, wanted_on: bool, blocked_reason: s
 
     def judge(reading: Reading, inputs: GuardInputs) -> Verdict:
         facts = (_maintenance_fact(reading, inputs.now),)
-        on = reading.values.get("on")
+        on = MaintenanceValues.from_reading(reading).on
         if on is wanted_on:
             return Verdict(None, facts)
         if isinstance(on, bool):
@@ -282,12 +286,13 @@ def promotion_requires_maintenance(inputs: GuardInputs) -> GuardResult:
 
 
 def _in_recovery_of(reading: Reading, inputs: GuardInputs) -> Verdict:
-    in_recovery = reading.values.get("in_recovery")
+    values = ReplicationValues.from_reading(reading)
+    in_recovery = values.in_recovery
     text = "yes" if in_recovery is True else "no" if in_recovery is False else "not known"
     facts = (reading_fact("replica in recovery", text, reading, inputs.now),)
-    if in_recovery is True and reading.values.get("promoted") is not True:
+    if in_recovery is True and values.promoted is not True:
         return Verdict(None, facts)
-    if in_recovery is False or reading.values.get("promoted") is True:
+    if values.left_recovery:
         return Verdict("the replica already left recovery (promoted): nothing to promote", facts)
     why = reading.detail or "the replica did not say"
     return Verdict(f"cannot tell whether the replica is in recovery: {why}", facts)
@@ -300,10 +305,11 @@ def replica_in_recovery(inputs: GuardInputs) -> GuardResult:
 
 
 def _lag_facts(reading: Reading, inputs: GuardInputs) -> tuple[GuardFact, ...]:
-    lag_bytes = reading.number("replay_lag_bytes")
+    values = ReplicationValues.from_reading(reading)
+    lag_bytes = values.replay_lag_bytes
     lag_text = "not reported" if lag_bytes is None else size_text(lag_bytes)
     facts = [reading_fact("byte lag", lag_text, reading, inputs.now)]
-    eta = reading.number("catchup_eta_seconds")
+    eta = values.catchup_eta_seconds
     if lag_bytes and eta is not None:
         facts.append(reading_fact("catch-up ETA", age_text(eta), reading, inputs.now))
     return tuple(facts)
@@ -319,9 +325,10 @@ def _lag_unknown_reason(inputs: GuardInputs) -> str:
 
 
 def _lag_reason(reading: Reading, lag_bytes: float, limit: int) -> str:
-    eta = reading.number("catchup_eta_seconds")
+    values = ReplicationValues.from_reading(reading)
+    eta = values.catchup_eta_seconds
     lag = f"byte lag {size_text(lag_bytes)}"
-    if reading.values.get("replay_paused") is True:
+    if values.replay_paused is True:
         return (
             f"{lag}, replay paused: resume replay on the replica, then wait for {size_text(limit)}"
         )
@@ -332,7 +339,7 @@ def _lag_reason(reading: Reading, lag_bytes: float, limit: int) -> str:
 
 def _caught_up_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     facts = _lag_facts(reading, inputs)
-    lag_bytes = reading.number("replay_lag_bytes")
+    lag_bytes = ReplicationValues.from_reading(reading).replay_lag_bytes
     limit = inputs.config.guards.promote_max_lag_bytes
     if lag_bytes is None:
         return Verdict(_lag_unknown_reason(inputs), facts)
@@ -355,10 +362,11 @@ def replication_caught_up(inputs: GuardInputs) -> GuardResult:
 
 def _quiet_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     needed = inputs.config.guards.promote_quiet_seconds
-    quiet = reading.number("primary_quiet_seconds")
+    values = ReplicationValues.from_reading(reading)
+    quiet = values.primary_quiet_seconds
     text = "not known" if quiet is None else age_text(quiet)
     facts = (reading_fact("primary quiet for", text, reading, inputs.now),)
-    if quiet is None and "primary_quiet_seconds" not in reading.values:
+    if quiet is None and not values.sees_primary_writes:
         return Verdict(
             "this replication source cannot see writes on the primary: make sure writes are "
             "stopped, then override with a reason",
@@ -389,26 +397,13 @@ def primary_quiet(inputs: GuardInputs) -> GuardResult:
 # --- target health -----------------------------------------------------------------------------
 
 
-def _configured_new_targets(config: Config) -> tuple[str, ...]:
-    """The new-side target groups' and HTTP checks' signal ids, as sources/targets.py names them."""
-    if config.targets is None:
-        return ()
-    groups = [group.name for group in config.targets.target_groups if group.side == "new"]
-    checks = [check.name for check in config.targets.http if check.side == "new"]
-    return tuple(f"targets:{name}" for name in (*groups, *checks))
-
-
 def _new_target_ids(inputs: GuardInputs) -> tuple[str, ...]:
-    seen = (
-        r.signal_id
-        for r in _of_kind(inputs.state, SignalKind.TARGETS)
-        if r.values.get("side") == "new"
-    )
-    return _sorted_ids(_configured_new_targets(inputs.config), seen)
+    return new_side_target_ids(inputs.config, inputs.state.readings())
 
 
 def _health_of(reading: Reading, inputs: GuardInputs) -> Verdict:
-    healthy, total = reading.number("healthy"), reading.number("total")
+    values = TargetsValues.from_reading(reading)
+    healthy, total = values.healthy, values.total
     name = _name(reading.signal_id)
     if healthy is None or total is None:
         fact = reading_fact(f"{name} healthy", "not known", reading, inputs.now)
@@ -440,7 +435,7 @@ def new_targets_healthy(inputs: GuardInputs) -> GuardResult:
 
 def _promoted_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     """Passes whenever the reading says either way; only 'not known' blocks."""
-    promoted = reading.values.get("promoted")
+    promoted = ReplicationValues.from_reading(reading).promoted
     text = "yes" if promoted is True else "no" if promoted is False else "not known"
     facts = (reading_fact("replica promoted", text, reading, inputs.now),)
     if isinstance(promoted, bool):
@@ -460,7 +455,8 @@ def _promotion_state(inputs: GuardInputs) -> tuple[bool | None, Verdict]:
         reason = f"cannot tell whether the replica was promoted: {verdict.reason}"
         return None, Verdict(reason, verdict.facts)
     reading = inputs.state.latest(REPLICATION_SIGNAL)
-    return reading is not None and reading.values.get("promoted") is True, verdict
+    promoted = reading is not None and ReplicationValues.from_reading(reading).promoted is True
+    return promoted, verdict
 
 
 def new_side_healthy_after_promotion(inputs: GuardInputs) -> GuardResult:
@@ -528,7 +524,7 @@ def _maintenance_rollback_risk(inputs: GuardInputs) -> str | None:
     if inputs.session.rollback_maintenance_on is not False:
         return None
     reading = inputs.state.latest(MAINTENANCE_SIGNAL)
-    if reading is not None and reading.values.get("on") is False:
+    if reading is not None and MaintenanceValues.from_reading(reading).on is False:
         return None
     return "turn maintenance off (writes open again)"
 
@@ -556,7 +552,7 @@ def demoted_primary_reason_for_weights(inputs: GuardInputs, new_percent_after: f
 
 
 def _down_to_zero_of(reading: Reading, inputs: GuardInputs) -> Verdict:
-    previous = reading.number("previous_step_percent")
+    previous = TrafficValues.from_reading(reading).previous_step_percent
     text = "none" if previous is None else f"{percent_number(previous)} %"
     facts = (reading_fact("previous step", text, reading, inputs.now),)
     if previous is None:
@@ -785,13 +781,8 @@ def traffic_backend_configured(inputs: GuardInputs) -> GuardResult:
 
 def new_percent_of(reading: Reading) -> float | None:
     """The new side's share of traffic in percent, None when the weights are not known."""
-    weights = reading.values.get("weights")
-    if not isinstance(weights, Mapping):
-        return None
-    new = weights.get("new")
-    if isinstance(new, bool) or not isinstance(new, int | float):
-        return None
-    return float(new)
+    new = TrafficValues.from_reading(reading).new_percent
+    return None if new is None else float(new)
 
 
 def split_text(new_percent: float) -> str:
@@ -811,13 +802,13 @@ def _weights_fact(reading: Reading, inputs: GuardInputs) -> GuardFact:
 
 
 def _both_raw_zero(reading: Reading) -> bool:
-    raw = reading.values.get("raw_weights")
-    return isinstance(raw, Mapping) and raw.get("old") == 0 and raw.get("new") == 0
+    raw = TrafficValues.from_reading(reading).raw_weights
+    return raw is not None and raw.both_zero
 
 
 def _steps_text(reading: Reading) -> str:
-    steps = reading.values.get("steps")
-    if not isinstance(steps, tuple):
+    steps = TrafficValues.from_reading(reading).steps
+    if steps is None:
         return "the step plan"
     return ", ".join(str(step) for step in steps) + " %"
 
@@ -829,7 +820,7 @@ def _on_plan_of(reading: Reading, inputs: GuardInputs) -> Verdict:
         return Verdict(f"traffic weights not read back: {reading.detail or 'no weights'}", facts)
     if _both_raw_zero(reading):
         return Verdict("both weights are 0: set them to a planned step by hand", facts)
-    if reading.number("step_index") is None:
+    if TrafficValues.from_reading(reading).step_index is None:
         return Verdict(
             f"new {percent_number(new)} % is not a planned step ({_steps_text(reading)}): "
             "put the weights on a planned step by hand, or roll back",
@@ -845,9 +836,8 @@ def weights_known_on_plan(inputs: GuardInputs) -> GuardResult:
 
 
 def _neighbour_verdict(
-    reading: Reading, inputs: GuardInputs, value_name: str, label: str, at_end: str
+    reading: Reading, inputs: GuardInputs, step: int | None, label: str, at_end: str
 ) -> Verdict:
-    step = reading.number(value_name)
     new = new_percent_of(reading)
     text = "none" if step is None else f"{percent_number(step)} %"
     facts = (_weights_fact(reading, inputs), reading_fact(label, text, reading, inputs.now))
@@ -860,12 +850,14 @@ def _neighbour_verdict(
 
 def _next_step_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     at_end = "already at the last step: nothing to shift up"
-    return _neighbour_verdict(reading, inputs, "next_step_percent", "next step", at_end)
+    step = TrafficValues.from_reading(reading).next_step_percent
+    return _neighbour_verdict(reading, inputs, step, "next step", at_end)
 
 
 def _previous_step_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     at_end = "already at the first step: nothing to shift back"
-    return _neighbour_verdict(reading, inputs, "previous_step_percent", "previous step", at_end)
+    step = TrafficValues.from_reading(reading).previous_step_percent
+    return _neighbour_verdict(reading, inputs, step, "previous step", at_end)
 
 
 def next_step_exists(inputs: GuardInputs) -> GuardResult:

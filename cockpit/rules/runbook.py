@@ -11,16 +11,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.guards import new_percent_of, unusable_reason
+from cockpit.sources.maintenance_values import SIGNAL_ID as MAINTENANCE_SIGNAL
+from cockpit.sources.maintenance_values import MaintenanceValues
+from cockpit.sources.replication_values import SIGNAL_ID as REPLICATION_SIGNAL
+from cockpit.sources.replication_values import ReplicationValues
+from cockpit.sources.targets_values import TargetsValues, new_side_target_ids
+from cockpit.sources.traffic_values import SIGNAL_ID as TRAFFIC_SIGNAL
 from cockpit.units import age_text, percent_number, size_text
 
-REPLICATION_SIGNAL = "replication"
-MAINTENANCE_SIGNAL = "maintenance"
-TRAFFIC_SIGNAL = "traffic"
+if TYPE_CHECKING:
+    from cockpit.config import Config
+
 FULL_PERCENT = 100.0
 PERCENT_TOLERANCE = 1e-6
 
@@ -76,7 +84,8 @@ REPLICA_PROMOTED = RunbookStep(
 NEW_TARGETS_HEALTHY = RunbookStep(
     "new-targets-healthy",
     "New targets healthy",
-    "every targets:<name> reading with side new is OK with healthy == total > 0",
+    "every new-side targets:<name> reading (side new in the config or the reading) is OK "
+    "with healthy == total > 0",
 )
 TRAFFIC_ON_NEW = RunbookStep(
     "traffic-on-new",
@@ -143,10 +152,6 @@ def _of_kind(state: State, kind: SignalKind) -> tuple[Reading, ...]:
 
 def _signal_id(reading: Reading) -> str:
     return reading.signal_id
-
-
-def _new_side_targets(state: State) -> tuple[Reading, ...]:
-    return tuple(r for r in _of_kind(state, SignalKind.TARGETS) if r.values.get("side") == "new")
 
 
 def _new_side_errors(state: State) -> tuple[Reading, ...]:
@@ -228,11 +233,12 @@ def _ttl_lowered(state: State, now: datetime) -> Verdict:
 def _promoted_reading(state: State, now: datetime) -> Reading | None:
     """The fresh replication reading when it says the replica is promoted."""
     reading = _fresh(state, REPLICATION_SIGNAL, now)
-    return reading if reading and reading.values.get("promoted") is True else None
+    promoted = reading is not None and ReplicationValues.from_reading(reading).promoted is True
+    return reading if promoted else None
 
 
 def _maintenance_of(reading: Reading) -> Verdict:
-    on = reading.values.get("on")
+    on = MaintenanceValues.from_reading(reading).on
     if on is True:
         return StepState.DONE, reading.detail
     if on is False:
@@ -248,16 +254,17 @@ def _maintenance_on(state: State, now: datetime) -> Verdict:
 
 
 def _caught_up_of(reading: Reading) -> Verdict:
-    if reading.values.get("promoted") is True:
+    values = ReplicationValues.from_reading(reading)
+    if values.promoted is True:
         return StepState.DONE, "passed: replica promoted"
-    lag_bytes = reading.number("replay_lag_bytes")
+    lag_bytes = values.replay_lag_bytes
     if lag_bytes is None:
         return StepState.UNKNOWN, "byte lag not reported"
-    if reading.values.get("in_recovery") is not True:
+    if values.in_recovery is not True:
         return StepState.UNKNOWN, "replica recovery state not known"
     if lag_bytes == 0:
         return StepState.DONE, "byte lag 0 B"
-    eta = reading.number("catchup_eta_seconds")
+    eta = values.catchup_eta_seconds
     eta_text = "" if eta is None else f", ETA {age_text(eta)}"
     return StepState.PENDING, f"byte lag {size_text(lag_bytes)}{eta_text}"
 
@@ -267,7 +274,7 @@ def _replication_caught_up(state: State, now: datetime) -> Verdict:
 
 
 def _promotion_of(reading: Reading) -> Verdict:
-    promoted = reading.values.get("promoted")
+    promoted = ReplicationValues.from_reading(reading).promoted
     if promoted is True:
         return StepState.DONE, "replica left recovery"
     if promoted is False:
@@ -280,7 +287,8 @@ def _replica_promoted(state: State, now: datetime) -> Verdict:
 
 
 def _health_of(reading: Reading) -> Verdict:
-    healthy, total = reading.number("healthy"), reading.number("total")
+    values = TargetsValues.from_reading(reading)
+    healthy, total = values.healthy, values.total
     if healthy is None or total is None:
         return StepState.UNKNOWN, f"{_name(reading)}: health not known"
     counts = f"{_name(reading)} {healthy:.0f}/{total:.0f} healthy"
@@ -293,8 +301,14 @@ def _all_healthy(readings: Sequence[Reading]) -> str:
     return ", ".join(_health_of(reading)[1] for reading in readings)
 
 
-def _new_targets_healthy(state: State, now: datetime) -> Verdict:
-    readings = _new_side_targets(state)
+def _new_targets_healthy(state: State, now: datetime, config: Config | None = None) -> Verdict:
+    """Every new-side target healthy; the new side is picked as the guards pick it."""
+    signal_ids = new_side_target_ids(config, state.readings())
+    latest = [(signal_id, state.latest(signal_id)) for signal_id in signal_ids]
+    missing = [signal_id for signal_id, reading in latest if reading is None]
+    if missing:
+        return StepState.UNKNOWN, f"no {missing[0]} reading"
+    readings = [reading for _, reading in latest if reading is not None]
     return _each(readings, now, "no new-side target reading", _health_of, _all_healthy)
 
 
@@ -355,7 +369,8 @@ def _new_errors_ok(state: State, now: datetime) -> Verdict:
     return _each(readings, now, "no new-side error-rate reading", _error_rate_of, _all_error_rates)
 
 
-_PROOFS: Mapping[str, Callable[[State, datetime], Verdict]] = MappingProxyType(
+Proof = Callable[[State, datetime], Verdict]
+_PROOFS: Mapping[str, Proof] = MappingProxyType(
     {
         TTL_LOWERED.step_id: _ttl_lowered,
         MAINTENANCE_ON.step_id: _maintenance_on,
@@ -369,11 +384,21 @@ _PROOFS: Mapping[str, Callable[[State, datetime], Verdict]] = MappingProxyType(
 )
 
 
-def evaluate_runbook(state: State, now: datetime) -> tuple[StepCheck, ...]:
-    """Every runbook step, in order, with its state at `now` and the evidence for it."""
+def evaluate_runbook(
+    state: State, now: datetime, config: Config | None = None
+) -> tuple[StepCheck, ...]:
+    """Every runbook step, in order, with its state at `now` and the evidence for it.
+
+    With the config, the new side's targets are those the guards check (without it, those whose
+    readings say side new), so a step cannot tick while its guard blocks.
+    """
+    proofs: Mapping[str, Proof] = {
+        **_PROOFS,
+        NEW_TARGETS_HEALTHY.step_id: partial(_new_targets_healthy, config=config),
+    }
     checks = []
     for step in RUNBOOK:
-        step_state, evidence = _PROOFS[step.step_id](state, now)
+        step_state, evidence = proofs[step.step_id](state, now)
         checks.append(StepCheck(step, step_state, evidence))
     return tuple(checks)
 

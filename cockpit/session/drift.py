@@ -21,13 +21,18 @@ from cockpit.actions.resources import (
     WEIGHTS_RESOURCE,
 )
 from cockpit.actions.weights_json import weights_from_json_or_none, weights_json, weights_text
+from cockpit.io.weights import RawWeights
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading
+from cockpit.sources import maintenance_values, replication_values, traffic_values
+from cockpit.sources.maintenance_values import MaintenanceValues
+from cockpit.sources.replication_values import ReplicationValues
+from cockpit.sources.traffic_values import RawWeightsRow, TrafficValues
 
 SIGNAL_OF = {
-    WEIGHTS_RESOURCE: "traffic",
-    MAINTENANCE_RESOURCE: "maintenance",
-    REPLICA_RESOURCE: "replication",
+    WEIGHTS_RESOURCE: traffic_values.SIGNAL_ID,
+    MAINTENANCE_RESOURCE: maintenance_values.SIGNAL_ID,
+    REPLICA_RESOURCE: replication_values.SIGNAL_ID,
 }
 RESOURCE_OF = {signal: resource for resource, signal in SIGNAL_OF.items()}
 
@@ -76,18 +81,27 @@ def value_text(resource: str, value: JsonValue) -> str:
 def resource_value(reading: Reading) -> JsonValue:
     """What the reading says the resource is; None when it does not say."""
     resource = RESOURCE_OF.get(reading.signal_id)
-    values = reading.values
     if resource == WEIGHTS_RESOURCE:
-        weights = weights_from_json_or_none(values.get("raw_weights"))
+        weights = whole_weights(TrafficValues.from_reading(reading).raw_weights)
         return None if weights is None else weights_json(weights)
     if resource == MAINTENANCE_RESOURCE:
-        on = values.get("on")
-        return on if isinstance(on, bool) else None
+        return MaintenanceValues.from_reading(reading).on
     if resource == REPLICA_RESOURCE:
-        if values.get("promoted") is True:
+        replica = ReplicationValues.from_reading(reading)
+        if replica.promoted is True:
             return PROMOTED
-        return IN_RECOVERY if values.get("in_recovery") is True else None
+        return IN_RECOVERY if replica.in_recovery is True else None
     return None
+
+
+def whole_weights(row: RawWeightsRow | None) -> RawWeights | None:
+    """The weights a traffic reading read back, when every one of them is known."""
+    if row is None or row.old is None or row.new is None:
+        return None
+    others = sorted((name, weight) for name, weight in row.others if weight is not None)
+    if len(others) != len(row.others):
+        return None
+    return RawWeights(row.old, row.new, tuple(others))
 
 
 @dataclass

@@ -167,6 +167,7 @@ class LiveSession:
             actions=self._rows,
             auto_abort_line=self.auto_abort_line,
             read_only=self.runner is None or not self.runner.actions,
+            config=self.config,
         )
 
     # --- the journal -------------------------------------------------------------------------

@@ -80,15 +80,20 @@ def cockpit_view(
     auto_abort_line: str = "",
     read_only: bool = False,
     read_only_reason: str | None = None,
+    config: Config | None = None,
 ) -> CockpitView:
-    """What the screen draws for this state at `now`: live, replayed or followed alike."""
+    """What the screen draws for this state at `now`: live, replayed or followed alike.
+
+    With the config, the runbook names the new side's targets as the guards do; a replay
+    without one reads the side from the readings.
+    """
     readings = tuple(sorted(state.readings(), key=lambda r: r.signal_id))
     series = {
         (reading.signal_id, name): tuple(v for _, v in state.series(reading.signal_id, name))
         for reading in readings
         for name in SPARKLINE_VALUES
     }
-    checks = evaluate_runbook(state, now)
+    checks = evaluate_runbook(state, now, config)
     return CockpitView(
         now=now,
         readings=readings,

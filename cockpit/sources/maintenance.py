@@ -15,8 +15,8 @@ from cockpit.io.context import SourceContext
 from cockpit.io.maintenance import MaintenanceProbe, MaintenanceReader, backend_name
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.base import Schedule, Source, make_reading
+from cockpit.sources.maintenance_values import SIGNAL_ID, MaintenanceValues
 
-SIGNAL_ID = "maintenance"
 # [maintenance] has no polling keys: every 2 s, 3 s to answer, stale by Polled's usual rule.
 MAINTENANCE_SCHEDULE = Schedule.from_config(Polled(interval_seconds=2.0, timeout_seconds=3.0))
 
@@ -26,6 +26,16 @@ def maintenance_detail(probe: MaintenanceProbe) -> str:
     if probe.on is None:
         return probe.detail
     return f"{'ON' if probe.on else 'off'}: {probe.detail}"
+
+
+def maintenance_values(probe: MaintenanceProbe, backend: str) -> MaintenanceValues:
+    """The reading's typed values: on, and the evidence it was read from."""
+    return MaintenanceValues(
+        on=probe.on,
+        probe_status=probe.probe_status,
+        rule_present=probe.rule_present,
+        backend=backend,
+    )
 
 
 class MaintenanceSource:
@@ -43,12 +53,7 @@ class MaintenanceSource:
     async def read(self) -> list[Reading]:
         probe = await self._read_probe()
         status = Status.UNKNOWN if probe.on is None else Status.OK
-        values = {
-            "on": probe.on,
-            "probe_status": probe.probe_status,
-            "rule_present": probe.rule_present,
-            "backend": self._backend,
-        }
+        values = maintenance_values(probe, self._backend).as_values()
         now = self._context.clock()
         return [make_reading(self, SIGNAL_ID, status, now, maintenance_detail(probe), values)]
 

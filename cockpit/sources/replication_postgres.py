@@ -42,15 +42,15 @@ from cockpit.clock import Clock
 from cockpit.config import PostgresReplication
 from cockpit.io.context import SourceContext
 from cockpit.io.failures import SourceProblem, describe_failure
-from cockpit.model import Reading, SignalKind, Status
+from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.replication_rds import RdsReplicationSource
+from cockpit.sources.replication_values import SIGNAL_ID, ReplicationValues
 
 if TYPE_CHECKING:
     import psycopg
 
-SIGNAL_ID = "replication"
 APPLICATION_NAME = "cutover-cockpit"
 WARN_LAG_BYTES = 16 * 1024**2
 CRITICAL_LAG_BYTES = 1024**3
@@ -695,36 +695,42 @@ def duration_text(seconds: float | None) -> str:
     return f"{whole // 3600}h {whole % 3600 // 60}m"
 
 
-def reading_values(observation: Observation) -> dict[str, Any]:
-    """The reading's values, by their documented names."""
+def typed_values(observation: Observation) -> ReplicationValues:
+    """The reading's typed values."""
     standby, replica, primary = observation.standby, observation.replica, observation.primary
     match = observation.match
-    return {
-        "replay_lag_bytes": observation.replay_lag_bytes,
-        "receive_lag_bytes": observation.receive_lag_bytes,
-        "replay_lag_seconds": standby.replay_lag_seconds if standby else None,
-        "write_lag_seconds": standby.write_lag_seconds if standby else None,
-        "flush_lag_seconds": standby.flush_lag_seconds if standby else None,
-        "state": standby.state if standby else None,
-        "sync_state": standby.sync_state if standby else None,
-        "standby": standby.label() if standby else None,
-        "standby_named_by": match.named_by,
-        "standby_candidates": len(match.candidates),
-        "standby_ambiguous": match.ambiguous,
-        "role_lacks_pg_monitor": observation.hidden_from_role is not None,
-        "in_recovery": replica.in_recovery if replica else None,
-        "replay_paused": replica.replay_paused if replica else None,
-        "primary_wal_lsn": primary.wal_lsn if primary else None,
-        "receive_lsn": replica.receive_lsn if replica else None,
-        "replay_lsn": replica.replay_lsn if replica else None,
-        "seconds_since_last_replay": replica.seconds_since_last_replay if replica else None,
-        "primary_quiet_seconds": observation.primary_quiet_seconds,
-        "catchup_bytes_per_second": observation.catchup_bytes_per_second,
-        "catchup_eta_seconds": observation.catchup_eta_seconds,
-        "promoted": observation.promoted,
-        "primary_error": observation.primary_error,
-        "replica_error": observation.replica_error,
-    }
+    return ReplicationValues(
+        engine="postgres",
+        replay_lag_bytes=observation.replay_lag_bytes,
+        receive_lag_bytes=observation.receive_lag_bytes,
+        replay_lag_seconds=standby.replay_lag_seconds if standby else None,
+        write_lag_seconds=standby.write_lag_seconds if standby else None,
+        flush_lag_seconds=standby.flush_lag_seconds if standby else None,
+        state=standby.state if standby else None,
+        sync_state=standby.sync_state if standby else None,
+        standby=standby.label() if standby else None,
+        standby_named_by=match.named_by,
+        standby_candidates=len(match.candidates),
+        standby_ambiguous=match.ambiguous,
+        role_lacks_pg_monitor=observation.hidden_from_role is not None,
+        in_recovery=replica.in_recovery if replica else None,
+        replay_paused=replica.replay_paused if replica else None,
+        primary_wal_lsn=primary.wal_lsn if primary else None,
+        receive_lsn=replica.receive_lsn if replica else None,
+        replay_lsn=replica.replay_lsn if replica else None,
+        seconds_since_last_replay=replica.seconds_since_last_replay if replica else None,
+        primary_quiet_seconds=observation.primary_quiet_seconds,
+        catchup_bytes_per_second=observation.catchup_bytes_per_second,
+        catchup_eta_seconds=observation.catchup_eta_seconds,
+        promoted=observation.promoted,
+        primary_error=observation.primary_error,
+        replica_error=observation.replica_error,
+    )
+
+
+def reading_values(observation: Observation) -> dict[str, Value]:
+    """The reading's values, by their documented names."""
+    return typed_values(observation).as_values()
 
 
 # --- the source --------------------------------------------------------------------------------

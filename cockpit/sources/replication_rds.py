@@ -26,10 +26,10 @@ from cockpit.config import RdsReplication
 from cockpit.io.context import SourceContext
 from cockpit.io.failures import describe_failure
 from cockpit.io.rds import RdsInstance, parse_instance
-from cockpit.model import Reading, SignalKind, Status, worst
+from cockpit.model import Reading, SignalKind, Status, Value, worst
 from cockpit.sources.base import Schedule, make_reading
+from cockpit.sources.replication_values import SIGNAL_ID, ReplicationValues
 
-SIGNAL_ID = "replication"
 WARN_LAG_SECONDS = 10.0
 LAG_LOOKBACK = timedelta(minutes=5)
 LAG_PERIOD_SECONDS = 60
@@ -107,19 +107,20 @@ def age_seconds(lag: LagDatapoint, now: datetime) -> float:
 
 def reading_values(
     instance: RdsInstance, lag: LagDatapoint | None, lag_error: str | None, now: datetime
-) -> dict[str, Any]:
+) -> dict[str, Value]:
     """The reading's values, by their documented names."""
-    return {
-        "db_status": instance.status,
-        "source_instance": instance.source_instance,
-        "is_replica": instance.is_replica,
-        "replay_lag_seconds": lag.seconds if lag else None,
-        "replay_lag_age_seconds": age_seconds(lag, now) if lag else None,
-        "replay_lag_bytes": None,
-        "in_recovery": instance.is_replica,
-        "promoted": not instance.is_replica and not instance.own_replicas,
-        "lag_error": lag_error,
-    }
+    return ReplicationValues(
+        engine="rds",
+        db_status=instance.status,
+        source_instance=instance.source_instance,
+        is_replica=instance.is_replica,
+        replay_lag_seconds=lag.seconds if lag else None,
+        replay_lag_age_seconds=age_seconds(lag, now) if lag else None,
+        replay_lag_bytes=None,
+        in_recovery=instance.is_replica,
+        promoted=not instance.is_replica and not instance.own_replicas,
+        lag_error=lag_error,
+    ).as_values()
 
 
 def lag_query(instance_id: str, now: datetime) -> dict[str, Any]:

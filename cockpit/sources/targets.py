@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from cockpit.config import HttpHealthCheck, TargetGroup, TargetsSection
@@ -36,8 +36,9 @@ from cockpit.io.http import (
     fetch_http,
     printable_snippet,
 )
-from cockpit.model import Reading, SignalKind, Status
+from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, Source, make_reading
+from cockpit.sources.targets_values import TargetRow, TargetsValues, signal_id
 
 T = TypeVar("T")
 
@@ -50,11 +51,6 @@ _STATE_NOTES = {
     "initial": "initial (registering, not healthy yet)",
     "draining": "draining (deregistering, not counted as healthy)",
 }
-
-
-def signal_id(name: str) -> str:
-    """The signal id of a target group or HTTP check named `name` in the config."""
-    return f"targets:{name}"
 
 
 @dataclass(frozen=True)
@@ -70,14 +66,13 @@ class TargetHealth:
     def healthy(self) -> bool:
         return self.state == "healthy"
 
-    def as_value(self) -> dict[str, str | None]:
+    def as_row(self) -> TargetRow:
+        """The reading's row for this target."""
+        return TargetRow(self.target_id, self.state, self.reason, self.description)
+
+    def as_value(self) -> dict[str, Value]:
         """The reading's form: {"id", "state", "reason", "description"}."""
-        return {
-            "id": self.target_id,
-            "state": self.state,
-            "reason": self.reason,
-            "description": self.description,
-        }
+        return self.as_row().as_value()
 
 
 @dataclass(frozen=True)
@@ -98,21 +93,26 @@ async def within(budget_seconds: float, work: Awaitable[T]) -> T:
     return await asyncio.wait_for(work, timeout=budget_seconds)
 
 
-def health_values(targets: Sequence[TargetHealth], side: str) -> dict[str, Any]:
+def health_of(targets: Sequence[TargetHealth], side: str) -> TargetsValues:
     """The values every target-health reading carries: counts, targets, side."""
     healthy = sum(1 for target in targets if target.healthy)
-    return {
-        "healthy": healthy,
-        "unhealthy": len(targets) - healthy,
-        "total": len(targets),
-        "targets": [target.as_value() for target in targets],
-        "side": side,
-    }
+    return TargetsValues(
+        side=side,
+        healthy=healthy,
+        unhealthy=len(targets) - healthy,
+        total=len(targets),
+        targets=tuple(target.as_row() for target in targets),
+    )
 
 
-def failed_values(side: str, reason: str) -> dict[str, Any]:
+def health_values(targets: Sequence[TargetHealth], side: str) -> dict[str, Value]:
+    """The reading's values for these targets on `side`."""
+    return health_of(targets, side).as_values()
+
+
+def failed_values(side: str, reason: str) -> dict[str, Value]:
     """The values of a reading that could not be taken: no counts, never a made-up 0."""
-    return {"side": side, "error": reason}
+    return TargetsValues(side=side, error=reason).as_values()
 
 
 # --- ELBv2 target groups ----------------------------------------------------------------------
@@ -199,7 +199,8 @@ class TargetGroupsSource:
             )
         except Exception as error:
             reason = describe_failure(error, timeout_seconds=budget)
-            return self._reading(group, Status.UNKNOWN, reason, failed_values(group.side, reason))
+            failed = failed_values(group.side, reason)
+            return self._reading(group, Status.UNKNOWN, reason, failed)
         targets = parse_target_health(response)
         verdict = classify_target_group(targets)
         values = health_values(targets, group.side)
@@ -210,7 +211,7 @@ class TargetGroupsSource:
         return self._context.aws.client("elbv2").describe_target_health(TargetGroupArn=arn)
 
     def _reading(
-        self, group: TargetGroup, status: Status, detail: str, values: Mapping[str, Any]
+        self, group: TargetGroup, status: Status, detail: str, values: Mapping[str, Value]
     ) -> Reading:
         now = self._context.clock()
         return make_reading(self, signal_id(group.name), status, now, detail, values)
@@ -288,14 +289,15 @@ class HttpChecksSource:
 
     async def _check(self, check: HttpHealthCheck) -> Reading:
         verdict, target, answer = await self._probe(check)
-        values = {
-            **health_values([target], check.side),
-            "status_code": None if answer is None else answer.status_code,
-            "latency_seconds": None if answer is None else answer.latency_seconds,
-        }
+        values = replace(
+            health_of([target], check.side),
+            is_http_check=True,
+            status_code=None if answer is None else answer.status_code,
+            latency_seconds=None if answer is None else answer.latency_seconds,
+        )
         now = self._context.clock()
         return make_reading(
-            self, signal_id(check.name), verdict.status, now, verdict.detail, values
+            self, signal_id(check.name), verdict.status, now, verdict.detail, values.as_values()
         )
 
     async def _probe(

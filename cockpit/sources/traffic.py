@@ -36,11 +36,17 @@ from cockpit.io.traffic import (
     parse_route53_weights,
     split_percent,
 )
-from cockpit.model import Reading, SignalKind, Status
+from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, Source, make_reading
+from cockpit.sources.traffic_values import (
+    SIGNAL_ID,
+    RawWeightsRow,
+    SplitPercent,
+    TrafficMember,
+    TrafficValues,
+)
 from cockpit.units import percent_number
 
-SIGNAL_ID = "traffic"
 STEP_TOLERANCE_PERCENT = 1e-6
 
 
@@ -59,7 +65,7 @@ class TrafficVerdict:
 
     status: Status
     detail: str
-    values: dict[str, Any]
+    values: dict[str, Value]
 
 
 # --- pure: percentages and the step plan ------------------------------------------------------
@@ -162,43 +168,41 @@ def _verdict(
         detail += "; a fixed-response rule sits in front of the forward (maintenance on?)"
     if read_back.note:
         detail += f"; {read_back.note}"
-    values = {
-        "weights": None if weights is None else {"old": weights[0], "new": weights[1]},
-        "raw_weights": raw_weights_value(read_back),
-        "members": members_value(read_back),
-        "backend": read_back.backend,
-        "steps": list(steps),
-        "step_index": position.index,
-        "next_step_percent": position.next_percent,
-        "previous_step_percent": position.previous_percent,
-        "ttl_seconds": read_back.ttl_seconds,
-        "maintenance_rule": read_back.maintenance_rule,
-    }
-    return TrafficVerdict(status, detail, values)
+    values = TrafficValues(
+        weights=None if weights is None else SplitPercent(weights[0], weights[1]),
+        raw_weights=raw_weights_of(read_back),
+        members=members_of(read_back),
+        backend=read_back.backend,
+        steps=tuple(steps),
+        step_index=position.index,
+        next_step_percent=position.next_percent,
+        previous_step_percent=position.previous_percent,
+        ttl_seconds=read_back.ttl_seconds,
+        maintenance_rule=read_back.maintenance_rule,
+    )
+    return TrafficVerdict(status, detail, values.as_values())
 
 
-def raw_weights_value(read_back: WeightsReadBack) -> dict[str, Any]:
-    """{"old": 90, "new": 10}, plus "others": {name: weight} when the set has more members."""
-    raw: dict[str, Any] = {"old": read_back.old, "new": read_back.new}
-    if read_back.others:
-        raw["others"] = {member.name: member.weight for member in read_back.others}
-    return raw
+def raw_weights_of(read_back: WeightsReadBack) -> RawWeightsRow:
+    """The weights as read: old, new, and the others' by name when the set has more members."""
+    others = tuple((member.name, member.weight) for member in read_back.others)
+    return RawWeightsRow(read_back.old, read_back.new, others)
 
 
-def members_value(read_back: WeightsReadBack) -> list[dict[str, Any]]:
+def members_of(read_back: WeightsReadBack) -> tuple[TrafficMember, ...]:
     """Every member with its role, raw weight, true share (None: undefined) and target."""
     shares = member_shares(read_back.members, read_back.backend)
-    return [
-        {
-            "name": member.name,
-            "label": member_label(member.name),
-            "role": member.role,
-            "weight": member.weight,
-            "share_percent": None if shares is None else shares[index],
-            "target": member.target,
-        }
+    return tuple(
+        TrafficMember(
+            name=member.name,
+            label=member_label(member.name),
+            role=member.role,
+            weight=member.weight,
+            share_percent=None if shares is None else shares[index],
+            target=member.target,
+        )
         for index, member in enumerate(read_back.members)
-    ]
+    )
 
 
 # --- Route 53 ---------------------------------------------------------------------------------
