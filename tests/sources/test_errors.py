@@ -407,7 +407,7 @@ def test_window_says_when_it_does_not_cover_the_whole_span() -> None:
     start, end = window_bounds(NOW, 60)
     tail = SideWindow()
     tail.add([log_line(NOW - timedelta(seconds=30)).encode()], started_mid_file=True)
-    assert tail.stats(start, end)[1]["window_complete"] is False
+    assert tail.stats(start, end)[1].window_complete is False
     capped = SideWindow(max_entries=5)
     capped.add(
         [log_line(NOW - timedelta(seconds=i)).encode() for i in range(10, 0, -1)],
@@ -415,7 +415,7 @@ def test_window_says_when_it_does_not_cover_the_whole_span() -> None:
     )
     capped.prune(start)
     stats, extras = capped.stats(start, end)
-    assert stats.requests == 5 and extras["window_complete"] is False
+    assert stats.requests == 5 and extras.window_complete is False
 
 
 # --- Prometheus: recorded payloads, then the HTTP side against a loopback fake -----------------

@@ -1,0 +1,52 @@
+"""Tolerant readers of one reading value: the type a reader expects, or None (never a made-up 0).
+
+A reading read back from a journal may hold anything, so every typed decoder goes through these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cockpit.model import Value, aware_time
+
+
+def number(value: Value) -> float | None:
+    """An int or float as given (an int stays an int), or None when it is not a usable number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        float(value)
+    except OverflowError:
+        return None
+    return value
+
+
+def whole_number(value: Value) -> int | None:
+    """A number cut to an int, as a count is shown; None when it is not a number."""
+    found = number(value)
+    return None if found is None else int(found)
+
+
+def exact_int(value: Value) -> int | None:
+    """An int (not a bool, not a float), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def text(value: Value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def flag(value: Value) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def texts(value: Value) -> tuple[str, ...]:
+    """The strings of a list; empty when it is not one."""
+    if not isinstance(value, tuple):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def moment(value: Value) -> datetime | None:
+    """An ISO time with its zone, or None."""
+    return aware_time(value)
