@@ -11,14 +11,13 @@ from cockpit.model import Value, aware_time
 
 
 def number(value: Value) -> float | None:
-    """An int or float as given (an int stays an int), or None when it is not a usable number."""
+    """A number as a float, or None when it is not one (as Reading.number reads it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        float(value)
+        return float(value)
     except OverflowError:
         return None
-    return value
 
 
 def whole_number(value: Value) -> int | None:
