@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from cockpit.model import Reading, Value
+from cockpit.model import Reading, Value, aware_time
 from cockpit.sources.value_fields import (
     exact_int,
     flag,
-    moment,
     number,
+    said_text,
     text,
     texts,
     whole_number,
@@ -72,11 +72,6 @@ def _role(value: Value) -> Role | None:
     return next((role for role in ROLES if role == value), None)
 
 
-def _label(value: Value) -> str | None:
-    """A name as shown: any value that says something, as text."""
-    return str(value) if value else None
-
-
 def _said(value: Value) -> str | None:
     """Any value present, as text."""
     return None if value is None else str(value)
@@ -129,8 +124,8 @@ class ResolverAnswer:
         if not isinstance(value, Mapping):
             return None
         return cls(
-            resolver=_label(value.get("resolver")),
-            address=_label(value.get("address")),
+            resolver=said_text(value.get("resolver")),
+            address=said_text(value.get("address")),
             role=_role(value.get("role")),
             answers=texts(value.get("answers")),
             ttl=exact_int(value.get(RESOLVER_TTL)),
@@ -223,15 +218,15 @@ class DnsValues:
         """Tolerant: a missing or wrong-typed value reads as None (or empty), never as a guess."""
         listed = values.get(RESOLVERS)
         return cls(
-            record_type=_label(values.get("record_type")),
+            record_type=said_text(values.get("record_type")),
             new_answers=texts(values.get("new_answers")),
             old_answers=texts(values.get("old_answers")),
             converged_fraction=number(values.get(CONVERGED_FRACTION)),
             resolvers=None if RESOLVERS not in values else _rows(listed),
             old_expires_in_seconds=number(values.get(OLD_EXPIRES_IN_SECONDS)),
-            old_gone_at=moment(values.get(OLD_GONE_AT)),
+            old_gone_at=aware_time(values.get(OLD_GONE_AT)),
             old_expiry_unknown_reason=text(values.get("old_expiry_unknown_reason")),
-            new_since=moment(values.get("new_since")),
+            new_since=aware_time(values.get("new_since")),
             stuck_count=whole_number(values.get("stuck_count")),
             weighted=flag(values.get("weighted")),
             split=flag(values.get("split")),
@@ -243,7 +238,7 @@ class DnsValues:
             old_count=whole_number(values.get("old_count")),
             other_count=whole_number(values.get("other_count")),
             error_count=whole_number(values.get("error_count")),
-            error=_label(values.get(ERROR)),
+            error=said_text(values.get(ERROR)),
         )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cockpit.model import Reading, Value
-from cockpit.sources.value_fields import flag, number, text, texts, whole_number
+from cockpit.sources.value_fields import flag, number, said_text, text, texts, whole_number
 
 SIGNAL_PREFIX = "errors:"
 NEW_SIDE = "new"
@@ -207,7 +207,7 @@ class ErrorValues:
             threshold_p95_seconds=number(values.get(THRESHOLD_P95_SECONDS)),
             avg_response_seconds=number(values.get("avg_response_seconds")),
             max_response_seconds=number(values.get("max_response_seconds")),
-            p95_unavailable_reason=_reason(values.get("p95_unavailable_reason")),
+            p95_unavailable_reason=said_text(values.get("p95_unavailable_reason")),
             period_seconds=number(values.get("period_seconds")),
             series_count=whole_number(values.get("series_count")),
             window_complete=flag(values.get("window_complete")),
@@ -220,11 +220,6 @@ class ErrorValues:
             paths=texts(values.get("paths")),
             error=_error(values),
         )
-
-
-def _reason(value: Value) -> str | None:
-    """A reason given (any value that says something), as text."""
-    return str(value) if value else None
 
 
 def _error(values: Mapping[str, Value]) -> str | None:

@@ -5,19 +5,13 @@ A reading read back from a journal may hold anything, so every typed decoder goe
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from cockpit.model import Value, aware_time
+from cockpit.jsonvalue import json_int, json_number
+from cockpit.model import Value
 
 
 def number(value: Value) -> float | None:
     """A number as a float, or None when it is not one (as Reading.number reads it)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return None
+    return json_number(value) if isinstance(value, int | float) else None
 
 
 def whole_number(value: Value) -> int | None:
@@ -28,11 +22,16 @@ def whole_number(value: Value) -> int | None:
 
 def exact_int(value: Value) -> int | None:
     """An int (not a bool, not a float), or None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return json_int(value) if isinstance(value, int) else None
 
 
 def text(value: Value) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def said_text(value: Value) -> str | None:
+    """Any value that says something (not empty, not 0), as text; None otherwise."""
+    return str(value) if value else None
 
 
 def flag(value: Value) -> bool | None:
@@ -44,8 +43,3 @@ def texts(value: Value) -> tuple[str, ...]:
     if not isinstance(value, tuple):
         return ()
     return tuple(item for item in value if isinstance(item, str))
-
-
-def moment(value: Value) -> datetime | None:
-    """An ISO time with its zone, or None."""
-    return aware_time(value)

@@ -541,6 +541,14 @@ def prometheus_source(tmp_path: Path, url: str, environ: dict[str, str]) -> Prom
     return sources[0]
 
 
+BOTH_SIDES_ANSWERED = {
+    OLD_RATIO: (200, vector("0.002")),
+    NEW_RATIO: (200, vector("0.05")),
+    OLD_P95: (200, vector("0.12")),
+    NEW_P95: (200, vector("0.8")),
+}
+
+
 def assert_no_token(readings: dict[str, Reading]) -> None:
     for reading in readings.values():
         assert TOKEN not in json.dumps(reading_to_json(reading))
@@ -549,12 +557,7 @@ def assert_no_token(readings: dict[str, Reading]) -> None:
 async def test_prometheus_ratio_and_p95_per_side(
     tmp_path: Path, prometheus: FakePrometheus
 ) -> None:
-    prometheus.answers = {
-        OLD_RATIO: (200, vector("0.002")),
-        NEW_RATIO: (200, vector("0.05")),
-        OLD_P95: (200, vector("0.12")),
-        NEW_P95: (200, vector("0.8")),
-    }
+    prometheus.answers = dict(BOTH_SIDES_ANSWERED)
     source = prometheus_source(tmp_path, prometheus.start(), {"PROM_TOKEN": TOKEN})
     readings = await poll(source)
     old, new = readings["errors:prometheus:old"], readings["errors:prometheus:new"]

@@ -20,10 +20,7 @@ from cockpit.sources.errors_values import (
     failure_values,
 )
 from tests.sources.test_errors import (
-    NEW_P95,
-    NEW_RATIO,
-    OLD_P95,
-    OLD_RATIO,
+    BOTH_SIDES_ANSWERED,
     TOKEN,
     FakePrometheus,
     access_log_config,
@@ -33,7 +30,6 @@ from tests.sources.test_errors import (
     poll,
     prometheus,
     prometheus_source,
-    vector,
 )
 
 __all__ = ["prometheus"]  # the fixture, used by name below
@@ -131,12 +127,7 @@ async def test_an_access_log_reading_decodes_every_value_it_carries(tmp_path: Pa
 async def test_a_prometheus_reading_decodes_every_value_it_carries(
     tmp_path: Path, prometheus: FakePrometheus
 ) -> None:
-    prometheus.answers = {
-        OLD_RATIO: (200, vector("0.002")),
-        NEW_RATIO: (200, vector("0.05")),
-        OLD_P95: (200, vector("0.12")),
-        NEW_P95: (200, vector("0.8")),
-    }
+    prometheus.answers = dict(BOTH_SIDES_ANSWERED)
     source = prometheus_source(tmp_path, prometheus.start(), {"PROM_TOKEN": TOKEN})
     reading = (await poll(source))["errors:prometheus:new"]
     values = errors_values.from_reading(reading)
