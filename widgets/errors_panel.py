@@ -24,7 +24,7 @@ from widgets.formatting import (
 )
 from widgets.panel import SignalPanel
 
-BACKEND_ORDER = ("cloudwatch", "prometheus", "access_log")
+BACKEND_ORDER = errors_values.BACKENDS
 BACKEND_WIDTH = 10
 RATIO_WIDTH = 7
 REQUESTS_WIDTH = 5

@@ -569,11 +569,11 @@ def _configured_new_errors(config: Config) -> tuple[str, ...]:
         return ()
     ids = []
     if errors.cloudwatch is not None:
-        ids.append(errors_values.signal_id("cloudwatch", errors_values.NEW_SIDE))
+        ids.append(errors_values.signal_id(errors_values.CLOUDWATCH, errors_values.NEW_SIDE))
     if errors.prometheus is not None:
-        ids.append(errors_values.signal_id("prometheus", errors_values.NEW_SIDE))
+        ids.append(errors_values.signal_id(errors_values.PROMETHEUS, errors_values.NEW_SIDE))
     if any(log.side == errors_values.NEW_SIDE for log in errors.access_logs):
-        ids.append(errors_values.signal_id("access_log", errors_values.NEW_SIDE))
+        ids.append(errors_values.signal_id(errors_values.ACCESS_LOG, errors_values.NEW_SIDE))
     return tuple(ids)
 
 

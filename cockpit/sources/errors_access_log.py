@@ -45,6 +45,7 @@ from cockpit.sources.errors_common import (
     window_text,
 )
 from cockpit.sources.errors_values import (
+    ACCESS_LOG,
     SIDES,
     LogFollowing,
     LogWindow,
@@ -321,7 +322,7 @@ class AccessLogErrorsSource:
         self.name = "errors (access log)"
         self.kind = SignalKind.ERRORS
         self.schedule = self._schedule
-        self.signal_ids = tuple(errors_signal_id("access_log", side) for side in self._logs)
+        self.signal_ids = tuple(errors_signal_id(ACCESS_LOG, side) for side in self._logs)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()
@@ -358,7 +359,7 @@ class AccessLogErrorsSource:
         return SidePoll(stats, extras, following, problems, notes)
 
     def _reading(self, side: str, poll: SidePoll, now: datetime) -> Reading:
-        signal_id = errors_signal_id("access_log", side)
+        signal_id = errors_signal_id(ACCESS_LOG, side)
         if poll.problems:
             reason = "; ".join(poll.problems)
             values = unknown_values(self._thresholds, self._window_seconds, reason)
@@ -396,7 +397,7 @@ class AccessLogErrorsSource:
         notes = [note for note in poll.notes if not note.endswith(f"not understood as {form}")]
         reason = "; ".join((reason, *notes))
         values = {**poll.extras, **unknown_values(self._thresholds, self._window_seconds, reason)}
-        signal_id = errors_signal_id("access_log", side)
+        signal_id = errors_signal_id(ACCESS_LOG, side)
         return make_reading(self, signal_id, Status.UNKNOWN, now, reason, values)
 
 

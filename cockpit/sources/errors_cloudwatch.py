@@ -33,7 +33,7 @@ from cockpit.sources.errors_common import (
     window_bounds,
     window_text,
 )
-from cockpit.sources.errors_values import SIDES, CloudWatchExtras, ResponseTimes
+from cockpit.sources.errors_values import CLOUDWATCH, SIDES, CloudWatchExtras, ResponseTimes
 from cockpit.sources.errors_values import signal_id as errors_signal_id
 
 NAMESPACE = "AWS/ApplicationELB"
@@ -213,7 +213,7 @@ class CloudWatchErrorsSource:
         self.name = "errors (cloudwatch)"
         self.kind = SignalKind.ERRORS
         self.schedule = self._schedule
-        self.signal_ids = tuple(errors_signal_id("cloudwatch", side) for side in SIDES)
+        self.signal_ids = tuple(errors_signal_id(CLOUDWATCH, side) for side in SIDES)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()
@@ -265,7 +265,7 @@ class CloudWatchErrorsSource:
     def _reading(
         self, side: str, counts: MetricResults, p95: MetricResults | None, now: datetime
     ) -> Reading:
-        signal_id = errors_signal_id("cloudwatch", side)
+        signal_id = errors_signal_id(CLOUDWATCH, side)
         failure = side_failure(counts, side)
         if failure:
             values = unknown_values(self._thresholds, self._span_seconds, failure)

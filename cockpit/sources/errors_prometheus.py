@@ -34,7 +34,7 @@ from cockpit.sources.errors_common import (
     unknown_values,
     window_text,
 )
-from cockpit.sources.errors_values import SIDES, PrometheusExtras
+from cockpit.sources.errors_values import PROMETHEUS, SIDES, PrometheusExtras
 from cockpit.sources.errors_values import signal_id as errors_signal_id
 
 MAX_ANSWER_BYTES = 1_000_000
@@ -194,7 +194,7 @@ class PrometheusErrorsSource:
         self.name = "errors (prometheus)"
         self.kind = SignalKind.ERRORS
         self.schedule = self._schedule
-        self.signal_ids = tuple(errors_signal_id("prometheus", side) for side in SIDES)
+        self.signal_ids = tuple(errors_signal_id(PROMETHEUS, side) for side in SIDES)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()
@@ -244,12 +244,12 @@ class PrometheusErrorsSource:
         if ratio.series_count > 1 and not problem:
             detail += f"; first of {ratio.series_count} series (aggregate the query with sum)"
         status = Status.UNKNOWN if problem else classify(stats, self._thresholds)
-        return make_reading(self, errors_signal_id("prometheus", side), status, now, detail, values)
+        return make_reading(self, errors_signal_id(PROMETHEUS, side), status, now, detail, values)
 
     def _unknown(self, side: str, reason: str, now: datetime) -> Reading:
         window_seconds = query_window_seconds(self._queries[(side, "ratio")] or "")
         values = unknown_values(self._thresholds, window_seconds, reason)
-        signal_id = errors_signal_id("prometheus", side)
+        signal_id = errors_signal_id(PROMETHEUS, side)
         return make_reading(self, signal_id, Status.UNKNOWN, now, reason, values)
 
 

@@ -14,6 +14,9 @@ from cockpit.model import Reading, Value
 from cockpit.sources.value_fields import flag, number, said_text, text, texts, whole_number
 
 SIGNAL_PREFIX = "errors:"
+CLOUDWATCH, PROMETHEUS, ACCESS_LOG = "cloudwatch", "prometheus", "access_log"
+BACKENDS = (CLOUDWATCH, PROMETHEUS, ACCESS_LOG)
+"""The backends that measure error rates, in the order they are shown."""
 NEW_SIDE = "new"
 SIDES = ("old", NEW_SIDE)
 ERROR_RATIO = "error_ratio"
