@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -13,7 +13,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cockpit.model import Reading, SignalKind, Value, aware_time
+from cockpit.model import Reading, SignalKind
+from cockpit.sources import dns_values
+from cockpit.sources.dns_values import ResolverAnswer
 from widgets.formatting import (
     NO_DATA,
     STATUS_WORDS,
@@ -51,40 +53,31 @@ MATCH_SEVERITY = {"new": 0, "old": 1, "stuck": 2, "error": 2, "other": 3}
 """How bad a server's answer is, for naming the worst: a wrong answer beats an error beats old."""
 
 
-@dataclass(frozen=True)
-class ServerCell:
-    """One server's answer for one record, as the grid draws it."""
+def shown_match(answer: ResolverAnswer) -> str:
+    """The answer's kind as drawn: 'stuck' for an old answer past every TTL."""
+    return "stuck" if answer.stuck else answer.matches or ""
 
-    label: str
-    authoritative: bool
-    matches: str | None
-    ttl_seconds: int | None
-    error: str | None
-    stuck: bool = False
 
-    @property
-    def shown_match(self) -> str:
-        """The answer's kind as drawn: 'stuck' for an old answer past every TTL."""
-        return "stuck" if self.stuck else self.matches or ""
+def severity(answer: ResolverAnswer) -> int:
+    return MATCH_SEVERITY.get(shown_match(answer), 2)
 
-    @property
-    def severity(self) -> int:
-        return MATCH_SEVERITY.get(self.shown_match, 2)
 
-    def word(self) -> Text:
-        """NEW / OLD / STUCK / OTHER / ERR as a styled word ('—' when the reading says nothing)."""
-        word = MATCH_WORDS.get(self.shown_match, NO_DATA)
-        return Text(word, style=MATCH_STYLES.get(self.shown_match, "dim"))
+def match_word(answer: ResolverAnswer) -> Text:
+    """NEW / OLD / STUCK / OTHER / ERR as a styled word ('—' when the reading says nothing)."""
+    match = shown_match(answer)
+    return Text(MATCH_WORDS.get(match, NO_DATA), style=MATCH_STYLES.get(match, "dim"))
 
-    def note(self, reason_width: int | None) -> str:
-        """The TTL left ('12s'), or for an error its reason cut to `reason_width`."""
-        if self.matches == "error":
-            return _cut(self.error or "no reason given", reason_width)
-        return NO_DATA if self.ttl_seconds is None else f"{self.ttl_seconds}s"
 
-    def text(self, reason_width: int | None) -> Text:
-        """'NEW 12s' or 'ERR SERVFAIL'."""
-        return Text.assemble(self.word(), " ", self.note(reason_width))
+def answer_note(answer: ResolverAnswer, reason_width: int | None) -> str:
+    """The TTL left ('12s'), or for an error its reason cut to `reason_width`."""
+    if answer.matches == "error":
+        return _cut(answer.error or "no reason given", reason_width)
+    return NO_DATA if answer.ttl is None else f"{answer.ttl}s"
+
+
+def answer_text(answer: ResolverAnswer, reason_width: int | None) -> Text:
+    """'NEW 12s' or 'ERR SERVFAIL'."""
+    return Text.assemble(match_word(answer), " ", answer_note(answer, reason_width))
 
 
 def _cut(text: str, width: int | None) -> str:
@@ -96,48 +89,23 @@ def _cut(text: str, width: int | None) -> str:
     return (kept[:word_end] if word_end >= width // 2 else kept) + "…"
 
 
-def _server_cell(value: Value) -> ServerCell | None:
-    """A resolver entry of the reading as a cell; None when it is not a table."""
-    if not isinstance(value, Mapping):
-        return None
-    ttl = value.get("ttl")
-    matches, error = value.get("matches"), value.get("error")
-    return ServerCell(
-        label=str(value.get("resolver") or value.get("address") or "?"),
-        authoritative=value.get("role") == "authoritative",
-        matches=matches if isinstance(matches, str) else None,
-        ttl_seconds=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else None,
-        error=error if isinstance(error, str) else None,
-        stuck=isinstance(value.get("stuck_since"), str),
-    )
-
-
-def server_cells(reading: Reading) -> tuple[ServerCell, ...]:
+def server_cells(reading: Reading) -> tuple[ResolverAnswer, ...]:
     """Every server the reading reports: resolvers first, then authoritative, in config order."""
-    listed = reading.values.get("resolvers")
-    cells = [_server_cell(item) for item in listed] if isinstance(listed, tuple) else []
-    found = [cell for cell in cells if cell is not None]
-    return tuple(sorted(found, key=lambda cell: cell.authoritative))
+    return dns_values.from_reading(reading).servers
 
 
 def record_name(reading: Reading) -> str:
     """'app.example.com' from 'dns:app.example.com'."""
-    return reading.signal_id.removeprefix("dns:")
+    return dns_values.record_name(reading.signal_id)
 
 
 def poll_failed(reading: Reading) -> bool:
     """True when the poll itself failed: the reading holds a reason, no server answers."""
-    return "resolvers" not in reading.values
+    return dns_values.from_reading(reading).poll_failed
 
 
 def failure_reason(reading: Reading) -> str:
-    error = reading.values.get("error")
-    return str(error) if error else (reading.detail or "no reason given")
-
-
-def _count(reading: Reading, name: str) -> int | None:
-    value = reading.number(name)
-    return None if value is None else int(value)
+    return dns_values.from_reading(reading).error or reading.detail or "no reason given"
 
 
 def resolver_total(reading: Reading) -> int:
@@ -149,8 +117,9 @@ def converged_text(reading: Reading, *, short: bool = False) -> Text:
 
     The short form is the percent alone, for lines that also carry the counts.
     """
-    fraction = reading.number("converged_fraction")
-    if poll_failed(reading) or (fraction is None and short):
+    values = dns_values.from_reading(reading)
+    fraction = values.converged_fraction
+    if values.poll_failed or (fraction is None and short):
         return Text(NO_DATA if short else f"{NO_DATA} converged", style="magenta")
     if fraction is None:
         return Text(f"{NO_DATA} converged (no resolver answered)", style="magenta")
@@ -158,7 +127,7 @@ def converged_text(reading: Reading, *, short: bool = False) -> Text:
     percent = Text(percent_text(fraction, 0), style=style)
     if short:
         return percent
-    new = _count(reading, "new_count")
+    new = values.new_count
     share = f"{NO_DATA if new is None else new}/{resolver_total(reading)}"
     return Text.assemble(percent, f" converged ({share})")
 
@@ -171,35 +140,37 @@ def duration_text(seconds: float) -> str:
 
 def old_gone_text(reading: Reading, now: datetime) -> Text:
     """'old gone by 00:58:14Z (in 30 s)', 'no old answers left', or why it cannot be estimated."""
-    gone_at = aware_time(reading.values.get("old_gone_at"))
+    values = dns_values.from_reading(reading)
+    gone_at = values.old_gone_at
     if gone_at is not None:
         left = (gone_at - now).total_seconds()
         when = f"in {duration_text(left)}" if left > 0 else f"due {duration_text(-left)} ago"
         return Text.assemble("old gone by ", (clock_text(gone_at), "bold"), f" ({when})")
-    answered = reading.number("converged_fraction") is not None
-    if answered and _count(reading, "old_count") == 0:
+    answered = values.converged_fraction is not None
+    if answered and values.old_count == 0:
         return Text("no old answers left", style="green")
-    reason = reading.values.get("old_expiry_unknown_reason")
-    if isinstance(reason, str):
-        style = "bold yellow" if _count(reading, "stuck_count") else "magenta"
+    reason = values.old_expiry_unknown_reason
+    if reason is not None:
+        style = "bold yellow" if values.stuck_count else "magenta"
         return Text(f"old gone: cannot be estimated ({reason})", style=style)
     return Text("old expiry unknown", style="magenta")
 
 
 def split_text(reading: Reading) -> Text | None:
     """'weighted split: old 2 / new 3' while a weighted set answers both; None otherwise."""
-    if reading.values.get("split") is not True:
+    values = dns_values.from_reading(reading)
+    if values.split is not True:
         return None
-    old, new = _count(reading, "old_count"), _count(reading, "new_count")
+    old, new = values.old_count, values.new_count
     return Text(f"weighted split: old {old} / new {new}", style="cyan")
 
 
 def preflight_text(reading: Reading) -> Text:
     """The TTL preflight in words: 'TTL 30 s ≤ max 60 s, preflight ok ✓' or 'FAILED: ...'."""
-    ttl = reading.number("authoritative_ttl_seconds")
-    limit = reading.number("max_ttl_seconds")
-    passed = reading.values.get("ttl_preflight_ok")
-    if ttl is None or not isinstance(passed, bool):
+    values = dns_values.from_reading(reading)
+    ttl, limit = values.authoritative_ttl_seconds, values.max_ttl_seconds
+    passed = values.ttl_preflight_ok
+    if ttl is None or passed is None:
         return Text("TTL preflight unknown: no authoritative TTL", style="magenta")
     if passed:
         against = f" ≤ max {limit:g} s" if limit is not None else ""
@@ -217,7 +188,7 @@ def record_lines(
     and labelled with its age when other records share the panel (else the footer says it).
     """
     status = reading.status_at(now)
-    record_type = reading.values.get("record_type")
+    record_type = dns_values.from_reading(reading).record_type
     name = f"{record_name(reading)} {record_type}" if record_type else record_name(reading)
     head = Text.assemble(status_text(status), " ", (name, "bold"), "  ", converged_text(reading))
     if poll_failed(reading):
@@ -235,23 +206,23 @@ def record_lines(
     return lines
 
 
-def worst_cells(cells: Sequence[ServerCell], named: int = WORST_NAMED) -> list[ServerCell]:
+def worst_cells(cells: Sequence[ResolverAnswer], named: int = WORST_NAMED) -> list[ResolverAnswer]:
     """The servers answering worst (wrong, error, old), worst first; never ones answering new."""
-    bad = [cell for cell in cells if cell.severity > 0]
-    return sorted(bad, key=lambda cell: -cell.severity)[:named]
+    bad = [cell for cell in cells if severity(cell) > 0]
+    return sorted(bad, key=lambda cell: -severity(cell))[:named]
 
 
 def counts_text(reading: Reading) -> Text:
     """'new 3 · old 1 · err 1' over resolvers; old, other and err only when there are some."""
+    values = dns_values.from_reading(reading)
     parts: list[Text] = []
-    for name, key, always in (
-        ("new", "new_count", True),
-        ("old", "old_count", False),
-        ("stuck", "stuck_count", False),
-        ("other", "other_count", False),
-        ("err", "error_count", False),
+    for name, value, always in (
+        ("new", values.new_count, True),
+        ("old", values.old_count, False),
+        ("stuck", values.stuck_count, False),
+        ("other", values.other_count, False),
+        ("err", values.error_count, False),
     ):
-        value = _count(reading, key)
         if value is None or (value == 0 and not always):
             continue
         match = "error" if name == "err" else name
@@ -302,18 +273,19 @@ def _with_worst(line: Text, reading: Reading, width: int) -> Text:
     return line
 
 
-def _named_cell(cell: ServerCell) -> Text:
+def _named_cell(cell: ResolverAnswer) -> Text:
     label = f"{cell.label} (auth)" if cell.authoritative else cell.label
-    return Text.assemble(label, " ", cell.word())
+    return Text.assemble(label, " ", match_word(cell))
 
 
 def latest_old_gone(readings: Sequence[Reading], now: datetime) -> Text:
     """Across records: when the last old answer anywhere is gone (never while one is STUCK)."""
-    stuck = [record_name(r) for r in readings if _count(r, "stuck_count")]
+    decoded = [(reading, dns_values.from_reading(reading)) for reading in readings]
+    stuck = [record_name(reading) for reading, values in decoded if values.stuck_count]
     if stuck:
         names = ", ".join(stuck)
         return Text(f"last old answer: cannot be estimated (STUCK at {names})", style="bold yellow")
-    moments = [aware_time(r.values.get("old_gone_at")) for r in readings]
+    moments = [values.old_gone_at for _, values in decoded]
     known = [moment for moment in moments if moment is not None]
     if not known:
         return Text("no old answer with a known expiry", style="dim")
@@ -325,7 +297,7 @@ def latest_old_gone(readings: Sequence[Reading], now: datetime) -> Text:
 
 def preflight_summary(readings: Sequence[Reading]) -> Text:
     """'TTL preflight ok for 3/3 records', or 'FAILED for 2/3 records: <names>', in words."""
-    verdicts = [reading.values.get("ttl_preflight_ok") for reading in readings]
+    verdicts = [dns_values.from_reading(reading).ttl_preflight_ok for reading in readings]
     pairs = zip(readings, verdicts, strict=True)
     failed = [record_name(reading) for reading, verdict in pairs if verdict is False]
     of_all = f"{len(readings)} records"
@@ -360,7 +332,7 @@ def grid_columns(readings: Sequence[Reading]) -> list[Column]:
     return sorted(seen, key=lambda column: column.authoritative)
 
 
-def _cell_for(reading: Reading, column: Column) -> ServerCell | None:
+def _cell_for(reading: Reading, column: Column) -> ResolverAnswer | None:
     for cell in server_cells(reading):
         if Column(cell.label, cell.authoritative) == column:
             return cell
@@ -382,7 +354,9 @@ def grid_table(readings: Sequence[Reading], width: int) -> Table | None:
 def _grid_row(reading: Reading, columns: Sequence[Column], reason_width: int | None) -> list[Text]:
     name = Text(_cut(record_name(reading), WIDE_LABEL_WIDTH), style="bold")
     cells = [_cell_for(reading, column) for column in columns]
-    shown = [Text(NO_DATA, style="dim") if c is None else c.text(reason_width) for c in cells]
+    shown = [
+        Text(NO_DATA, style="dim") if c is None else answer_text(c, reason_width) for c in cells
+    ]
     return [name, *shown]
 
 
@@ -404,7 +378,7 @@ def _table(columns: Sequence[Column], rows: Sequence[Sequence[Text]]) -> Table:
     return table
 
 
-def flowed_cells(cells: Sequence[ServerCell], width: int) -> list[Text]:
+def flowed_cells(cells: Sequence[ResolverAnswer], width: int) -> list[Text]:
     """Cells laid out several per line, aligned; authoritative servers on lines marked 'auth:'."""
     resolvers = [cell for cell in cells if not cell.authoritative]
     authoritative = [cell for cell in cells if cell.authoritative]
@@ -413,11 +387,11 @@ def flowed_cells(cells: Sequence[ServerCell], width: int) -> list[Text]:
     return lines
 
 
-def _flow(cells: Sequence[ServerCell], width: int, prefix: str) -> list[Text]:
+def _flow(cells: Sequence[ResolverAnswer], width: int, prefix: str) -> list[Text]:
     if not cells:
         return []
     longest_label = max(len(cell.label) for cell in cells)
-    answer_width = max(cell.text(MIN_REASON_WIDTH).cell_len for cell in cells)
+    answer_width = max(answer_text(cell, MIN_REASON_WIDTH).cell_len for cell in cells)
     base = min(NARROW_LABEL_WIDTH, longest_label) + 1 + answer_width
     per_line = max(1, min(len(cells), (width + CELL_GAP) // (base + CELL_GAP)))
     cell_width = (width - CELL_GAP * (per_line - 1)) // per_line
@@ -429,11 +403,11 @@ def _flow(cells: Sequence[ServerCell], width: int, prefix: str) -> list[Text]:
     ]
 
 
-def _flowed_cell(cell: ServerCell, label_width: int, cell_width: int) -> Text:
+def _flowed_cell(cell: ResolverAnswer, label_width: int, cell_width: int) -> Text:
     """'cache-1    OLD 30s', padded to `cell_width`; an error's reason fills what is left."""
     label = _cut(cell.label, label_width).ljust(label_width)
-    room = cell_width - label_width - 1 - cell.word().cell_len - 1
-    text = Text.assemble(label, " ", cell.text(max(room, 1)))
+    room = cell_width - label_width - 1 - match_word(cell).cell_len - 1
+    text = Text.assemble(label, " ", answer_text(cell, max(room, 1)))
     text.truncate(cell_width, overflow="ellipsis", pad=True)
     return text
 

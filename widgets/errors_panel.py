@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
@@ -11,6 +11,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.sources import errors_values
+from cockpit.sources.errors_values import SIDES
 from widgets.formatting import (
     NO_DATA,
     STATUS_WORDS,
@@ -22,8 +24,7 @@ from widgets.formatting import (
 )
 from widgets.panel import SignalPanel
 
-SIDES = ("old", "new")
-BACKEND_ORDER = ("cloudwatch", "prometheus", "access_log")
+BACKEND_ORDER = errors_values.BACKENDS
 BACKEND_WIDTH = 10
 RATIO_WIDTH = 7
 REQUESTS_WIDTH = 5
@@ -64,9 +65,7 @@ class Layout:
 
 def backend_and_side(reading: Reading) -> tuple[str, str]:
     """('cloudwatch', 'old') from 'errors:cloudwatch:old'."""
-    body = reading.signal_id.removeprefix("errors:")
-    backend, _, side = body.rpartition(":")
-    return (backend or body), side
+    return errors_values.backend_and_side(reading.signal_id)
 
 
 def backend_label(backend: str) -> str:
@@ -99,15 +98,16 @@ def count_text(count: float | None) -> str:
 
 def p95_unavailable(reading: Reading) -> bool:
     """True when the source said it could not get a p95 (as opposed to having no requests)."""
-    return bool(reading.values.get("p95_unavailable_reason")) or "p95 unavailable" in reading.detail
+    reason = errors_values.from_reading(reading).p95_unavailable_reason
+    return reason is not None or "p95 unavailable" in reading.detail
 
 
 def latency_text(reading: Reading) -> str:
     """The p95; the average marked 'avg' when the p95 is unavailable; NO_DATA otherwise."""
-    p95 = reading.number("p95_seconds")
-    if p95 is not None:
-        return seconds_text(p95)
-    average = reading.number("avg_response_seconds")
+    values = errors_values.from_reading(reading)
+    if values.p95_seconds is not None:
+        return seconds_text(values.p95_seconds)
+    average = values.avg_response_seconds
     if average is not None and p95_unavailable(reading):
         return f"avg {seconds_text(average)}"
     return NO_DATA
@@ -115,20 +115,22 @@ def latency_text(reading: Reading) -> str:
 
 def limits_text(readings: Sequence[Reading]) -> str:
     """'5xx (limit 1.0 %) · p95 (limit 500 ms) · last 60 s', from the readings' own values."""
-    parts = [f"5xx (limit {percent_text(_shared_number(readings, 'threshold_ratio'))})"]
-    p95_limit = _shared_number(readings, "threshold_p95_seconds")
+    decoded = [errors_values.from_reading(reading) for reading in readings]
+    ratio_limit = _shared_number(values.threshold_ratio for values in decoded)
+    parts = [f"5xx (limit {percent_text(ratio_limit)})"]
+    p95_limit = _shared_number(values.threshold_p95_seconds for values in decoded)
     if p95_limit is not None:
         parts.append(f"p95 (limit {seconds_text(p95_limit)})")
-    window = _shared_number(readings, "window_seconds")
+    window = _shared_number(values.window_seconds for values in decoded)
     if window is not None:
         parts.append(f"last {window:.0f} s")
     return " · ".join(parts)
 
 
-def _shared_number(readings: Sequence[Reading], name: str) -> float | None:
-    """The value every reading that has it agrees on; None when absent or they differ."""
-    numbers = {n for r in readings if (n := r.number(name)) is not None}
-    return numbers.pop() if len(numbers) == 1 else None
+def _shared_number(numbers: Iterable[float | None]) -> float | None:
+    """The number every reading that has it agrees on; None when absent or they differ."""
+    known = {float(number) for number in numbers if number is not None}
+    return known.pop() if len(known) == 1 else None
 
 
 def cell(text: str | Text, width: int, align: Align = "left", style: str = "") -> Text:
@@ -151,7 +153,7 @@ class ErrorsPanel(SignalPanel):
 
     panel_title: ClassVar[str] = "ERROR RATES"
     kind: ClassVar[SignalKind | None] = SignalKind.ERRORS
-    sparkline_values: ClassVar[tuple[str, ...]] = ("error_ratio",)
+    sparkline_values: ClassVar[tuple[str, ...]] = (errors_values.ERROR_RATIO,)
 
     def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
         layout = Layout.for_width(self.size.width or FALLBACK_WIDTH)
@@ -235,7 +237,7 @@ class ErrorsPanel(SignalPanel):
         first = Text.assemble((self._ratio(reading), style), " ", self._status_word(reading, now))
         latency_label = "" if self._latency(reading).startswith("avg") else "p95 "
         second = f"{latency_label}{self._latency(reading)}"
-        if reading.number("requests") is not None:
+        if errors_values.from_reading(reading).requests is not None:
             second = f"{self._requests(reading)} req {second}"
         return [cell(first, width), cell(second, width, style=style or "dim")]
 
@@ -245,10 +247,14 @@ class ErrorsPanel(SignalPanel):
         )
 
     def _ratio(self, reading: Reading | None) -> str:
-        return NO_DATA if reading is None else ratio_text(reading.number("error_ratio"))
+        if reading is None:
+            return NO_DATA
+        return ratio_text(errors_values.from_reading(reading).error_ratio)
 
     def _requests(self, reading: Reading | None) -> str:
-        return NO_DATA if reading is None else count_text(reading.number("requests"))
+        if reading is None:
+            return NO_DATA
+        return count_text(errors_values.from_reading(reading).requests)
 
     def _latency(self, reading: Reading | None) -> str:
         return NO_DATA if reading is None else latency_text(reading)
@@ -270,7 +276,7 @@ class ErrorsPanel(SignalPanel):
         return lines
 
     def _history(self, reading: Reading) -> tuple[float, ...]:
-        return self.series.get((reading.signal_id, "error_ratio"), ())
+        return self.series.get((reading.signal_id, errors_values.ERROR_RATIO), ())
 
     def _trend_line(
         self, side: str, histories: list[tuple[str, tuple[float, ...]]], width: int

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State, StatusChange
 from cockpit.model import Reading, Value, reading_to_json
+from cockpit.sources import dns_values
 
 READING_KIND = "reading"
 STATUS_KIND = "status"
@@ -26,7 +27,7 @@ DEFAULT_KEYFRAME_SECONDS = 300.0
 VALUE_CHANGE_SPACING_SECONDS = 5.0
 """A value-only change of one signal is journaled at most this often; status changes at once."""
 
-COUNTDOWN_KEYS = frozenset({"ttl", "old_expires_in_seconds"})
+COUNTDOWN_KEYS = dns_values.COUNTDOWN_KEYS
 """Values that count down by themselves: a replay ages them instead of the journal holding
 every tick (a hundred resolvers' TTLs would otherwise write the DNS reading every second)."""
 

@@ -64,7 +64,13 @@ from cockpit.review.timeline import (
     action_text,
 )
 from cockpit.rules.verdicts import GuardResult
-from cockpit.sources import maintenance_values, replication_values, traffic_values
+from cockpit.sources import (
+    dns_values,
+    errors_values,
+    maintenance_values,
+    replication_values,
+    traffic_values,
+)
 from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.replication_values import ReplicationValues
 from cockpit.sources.traffic_values import TrafficValues
@@ -804,10 +810,15 @@ class _ChartSpec:
     fixed_top: float | None = None
 
 
+ANY_ERRORS_SIGNAL = f"{errors_values.SIGNAL_PREFIX}*"
+ANY_DNS_SIGNAL = f"{dns_values.SIGNAL_PREFIX}*"
+CONVERGED = dns_values.CONVERGED_FRACTION
+
+
 def _chart_specs(timeline: Timeline) -> list[_ChartSpec]:
     signals = timeline.signal_ids()
-    errors = [s for s in signals if s.startswith("errors:")] or ["errors:*"]
-    dns = [s for s in signals if s.startswith("dns:")] or ["dns:*"]
+    errors = [s for s in signals if errors_values.is_errors_signal(s)] or [ANY_ERRORS_SIGNAL]
+    dns = [s for s in signals if dns_values.is_dns_signal(s)] or [ANY_DNS_SIGNAL]
     return [
         _ChartSpec(
             replication_values.SIGNAL_ID,
@@ -817,11 +828,8 @@ def _chart_specs(timeline: Timeline) -> list[_ChartSpec]:
             1.0,
             True,
         ),
-        *(_ChartSpec(s, "error_ratio", f"5xx ratio {s}", "%", 100.0) for s in errors),
-        *(
-            _ChartSpec(s, "converged_fraction", f"DNS converged {s}", "%", 100.0, False, 100.0)
-            for s in dns
-        ),
+        *(_ChartSpec(s, errors_values.ERROR_RATIO, f"5xx ratio {s}", "%", 100.0) for s in errors),
+        *(_ChartSpec(s, CONVERGED, f"DNS converged {s}", "%", 100.0, False, 100.0) for s in dns),
     ]
 
 

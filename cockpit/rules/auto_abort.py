@@ -15,6 +15,7 @@ from cockpit.config import AutoAbort
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State
 from cockpit.model import SignalKind, Status
+from cockpit.sources import errors_values
 from cockpit.units import age_text, percent_number
 
 VerdictKind = Literal["off", "idle", "watching", "over", "paused", "fire"]
@@ -44,12 +45,12 @@ def armed(now: datetime) -> AutoAbortWatch:
 def new_side_ratio(state: State, now: datetime) -> tuple[float | None, str]:
     """The highest fresh new-side 5xx ratio, or None and why there is none."""
     readings = [r for r in state.readings() if r.kind is SignalKind.ERRORS]
-    new_side = [r for r in readings if r.signal_id.endswith(":new")]
+    new_side = [r for r in readings if errors_values.is_new_side(r.signal_id)]
     usable = [
         ratio
         for r in new_side
         if r.status_at(now) not in (Status.STALE, Status.UNKNOWN)
-        and (ratio := r.number("error_ratio")) is not None
+        and (ratio := errors_values.from_reading(r).error_ratio) is not None
     ]
     if not usable:
         return None, "no fresh 5xx data from the new side"

@@ -18,6 +18,7 @@ from cockpit.io.traffic import split_percent
 from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.verdicts import GuardFact, GuardResult, SessionFacts
+from cockpit.sources import dns_values, errors_values
 from cockpit.sources.errors_common import format_percent, format_seconds
 from cockpit.sources.maintenance_values import SIGNAL_ID as MAINTENANCE_SIGNAL
 from cockpit.sources.maintenance_values import MaintenanceValues
@@ -576,11 +577,11 @@ def _configured_new_errors(config: Config) -> tuple[str, ...]:
         return ()
     ids = []
     if errors.cloudwatch is not None:
-        ids.append("errors:cloudwatch:new")
+        ids.append(errors_values.signal_id(errors_values.CLOUDWATCH, errors_values.NEW_SIDE))
     if errors.prometheus is not None:
-        ids.append("errors:prometheus:new")
-    if any(log.side == "new" for log in errors.access_logs):
-        ids.append("errors:access_log:new")
+        ids.append(errors_values.signal_id(errors_values.PROMETHEUS, errors_values.NEW_SIDE))
+    if any(log.side == errors_values.NEW_SIDE for log in errors.access_logs):
+        ids.append(errors_values.signal_id(errors_values.ACCESS_LOG, errors_values.NEW_SIDE))
     return tuple(ids)
 
 
@@ -588,7 +589,7 @@ def _new_error_ids(inputs: GuardInputs) -> tuple[str, ...]:
     seen = (
         r.signal_id
         for r in _of_kind(inputs.state, SignalKind.ERRORS)
-        if r.signal_id.endswith(":new")
+        if errors_values.is_new_side(r.signal_id)
     )
     return _sorted_ids(_configured_new_errors(inputs.config), seen)
 
@@ -600,10 +601,11 @@ NO_NEW_ERRORS = (
 
 
 def _ratio_text(reading: Reading) -> str:
-    ratio = reading.number("error_ratio")
+    values = errors_values.from_reading(reading)
+    ratio = values.error_ratio
     if ratio is None:
         return "no data"
-    requests, errors = reading.number("requests"), reading.number("errors_5xx")
+    requests, errors = values.requests, values.errors_5xx
     counts = "" if requests is None or errors is None else f" ({errors:.0f} of {requests:.0f})"
     return f"{format_percent(ratio)}{counts}"
 
@@ -612,7 +614,7 @@ def _error_ratio_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     limit = inputs.config.guards.weight_max_new_error_ratio
     name = _name(reading.signal_id)
     facts = (reading_fact(f"{name} 5xx", _ratio_text(reading), reading, inputs.now),)
-    ratio = reading.number("error_ratio")
+    ratio = errors_values.from_reading(reading).error_ratio
     if ratio is None:
         return Verdict(
             f"{name}: no data on the new side's 5xx rate: it must serve requests first", facts
@@ -628,7 +630,7 @@ def _error_ratio_of(reading: Reading, inputs: GuardInputs) -> Verdict:
 
 def _no_requests_yet(reading: Reading, now: datetime) -> bool:
     """A fresh reading that counted zero requests: nothing failed, the side just has no traffic."""
-    counted_none = reading.values.get("requests") == 0 and "error" not in reading.values
+    counted_none = errors_values.from_reading(reading).counted_no_requests
     return counted_none and reading.status_at(now) is not Status.STALE
 
 
@@ -682,7 +684,7 @@ def _p95_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     limit_ms = inputs.config.guards.weight_max_new_p95_ms
     assert limit_ms is not None
     name = _name(reading.signal_id)
-    p95 = reading.number("p95_seconds")
+    p95 = errors_values.from_reading(reading).p95_seconds
     text = "not known" if p95 is None else format_seconds(p95)
     facts = (reading_fact(f"{name} p95", text, reading, inputs.now),)
     if p95 is None:
@@ -717,20 +719,20 @@ def new_p95_under_threshold(inputs: GuardInputs) -> GuardResult:
 
 
 def _dns_ids(config: Config) -> tuple[str, ...]:
-    """One signal id per configured record (as sources/dns.py names them)."""
+    """One signal id per configured record."""
     if config.dns is None:
         return ()
-    return tuple(f"dns:{record.name.rstrip('.')}" for record in config.dns.records)
+    return tuple(dns_values.signal_id(record.name) for record in config.dns.records)
 
 
 def _ttl_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     name = _name(reading.signal_id)
-    ttl = reading.number("authoritative_ttl_seconds")
-    limit = reading.number("max_ttl_seconds")
+    values = dns_values.from_reading(reading)
+    ttl, limit = values.authoritative_ttl_seconds, values.max_ttl_seconds
     ttl_text = "not known" if ttl is None else f"{ttl:.0f} s"
     limit_text = "" if limit is None else f" (limit {limit:.0f} s)"
     facts = (reading_fact(f"{name} TTL", ttl_text + limit_text, reading, inputs.now),)
-    preflight_ok = reading.values.get("ttl_preflight_ok")
+    preflight_ok = values.ttl_preflight_ok
     if preflight_ok is True:
         return Verdict(None, facts)
     if preflight_ok is False:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.guards import new_percent_of, unusable_reason
+from cockpit.sources import dns_values, errors_values
 from cockpit.sources.maintenance_values import SIGNAL_ID as MAINTENANCE_SIGNAL
 from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.replication_values import SIGNAL_ID as REPLICATION_SIGNAL
@@ -155,7 +156,8 @@ def _signal_id(reading: Reading) -> str:
 
 
 def _new_side_errors(state: State) -> tuple[Reading, ...]:
-    return tuple(r for r in _of_kind(state, SignalKind.ERRORS) if r.signal_id.endswith(":new"))
+    readings = _of_kind(state, SignalKind.ERRORS)
+    return tuple(r for r in readings if errors_values.is_new_side(r.signal_id))
 
 
 def _fresh(state: State, signal_id: str, now: datetime) -> Reading | None:
@@ -207,9 +209,10 @@ def _only(
 
 
 def _ttl_of(reading: Reading) -> Verdict:
-    ttl = reading.number("authoritative_ttl_seconds")
+    values = dns_values.from_reading(reading)
+    ttl = values.authoritative_ttl_seconds
     ttl_text = "not known" if ttl is None else f"{ttl:.0f} s"
-    preflight_ok = reading.values.get("ttl_preflight_ok")
+    preflight_ok = values.ttl_preflight_ok
     if preflight_ok is True:
         return StepState.DONE, f"authoritative TTL {ttl_text} (preflight ok)"
     if preflight_ok is False:
@@ -218,7 +221,8 @@ def _ttl_of(reading: Reading) -> Verdict:
 
 
 def _ttls_done(readings: Sequence[Reading]) -> str:
-    ttls = [t for t in (r.number("authoritative_ttl_seconds") for r in readings) if t is not None]
+    decoded = (dns_values.from_reading(reading) for reading in readings)
+    ttls = [t for t in (values.authoritative_ttl_seconds for values in decoded) if t is not None]
     highest = f"{max(ttls):.0f} s" if ttls else "not known"
     if len(readings) == 1:
         return f"authoritative TTL {highest} (preflight ok)"
@@ -327,8 +331,8 @@ def _traffic_on_new(state: State, now: datetime) -> Verdict:
 
 
 def _convergence_of(reading: Reading) -> Verdict:
-    fraction = reading.number("converged_fraction")
-    authoritative = reading.values.get("authoritative_matches")
+    values = dns_values.from_reading(reading)
+    fraction, authoritative = values.converged_fraction, values.authoritative_matches
     if fraction is None:
         return StepState.UNKNOWN, f"{_name(reading)}: no resolver answered"
     if authoritative is None or authoritative == "error":
@@ -352,7 +356,7 @@ def _dns_converged(state: State, now: datetime) -> Verdict:
 
 
 def _error_rate_of(reading: Reading) -> Verdict:
-    ratio = reading.number("error_ratio")
+    ratio = errors_values.from_reading(reading).error_ratio
     if ratio is None:
         return StepState.UNKNOWN, f"{_name(reading)}: no data"
     if reading.status is Status.OK:

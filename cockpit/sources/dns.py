@@ -27,12 +27,11 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
 
 from cockpit.clock import Clock
 from cockpit.config import DnsRecord, DnsSection, Resolver, parse_host_port
 from cockpit.io.context import SourceContext
-from cockpit.model import Reading, SignalKind, Status
+from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.dns_client import DnsAnswer, DnsClient, Server
@@ -45,9 +44,7 @@ from cockpit.sources.dns_propagation import (
     observed,
     reference_chain,
 )
-
-Match = Literal["new", "old", "other", "error"]
-Role = Literal["resolver", "authoritative"]
+from cockpit.sources.dns_values import DnsValues, Match, ResolverAnswer, Role, iso_utc, signal_id
 
 # Each query may use this share of the poll's timeout, so a dead server never times out the poll.
 QUERY_TIMEOUT_FRACTION = 0.8
@@ -55,7 +52,7 @@ MAX_NAMED_IN_DETAIL = 3
 
 
 def signal_id_for(record: DnsRecord) -> str:
-    return f"dns:{record.name.rstrip('.')}"
+    return signal_id(record.name)
 
 
 # --- classification (pure) ---------------------------------------------------------------------
@@ -112,18 +109,19 @@ class ServerAnswer:
     def as_chain_answer(self) -> ChainAnswer:
         return ChainAnswer(self.label, self.matches, self.chain, self.hop_ttls)
 
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "resolver": self.label,
-            "address": self.address,
-            "role": self.role,
-            "answers": list(self.answers),
-            "ttl": self.ttl_seconds,
-            "matches": self.matches,
-            "error": self.error,
-            "chain": list(self.chain),
-            "stuck_since": None if self.stuck_since is None else iso_utc(self.stuck_since),
-        }
+    def row(self) -> ResolverAnswer:
+        """The answer as the reading lists it."""
+        return ResolverAnswer(
+            resolver=self.label,
+            address=self.address,
+            role=self.role,
+            answers=self.answers,
+            ttl=self.ttl_seconds,
+            matches=self.matches,
+            error=self.error,
+            chain=self.chain,
+            stuck_since=None if self.stuck_since is None else iso_utc(self.stuck_since),
+        )
 
 
 def server_answer(
@@ -176,10 +174,6 @@ def old_gone_at(observed_at: datetime, resolvers: Sequence[ServerAnswer]) -> dat
         return None
     gone = observed_at.astimezone(UTC) + timedelta(seconds=expires_in)
     return gone + timedelta(microseconds=1_000_000 - gone.microsecond) if gone.microsecond else gone
-
-
-def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def authoritative_ttl_seconds(authoritative: Sequence[ServerAnswer]) -> int | None:
@@ -266,33 +260,36 @@ def record_expires_in_seconds(view: RecordView) -> int | None:
     return old_expires_in_seconds(view.resolvers)
 
 
-def record_values(view: RecordView) -> dict[str, Any]:
-    """The reading's values, under the names scripts rely on."""
-    gone_at = record_gone_at(view)
-    new_since = view.judgement.new_since
+def record_dns_values(view: RecordView) -> DnsValues:
+    """What the record's reading says, typed."""
     servers = (*view.resolvers, *view.authoritative)
-    return {
-        "record_type": view.record.type,
-        "new_answers": list(view.record.expect),
-        "old_answers": list(view.record.old),
-        "converged_fraction": converged_fraction(view.resolvers),
-        "resolvers": [server.to_value() for server in servers],
-        "old_expires_in_seconds": record_expires_in_seconds(view),
-        "old_gone_at": None if gone_at is None else iso_utc(gone_at),
-        "old_expiry_unknown_reason": old_expiry_unknown_reason(view),
-        "new_since": None if new_since is None else iso_utc(new_since),
-        "stuck_count": len(view.stuck),
-        "weighted": view.judgement.weighted,
-        "split": view.split,
-        "authoritative_ttl_seconds": authoritative_ttl_seconds(view.authoritative),
-        "ttl_preflight_ok": view.preflight_ok,
-        "max_ttl_seconds": view.max_ttl_seconds,
-        "authoritative_matches": view.authoritative_matches,
-        "new_count": count(view.resolvers, "new"),
-        "old_count": count(view.resolvers, "old"),
-        "other_count": count(view.resolvers, "other"),
-        "error_count": count(view.resolvers, "error"),
-    }
+    return DnsValues(
+        record_type=view.record.type,
+        new_answers=tuple(view.record.expect),
+        old_answers=tuple(view.record.old),
+        converged_fraction=converged_fraction(view.resolvers),
+        resolvers=tuple(server.row() for server in servers),
+        old_expires_in_seconds=record_expires_in_seconds(view),
+        old_gone_at=record_gone_at(view),
+        old_expiry_unknown_reason=old_expiry_unknown_reason(view),
+        new_since=view.judgement.new_since,
+        stuck_count=len(view.stuck),
+        weighted=view.judgement.weighted,
+        split=view.split,
+        authoritative_ttl_seconds=authoritative_ttl_seconds(view.authoritative),
+        ttl_preflight_ok=view.preflight_ok,
+        max_ttl_seconds=view.max_ttl_seconds,
+        authoritative_matches=view.authoritative_matches,
+        new_count=count(view.resolvers, "new"),
+        old_count=count(view.resolvers, "old"),
+        other_count=count(view.resolvers, "other"),
+        error_count=count(view.resolvers, "error"),
+    )
+
+
+def record_values(view: RecordView) -> dict[str, Value]:
+    """The reading's values, under the names scripts rely on."""
+    return record_dns_values(view).to_values()
 
 
 def _wrong(view: RecordView) -> list[ServerAnswer]:

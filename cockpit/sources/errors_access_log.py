@@ -44,9 +44,16 @@ from cockpit.sources.errors_common import (
     window_bounds,
     window_text,
 )
+from cockpit.sources.errors_values import (
+    ACCESS_LOG,
+    SIDES,
+    LogFollowing,
+    LogWindow,
+    ResponseTimes,
+)
+from cockpit.sources.errors_values import signal_id as errors_signal_id
 
 AUTO_MATCHER = LineMatcher.for_config(AUTO)
-SIDES = ("old", "new")
 MAX_TAIL_BYTES = 1 << 20
 MAX_BYTES_PER_POLL = 4 << 20
 MAX_LINE_BYTES = 64 << 10
@@ -260,7 +267,7 @@ class SideWindow:
         if self.covered_since is None or moment > self.covered_since:
             self.covered_since = moment
 
-    def stats(self, start: datetime, end: datetime) -> tuple[WindowStats, dict[str, Value]]:
+    def stats(self, start: datetime, end: datetime) -> tuple[WindowStats, LogWindow]:
         """Counts, p95 and response-time extras of the entries within [start, end].
 
         The cockpit's own probes are counted apart and left out of the requests.
@@ -271,15 +278,15 @@ class SideWindow:
         errors = sum(1 for e in served if e.is_5xx)
         stats = WindowStats.from_counts(len(served), errors, p95_nearest_rank(times))
         probes = len(inside) - len(served)
-        extras: dict[str, Value] = {
-            "avg_response_seconds": sum(times) / len(times) if times else None,
-            "max_response_seconds": max(times) if times else None,
-            "window_complete": self.covered_since is None or self.covered_since <= start,
-            "lines_not_understood": sum(1 for at in self.not_understood if at >= start),
-            "probe_lines_excluded": probes if self.probes_told_apart else None,
-            "format": self.format_description,
-            "latency_logged": any(m.has_latency for m in self.matchers),
-        }
+        average = sum(times) / len(times) if times else None
+        extras = LogWindow(
+            times=ResponseTimes(average, max(times) if times else None),
+            window_complete=self.covered_since is None or self.covered_since <= start,
+            lines_not_understood=sum(1 for at in self.not_understood if at >= start),
+            probe_lines_excluded=probes if self.probes_told_apart else None,
+            format=self.format_description,
+            latency_logged=any(m.has_latency for m in self.matchers),
+        )
         return stats, extras
 
 
@@ -288,9 +295,15 @@ class SidePoll:
     """One side after one poll: its window's stats, or the trouble with its logs."""
 
     stats: WindowStats
-    extras: dict[str, Value]
+    window: LogWindow
+    following: LogFollowing
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+
+    @property
+    def extras(self) -> dict[str, Value]:
+        """The backend's own values of the reading."""
+        return {**self.window.to_values(), **self.following.to_values()}
 
 
 class AccessLogErrorsSource:
@@ -309,7 +322,7 @@ class AccessLogErrorsSource:
         self.name = "errors (access log)"
         self.kind = SignalKind.ERRORS
         self.schedule = self._schedule
-        self.signal_ids = tuple(f"errors:access_log:{side}" for side in self._logs)
+        self.signal_ids = tuple(errors_signal_id(ACCESS_LOG, side) for side in self._logs)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()
@@ -336,22 +349,22 @@ class AccessLogErrorsSource:
         window.prune(start)
         stats, extras = window.stats(start, end)
         backlog = sum(o.backlog_bytes for _, o in outcomes)
-        extras |= {
-            "unparsed_lines": window.unparsed_lines,
-            "backlog_bytes": backlog,
-            "paths": tuple(str(log.followed.path) for log in self._logs[side]),
-        }
+        following = LogFollowing(
+            unparsed_lines=window.unparsed_lines,
+            backlog_bytes=backlog,
+            paths=tuple(str(log.followed.path) for log in self._logs[side]),
+        )
         problems = tuple(o.error for _, o in outcomes if o.error)
         notes = _notes(extras, backlog, window, start)
-        return SidePoll(stats, extras, problems, notes)
+        return SidePoll(stats, extras, following, problems, notes)
 
     def _reading(self, side: str, poll: SidePoll, now: datetime) -> Reading:
-        signal_id = f"errors:access_log:{side}"
+        signal_id = errors_signal_id(ACCESS_LOG, side)
         if poll.problems:
             reason = "; ".join(poll.problems)
             values = unknown_values(self._thresholds, self._window_seconds, reason)
             return make_reading(self, signal_id, Status.UNKNOWN, now, reason, values)
-        not_understood = _count(poll.extras, "lines_not_understood")
+        not_understood = poll.window.lines_not_understood or 0
         if poll.stats.requests == 0 and not_understood:
             return self._not_understood_reading(side, poll, now, not_understood)
         values = error_values(poll.stats, self._thresholds, self._window_seconds, poll.extras)
@@ -359,7 +372,7 @@ class AccessLogErrorsSource:
             poll.stats,
             self._thresholds,
             window_text(self._window_seconds),
-            p95_missing=_p95_missing(poll.extras),
+            p95_missing=_p95_missing(poll.window),
         )
         detail = "; ".join((detail, *poll.notes))
         status = classify(poll.stats, self._thresholds)
@@ -384,23 +397,17 @@ class AccessLogErrorsSource:
         notes = [note for note in poll.notes if not note.endswith(f"not understood as {form}")]
         reason = "; ".join((reason, *notes))
         values = {**poll.extras, **unknown_values(self._thresholds, self._window_seconds, reason)}
-        return make_reading(self, f"errors:access_log:{side}", Status.UNKNOWN, now, reason, values)
+        signal_id = errors_signal_id(ACCESS_LOG, side)
+        return make_reading(self, signal_id, Status.UNKNOWN, now, reason, values)
 
 
-def _count(extras: dict[str, Value], key: str) -> int:
-    value = extras.get(key)
-    return value if isinstance(value, int) else 0
-
-
-def _p95_missing(extras: dict[str, Value]) -> str:
-    if extras.get("latency_logged"):
+def _p95_missing(extras: LogWindow) -> str:
+    if extras.latency_logged:
         return "p95 unavailable (no request times logged)"
     return "p95 unavailable (the log format has no $request_time or $upstream_response_time)"
 
 
-def _notes(
-    extras: dict[str, Value], backlog: int, window: SideWindow, start: datetime
-) -> tuple[str, ...]:
+def _notes(extras: LogWindow, backlog: int, window: SideWindow, start: datetime) -> tuple[str, ...]:
     """What the detail must add so the numbers are not read as more than they are.
 
     The count of lines not understood comes last, so a reading about them can drop it.
@@ -411,10 +418,10 @@ def _notes(
         notes.append(f"log read from {since:%H:%M:%S} UTC only")
     if backlog:
         notes.append(f"reading behind: {backlog / 1e6:.1f} MB not read yet")
-    probes = extras.get("probe_lines_excluded")
-    if isinstance(probes, int) and probes:
+    probes = extras.probe_lines_excluded
+    if probes:
         notes.append(f"{probes} cockpit probe lines left out")
-    not_understood = _count(extras, "lines_not_understood")
+    not_understood = extras.lines_not_understood
     if not_understood:
         notes.append(f"{not_understood} lines not understood as {window.format_description}")
     return tuple(notes)

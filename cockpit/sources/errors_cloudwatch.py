@@ -33,8 +33,9 @@ from cockpit.sources.errors_common import (
     window_bounds,
     window_text,
 )
+from cockpit.sources.errors_values import CLOUDWATCH, SIDES, CloudWatchExtras, ResponseTimes
+from cockpit.sources.errors_values import signal_id as errors_signal_id
 
-SIDES = ("old", "new")
 NAMESPACE = "AWS/ApplicationELB"
 P95_RETRY_SECONDS = 300.0
 # Query id suffix -> (metric name, statistic) for the call that must always work.
@@ -154,13 +155,15 @@ def side_stats(results: MetricResults, p95: MetricResults | None, side: str) -> 
 
 def side_extras(results: MetricResults, side: str) -> dict[str, Value]:
     """Average and maximum response time of the window (shown beside, never as, the p95)."""
+    return side_times(results, side).to_values()
+
+
+def side_times(results: MetricResults, side: str) -> ResponseTimes:
+    """Average and maximum response time of the window, when CloudWatch gave them."""
     total = sum(results.series(f"{side}_rt_sum"))
     count = sum(results.series(f"{side}_rt_count"))
     maxima = results.series(f"{side}_rt_max")
-    return {
-        "avg_response_seconds": total / count if count > 0 else None,
-        "max_response_seconds": max(maxima) if maxima else None,
-    }
+    return ResponseTimes(total / count if count > 0 else None, max(maxima) if maxima else None)
 
 
 def side_failure(results: MetricResults, side: str) -> str | None:
@@ -172,13 +175,10 @@ def side_failure(results: MetricResults, side: str) -> str | None:
     return None
 
 
-def p95_missing_text(extras: Mapping[str, Value]) -> str:
+def p95_missing_text(times: ResponseTimes) -> str:
     """'p95 unavailable', with the average and maximum when CloudWatch gave those."""
-    shown = [
-        f"{label} {format_seconds(float(value))}"
-        for label, key in (("avg", "avg_response_seconds"), ("max", "max_response_seconds"))
-        if isinstance(value := extras.get(key), int | float)
-    ]
+    measured = (("avg", times.avg_response_seconds), ("max", times.max_response_seconds))
+    shown = [f"{label} {format_seconds(value)}" for label, value in measured if value is not None]
     return "p95 unavailable" + (f" ({', '.join(shown)})" if shown else "")
 
 
@@ -213,7 +213,7 @@ class CloudWatchErrorsSource:
         self.name = "errors (cloudwatch)"
         self.kind = SignalKind.ERRORS
         self.schedule = self._schedule
-        self.signal_ids = tuple(f"errors:cloudwatch:{side}" for side in SIDES)
+        self.signal_ids = tuple(errors_signal_id(CLOUDWATCH, side) for side in SIDES)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()
@@ -265,23 +265,23 @@ class CloudWatchErrorsSource:
     def _reading(
         self, side: str, counts: MetricResults, p95: MetricResults | None, now: datetime
     ) -> Reading:
-        signal_id = f"errors:cloudwatch:{side}"
+        signal_id = errors_signal_id(CLOUDWATCH, side)
         failure = side_failure(counts, side)
         if failure:
             values = unknown_values(self._thresholds, self._span_seconds, failure)
             return make_reading(self, signal_id, Status.UNKNOWN, now, failure, values)
         stats = side_stats(counts, p95, side)
-        extras: dict[str, Value] = {
-            **side_extras(counts, side),
-            "period_seconds": self._period_seconds,
-            "p95_unavailable_reason": self._p95_failure if p95 is None else None,
-        }
-        values = error_values(stats, self._thresholds, self._span_seconds, extras)
+        extras = CloudWatchExtras(
+            times=side_times(counts, side),
+            period_seconds=self._period_seconds,
+            p95_unavailable_reason=self._p95_failure if p95 is None else None,
+        )
+        values = error_values(stats, self._thresholds, self._span_seconds, extras.to_values())
         detail = describe(
             stats,
             self._thresholds,
             window_text(self._span_seconds),
-            p95_missing=p95_missing_text(extras),
+            p95_missing=p95_missing_text(extras.times),
         )
         return make_reading(self, signal_id, classify(stats, self._thresholds), now, detail, values)
 

@@ -15,13 +15,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from cockpit.config import GuardsSection
 from cockpit.model import Status, Value
-
-if TYPE_CHECKING:
-    pass
+from cockpit.sources.errors_values import ErrorRates, failure_values
 
 
 @dataclass(frozen=True)
@@ -167,17 +164,16 @@ def error_values(
     extras: Mapping[str, Value] | None = None,
 ) -> dict[str, Value]:
     """The values every error reading carries, plus the backend's extras."""
-    values: dict[str, Value] = {
-        "error_ratio": stats.error_ratio,
-        "requests": stats.requests,
-        "errors_5xx": stats.errors_5xx,
-        "p95_seconds": stats.p95_seconds,
-        "window_seconds": window_seconds,
-        "threshold_ratio": thresholds.max_error_ratio,
-    }
-    if thresholds.max_p95_seconds is not None:
-        values["threshold_p95_seconds"] = thresholds.max_p95_seconds
-    return {**values, **(extras or {})}
+    rates = ErrorRates(
+        error_ratio=stats.error_ratio,
+        requests=stats.requests,
+        errors_5xx=stats.errors_5xx,
+        p95_seconds=stats.p95_seconds,
+        window_seconds=window_seconds,
+        threshold_ratio=thresholds.max_error_ratio,
+        threshold_p95_seconds=thresholds.max_p95_seconds,
+    )
+    return {**rates.to_values(), **(extras or {})}
 
 
 def unknown_values(
@@ -185,4 +181,4 @@ def unknown_values(
 ) -> dict[str, Value]:
     """The values of a side that could not be read: every measurement None, and why."""
     empty = WindowStats(None, None, None, None)
-    return error_values(empty, thresholds, window_seconds, {"error": reason})
+    return error_values(empty, thresholds, window_seconds, failure_values(reason))

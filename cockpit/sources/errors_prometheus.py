@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 from cockpit.config import ErrorsSection, PrometheusErrors
 from cockpit.io.context import SourceContext
 from cockpit.io.failures import describe_failure
-from cockpit.model import Reading, SignalKind, Status, Value
+from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.base import Schedule, make_reading
 from cockpit.sources.errors_common import (
     Thresholds,
@@ -34,8 +34,9 @@ from cockpit.sources.errors_common import (
     unknown_values,
     window_text,
 )
+from cockpit.sources.errors_values import PROMETHEUS, SIDES, PrometheusExtras
+from cockpit.sources.errors_values import signal_id as errors_signal_id
 
-SIDES = ("old", "new")
 MAX_ANSWER_BYTES = 1_000_000
 _RANGE = re.compile(r"\[((?:\d+(?:ms|[smhdwy]))+)(?::[^\]]*)?\]")
 _DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
@@ -193,7 +194,7 @@ class PrometheusErrorsSource:
         self.name = "errors (prometheus)"
         self.kind = SignalKind.ERRORS
         self.schedule = self._schedule
-        self.signal_ids = tuple(f"errors:prometheus:{side}" for side in SIDES)
+        self.signal_ids = tuple(errors_signal_id(PROMETHEUS, side) for side in SIDES)
 
     async def read(self) -> list[Reading]:
         now = self._context.clock()
@@ -231,13 +232,8 @@ class PrometheusErrorsSource:
         stats = WindowStats(
             None, None, None if problem else ratio.value, p95.value if p95 else None
         )
-        extras: dict[str, Value] = {
-            "series_count": ratio.series_count,
-            "p95_unavailable_reason": p95_text(p95),
-        }
-        if ratio.error:
-            extras["error"] = ratio.error
-        values = error_values(stats, self._thresholds, window_seconds, extras)
+        extras = PrometheusExtras(ratio.series_count, p95_text(p95), ratio.error or None)
+        values = error_values(stats, self._thresholds, window_seconds, extras.to_values())
         detail = describe(
             stats,
             self._thresholds,
@@ -248,12 +244,13 @@ class PrometheusErrorsSource:
         if ratio.series_count > 1 and not problem:
             detail += f"; first of {ratio.series_count} series (aggregate the query with sum)"
         status = Status.UNKNOWN if problem else classify(stats, self._thresholds)
-        return make_reading(self, f"errors:prometheus:{side}", status, now, detail, values)
+        return make_reading(self, errors_signal_id(PROMETHEUS, side), status, now, detail, values)
 
     def _unknown(self, side: str, reason: str, now: datetime) -> Reading:
         window_seconds = query_window_seconds(self._queries[(side, "ratio")] or "")
         values = unknown_values(self._thresholds, window_seconds, reason)
-        return make_reading(self, f"errors:prometheus:{side}", Status.UNKNOWN, now, reason, values)
+        signal_id = errors_signal_id(PROMETHEUS, side)
+        return make_reading(self, signal_id, Status.UNKNOWN, now, reason, values)
 
 
 def _as_answer(outcome: PromAnswer | BaseException) -> PromAnswer:

@@ -52,3 +52,13 @@ def rows_of(value: object) -> tuple[Mapping[str, object], ...]:
     """The tables in a list of values; an entry that is not a table is skipped."""
     items = sequence_field(value) or ()
     return tuple(item for item in items if isinstance(item, Mapping))
+
+
+def said_text(value: object) -> str | None:
+    """Any value that says something (not empty, not 0, not False), as text; None otherwise."""
+    return str(value) if value else None
+
+
+def texts_field(value: object) -> tuple[str, ...]:
+    """The strings of a list of values; empty when it is not a list."""
+    return tuple(item for item in sequence_field(value) or () if isinstance(item, str))

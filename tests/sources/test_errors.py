@@ -407,7 +407,7 @@ def test_window_says_when_it_does_not_cover_the_whole_span() -> None:
     start, end = window_bounds(NOW, 60)
     tail = SideWindow()
     tail.add([log_line(NOW - timedelta(seconds=30)).encode()], started_mid_file=True)
-    assert tail.stats(start, end)[1]["window_complete"] is False
+    assert tail.stats(start, end)[1].window_complete is False
     capped = SideWindow(max_entries=5)
     capped.add(
         [log_line(NOW - timedelta(seconds=i)).encode() for i in range(10, 0, -1)],
@@ -415,7 +415,7 @@ def test_window_says_when_it_does_not_cover_the_whole_span() -> None:
     )
     capped.prune(start)
     stats, extras = capped.stats(start, end)
-    assert stats.requests == 5 and extras["window_complete"] is False
+    assert stats.requests == 5 and extras.window_complete is False
 
 
 # --- Prometheus: recorded payloads, then the HTTP side against a loopback fake -----------------
@@ -541,6 +541,14 @@ def prometheus_source(tmp_path: Path, url: str, environ: dict[str, str]) -> Prom
     return sources[0]
 
 
+BOTH_SIDES_ANSWERED = {
+    OLD_RATIO: (200, vector("0.002")),
+    NEW_RATIO: (200, vector("0.05")),
+    OLD_P95: (200, vector("0.12")),
+    NEW_P95: (200, vector("0.8")),
+}
+
+
 def assert_no_token(readings: dict[str, Reading]) -> None:
     for reading in readings.values():
         assert TOKEN not in json.dumps(reading_to_json(reading))
@@ -549,12 +557,7 @@ def assert_no_token(readings: dict[str, Reading]) -> None:
 async def test_prometheus_ratio_and_p95_per_side(
     tmp_path: Path, prometheus: FakePrometheus
 ) -> None:
-    prometheus.answers = {
-        OLD_RATIO: (200, vector("0.002")),
-        NEW_RATIO: (200, vector("0.05")),
-        OLD_P95: (200, vector("0.12")),
-        NEW_P95: (200, vector("0.8")),
-    }
+    prometheus.answers = dict(BOTH_SIDES_ANSWERED)
     source = prometheus_source(tmp_path, prometheus.start(), {"PROM_TOKEN": TOKEN})
     readings = await poll(source)
     old, new = readings["errors:prometheus:old"], readings["errors:prometheus:new"]
