@@ -58,9 +58,9 @@ def string_key_reads(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 yield node.lineno, key
         elif isinstance(node, ast.Compare) and len(node.ops) == 1:
             key = _literal(node.left)
-            if key is not None and isinstance(node.ops[0], ast.In | ast.NotIn):
-                if _is_values(node.comparators[0]):
-                    yield node.lineno, key
+            membership = isinstance(node.ops[0], ast.In | ast.NotIn)
+            if key is not None and membership and _is_values(node.comparators[0]):
+                yield node.lineno, key
 
 
 def consumer_files() -> Iterator[Path]:
