@@ -26,7 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthetic_session import generate_synthetic_session
-from cockpit.journal.chain import JournalRecord, read_journal, verify_journal
+from cockpit.journal.reader import JournalRecord, read_journal
+from cockpit.journal.verify import verify_journal
 from cockpit.model import SignalKind
 from cockpit.review.timeline import Timeline
 

@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthetic_session import generate_synthetic_session
 from cockpit.actions.session_log import session_log_of
-from cockpit.journal.chain import JournalWriter, read_journal
 from cockpit.journal.opening import latest_live_journal
+from cockpit.journal.reader import read_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.redact import Redactor

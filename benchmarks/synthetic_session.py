@@ -31,7 +31,8 @@ from cockpit.io.weights import (
     planned_weight_calls,
     weights_for_percent,
 )
-from cockpit.journal.chain import JournalWriter, session_header
+from cockpit.journal.chain import session_header
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.recording import Recorder, status_entry
 from cockpit.live.state import State, StatusChange, apply

@@ -14,7 +14,7 @@ from cockpit.actions.runner import ActionRunner, Refresh
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
 from cockpit.deliberate_input import MonotonicClock
-from cockpit.journal.chain import JournalWriter
+from cockpit.journal.writer import JournalWriter
 from cockpit.live.state import State
 from cockpit.model import Reading
 from cockpit.redact import Redactor

@@ -20,7 +20,9 @@ from textual.widgets import Static
 
 from cockpit.actions.registry import ACTIONS
 from cockpit.clock import Clock, system_clock
-from cockpit.journal.chain import JournalError, JournalTail, verify_journal
+from cockpit.journal.chain import JournalError
+from cockpit.journal.follow import JournalTail
+from cockpit.journal.verify import verify_journal
 from cockpit.live.state import State
 from cockpit.model import SignalKind
 from cockpit.review.replay import (

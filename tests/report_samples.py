@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.clock import FrozenClock
-from cockpit.journal.chain import JournalWriter, session_header
+from cockpit.journal.chain import session_header
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status, reading_to_json
 from cockpit.redact import Redactor

@@ -12,8 +12,8 @@ import pytest
 from cockpit import __version__
 from cockpit.clock import FrozenClock
 from cockpit.config import parse_config
-from cockpit.journal.chain import read_journal
 from cockpit.journal.opening import open_session_journal
+from cockpit.journal.reader import read_journal
 from tests.samples import SIX_PROBLEMS, SIX_PROBLEMS_REPORTED
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,17 +25,10 @@ from benchmarks.synthetic_session import generate_synthetic_session
 from cockpit.actions.session_log import session_log_of
 from cockpit.clock import FrozenClock
 from cockpit.commands.cli import main
-from cockpit.journal.chain import (
-    END_KIND,
-    GENESIS,
-    JournalError,
-    JournalTail,
-    journal_header,
-    line_digest,
-    read_checked,
-    read_journal,
-    verify_journal,
-)
+from cockpit.journal.chain import END_KIND, GENESIS, JournalError, line_digest
+from cockpit.journal.follow import JournalTail
+from cockpit.journal.reader import journal_header, read_journal
+from cockpit.journal.verify import read_checked, verify_journal
 from cockpit.review.replay import ReplayController, chain_problem, journal_kinds
 from cockpit.review.report import ReportError, run_report
 from cockpit.review.timeline import Timeline, shifted

@@ -23,8 +23,9 @@ from cockpit.journal.anchors import (
     read_anchor_file,
     sidecar_path,
 )
-from cockpit.journal.chain import JournalWriter, verify_journal
 from cockpit.journal.opening import open_session_journal
+from cockpit.journal.verify import verify_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.redact import Redactor
 from tests import test_journal as journal_tests
 

@@ -14,7 +14,8 @@ from cockpit.actions.model import ActionId
 from cockpit.actions.runner import ActionRunner, Outcome, Refresh
 from cockpit.config import Config
 from cockpit.io.backends import Backends
-from cockpit.journal.chain import JournalWriter, read_journal
+from cockpit.journal.reader import read_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State
 from cockpit.model import Reading

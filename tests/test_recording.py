@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.clock import FrozenClock
-from cockpit.journal.chain import JournalWriter, session_header
+from cockpit.journal.chain import session_header
+from cockpit.journal.writer import JournalWriter
 from cockpit.live.recording import (
     KEYFRAME_KIND,
     READING_KIND,

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from cockpit.clock import FrozenClock
-from cockpit.journal.chain import JournalWriter, read_journal, session_header, verify_journal
+from cockpit.journal.chain import session_header
+from cockpit.journal.reader import read_journal
+from cockpit.journal.verify import verify_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.model import Reading, SignalKind, Status, reading_to_json
 from cockpit.redact import Redactor
 from cockpit.review.replay import (

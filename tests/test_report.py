@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.clock import FrozenClock
-from cockpit.journal.chain import JournalWriter, parse_timestamp
+from cockpit.journal.chain import parse_timestamp
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor
 from cockpit.review.charts import GAP, Span, Window, bar_line, column_maxima, downsample

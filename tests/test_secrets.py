@@ -7,8 +7,8 @@ from pathlib import Path
 
 from cockpit.clock import FrozenClock
 from cockpit.config import parse_config
-from cockpit.journal.chain import verify_journal
 from cockpit.journal.opening import open_session_journal
+from cockpit.journal.verify import verify_journal
 from cockpit.redact import REDACTED, redactor_for, redactor_for_config
 
 DSN_PASSWORD = "pg-Secret-7731"

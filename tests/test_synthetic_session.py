@@ -14,7 +14,8 @@ from benchmarks.synthetic_session import (
     generate_synthetic_session,
     write_synthetic_session,
 )
-from cockpit.journal.chain import read_journal, verify_journal
+from cockpit.journal.reader import read_journal
+from cockpit.journal.verify import verify_journal
 from cockpit.live.recording import VALUE_CHANGE_SPACING_SECONDS, values_differ
 from cockpit.live.state import State
 from cockpit.model import Reading, Status

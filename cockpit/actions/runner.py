@@ -36,7 +36,7 @@ from cockpit.io.backends import Backends
 from cockpit.io.failures import ActionFailed, describe_failure
 from cockpit.io.traffic import split_percent
 from cockpit.io.weights import RawWeights
-from cockpit.journal.chain import JournalWriter
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State
 from cockpit.model import SignalKind

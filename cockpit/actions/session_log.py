@@ -18,7 +18,8 @@ from cockpit.actions.registry import BY_ID
 from cockpit.actions.resources import MAINTENANCE_RESOURCE, REPLICA_RESOURCE, WEIGHTS_RESOURCE
 from cockpit.actions.rollback import resource_of, restore_targets
 from cockpit.actions.spec import ActionSpec
-from cockpit.journal.chain import HEADER_KIND, RESUME_KIND, JournalError, read_journal
+from cockpit.journal.chain import HEADER_KIND, RESUME_KIND, JournalError
+from cockpit.journal.reader import read_journal
 from cockpit.jsonvalue import JsonValue, json_string
 from cockpit.rules.verdicts import SessionFacts
 

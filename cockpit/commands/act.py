@@ -18,8 +18,9 @@ from cockpit.config import Config, ConfigError, load_config, read_config_text
 from cockpit.io.backends import build_backends
 from cockpit.io.context import SourceContext
 from cockpit.io.failures import describe_failure
-from cockpit.journal.chain import JournalWriter, operator_name
+from cockpit.journal.chain import operator_name
 from cockpit.journal.opening import SessionBusy, open_session_journal, resumable_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.live.poller import poll_all_once
 from cockpit.live.state import State
 from cockpit.redact import Redactor, redactor_for_config

@@ -283,7 +283,7 @@ def _print_check_table(document: Any) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from cockpit.journal.chain import verify_journal
+    from cockpit.journal.verify import verify_journal
 
     verification = verify_journal(args.journal, anchor_files=args.anchors)
     stream = sys.stdout if verification.intact else sys.stderr

@@ -14,8 +14,10 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from cockpit.config import Config, ConfigError, load_config, read_config_text
-from cockpit.journal.chain import JournalError, JournalWriter, verify_journal
+from cockpit.journal.chain import JournalError
 from cockpit.journal.opening import SessionBusy, open_session_journal
+from cockpit.journal.verify import verify_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.review.replay import chain_problem, speed_problem
 from cockpit.review.timeline import Timeline
 

@@ -17,15 +17,12 @@ from pathlib import Path
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, config_digest
-from cockpit.journal.chain import (
-    JournalBusy,
-    JournalError,
+from cockpit.journal.chain import JournalBusy, JournalError, session_header
+from cockpit.journal.reader import journal_header, read_journal
+from cockpit.journal.writer import (
     JournalWriter,
-    journal_header,
     journals_newest_first,
     make_private_directories,
-    read_journal,
-    session_header,
     slug,
 )
 from cockpit.jsonvalue import JsonValue

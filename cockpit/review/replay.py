@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from cockpit.clock import Clock
-from cockpit.journal.chain import END_KIND, Verification
+from cockpit.journal.chain import END_KIND
+from cockpit.journal.verify import Verification
 from cockpit.jsonvalue import json_string
 from cockpit.model import SignalKind
 from cockpit.review.timeline import Mark, Timeline, shifted

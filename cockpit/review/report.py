@@ -25,12 +25,11 @@ from cockpit.journal.chain import (
     HEADER_KIND,
     RESUME_KIND,
     JournalError,
-    JournalRecord,
-    Verification,
     format_timestamp,
     parse_timestamp,
-    read_checked,
 )
+from cockpit.journal.reader import JournalRecord
+from cockpit.journal.verify import Verification, read_checked
 from cockpit.jsonvalue import (
     JsonValue,
     json_distinct,

@@ -14,14 +14,8 @@ from types import MappingProxyType
 from typing import Literal
 
 from cockpit.actions.session_log import DRIFT_KIND
-from cockpit.journal.chain import (
-    HEADER_KIND,
-    RESUME_KIND,
-    JournalRecord,
-    TruncatedTail,
-    parse_timestamp,
-    read_journal,
-)
+from cockpit.journal.chain import HEADER_KIND, RESUME_KIND, parse_timestamp
+from cockpit.journal.reader import JournalRecord, TruncatedTail, read_journal
 from cockpit.jsonvalue import JsonValue, json_int, json_number, json_string, json_text
 from cockpit.live.events import Event, guard_event_text, status_event
 from cockpit.live.recording import (

@@ -20,7 +20,7 @@ from cockpit.actions.spec import AutoAbortRole
 from cockpit.clock import Clock
 from cockpit.config import Config
 from cockpit.io.failures import describe_failure
-from cockpit.journal.chain import JournalWriter
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.events import Event, EventLog, events_from_changes, guard_event_text
 from cockpit.live.recording import SCREEN_KIND, JournalEntry, Recorder, status_entry

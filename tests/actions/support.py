@@ -12,7 +12,7 @@ import tomli_w
 
 from cockpit.actions.model import ActionId
 from cockpit.commands.act import ActRequest, run_act
-from cockpit.journal.chain import JournalRecord, read_journal
+from cockpit.journal.reader import JournalRecord, read_journal
 from cockpit.sandbox.files import cockpit_config
 from cockpit.sandbox.lifecycle import SandboxHandle
 

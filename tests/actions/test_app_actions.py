@@ -21,8 +21,8 @@ from cockpit.commands.launch import compose_app
 from cockpit.config import load_config, read_config_text
 from cockpit.io.backends import build_backends
 from cockpit.io.context import SourceContext
-from cockpit.journal.chain import JournalWriter
 from cockpit.journal.opening import open_session_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.build import build_sources
 from screens.confirm_action import ConfirmActionScreen, keys_hint

@@ -14,7 +14,9 @@ from cockpit.app import CockpitApp
 from cockpit.clock import system_clock
 from cockpit.commands.launch import compose_app
 from cockpit.config import load_config
-from cockpit.journal.chain import JournalWriter, read_journal, session_header
+from cockpit.journal.chain import session_header
+from cockpit.journal.reader import read_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Status
 from cockpit.redact import Redactor

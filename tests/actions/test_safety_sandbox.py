@@ -20,8 +20,8 @@ from cockpit.actions.model import ActionId
 from cockpit.commands.check import run_check
 from cockpit.commands.note import run_note
 from cockpit.config import load_config, read_config_text
-from cockpit.journal.chain import journal_header
 from cockpit.journal.opening import open_session_journal
+from cockpit.journal.reader import journal_header
 from cockpit.review.report import build_report
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import free_port

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cockpit.app import CockpitApp
 from cockpit.clock import FrozenClock
-from cockpit.journal.chain import JournalWriter, session_header
+from cockpit.journal.chain import session_header
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor
 from tests.key_timing import SETTLED_SECONDS, KeyClock, press_alone, type_keys

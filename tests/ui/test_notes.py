@@ -9,7 +9,9 @@ from pathlib import Path
 
 from cockpit.app import CockpitApp
 from cockpit.clock import FrozenClock
-from cockpit.journal.chain import JournalWriter, read_journal, session_header
+from cockpit.journal.chain import session_header
+from cockpit.journal.reader import read_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.redact import redactor_for
 from screens.note_screen import NoteScreen
 from tests.key_timing import SETTLED_SECONDS, KeyClock, press_alone, type_keys

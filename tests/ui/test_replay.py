@@ -26,7 +26,9 @@ from textual.widgets import Static
 
 from cockpit.clock import FrozenClock, system_clock
 from cockpit.commands.launch import run_replay
-from cockpit.journal.chain import JournalRecord, JournalWriter, read_journal, session_header
+from cockpit.journal.chain import session_header
+from cockpit.journal.reader import JournalRecord, read_journal
+from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status, Value, reading_to_json
 from cockpit.redact import Redactor
@@ -488,7 +490,7 @@ def test_run_replay_will_not_follow_a_broken_chain(
 WRITER_PROGRAM = """
 import sys
 from pathlib import Path
-from cockpit.journal.chain import JournalWriter
+from cockpit.journal.writer import JournalWriter
 from cockpit.redact import Redactor
 
 writer = JournalWriter.resume(
@@ -595,7 +597,7 @@ async def test_follow_never_takes_the_writers_lock(tmp_path: Path) -> None:
 CRASHING_WRITER = """
 import os, socket, sys, time
 from pathlib import Path
-from cockpit.journal.chain import JournalWriter
+from cockpit.journal.writer import JournalWriter
 from cockpit.redact import Redactor
 
 writer = JournalWriter.resume(
