@@ -16,10 +16,10 @@ from rich.text import Text
 from cockpit.model import Reading, SignalKind
 from cockpit.sources import dns_values
 from cockpit.sources.dns_values import ResolverAnswer
+from cockpit.units import countdown_text
 from widgets.formatting import (
     NO_DATA,
     STATUS_WORDS,
-    age_text,
     clock_text,
     freshness,
     percent_text,
@@ -132,19 +132,13 @@ def converged_text(reading: Reading, *, short: bool = False) -> Text:
     return Text.assemble(percent, f" converged ({share})")
 
 
-def duration_text(seconds: float) -> str:
-    """'42 s' below a minute, else '2m05s'."""
-    whole = max(0, math.ceil(seconds))
-    return f"{whole} s" if whole < 60 else age_text(whole)
-
-
 def old_gone_text(reading: Reading, now: datetime) -> Text:
     """'old gone by 00:58:14Z (in 30 s)', 'no old answers left', or why it cannot be estimated."""
     values = dns_values.from_reading(reading)
     gone_at = values.old_gone_at
     if gone_at is not None:
         left = (gone_at - now).total_seconds()
-        when = f"in {duration_text(left)}" if left > 0 else f"due {duration_text(-left)} ago"
+        when = f"in {countdown_text(left)}" if left > 0 else f"due {countdown_text(-left)} ago"
         return Text.assemble("old gone by ", (clock_text(gone_at), "bold"), f" ({when})")
     answered = values.converged_fraction is not None
     if answered and values.old_count == 0:
@@ -291,7 +285,7 @@ def latest_old_gone(readings: Sequence[Reading], now: datetime) -> Text:
         return Text("no old answer with a known expiry", style="dim")
     latest = max(known)
     left = (latest - now).total_seconds()
-    when = f"in {duration_text(left)}" if left > 0 else f"due {duration_text(-left)} ago"
+    when = f"in {countdown_text(left)}" if left > 0 else f"due {countdown_text(-left)} ago"
     return Text.assemble("last old answer gone by ", (clock_text(latest), "bold"), f" ({when})")
 
 

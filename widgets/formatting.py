@@ -8,7 +8,7 @@ from rich.text import Text
 
 from cockpit.model import Reading, Status
 from cockpit.units import age_text as age_text
-from cockpit.units import size_text
+from cockpit.units import fine_duration_text, fixed_percent_text, size_text
 
 STATUS_WORDS = {
     Status.OK: "OK",
@@ -39,18 +39,12 @@ def bytes_text(value: float | None) -> str:
 
 def seconds_text(value: float | None) -> str:
     """A duration for humans: 120 ms, 4.2 s, 3m10s; NO_DATA for unknown."""
-    if value is None:
-        return NO_DATA
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 60:
-        return f"{value:.1f} s"
-    return age_text(value)
+    return NO_DATA if value is None else fine_duration_text(value)
 
 
 def percent_text(ratio: float | None, digits: int = 1) -> str:
     """A 0..1 ratio as percent; NO_DATA when there is no data (never 0 %)."""
-    return NO_DATA if ratio is None else f"{ratio * 100:.{digits}f} %"
+    return NO_DATA if ratio is None else fixed_percent_text(ratio, digits)
 
 
 def clock_text(moment: datetime) -> str:

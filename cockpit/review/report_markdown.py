@@ -18,7 +18,7 @@ from cockpit.jsonvalue import (
 )
 from cockpit.review.charts import axis_line, bar_line, marker_line
 from cockpit.review.report_words import INTACT_WORDS, baseline_words, count_words, date_time
-from cockpit.units import age_text, percent_number, size_text
+from cockpit.units import age_text, percent_number, size_text, tenths_age_text
 
 FLAP_WINDOW_SECONDS = 60.0
 FLAP_MIN_CHANGES = 4
@@ -189,7 +189,7 @@ class _Markdown:
         if completed:
             duration = json_number(action.get("duration_seconds")) or 0.0
             lines.append(
-                f"- **Completed:** {self.when(completed)} UTC ({_duration_text(duration)} after)"
+                f"- **Completed:** {self.when(completed)} UTC ({tenths_age_text(duration)} after)"
             )
         lines.append(
             f"- **Run:** {json_text(action.get('run'))} "
@@ -435,7 +435,7 @@ def _bullets(label: str, items: Sequence[str]) -> list[str]:
 def _fact_words(fact: Mapping[str, JsonValue]) -> str:
     """'label: value (age 1.5s) [signal]' for one guard fact."""
     age = json_number(fact.get("age_seconds"))
-    aged = f" (age {_duration_text(age)})" if age is not None else ""
+    aged = f" (age {tenths_age_text(age)})" if age is not None else ""
     signal = json_text(fact.get("signal"))
     source = f" [{signal}]" if signal else ""
     return f"{json_text(fact.get('label'))}: {json_text(fact.get('value'))}{aged}{source}"
@@ -464,11 +464,6 @@ def _screen_size(screen: Mapping[str, JsonValue]) -> str:
         return "command line" if source == "cli" else source
     size = f"{json_text(width)}x{json_text(height)}"
     return f"{size}, {source}" if source else size
-
-
-def _duration_text(seconds: float) -> str:
-    """Seconds with a decimal under ten seconds, else as an age."""
-    return f"{seconds:.1f}s" if seconds < 10 else age_text(seconds)
 
 
 def _amount(value: float | None, unit: str) -> str:

@@ -19,7 +19,6 @@ from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.verdicts import GuardFact, GuardResult, SessionFacts
 from cockpit.sources import dns_values, errors_values
-from cockpit.sources.errors_common import format_percent, format_seconds
 from cockpit.sources.maintenance_values import SIGNAL_ID as MAINTENANCE_SIGNAL
 from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.replication_values import SIGNAL_ID as REPLICATION_SIGNAL
@@ -27,7 +26,7 @@ from cockpit.sources.replication_values import ReplicationValues
 from cockpit.sources.targets_values import TargetsValues, new_side_target_ids
 from cockpit.sources.traffic_values import SIGNAL_ID as TRAFFIC_SIGNAL
 from cockpit.sources.traffic_values import TrafficValues
-from cockpit.units import age_text, percent_number, size_text
+from cockpit.units import age_text, latency_ms_text, percent_number, ratio_percent_text, size_text
 
 PERCENT_TOLERANCE = 1e-6
 MAINTENANCE_ON_ACTION = "maintenance-on"
@@ -607,7 +606,7 @@ def _ratio_text(reading: Reading) -> str:
         return "no data"
     requests, errors = values.requests, values.errors_5xx
     counts = "" if requests is None or errors is None else f" ({errors:.0f} of {requests:.0f})"
-    return f"{format_percent(ratio)}{counts}"
+    return f"{ratio_percent_text(ratio)}{counts}"
 
 
 def _error_ratio_of(reading: Reading, inputs: GuardInputs) -> Verdict:
@@ -621,7 +620,7 @@ def _error_ratio_of(reading: Reading, inputs: GuardInputs) -> Verdict:
         )
     if ratio > limit:
         return Verdict(
-            f"{name} 5xx {format_percent(ratio)}, over the {format_percent(limit)} limit: "
+            f"{name} 5xx {ratio_percent_text(ratio)}, over the {ratio_percent_text(limit)} limit: "
             "wait for it to fall, or roll back",
             facts,
         )
@@ -677,7 +676,7 @@ def new_error_ratio_under_threshold(inputs: GuardInputs) -> GuardResult:
         for signal_id in _new_error_ids(inputs)
     ]
     verdict = _combined(verdicts, NO_NEW_ERRORS)
-    return _result("new-error-ratio", f"New side 5xx at most {format_percent(limit)}", verdict)
+    return _result("new-error-ratio", f"New side 5xx at most {ratio_percent_text(limit)}", verdict)
 
 
 def _p95_of(reading: Reading, inputs: GuardInputs) -> Verdict:
@@ -685,12 +684,12 @@ def _p95_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     assert limit_ms is not None
     name = _name(reading.signal_id)
     p95 = errors_values.from_reading(reading).p95_seconds
-    text = "not known" if p95 is None else format_seconds(p95)
+    text = "not known" if p95 is None else latency_ms_text(p95)
     facts = (reading_fact(f"{name} p95", text, reading, inputs.now),)
     if p95 is None:
         return Verdict(f"{name}: the new side's p95 latency is not known", facts)
     if p95 * 1000 > limit_ms:
-        limit = format_seconds(limit_ms / 1000)
+        limit = latency_ms_text(limit_ms / 1000)
         return Verdict(
             f"{name} p95 {text}, over the {limit} limit: wait for it to settle, or roll back",
             facts,
@@ -711,7 +710,7 @@ def new_p95_under_threshold(inputs: GuardInputs) -> GuardResult:
         _judge_new_side(inputs, signal_id, "p95", _p95_of) for signal_id in _new_error_ids(inputs)
     ]
     verdict = _combined(verdicts, NO_NEW_ERRORS)
-    title = f"New side p95 at most {format_seconds(limit_ms / 1000)}"
+    title = f"New side p95 at most {latency_ms_text(limit_ms / 1000)}"
     return _result("new-p95", title, verdict)
 
 

@@ -28,13 +28,13 @@ from cockpit.sources.errors_common import (
     classify,
     describe,
     error_values,
-    format_seconds,
     unknown_values,
     window_bounds,
     window_text,
 )
 from cockpit.sources.errors_values import CLOUDWATCH, SIDES, CloudWatchExtras, ResponseTimes
 from cockpit.sources.errors_values import signal_id as errors_signal_id
+from cockpit.units import latency_ms_text
 
 NAMESPACE = "AWS/ApplicationELB"
 P95_RETRY_SECONDS = 300.0
@@ -178,7 +178,7 @@ def side_failure(results: MetricResults, side: str) -> str | None:
 def p95_missing_text(times: ResponseTimes) -> str:
     """'p95 unavailable', with the average and maximum when CloudWatch gave those."""
     measured = (("avg", times.avg_response_seconds), ("max", times.max_response_seconds))
-    shown = [f"{label} {format_seconds(value)}" for label, value in measured if value is not None]
+    shown = [f"{label} {latency_ms_text(value)}" for label, value in measured if value is not None]
     return "p95 unavailable" + (f" ({', '.join(shown)})" if shown else "")
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from cockpit.config import GuardsSection
 from cockpit.model import Status, Value
 from cockpit.sources.errors_values import ErrorRates, failure_values
+from cockpit.units import latency_ms_text, ratio_percent_text
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,8 @@ def _ratio_text(stats: WindowStats, thresholds: Thresholds, window_text: str | N
     assert stats.error_ratio is not None
     counted = [] if stats.requests is None else [f"{stats.errors_5xx} of {stats.requests} requests"]
     context = ", ".join(counted + ([window_text] if window_text else []))
-    text = f"{format_percent(stats.error_ratio)} 5xx" + (f" ({context})" if context else "")
-    limit = format_percent(thresholds.max_error_ratio)
+    text = f"{ratio_percent_text(stats.error_ratio)} 5xx" + (f" ({context})" if context else "")
+    limit = ratio_percent_text(thresholds.max_error_ratio)
     if stats.error_ratio > thresholds.max_error_ratio:
         return f"{text} over the {limit} limit"
     if stats.error_ratio > thresholds.max_error_ratio / 2:
@@ -124,33 +125,11 @@ def _ratio_text(stats: WindowStats, thresholds: Thresholds, window_text: str | N
 def _p95_text(stats: WindowStats, thresholds: Thresholds, p95_missing: str | None) -> str | None:
     if stats.p95_seconds is None:
         return p95_missing
-    text = f"p95 {format_seconds(stats.p95_seconds)}"
+    text = f"p95 {latency_ms_text(stats.p95_seconds)}"
     if _p95_too_slow(stats, thresholds):
         assert thresholds.max_p95_seconds is not None
-        return f"{text} over the {format_seconds(thresholds.max_p95_seconds)} limit"
+        return f"{text} over the {latency_ms_text(thresholds.max_p95_seconds)} limit"
     return text
-
-
-def format_percent(ratio: float) -> str:
-    """A ratio as a percentage a person reads at a glance: "0 %", "0.04 %", "0.4 %", "12 %"."""
-    percent = ratio * 100
-    if percent == 0:
-        return "0 %"
-    if percent < 0.1:
-        return f"{percent:.2f} %"
-    if percent < 10:
-        return f"{percent:.1f}".removesuffix(".0") + " %"
-    return f"{percent:.0f} %"
-
-
-def format_seconds(seconds: float) -> str:
-    """A latency in the unit that reads best: "0.4 ms", "120 ms", "2.5 s"."""
-    milliseconds = seconds * 1000
-    if milliseconds < 10:
-        return f"{milliseconds:.1f} ms"
-    if milliseconds < 10_000:
-        return f"{milliseconds:.0f} ms"
-    return f"{seconds:.1f} s"
 
 
 def window_text(window_seconds: int | None) -> str | None:

@@ -47,6 +47,7 @@ from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.replication_rds import RdsReplicationSource
 from cockpit.sources.replication_values import SIGNAL_ID, ReplicationValues
+from cockpit.units import coarse_duration_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -659,7 +660,7 @@ def _rate_phrase(observation: Observation) -> str:
         return "catch-up rate not known yet"
     if rate <= 0:
         return f"falling behind at {_bytes_text(-rate)}/s"
-    eta_text = f", ETA {duration_text(eta)}" if eta is not None else ""
+    eta_text = f", ETA {coarse_duration_text(eta)}" if eta is not None else ""
     return f"catching up at {_bytes_text(rate)}/s{eta_text}"
 
 
@@ -667,7 +668,7 @@ def _idle_note(seconds_since_last_replay: float | None) -> str:
     if seconds_since_last_replay is None:
         return "; no transactions replayed yet"
     if seconds_since_last_replay >= IDLE_NOTE_AFTER_SECONDS:
-        ago = duration_text(seconds_since_last_replay)
+        ago = coarse_duration_text(seconds_since_last_replay)
         return f"; no recent transactions (last replay {ago} ago)"
     return ""
 
@@ -681,18 +682,6 @@ def _bytes_text(count: float | None) -> str:
             value = count / size
             return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
     return f"{count:.0f} B"
-
-
-def duration_text(seconds: float | None) -> str:
-    """A duration at a glance: 4s, 12m, 2h 5m."""
-    if seconds is None:
-        return "unknown"
-    whole = math.ceil(seconds) if seconds < 60 else int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m"
-    return f"{whole // 3600}h {whole % 3600 // 60}m"
 
 
 def typed_values(observation: Observation) -> ReplicationValues:

@@ -39,6 +39,7 @@ from cockpit.io.http import (
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.targets_values import TargetRow, TargetsValues, signal_id
+from cockpit.units import latency_text
 
 T = TypeVar("T")
 
@@ -220,23 +221,13 @@ class TargetGroupsSource:
 # --- HTTP health URLs -------------------------------------------------------------------------
 
 
-def format_duration(seconds: float) -> str:
-    """'0.4 ms', '12 ms', '1.25 s'."""
-    milliseconds = seconds * 1000
-    if milliseconds < 10:
-        return f"{milliseconds:.1f} ms"
-    if milliseconds < 1000:
-        return f"{milliseconds:.0f} ms"
-    return f"{seconds:.2f} s"
-
-
 def classify_http_answer(
     answer: HttpAnswer, expect_status: int, url: str, expect_body: str | None = None
 ) -> tuple[Verdict, TargetHealth]:
     """How a health URL stands from its answer; the target entry says why in its reason."""
     code = answer.status_code
     if code == expect_status:
-        took = format_duration(answer.latency_seconds)
+        took = latency_text(answer.latency_seconds)
         if expect_body is not None and expect_body.encode() not in answer.body_start:
             return _unexpected_body(answer, expect_body, url, took)
         return Verdict(Status.OK, f"HTTP {code} in {took}"), TargetHealth(url, "healthy")

@@ -66,7 +66,6 @@ from cockpit.sources.errors_common import (
     describe,
     error_ratio,
     error_values,
-    format_percent,
     in_window,
     p95_nearest_rank,
     window_bounds,
@@ -196,17 +195,6 @@ def test_detail_reads_like_a_sentence() -> None:
     assert describe(ratio_only, LIMITS, "last 60 s") == (
         "0.7 % 5xx (last 60 s) over half the 1 % limit"
     )
-
-
-def test_percent_formatting() -> None:
-    assert [format_percent(r) for r in (0, 0.0004, 0.004, 0.01, 0.067, 0.5)] == [
-        "0 %",
-        "0.04 %",
-        "0.4 %",
-        "1 %",
-        "6.7 %",
-        "50 %",
-    ]
 
 
 def test_p95_is_nearest_rank() -> None:

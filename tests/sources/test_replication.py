@@ -49,7 +49,6 @@ from cockpit.sources.replication_postgres import (
     catchup_eta_seconds,
     catchup_rate,
     classify,
-    duration_text,
     lsn_bytes,
     lsn_diff_bytes,
     match_standby,
@@ -369,16 +368,6 @@ def test_one_end_failing_keeps_the_other_ends_values() -> None:
         "0/3000000",
     )
     assert reading_values(primary_down)["replay_lag_bytes"] is None
-
-
-def test_duration_text() -> None:
-    assert [duration_text(s) for s in (0.2, 59.0, 61.0, 3725.0, None)] == [
-        "1s",
-        "59s",
-        "1m",
-        "1h 2m",
-        "unknown",
-    ]
 
 
 # --- PostgreSQL: catch-up rate, ETA and quiet time on a frozen clock ------------------------------
