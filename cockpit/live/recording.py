@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State, StatusChange
 from cockpit.model import Reading, Value, reading_to_json
-from cockpit.sources import dns_values
+from cockpit.sources import dns_values, replication_values
 
 READING_KIND = "reading"
 STATUS_KIND = "status"
@@ -32,7 +32,7 @@ COUNTDOWN_KEYS = dns_values.COUNTDOWN_KEYS
 every tick (a hundred resolvers' TTLs would otherwise write the DNS reading every second)."""
 
 UNTRACKED_KEYS = frozenset(
-    {*COUNTDOWN_KEYS, "old_gone_at", "primary_wal_lsn", "receive_lsn", "replay_lsn"}
+    {*COUNTDOWN_KEYS, dns_values.OLD_GONE_AT, *replication_values.WAL_POSITION_KEYS}
 )
 """Values that move with every write or tick and say nothing the byte lag and TTLs do not."""
 
