@@ -40,7 +40,7 @@ FAMILY_NAMES: Mapping[SignalKind, str] = MappingProxyType(
 )
 """Each family's name on its overview line, in the order the lines are shown."""
 NO_ACTIONS = "READ-ONLY session: no action can run"
-WAITING = "waiting for the first reading"
+WAITING = "no reading yet"
 STEPS_WITH_ACTIONS = frozenset(spec.advances.step_id for spec in ACTIONS if spec.advances)
 """The runbook steps some action moves forward; the others are waited for."""
 
@@ -239,8 +239,8 @@ def next_step(
 
 
 def _judged(number: int, title: str, row: ActionRow) -> NextStep:
-    """GO when none of the action's guards blocks, NO-GO with every blocking reason."""
-    reasons = tuple(str(guard.reason) for guard in row.blocked)
+    """GO when none of the action's guards blocks, NO-GO with every blocking reason (once each)."""
+    reasons = tuple(dict.fromkeys(str(guard.reason) for guard in row.blocked))
     if row.running:
         verdict, reasons = Go.RUNNING, (f"{row.title} is running",)
     else:
