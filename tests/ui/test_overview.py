@@ -21,6 +21,7 @@ from tests.test_live_session import dry_runner
 from tests.ui.samples import moment_after, recorded_readings
 from tests.ui.test_cockpit_app import sandbox_like_config
 from widgets.formatting import STATUS_WORDS
+from widgets.header_bar import HeaderBar
 from widgets.overview_panel import OverviewPanel, overview_lines
 from widgets.status_strip import StatusStrip
 
@@ -133,3 +134,33 @@ async def test_an_overview_too_long_for_its_panel_says_how_much_more_there_is() 
     assert len(lines) > shown
     assert f"+{len(lines) - shown + 1} more lines: press 8 for every guard" in screen
     assert lines[shown - 2] in screen
+
+
+class HeaderAndStrip(App[None]):
+    """The header and the status strip alone, with a long cutover name and every word long."""
+
+    def compose(self) -> ComposeResult:
+        header = HeaderBar()
+        header.cutover_name = "shop: the old datacenter in Frankfurt -> AWS eu-central-1"
+        header.mode, header.phase = "READ-ONLY", "maintenance on: waiting for lag 0"
+        yield header
+        yield StatusStrip()
+
+    def on_mount(self) -> None:
+        entries = [(str(n), f"P{n}", Status.UNKNOWN, "") for n in range(8)]
+        self.query_one(StatusStrip).entries = (*entries, ("8", "ACT", None, "read-only"))
+
+
+async def test_a_long_name_gives_way_to_the_phase_and_no_strip_entry_is_split() -> None:
+    app = HeaderAndStrip()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_text(app).splitlines()
+        strip_height = app.query_one(StatusStrip).size.height
+    assert screen[0].startswith("  READ-ONLY  shop: the old datacent")
+    assert screen[0].endswith("…  phase: maintenance on: waiting for lag 0")
+    strip = screen[2 : 2 + strip_height]
+    assert strip_height == 2
+    assert all(len(line) <= 80 for line in strip)
+    said = "  ".join(line.strip() for line in strip)
+    assert said == "  ".join([*(f"{n} P{n} UNKNOWN" for n in range(8)), "8 ACT read-only"])
