@@ -22,6 +22,7 @@ from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel
 from widgets.event_log import EventLogPanel
 from widgets.header_bar import HeaderBar
+from widgets.overview_panel import VERDICT_STATUS, OverviewPanel
 from widgets.panel import SignalPanel
 from widgets.replication_panel import ReplicationPanel
 from widgets.runbook_panel import RunbookPanel
@@ -42,7 +43,9 @@ class PanelSpec:
     panel_id: str
 
 
+OVERVIEW = PanelSpec("0", "GO", "overview")
 PANELS = (
+    OVERVIEW,
     PanelSpec("1", "REPL", "replication"),
     PanelSpec("2", "TGT", "targets"),
     PanelSpec("3", "DNS", "dns"),
@@ -55,7 +58,11 @@ PANELS = (
 
 
 class CockpitScreen(Screen[None]):
-    """Header, status strip, panels (a grid when there is room, one at a time when not), footer."""
+    """Header, status strip, go/no-go overview, panels (a grid or one at a time), footer.
+
+    At 80x24 one panel shows at a time, the overview first; from 120x36 up the overview is a
+    strip over the grid, in as many columns as fit, so the go/no-go is read first there too.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
@@ -79,6 +86,9 @@ class CockpitScreen(Screen[None]):
     CockpitScreen.-compact #panels { layout: vertical; }
     CockpitScreen.-compact #panels > * { display: none; }
     CockpitScreen.-compact #panels > .-shown { display: block; height: 1fr; }
+    CockpitScreen.-compact #overview { display: none; }
+    CockpitScreen.-compact #overview.-shown { display: block; }
+    CockpitScreen.-compact.-overview-shown #panels { display: none; }
     """
 
     class Ready(Message):
@@ -95,6 +105,7 @@ class CockpitScreen(Screen[None]):
         header.cutover_name, header.mode, header.operator, header.journal_path = self._header_values
         yield header
         yield StatusStrip()
+        yield OverviewPanel(id="overview")
         with Container(id="panels"):
             yield ReplicationPanel(id="replication")
             yield TrafficPanel(id="traffic")
@@ -115,6 +126,7 @@ class CockpitScreen(Screen[None]):
     def on_resize(self, event: Resize) -> None:
         compact = event.size.width < COMPACT_BELOW_COLUMNS or event.size.height < COMPACT_BELOW_ROWS
         self.set_class(compact, "-compact")
+        self.query_one(OverviewPanel).set_class(not compact, "-strip")
 
     def show(self, view: CockpitView) -> None:
         """Hands each widget its part of the view; widgets redraw only what changed.
@@ -145,6 +157,7 @@ class CockpitScreen(Screen[None]):
                 self._feed(panel, view)
                 panel_statuses[panel.id or ""] = panel.panel_status()
         self.query_one(TrafficPanel).maintenance = _latest_of(view.readings, SignalKind.MAINTENANCE)
+        self.query_one(OverviewPanel).overview = view.overview
         runbook = self.query_one(RunbookPanel)
         runbook.now, runbook.checks = view.now, view.checks
         self.query_one(EventLogPanel).events = view.events
@@ -154,6 +167,8 @@ class CockpitScreen(Screen[None]):
         panel_statuses["actions"] = Status.OK if view.actions else None
         panel_statuses["runbook"] = _runbook_status(view.checks)
         panel_statuses["events"] = Status.OK if view.events else None
+        panel_statuses["overview"] = VERDICT_STATUS[view.overview.next_step.verdict]
+        words["overview"] = view.overview.next_step.verdict.value
         self.query_one(StatusStrip).entries = tuple(
             (
                 spec.key,
@@ -203,6 +218,7 @@ class CockpitScreen(Screen[None]):
             self.query_one(f"#{spec.panel_id}").set_class(
                 spec.panel_id == self.shown_panel, "-shown"
             )
+        self.set_class(self.shown_panel == OVERVIEW.panel_id, "-overview-shown")
         key = next(spec.key for spec in PANELS if spec.panel_id == self.shown_panel)
         self.query_one(StatusStrip).active = key
 

@@ -34,6 +34,7 @@ from cockpit.review.replay import (
     journal_kinds,
 )
 from cockpit.review.timeline import Mark, Timeline, moment
+from cockpit.session.action_rows import action_row
 from cockpit.session.view import EVENTS_SHOWN, ActionRow, CockpitView, cockpit_view
 from screens.cockpit_screen import PANELS, CockpitScreen
 from screens.help_screen import HelpScreen
@@ -66,16 +67,7 @@ def journaled_rows(timeline: Timeline, at: datetime) -> tuple[ActionRow, ...]:
         found = guards.get(action)
         if found is None and action not in running:
             continue
-        rows.append(
-            ActionRow(
-                spec.key_label,
-                spec.title,
-                spec.one_way,
-                found.guards if found else (),
-                action in running,
-                spec.short_title,
-            )
-        )
+        rows.append(action_row(spec, found.guards if found else (), action in running))
     return tuple(rows)
 
 

@@ -15,6 +15,7 @@ MODE_STYLES = {
     "REPLAY": "bold white on blue",
     "FOLLOW": "bold white on magenta",
 }
+CLOCK_GAP = 2
 
 
 class HeaderBar(Static):
@@ -42,19 +43,32 @@ class HeaderBar(Static):
     """Where this session is being recorded."""
 
     def render(self) -> Text:
-        clock = self.now.strftime("%H:%M:%SZ") if self.now else "--:--:--Z"
-        local = self.now.astimezone().strftime("%H:%M %Z") if self.now else ""
-        first = Text.assemble(
-            (f" {self.mode} ", MODE_STYLES.get(self.mode, "bold reverse")),
-            " ",
-            (self.cutover_name, "bold"),
-            "  phase: ",
-            (self.phase, "italic"),
-        )
-        first.truncate(max(10, self.size.width - len(clock) - len(local) - 4), overflow="ellipsis")
-        first.pad_right(max(0, self.size.width - first.cell_len - len(clock) - len(local) - 3))
-        first.append(f"{clock} ({local})", style="bold")
-        journal = self.journal_path or "not recording"
-        second = Text.assemble(("operator ", "dim"), self.operator, ("  journal ", "dim"), journal)
-        second.truncate(max(10, self.size.width - 2), overflow="ellipsis")
-        return Text("\n").join([first, second])
+        width = self.content_size.width
+        clock = self._clock_text()
+        first = self._mode_name_phase(width)
+        who = Text.assemble(("operator ", "dim"), self.operator, ("  journal ", "dim"))
+        who.append(self.journal_path or "not recording")
+        if first.cell_len + CLOCK_GAP + clock.cell_len <= width:
+            first.pad_right(width - first.cell_len - clock.cell_len)
+            first.append_text(clock)
+        else:
+            who = Text.assemble(clock, " " * CLOCK_GAP, who)
+        who.truncate(max(1, width), overflow="ellipsis")
+        return Text("\n").join([first, who])
+
+    def _clock_text(self) -> Text:
+        """'01:02:03Z (02:02 CET)': UTC, then the local time."""
+        if self.now is None:
+            return Text("--:--:--Z", style="bold")
+        local = self.now.astimezone().strftime("%H:%M %Z")
+        return Text(f"{self.now.strftime('%H:%M:%SZ')} ({local})", style="bold")
+
+    def _mode_name_phase(self, width: int) -> Text:
+        """Mode, cutover name and phase; the name gives way (marked …) so the phase stays whole."""
+        mode = Text(f" {self.mode} ", MODE_STYLES.get(self.mode, "bold reverse"))
+        phase = Text.assemble("  phase: ", (self.phase, "italic"))
+        name = Text(self.cutover_name, "bold")
+        room = width - mode.cell_len - 1 - phase.cell_len
+        if name.cell_len > room:
+            name.truncate(max(1, room), overflow="ellipsis")
+        return Text.assemble(mode, " ", name, phase)

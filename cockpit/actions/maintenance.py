@@ -19,7 +19,7 @@ from cockpit.io.maintenance import (
     planned_maintenance_calls,
 )
 from cockpit.jsonvalue import JsonValue
-from cockpit.rules import guards
+from cockpit.rules import guards, runbook
 
 
 def _maintenance_reader(context: StepContext) -> MaintenanceReader:
@@ -98,6 +98,7 @@ MAINTENANCE_ON = ActionSpec(
     inverse=inverse_maintenance,
     resource=MAINTENANCE_RESOURCE,
     touches=partial(leaves_maintenance, True),
+    advances=runbook.MAINTENANCE_ON,
 )
 
 MAINTENANCE_OFF = ActionSpec(

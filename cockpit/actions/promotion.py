@@ -16,7 +16,7 @@ from cockpit.io.promotion import (
     promotion_target_name,
 )
 from cockpit.jsonvalue import JsonValue
-from cockpit.rules import guards
+from cockpit.rules import guards, runbook
 
 
 def plan_promotion(context: StepContext) -> Plan:
@@ -103,4 +103,5 @@ PROMOTE = ActionSpec(
     settle_seconds=quiet_primary_seconds,
     one_way=True,
     verify_within_seconds=30.0,
+    advances=runbook.REPLICA_PROMOTED,
 )

@@ -15,6 +15,7 @@ from cockpit.actions.model import ActionId, Execution, Inverse, Plan, Verificati
 from cockpit.config import Config
 from cockpit.jsonvalue import JsonValue
 from cockpit.rules.guards import Guard
+from cockpit.rules.runbook import RunbookStep
 
 PlanStep = Callable[[StepContext], Plan]
 ExecuteStep = Callable[[StepContext, Plan], Execution]
@@ -50,6 +51,8 @@ class ActionSpec:
     completed run restarts the weights' dwell time.
     verify_within_seconds: how long the read-back may take to show the change (a front door or
     a load balancer can lag its API by a few seconds).
+    advances: the runbook step a run moves forward, so the overview's GO/NO-GO for that step
+    is this action's guards (None: no step, as for the way back).
     """
 
     action_id: ActionId
@@ -72,6 +75,7 @@ class ActionSpec:
     moves_weights: bool = False
     one_way: bool = False
     verify_within_seconds: float = 10.0
+    advances: RunbookStep | None = None
 
     @property
     def every_guard(self) -> tuple[Guard, ...]:

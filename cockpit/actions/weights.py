@@ -22,7 +22,7 @@ from cockpit.io.weights import (
 )
 from cockpit.jsonvalue import JsonValue
 from cockpit.outside import outside_text
-from cockpit.rules import guards
+from cockpit.rules import guards, runbook
 from cockpit.sources.traffic import step_position
 from cockpit.units import percent_number
 
@@ -149,6 +149,7 @@ WEIGHT_UP = ActionSpec(
     touches=leaves_planned_weights,
     auto_abort=AutoAbortRole.ARMS,
     moves_weights=True,
+    advances=runbook.TRAFFIC_ON_NEW,
 )
 
 WEIGHT_DOWN = ActionSpec(

@@ -29,6 +29,7 @@ from cockpit.model import Reading, Status
 from cockpit.redact import Redactor, redacted_reading
 from cockpit.rules.auto_abort import AutoAbortWatch, armed, judge
 from cockpit.rules.verdicts import GuardResult, blocking
+from cockpit.session.action_rows import action_row
 from cockpit.session.drift import Drift, DriftWatch
 from cockpit.session.view import (
     EVENTS_SHOWN,
@@ -266,9 +267,7 @@ class LiveSession:
         for spec in runner.actions:
             guards = runner.guards(spec.action_id, self.state)
             self._note_guard_change(spec.action_id, spec.title, guards)
-            running = runner.running is spec.action_id
-            short = spec.short_title
-            rows.append(ActionRow(spec.key_label, spec.title, spec.one_way, guards, running, short))
+            rows.append(action_row(spec, guards, runner.running is spec.action_id))
         return tuple(rows)
 
     def _note_guard_change(

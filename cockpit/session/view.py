@@ -10,34 +10,12 @@ from cockpit.live.events import Event
 from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind
 from cockpit.rules.runbook import StepCheck, current_phase, evaluate_runbook
-from cockpit.rules.verdicts import GuardResult, blocking
+from cockpit.session.action_rows import ActionRow as ActionRow
+from cockpit.session.overview import Overview, overview
 
 SPARKLINE_VALUES = frozenset({"replay_lag_bytes", "error_ratio"})
 """The values whose history the panels draw as sparklines."""
 EVENTS_SHOWN = 200
-
-
-@dataclass(frozen=True)
-class ActionRow:
-    """What the panel draws for one action, as the session computes it from the registry.
-
-    short_title: the word the one-line action bar uses ("maint-on"); the title when empty.
-    """
-
-    key_label: str
-    title: str
-    one_way: bool
-    guards: tuple[GuardResult, ...]
-    running: bool = False
-    short_title: str = ""
-
-    @property
-    def blocked(self) -> tuple[GuardResult, ...]:
-        return blocking(self.guards)
-
-    @property
-    def ready(self) -> bool:
-        return not self.running and not self.blocked
 
 
 @dataclass(frozen=True)
@@ -55,6 +33,7 @@ class CockpitView:
     auto_abort_line: str = ""
     read_only: bool = False
     read_only_reason: str | None = None
+    overview: Overview = field(default_factory=Overview)
 
 
 def configured_kinds(config: Config) -> frozenset[SignalKind]:
@@ -94,6 +73,15 @@ def cockpit_view(
         for name in SPARKLINE_VALUES
     }
     checks = evaluate_runbook(state, now, config)
+    judged = overview(
+        state,
+        now,
+        checks=checks,
+        actions=actions,
+        configured_kinds=configured_kinds,
+        config=config,
+        no_actions_reason=read_only_reason,
+    )
     return CockpitView(
         now=now,
         readings=readings,
@@ -106,4 +94,5 @@ def cockpit_view(
         auto_abort_line=auto_abort_line,
         read_only=read_only,
         read_only_reason=read_only_reason,
+        overview=judged,
     )

@@ -142,8 +142,12 @@ async def test_80x24_shows_one_panel_and_every_status() -> None:
         app.receive_readings(list(readings))
         await pilot.pause()
         assert app.cockpit.has_class("-compact")
+        assert app.cockpit.query_one("#overview").display
+        assert not app.cockpit.query_one("#panels").display
+        await pilot.press("1")
         shown = [p.id for p in app.cockpit.query("#panels > *") if p.display]
         assert shown == ["replication"]
+        assert not app.cockpit.query_one("#overview").display
         strip = strip_text(app)
         assert all(f"{spec.key} {spec.short_name} " in strip for spec in PANELS)
         await pilot.press("3")

@@ -74,10 +74,12 @@ def test_demo_in_tmux_at_80x24(tmux: Tmux, tmp_path: Path) -> None:
     pids = json.loads(pids_file.read_text())
     recorded = [pids["runner"], *pids["children"].values()]
 
-    wait_for(lambda: "byte lag" in tmux.screen(), 60, "the replication panel", tmux)
+    wait_for(lambda: "NEXT:" in tmux.screen(), 60, "the go/no-go overview", tmux)
     screen = tmux.screen()
     assert "LIVE" in screen
-    assert "1 REPL" in screen and "3 DNS" in screen and "5 TRAF" in screen
+    assert "1 REPL" in screen and "3 DNS" in screen and "5 TRAF" in screen and "8 ACT" in screen
+    tmux.run("send-keys", "-t", "demo", "1")
+    wait_for(lambda: "byte lag" in tmux.screen(), 60, "the replication panel", tmux)
     wait_for(lambda: " B" in tmux.screen() or "KiB" in tmux.screen(), 30, "a byte lag", tmux)
 
     panels = {
