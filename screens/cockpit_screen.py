@@ -17,12 +17,13 @@ from textual.widgets import Footer, Static
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.runbook import StepCheck, StepState
 from cockpit.session.view import CockpitView
+from screens.detail_screen import DetailScreen
 from widgets.actions_panel import ActionsPanel, action_bar_text
 from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel
 from widgets.event_log import EventLogPanel
 from widgets.header_bar import HeaderBar
-from widgets.panel import SignalPanel
+from widgets.panel import ScrollPanel, SignalPanel
 from widgets.replication_panel import ReplicationPanel
 from widgets.runbook_panel import RunbookPanel
 from widgets.status_strip import StatusStrip
@@ -189,6 +190,9 @@ class CockpitScreen(Screen[None]):
         panel.now = view.now
         panel.readings = mine
 
+    def on_scroll_panel_row_opened(self, message: ScrollPanel.RowOpened) -> None:
+        self.app.push_screen(DetailScreen(message.detail))
+
     def action_show_panel(self, panel_id: str) -> None:
         self.shown_panel = panel_id
         self._mark_shown()
@@ -205,6 +209,7 @@ class CockpitScreen(Screen[None]):
             )
         key = next(spec.key for spec in PANELS if spec.panel_id == self.shown_panel)
         self.query_one(StatusStrip).active = key
+        self.query_one(f"#{self.shown_panel}").focus()
 
 
 def _latest_of(readings: tuple[Reading, ...], kind: SignalKind) -> Reading | None:
