@@ -245,6 +245,13 @@ class ScrollPanel(Static, can_focus=True):
         self._at_end = True
         self.refresh()
 
+    def content_lines(self) -> list[Text]:
+        """Every line of the panel's content, shown or not, as it draws them."""
+        if self.placeholder() is not None:
+            return []
+        lines = self._lay_out(self.panel_rows())
+        return [self._line(lines, number) for number in range(len(lines))]
+
     def hidden_counts(self) -> tuple[int, int]:
         """(lines above, lines below) the visible part, as the markers say."""
         window = self._window(self._total())
