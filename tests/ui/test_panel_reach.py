@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.pilot import Pilot
@@ -297,3 +298,19 @@ async def test_the_detail_screen_draws_hostile_text_as_text() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_the_mouse_wheel_scrolls_a_panel_and_the_markers_follow() -> None:
+    app = crowded_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await fill(app, pilot)
+        panel = app.cockpit.query_one("#targets", ScrollPanel)
+        assert panel.hidden_counts()[0] == 0 and panel.hidden_counts()[1] > 0
+        panel.post_message(events.MouseScrollDown(panel, 1, 1, 0, 1, 0, False, False, False))
+        await pilot.pause()
+        above, _ = panel.hidden_counts()
+        assert above > 0
+        assert drawn(panel)[0] == f"{ABOVE_MARK} {above} more"
+        panel.post_message(events.MouseScrollUp(panel, 1, 1, 0, -1, 0, False, False, False))
+        await pilot.pause()
+        assert panel.hidden_counts()[0] == 0
