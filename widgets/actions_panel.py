@@ -154,7 +154,7 @@ def action_detail(row: ActionRow, read_only: bool) -> RowDetail:
         lines.append(DetailLine("", f"{ONE_WAY_WORD}: cannot be undone"))
     for guard in row.guards:
         mark = PASS_MARK if guard.passed else BLOCK_MARK
-        lines.append(DetailLine(mark, guard.title))
+        lines.append(DetailLine("", f"{mark} {guard.title}"))
         if guard.reason is not None:
             lines.append(DetailLine("reason", guard.reason, 1))
         lines.extend(DetailLine("fact", fact_text(fact), 1) for fact in guard.facts)

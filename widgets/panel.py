@@ -25,6 +25,7 @@ ABOVE_MARK = "▲"
 BELOW_MARK = "▼"
 MARKER_STYLE = "bold reverse"
 SELECTED_MARK = "▌"
+ITEM_MARK = "•"
 GUTTER = 1
 """Columns left of every line for the selection mark, so a selected row reads without colour."""
 MIN_MARKED_HEIGHT = 3
@@ -123,7 +124,8 @@ def typed_value_lines(values: object, depth: int = 0) -> list[DetailLine]:
         if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
             lines.append(DetailLine(label, f"{len(value)}", depth))
             for item in value:
-                lines.extend(typed_value_lines(item, depth + 1))
+                first, *rest = typed_value_lines(item, depth + 1)
+                lines += [dataclasses.replace(first, label=f"{ITEM_MARK} {first.label}"), *rest]
         elif dataclasses.is_dataclass(value):
             lines.append(DetailLine(label, "", depth))
             lines.extend(typed_value_lines(value, depth + 1))
