@@ -17,13 +17,14 @@ from textual.widgets import Footer, Static
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.runbook import StepCheck, StepState
 from cockpit.session.view import CockpitView
+from screens.detail_screen import DetailScreen
 from widgets.actions_panel import ActionsPanel, action_bar_text
 from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel
 from widgets.event_log import EventLogPanel
 from widgets.header_bar import HeaderBar
 from widgets.overview_panel import VERDICT_STATUS, OverviewPanel
-from widgets.panel import SignalPanel
+from widgets.panel import ScrollPanel, SignalPanel
 from widgets.replication_panel import ReplicationPanel
 from widgets.runbook_panel import RunbookPanel
 from widgets.status_strip import StatusStrip
@@ -56,6 +57,27 @@ PANELS = (
     PanelSpec("8", "ACT", "actions"),
 )
 
+GRID_ROWS = (
+    ("replication", "traffic"),
+    ("targets", "errors"),
+    ("dns",),
+    ("runbook", "events"),
+    ("actions",),
+)
+"""The panels' places in the grid, row by row (a panel alone in its row spans both columns)."""
+PANEL_WIDGETS: dict[str, type[ScrollPanel]] = {
+    "replication": ReplicationPanel,
+    "traffic": TrafficPanel,
+    "targets": TargetsPanel,
+    "errors": ErrorsPanel,
+    "dns": DnsPanel,
+    "runbook": RunbookPanel,
+    "events": EventLogPanel,
+    "actions": ActionsPanel,
+}
+SHOWN_ROW = "2fr"
+OTHER_ROW = "1fr"
+
 
 class CockpitScreen(Screen[None]):
     """Header, status strip, go/no-go overview, panels (a grid or one at a time), footer.
@@ -78,7 +100,6 @@ class CockpitScreen(Screen[None]):
         layout: grid;
         grid-size: 2 5;
         grid-columns: 1fr 1fr;
-        grid-rows: 1fr 1fr 1fr 1fr 1fr;
     }
     CockpitScreen #panels > #dns { column-span: 2; }
     CockpitScreen #panels > #actions { column-span: 2; }
@@ -107,14 +128,9 @@ class CockpitScreen(Screen[None]):
         yield StatusStrip()
         yield OverviewPanel(id="overview")
         with Container(id="panels"):
-            yield ReplicationPanel(id="replication")
-            yield TrafficPanel(id="traffic")
-            yield TargetsPanel(id="targets")
-            yield ErrorsPanel(id="errors")
-            yield DnsPanel(id="dns")
-            yield RunbookPanel(id="runbook")
-            yield EventLogPanel(id="events")
-            yield ActionsPanel(id="actions")
+            for row in GRID_ROWS:
+                for panel_id in row:
+                    yield PANEL_WIDGETS[panel_id](id=panel_id)
         yield Static(id="action-bar")
         yield Footer()
 
@@ -204,6 +220,9 @@ class CockpitScreen(Screen[None]):
         panel.now = view.now
         panel.readings = mine
 
+    def on_scroll_panel_row_opened(self, message: ScrollPanel.RowOpened) -> None:
+        self.app.push_screen(DetailScreen(message.detail))
+
     def action_show_panel(self, panel_id: str) -> None:
         self.shown_panel = panel_id
         self._mark_shown()
@@ -221,6 +240,14 @@ class CockpitScreen(Screen[None]):
         self.set_class(self.shown_panel == OVERVIEW.panel_id, "-overview-shown")
         key = next(spec.key for spec in PANELS if spec.panel_id == self.shown_panel)
         self.query_one(StatusStrip).active = key
+        self.query_one("#panels").styles.grid_rows = grid_rows(self.shown_panel)
+        self.query_one(f"#{self.shown_panel}").focus()
+
+
+def grid_rows(shown_panel: str) -> str:
+    """The grid's row heights: the shown panel's row twice the others, so it has room to read."""
+    heights = [SHOWN_ROW if shown_panel in row else OTHER_ROW for row in GRID_ROWS]
+    return " ".join(heights)
 
 
 def _latest_of(readings: tuple[Reading, ...], kind: SignalKind) -> Reading | None:

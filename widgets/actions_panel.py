@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from cockpit.rules.verdicts import GuardFact, GuardResult
 from cockpit.session.view import ActionRow
 from widgets.formatting import seconds_text
+from widgets.panel import DetailLine, PanelRow, RowDetail, ScrollPanel
 
 READY_WORD = "READY"
 BLOCKED_WORD = "BLOCKED"
@@ -115,31 +115,50 @@ def header_lines(read_only_reason: str | None, auto_abort_line: str) -> list[Tex
     return lines
 
 
-def action_lines(rows: Sequence[ActionRow], read_only: bool, detail: int) -> list[Text]:
-    """The rows at a level of detail: 2 every guard, 1 passing guards folded, 0 verdicts only."""
-    title_width = max((len(row.title) for row in rows), default=0)
-    lines: list[Text] = []
-    for row in rows:
-        lines.append(verdict_line(row, title_width, read_only))
-        if detail > 0:
-            lines.extend(guard_lines(row, fold_passed=detail == 1))
+def action_lines(row: ActionRow, title_width: int, read_only: bool, detail: int) -> list[Text]:
+    """One action at a level of detail: 2 every guard, 1 passing guards folded, 0 verdict only."""
+    lines = [verdict_line(row, title_width, read_only)]
+    if detail > 0:
+        lines.extend(guard_lines(row, fold_passed=detail == 1))
     return lines
 
 
-def panel_lines(
+def panel_rows(
     rows: Sequence[ActionRow],
     read_only_reason: str | None,
     auto_abort_line: str,
     height: int | None,
-) -> list[Text]:
-    """The most detailed rendering that fits `height` lines; verdicts always come first."""
-    header = header_lines(read_only_reason, auto_abort_line)
+) -> list[PanelRow]:
+    """The most detailed rendering that fits `height` lines (verdicts only scroll when not)."""
+    header = [PanelRow(line) for line in header_lines(read_only_reason, auto_abort_line)]
     read_only = read_only_reason is not None
-    for detail in (2, 1):
-        lines = header + action_lines(rows, read_only, detail)
-        if height is None or len(lines) <= height:
-            return lines
-    return header + action_lines(rows, read_only, 0)
+    title_width = max((len(row.title) for row in rows), default=0)
+    for detail in (2, 1, 0):
+        drawn = [action_lines(row, title_width, read_only, detail) for row in rows]
+        if detail == 0 or height is None or len(header) + sum(map(len, drawn)) <= height:
+            break
+    return header + [
+        PanelRow(
+            lines[0] if len(lines) == 1 else Group(*lines),
+            action_detail(row, read_only),
+            row.key_label,
+        )
+        for row, lines in zip(rows, drawn, strict=True)
+    ]
+
+
+def action_detail(row: ActionRow, read_only: bool) -> RowDetail:
+    """The action's verdict and every guard with its whole reason and the facts it saw."""
+    lines = [DetailLine("verdict", verdict_word(row, read_only))]
+    if row.one_way:
+        lines.append(DetailLine("", f"{ONE_WAY_WORD}: cannot be undone"))
+    for guard in row.guards:
+        mark = PASS_MARK if guard.passed else BLOCK_MARK
+        lines.append(DetailLine("", f"{mark} {guard.title}"))
+        if guard.reason is not None:
+            lines.append(DetailLine("reason", guard.reason, 1))
+        lines.extend(DetailLine("fact", fact_text(fact), 1) for fact in guard.facts)
+    return RowDetail(f"[{row.key_label}] {row.title}", tuple(lines))
 
 
 def bar_entry(row: ActionRow, read_only: bool, short: bool) -> Text:
@@ -167,20 +186,14 @@ def action_bar_text(
     return bar
 
 
-class ActionsPanel(Static):
+class ActionsPanel(ScrollPanel):
     """Every action's verdict with its guards and their facts; it draws only what it is given.
 
     When the panel is short, passing guards fold into a count and then only verdicts remain,
-    so every action's READY or BLOCKED line stays on screen.
+    so every action's READY or BLOCKED line stays in view as long as there is room for it.
     """
 
     DEFAULT_CSS = """
-    ActionsPanel {
-        border: round $primary-darken-1;
-        border-title-align: left;
-        padding: 0 1;
-        height: 1fr;
-    }
     ActionsPanel.-read-only { border: dashed $secondary; }
     """
 
@@ -194,12 +207,14 @@ class ActionsPanel(Static):
     def on_mount(self) -> None:
         self._refresh_frame()
 
-    def render(self) -> RenderableType:
+    def placeholder(self) -> Text | None:
         if not self.rows and not self.read_only_reason:
             return Text("waiting for the first guard check…", style="dim italic")
-        height = self.content_size.height or None
-        lines = panel_lines(self.rows, self.read_only_reason, self.auto_abort_line, height)
-        return Group(*lines)
+        return None
+
+    def panel_rows(self) -> Sequence[PanelRow]:
+        height = self.size.height or None
+        return panel_rows(self.rows, self.read_only_reason, self.auto_abort_line, height)
 
     def ready_count(self) -> int:
         if self.read_only_reason is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +18,12 @@ from cockpit.sources.dns_values import ResolverAnswer
 from cockpit.units import countdown_text
 from widgets.formatting import (
     NO_DATA,
-    STATUS_WORDS,
     clock_text,
     freshness,
     percent_text,
     status_text,
 )
-from widgets.panel import SignalPanel
+from widgets.panel import PanelRow, RowDetail, SignalPanel, reading_detail
 
 FALLBACK_WIDTH = 76
 FALLBACK_HEIGHT = 12
@@ -423,58 +421,55 @@ class DnsPanel(SignalPanel):
     panel_title: ClassVar[str] = "DNS"
     kind: ClassVar[SignalKind | None] = SignalKind.DNS
 
-    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
-        width = self.size.width or FALLBACK_WIDTH
+    def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
+        width = self.row_width()
         height = self.size.height or FALLBACK_HEIGHT
         detailed = self._detailed(readings, now, width)
-        if _line_count(detailed, width) <= height:
-            return Group(*detailed)
-        return Group(*self._summary(readings, now, width, height))
+        if _line_count([row.content for row in detailed], width) <= height:
+            return detailed
+        return self._summary(readings, now, width, height)
 
-    def _detailed(
-        self, readings: Sequence[Reading], now: datetime, width: int
-    ) -> list[RenderableType]:
+    def _detailed(self, readings: Sequence[Reading], now: datetime, width: int) -> list[PanelRow]:
         """Headline and preflight per record, then the record x server grid."""
-        lines: list[RenderableType] = []
+        rows: list[PanelRow] = []
         table = grid_table(readings, width) if width >= COLUMNS_MIN_WIDTH else None
         for reading in readings:
+            lines: list[RenderableType] = []
             lines.extend(record_lines(reading, now, width, label_stale=len(readings) > 1))
             if table is None:
                 lines.extend(flowed_cells(server_cells(reading), width))
+            rows.append(PanelRow(Group(*lines), dns_detail(reading, now), reading.signal_id))
         if table is not None:
-            lines.append(table)
-        lines.append(freshness(_oldest(readings, now), now))
-        return lines
+            rows.append(PanelRow(table))
+        rows.append(PanelRow(freshness(_oldest(readings, now), now)))
+        return rows
 
     def _summary(
         self, readings: Sequence[Reading], now: datetime, width: int, height: int
-    ) -> list[Text]:
+    ) -> list[PanelRow]:
         """Records in a line or two each (the worst first when not all fit), expiry, preflight."""
         footer = [
             _fit(latest_old_gone(readings, now), width),
             _fit(preflight_summary(readings), width),
         ]
         entries = [summary_lines(reading, now, width) for reading in readings]
-        room = height - len(footer)
-        if sum(len(entry) for entry in entries) <= room:
-            return [*(line for entry in entries for line in entry), *footer][:height]
-        order = sorted(range(len(readings)), key=lambda i: -readings[i].status_at(now).severity)
-        lines: list[Text] = []
-        shown = 0
-        for index in order:
-            if len(lines) + len(entries[index]) > room - 1:
-                break
-            lines += entries[index]
-            shown += 1
-        hidden = [readings[index] for index in order[shown:]]
-        return [*lines, more_records_text(hidden, now), *footer][:height]
+        order = list(range(len(readings)))
+        if sum(len(entry) for entry in entries) > height - len(footer):
+            order.sort(key=lambda i: -readings[i].status_at(now).severity)
+        rows = [
+            PanelRow(
+                entries[i][0] if len(entries[i]) == 1 else Group(*entries[i]),
+                dns_detail(readings[i], now),
+                readings[i].signal_id,
+            )
+            for i in order
+        ]
+        return rows + [PanelRow(line) for line in footer]
 
 
-def more_records_text(hidden: Sequence[Reading], now: datetime) -> Text:
-    """'+4 more records: OK 3, WARN 1' for the records there was no room for."""
-    words = Counter(STATUS_WORDS[r.status_at(now)] for r in hidden)
-    tally = ", ".join(f"{word} {number}" for word, number in sorted(words.items()))
-    return Text(f"+{len(hidden)} more records: {tally}", style="bold")
+def dns_detail(reading: Reading, now: datetime) -> RowDetail:
+    """The record's status, sentence, and what every server answers with its TTL or error."""
+    return reading_detail(reading, now, dns_values.from_reading(reading))
 
 
 def _oldest(readings: Sequence[Reading], now: datetime) -> Reading:
@@ -485,7 +480,9 @@ def _line_count(lines: Sequence[RenderableType], width: int) -> int:
     """Rows the lines take at `width`: a table counts its rows, a text its wrapped length."""
     total = 0
     for line in lines:
-        if isinstance(line, Table):
+        if isinstance(line, Group):
+            total += _line_count(line.renderables, width)
+        elif isinstance(line, Table):
             total += line.row_count
         elif isinstance(line, Text):
             total += max(1, math.ceil(line.cell_len / max(width, 1)))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.text import Text
 
 from cockpit.model import Reading, SignalKind, Status
@@ -22,7 +22,7 @@ from widgets.formatting import (
     sparkline,
     status_text,
 )
-from widgets.panel import SignalPanel
+from widgets.panel import PanelRow, RowDetail, SignalPanel, merged_detail, reading_detail
 
 BACKEND_ORDER = errors_values.BACKENDS
 BACKEND_WIDTH = 10
@@ -145,7 +145,13 @@ def line_fit(text: Text, width: int) -> Text:
     """One line cut to `width` cells, never wrapped."""
     text.truncate(max(1, width), overflow="ellipsis")
     text.no_wrap = True
+    text.overflow = "ellipsis"
     return text
+
+
+def error_detail(reading: Reading, now: datetime) -> RowDetail:
+    """One side's 5xx, requests, latencies and every other value it carries."""
+    return reading_detail(reading, now, errors_values.from_reading(reading))
 
 
 class ErrorsPanel(SignalPanel):
@@ -155,17 +161,30 @@ class ErrorsPanel(SignalPanel):
     kind: ClassVar[SignalKind | None] = SignalKind.ERRORS
     sparkline_values: ClassVar[tuple[str, ...]] = (errors_values.ERROR_RATIO,)
 
-    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
-        layout = Layout.for_width(self.size.width or FALLBACK_WIDTH)
+    def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
+        layout = Layout.for_width(self.row_width())
         by_key = {backend_and_side(r): r for r in readings}
         lines = [line_fit(Text(limits_text(readings), style="bold"), layout.width)]
-        lines.extend(self._header(layout))
+        rows = [PanelRow(line) for line in lines + self._header(layout)]
         for backend in backends_in_order(readings):
-            lines.extend(self._backend_rows(backend, by_key, layout, now))
+            rows.append(self._backend_row(backend, by_key, layout, now))
         if not layout.trend_width:
-            lines.extend(self._trend_lines(readings, layout.width))
-        lines.extend(self._notes(readings, now, layout.width))
-        return Group(*lines)
+            rows.extend(PanelRow(line) for line in self._trend_lines(readings, layout.width))
+        rows.extend(self._notes(readings, now, layout.width))
+        return rows
+
+    def _backend_row(
+        self,
+        backend: str,
+        by_key: dict[tuple[str, str], Reading],
+        layout: Layout,
+        now: datetime,
+    ) -> PanelRow:
+        """The backend's line (two when narrow), opening into both sides' values."""
+        lines = self._backend_rows(backend, by_key, layout, now)
+        sides = [by_key[(backend, side)] for side in SIDES if (backend, side) in by_key]
+        detail = merged_detail([error_detail(reading, now) for reading in sides])
+        return PanelRow(lines[0] if len(lines) == 1 else Group(*lines), detail, backend)
 
     def _header(self, layout: Layout) -> list[Text]:
         """'OLD ───  NEW ───' over the sides, and the column names when a row is one line."""
@@ -289,11 +308,18 @@ class ErrorsPanel(SignalPanel):
             line.append(sparkline(values, spark_width), style="cyan")
         return line_fit(line, width)
 
-    def _notes(self, readings: Sequence[Reading], now: datetime, width: int) -> list[Text]:
+    def _notes(self, readings: Sequence[Reading], now: datetime, width: int) -> list[PanelRow]:
         """Why each signal that is not OK stands as it does, worst first."""
         troubled = [r for r in self._in_table_order(readings) if r.status_at(now) is not Status.OK]
         troubled.sort(key=lambda r: -r.status_at(now).severity)
-        return [line_fit(self._note(reading, now), width) for reading in troubled]
+        return [
+            PanelRow(
+                line_fit(self._note(reading, now), width),
+                error_detail(reading, now),
+                f"note {reading.signal_id}",
+            )
+            for reading in troubled
+        ]
 
     def _note(self, reading: Reading, now: datetime) -> Text:
         """'CRIT cloudwatch new: 2.1 % 5xx (…) over the 1 % limit', stale ones dimmed with age."""

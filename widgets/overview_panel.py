@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from cockpit.model import Status
 from cockpit.session.overview import FamilyLine, Go, NextStep, Overview
 from widgets.formatting import STATUS_STYLES, STATUS_WORDS, age_text
-from widgets.panel import SignalPanel
+from widgets.panel import GUTTER, DetailLine, PanelRow, RowDetail, SignalPanel
 
 VERDICT_STATUS = {
     Go.GO: Status.OK,
@@ -85,13 +85,16 @@ def overview_lines(overview: Overview, width: int, console: Console) -> list[Tex
     return [wrapped for line in said for wrapped in line.wrap(console, max(1, width))]
 
 
-def fitted(lines: list[Text], height: int) -> list[Text]:
-    """The lines that fit in `height`; when some do not, the last says how many more there are."""
-    if height <= 0 or len(lines) <= height:
-        return lines
-    kept = lines[: height - 1]
-    more = len(lines) - len(kept)
-    return [*kept, Text(f"+{more} more lines: press 8 for every guard", style="bold reverse")]
+def next_step_detail(step: NextStep) -> RowDetail:
+    """The next step opened: its verdict, the action that moves it and every reason whole."""
+    title = f"{step.number} {step.title}" if step.number else step.title or "nothing"
+    lines = [DetailLine("verdict", step.verdict.value)]
+    if step.key_label:
+        lines.append(DetailLine("action", f"{step.key_label} ({step.action_title})"))
+    lines += [
+        DetailLine("reason" if n == 0 else "", reason) for n, reason in enumerate(step.reasons)
+    ]
+    return RowDetail(f"NEXT: {title}", tuple(lines))
 
 
 class OverviewPanel(SignalPanel):
@@ -110,13 +113,18 @@ class OverviewPanel(SignalPanel):
     overview: reactive[Overview] = reactive(Overview, layout=True)
     """The overview the session computed for this moment."""
 
-    def render(self) -> Text:
-        width, height = self.content_size
-        lines = overview_lines(self.overview, width, self.app.console)
-        return Text("\n").join(fitted(lines, height))
+    def placeholder(self) -> Text | None:
+        return None
+
+    def panel_rows(self) -> Sequence[PanelRow]:
+        families = family_rows(self.overview.families, self.row_width())
+        step = self.overview.next_step
+        rows = [PanelRow(line) for line in families]
+        rows.append(PanelRow(next_step_text(step), next_step_detail(step), "next"))
+        return rows
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(overview_lines(self.overview, width, self.app.console))
+        return len(overview_lines(self.overview, max(1, width - GUTTER), self.app.console))
 
     def _refresh_frame(self) -> None:
         """Title 'GO/NO-GO · NO-GO'; the frame takes the colour of the verdict's status."""

@@ -20,7 +20,7 @@ from widgets.formatting import (
     sparkline,
     status_text,
 )
-from widgets.panel import SignalPanel
+from widgets.panel import PanelRow, SignalPanel, reading_detail
 
 
 def _yes_no(value: object) -> str:
@@ -37,6 +37,10 @@ def _rate_text(values: ReplicationValues) -> str:
     return f"{bytes_text(rate)}/s"
 
 
+def _values(reading: Reading) -> ReplicationValues:
+    return ReplicationValues.from_reading(reading)
+
+
 def _eta_text(values: ReplicationValues) -> str:
     if values.replay_lag_bytes == 0:
         return "caught up"
@@ -50,8 +54,18 @@ class ReplicationPanel(SignalPanel):
     kind: ClassVar[SignalKind | None] = SignalKind.REPLICATION
     sparkline_values: ClassVar[tuple[str, ...]] = (REPLAY_LAG_BYTES,)
 
-    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
-        reading = readings[0]
+    def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
+        """One row per replica: its lag, state and history; enter opens every value."""
+        return [
+            PanelRow(
+                self._replica(reading, now),
+                reading_detail(reading, now, _values(reading)),
+                reading.signal_id,
+            )
+            for reading in readings
+        ]
+
+    def _replica(self, reading: Reading, now: datetime) -> RenderableType:
         values = ReplicationValues.from_reading(reading)
         headline = Text.assemble(status_text(reading.status_at(now)), " ", reading.detail)
         facts = Table.grid(padding=(0, 2))

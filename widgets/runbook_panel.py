@@ -11,7 +11,7 @@ from textual.reactive import reactive
 
 from cockpit.model import SignalKind, Status
 from cockpit.rules.runbook import StepCheck, StepState, current_step_index
-from widgets.panel import SignalPanel
+from widgets.panel import DetailLine, PanelRow, RowDetail, SignalPanel
 
 STEP_WORDS = {StepState.DONE: "DONE", StepState.PENDING: "TODO", StepState.UNKNOWN: "??"}
 STEP_STYLES = {
@@ -51,7 +51,24 @@ def step_line(number: int, check: StepCheck, title_width: int, current: bool) ->
 def proof_line(check: StepCheck) -> Text:
     """The sentence saying which signal value would prove the current step."""
     indent = " " * (2 + WORD_WIDTH + 3)
-    return Text(f"{indent}proven by: {check.step.proven_by}", style="dim", overflow="ellipsis")
+    return Text(
+        f"{indent}proven by: {check.step.proven_by}",
+        style="dim",
+        no_wrap=True,
+        overflow="ellipsis",
+    )
+
+
+def step_detail(number: int, check: StepCheck) -> RowDetail:
+    """The step's state, its whole evidence and which signal value proves it."""
+    return RowDetail(
+        f"{number} {check.step.title}",
+        (
+            DetailLine("state", STEP_WORDS[check.state]),
+            DetailLine("evidence", check.evidence),
+            DetailLine("proven by", check.step.proven_by),
+        ),
+    )
 
 
 class RunbookPanel(SignalPanel):
@@ -63,23 +80,28 @@ class RunbookPanel(SignalPanel):
     checks: reactive[tuple[StepCheck, ...]] = reactive(())
     """Every runbook step's state and evidence, in order, as the screen evaluates them."""
 
-    def render(self) -> RenderableType:
+    def placeholder(self) -> Text | None:
         if not self.configured:
             return Text("not configured", style="dim")
         if not self.checks:
             return Text("waiting…", style="dim italic")
-        return self.render_checks(self.checks, self.size.width)
+        return None
 
-    def render_checks(self, checks: Sequence[StepCheck], width: int) -> RenderableType:
-        """One line per step; when wide, the current step's proof sentence under it."""
+    def panel_rows(self) -> Sequence[PanelRow]:
+        return self.step_rows(self.checks, self.row_width())
+
+    def step_rows(self, checks: Sequence[StepCheck], width: int) -> list[PanelRow]:
+        """One row per step; when wide, the current step's proof sentence under it."""
         current = current_step_index(checks)
         title_width = _title_width(checks)
-        lines: list[Text] = []
+        rows: list[PanelRow] = []
         for index, check in enumerate(checks):
-            lines.append(step_line(index + 1, check, title_width, index == current))
+            line = step_line(index + 1, check, title_width, index == current)
+            content: RenderableType = line
             if index == current and width >= WIDE_COLUMNS:
-                lines.append(proof_line(check))
-        return Group(*lines)
+                content = Group(line, proof_line(check))
+            rows.append(PanelRow(content, step_detail(index + 1, check), check.step.step_id))
+        return rows
 
     def done_count(self) -> int:
         return sum(1 for check in self.checks if check.state is StepState.DONE)

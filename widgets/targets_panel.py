@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sources.targets_values import TargetRow, TargetsValues, target_name
 from widgets.formatting import NO_DATA, STATUS_WORDS, age_text, seconds_text, status_text
-from widgets.panel import SignalPanel
+from widgets.panel import PanelRow, RowDetail, SignalPanel, merged_detail, reading_detail
 
 SIDE_ORDER = ("old", "new")
 STATUS_COLUMN_WIDTH = max(len(word) for word in STATUS_WORDS.values())
@@ -105,7 +105,17 @@ def fitted(text: Text, width: int) -> Text:
     """The text cut to `width` cells with an ellipsis, so a long reason never wraps."""
     text.truncate(max(1, width), overflow="ellipsis")
     text.no_wrap = True
+    text.overflow = "ellipsis"
     return text
+
+
+def side_heading(side: str) -> Text:
+    return Text(side.upper(), style="bold underline", no_wrap=True)
+
+
+def target_detail(reading: Reading, now: datetime) -> RowDetail:
+    """The group's status, sentence and every target with its state and reason."""
+    return reading_detail(reading, now, TargetsValues.from_reading(reading))
 
 
 class TargetsPanel(SignalPanel):
@@ -114,36 +124,53 @@ class TargetsPanel(SignalPanel):
     panel_title: ClassVar[str] = "TARGETS"
     kind: ClassVar[SignalKind | None] = SignalKind.TARGETS
 
-    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
-        width = self.size.width or FALLBACK_WIDTH
+    def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
+        width = self.row_width()
         sides = sides_in_order(readings)
         name_width = max(2, min(max(len(signal_name(r)) for r in readings), width // 3))
         if width >= TWO_COLUMNS_MIN_WIDTH and len(sides) > 1:
             return self._side_by_side(sides, now, width, name_width)
-        return Group(
-            *(line for side in sides for line in self._side_lines(side, now, width, name_width))
-        )
+        rows: list[PanelRow] = []
+        for side, members in sides:
+            rows.append(PanelRow(side_heading(side)))
+            rows.extend(self._target_row(r, now, width, name_width) for r in members)
+        return rows
 
     def _side_by_side(
         self, sides: list[tuple[str, list[Reading]]], now: datetime, width: int, name_width: int
-    ) -> Table:
+    ) -> list[PanelRow]:
+        """Sides as columns; a row holds each side's n-th group, and opens into all of them."""
         column_width = (width - COLUMN_GAP * (len(sides) - 1)) // len(sides)
+        rows = [PanelRow(self._grid([[side_heading(side)] for side, _ in sides], column_width))]
+        for place in range(max(len(members) for _, members in sides)):
+            at_place = [members[place] if place < len(members) else None for _, members in sides]
+            cells = [
+                [] if r is None else self._target_lines(r, now, column_width, name_width)
+                for r in at_place
+            ]
+            shown = [r for r in at_place if r is not None]
+            detail = merged_detail([target_detail(r, now) for r in shown])
+            key = "|".join(r.signal_id for r in shown)
+            rows.append(PanelRow(self._grid(cells, column_width), detail, key))
+        return rows
+
+    def _grid(self, cells: list[list[Text]], column_width: int) -> Table:
         grid = Table.grid(padding=(0, COLUMN_GAP))
-        for _ in sides:
+        for _ in cells:
             grid.add_column(width=column_width, no_wrap=True)
-        grid.add_row(
-            *(Group(*self._side_lines(side, now, column_width, name_width)) for side in sides)
-        )
+        grid.add_row(*(Group(*lines) for lines in cells))
         return grid
 
-    def _side_lines(
-        self, side: tuple[str, list[Reading]], now: datetime, width: int, name_width: int
+    def _target_row(self, reading: Reading, now: datetime, width: int, name_width: int) -> PanelRow:
+        lines = self._target_lines(reading, now, width, name_width)
+        content = lines[0] if len(lines) == 1 else Group(*lines)
+        return PanelRow(content, target_detail(reading, now), reading.signal_id)
+
+    def _target_lines(
+        self, reading: Reading, now: datetime, width: int, name_width: int
     ) -> list[Text]:
-        name, readings = side
-        lines = [Text(name.upper(), style="bold underline")]
-        for reading in readings:
-            lines.append(fitted(self._headline(reading, now, name_width), width))
-            lines.extend(fitted(line, width) for line in self._explanation(reading, now))
+        lines = [fitted(self._headline(reading, now, name_width), width)]
+        lines.extend(fitted(line, width) for line in self._explanation(reading, now))
         return lines
 
     def _headline(self, reading: Reading, now: datetime, name_width: int) -> Text:

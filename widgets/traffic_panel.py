@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
 
@@ -16,7 +16,7 @@ from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.traffic_values import TrafficMember, TrafficValues
 from cockpit.units import percent_number
 from widgets.formatting import NO_DATA, age_text, freshness, status_text
-from widgets.panel import SignalPanel
+from widgets.panel import PanelRow, RowDetail, SignalPanel, reading_detail
 
 FALLBACK_WIDTH = 76
 BAR_OLD = "█"
@@ -240,15 +240,39 @@ class TrafficPanel(SignalPanel):
     maintenance: reactive[Reading | None] = reactive(None)
     """The latest maintenance reading (the front door's answer), None without [maintenance]."""
 
-    def render(self) -> RenderableType:
-        body = super().render()
-        if self.maintenance is None or self.now is None or (self.configured and self.readings):
-            return body
-        return Group(body, maintenance_line(self.maintenance, self.now))
+    def placeholder(self) -> Text | None:
+        if self.maintenance is not None and self.now is not None:
+            return None
+        return super().placeholder()
 
-    def render_body(self, readings: Sequence[Reading], now: datetime) -> RenderableType:
-        reading = readings[0]
-        width = self.size.width or FALLBACK_WIDTH
+    def panel_rows(self) -> Sequence[PanelRow]:
+        """The weights' rows, or what the panel waits for; the maintenance line under either."""
+        waiting = super().placeholder()
+        if waiting is None:
+            return super().panel_rows()
+        assert self.maintenance is not None and self.now is not None
+        return [PanelRow(waiting), self._maintenance_row(self.maintenance, self.now)]
+
+    def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
+        rows = [
+            PanelRow(
+                Group(*self._split_lines(reading, now)),
+                traffic_detail(reading, now),
+                reading.signal_id,
+            )
+            for reading in readings
+        ]
+        if self.maintenance is not None:
+            rows.append(self._maintenance_row(self.maintenance, now))
+        return rows
+
+    def _maintenance_row(self, maintenance: Reading, now: datetime) -> PanelRow:
+        detail = reading_detail(maintenance, now, MaintenanceValues.from_reading(maintenance))
+        return PanelRow(maintenance_line(maintenance, now), detail, maintenance.signal_id)
+
+    def _split_lines(self, reading: Reading, now: datetime) -> list[Text]:
+        """Headline, split, bar, members, plan, backend facts and age of one weighted set."""
+        width = self.row_width()
         lines: list[Text] = [headline(reading, now)]
         split = split_of(reading)
         if split is not None:
@@ -266,6 +290,9 @@ class TrafficPanel(SignalPanel):
             for line in lines:
                 line.stylize("dim")
         lines.append(freshness(reading, now))
-        if self.maintenance is not None:
-            lines.append(maintenance_line(self.maintenance, now))
-        return Group(*lines)
+        return lines
+
+
+def traffic_detail(reading: Reading, now: datetime) -> RowDetail:
+    """The weighted set's status, sentence, every member's weight and the step plan."""
+    return reading_detail(reading, now, TrafficValues.from_reading(reading))

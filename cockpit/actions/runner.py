@@ -173,8 +173,11 @@ class ActionRunner:
         self._record(
             prepared.spec.action_id, prepared.run_id, "cancelled", prepared.actor, {"why": why}
         )
-        self._complete(prepared, "cancelled", why, None)
-        return Outcome(prepared.spec.action_id, "cancelled", why, prepared.run_id, prepared.guards)
+        message = f"{prepared.spec.title} cancelled: {why}"
+        self._complete(prepared, "cancelled", message, None)
+        return Outcome(
+            prepared.spec.action_id, "cancelled", message, prepared.run_id, prepared.guards
+        )
 
     # --- confirm -> run ---------------------------------------------------------------------
 
@@ -210,7 +213,7 @@ class ActionRunner:
         newly_blocked = [g for g in blocking(fresh) if g.guard_id not in overridden]
         self._record_phase(prepared, "rechecked", {"guards": _guards_json(fresh)})
         if newly_blocked:
-            message = "guards changed since the plan: " + "; ".join(
+            message = f"{prepared.spec.title} aborted: guards changed since the plan: " + "; ".join(
                 str(g.reason) for g in newly_blocked
             )
             self._record_phase(prepared, "aborted", {"why": message})
@@ -221,7 +224,8 @@ class ActionRunner:
         return await self._execute(prepared)
 
     def _dry_run(self, prepared: Prepared) -> Outcome:
-        message = f"dry run: nothing changed; would have: {prepared.plan.summary}"
+        title = prepared.spec.title
+        message = f"{title}: dry run: nothing changed; would have: {prepared.plan.summary}"
         self._complete(prepared, "dry-run", message, None)
         return Outcome(
             prepared.spec.action_id,
@@ -431,7 +435,10 @@ class ActionRunner:
 
     def _busy(self, action_id: ActionId) -> Outcome:
         running = self._running.value if self._running else "an action"
-        return Outcome(action_id, "busy", f"{running} is still running: wait for it to finish")
+        spec = self._spec(action_id)
+        title = spec.title if spec is not None else action_id.value
+        message = f"{title} not started: {running} is still running: wait for it to finish"
+        return Outcome(action_id, "busy", message)
 
     def _record_phase(self, prepared: Prepared, phase: str, data: Mapping[str, JsonValue]) -> None:
         self._record(prepared.spec.action_id, prepared.run_id, phase, prepared.actor, data)

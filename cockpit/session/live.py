@@ -22,7 +22,13 @@ from cockpit.config import Config
 from cockpit.io.failures import describe_failure
 from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
-from cockpit.live.events import Event, EventLog, events_from_changes, guard_event_text
+from cockpit.live.events import (
+    Event,
+    EventLog,
+    action_event_text,
+    events_from_changes,
+    guard_event_text,
+)
 from cockpit.live.recording import SCREEN_KIND, JournalEntry, Recorder, status_entry
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status
@@ -420,11 +426,10 @@ class LiveSession:
         good = outcome.result in ("succeeded", "dry-run")
         mild = outcome.result in ("cancelled", "busy")
         status = Status.OK if good else Status.WARN if mild else Status.CRITICAL
-        self.event_log.add(
-            [Event(self.clock(), outcome.action_id.value, "action", status, outcome.message)]
-        )
+        text = action_event_text(self.title_of(outcome.action_id), outcome.message)
+        self.event_log.add([Event(self.clock(), outcome.action_id.value, "action", status, text)])
         severity: Severity = "information" if good else "warning" if mild else "error"
-        return Notice(outcome.message, severity, 8 if good else 20)
+        return Notice(text, severity, 8 if good else 20)
 
     def _runner(self) -> ActionRunner:
         if self.runner is None:

@@ -23,6 +23,7 @@ from cockpit.session.view import CockpitView
 from cockpit.sources.build import build_sources
 from cockpit.sources.maintenance import MaintenanceSource, build_maintenance_sources
 from screens.cockpit_screen import CockpitScreen
+from tests.ui.samples import without_gutter
 from widgets.traffic_panel import TrafficPanel, maintenance_line
 
 T0 = datetime(2026, 11, 23, 2, 16, 3, tzinfo=UTC)
@@ -221,7 +222,9 @@ class ScreenHost(App[None]):
 def drawn(panel: TrafficPanel) -> list[str]:
     console = Console(width=76, file=io.StringIO(), record=True, color_system=None)
     console.print(panel.render())
-    return [line.rstrip() for line in console.export_text().rstrip("\n").split("\n")]
+    return [
+        line.rstrip() for line in without_gutter(console.export_text()).rstrip("\n").split("\n")
+    ]
 
 
 async def test_the_screen_hands_the_maintenance_reading_to_the_traffic_panel() -> None:
@@ -234,8 +237,10 @@ async def test_the_screen_hands_the_maintenance_reading_to_the_traffic_panel() -
         await pilot.pause()
         panel = screen.query_one(TrafficPanel)
         assert panel.maintenance == recorded()
+        panel.show_end()
+        await pilot.pause()
         lines = drawn(panel)
-        assert lines[0] == "OK old 100 % / new 0 % (step 1 of 7: 0 %)"
+        assert lines[0].startswith("▲ ")
         assert lines[-2:] == ["2s ago", "maintenance ON — front door answers 503 (2s ago)"]
 
         screen.show(CockpitView(now=now, readings=(TRAFFIC,)))

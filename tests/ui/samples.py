@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cockpit.model import Reading, SignalKind, Status, reading_from_json
+from widgets.panel import GUTTER
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -25,3 +26,8 @@ def moment_after(readings: tuple[Reading, ...], seconds: float = 1.0) -> datetim
 def failed(signal_id: str, kind: SignalKind, at: datetime, reason: str) -> Reading:
     """What the poller makes of a failed poll: UNKNOWN with the reason."""
     return Reading(signal_id, kind, Status.UNKNOWN, at, {"error": reason}, reason, 5.0)
+
+
+def without_gutter(drawn: str) -> str:
+    """A panel's drawn text without the selection column left of every line."""
+    return "\n".join(line[GUTTER:] for line in drawn.split("\n"))

@@ -113,12 +113,12 @@ async def test_waiting_and_not_configured_are_distinct() -> None:
     app = make_app(clock, config)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
-        assert str(panel(app, "dns").render()) == "not configured"
+        assert str(panel(app, "dns").render()).strip() == "not configured"
         assert " · OFF" in str(panel(app, "dns").border_title)
     app = make_app(clock)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
-        assert str(panel(app, "dns").render()) == "waiting for the first reading…"
+        assert str(panel(app, "dns").render()).strip() == "waiting for the first reading…"
 
 
 async def test_header_spells_out_mode_and_names_the_cutover() -> None:

@@ -12,6 +12,7 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 
 from cockpit.model import Reading, SignalKind, Status, reading_from_json
+from tests.ui.samples import without_gutter
 from widgets.dns_panel import DnsPanel
 from widgets.panel import SignalPanel
 from widgets.traffic_panel import Split, TrafficPanel, bar_cells, members_lines
@@ -586,7 +587,7 @@ def exported(panel: SignalPanel, styles: bool) -> str:
         force_terminal=styles,
     )
     console.print(panel.render())
-    return console.export_text(styles=styles)
+    return without_gutter(console.export_text(styles=styles))
 
 
 def is_dim(styled_line: str) -> bool:
@@ -813,18 +814,26 @@ async def test_dns_one_record_in_a_grid_cell_keeps_the_detail() -> None:
     ]
 
 
-async def test_dns_more_records_than_rows_shows_the_worst_and_counts_the_rest() -> None:
+async def test_dns_more_records_than_rows_shows_the_worst_first_and_scrolls_to_the_rest() -> None:
     converged = recorded("dns_converged")
     calm = tuple(replace(converged, signal_id=f"dns:ok-{n}.cutover.test") for n in range(12))
     wrong = recorded("dns_wrong_answer_preflight_failed")
     wrong = replace(wrong, observed_at=converged.observed_at)
-    shown, _ = await drawn(DnsPanel(), (*calm, wrong), after(converged, 2), panel_height=12)
-    text = shown.text
-    lines = lines_of(text)
-    assert len(lines) == shown.content_height == 10
-    assert lines[0].startswith("CRIT App.cutover.test")
-    assert lines[1] == "OK ok-0.cutover.test  100 %  new 4"
-    assert lines[7] == "+6 more records: OK 6"
+    panel = DnsPanel()
+    async with Host(panel, 12).run_test(size=(80, 24)) as pilot:
+        panel.now, panel.readings = after(converged, 2), (*calm, wrong)
+        await pilot.pause()
+        lines = lines_of(exported(panel, False))
+        assert len(lines) == panel.size.height == 10
+        assert lines[0].startswith("CRIT App.cutover.test")
+        assert lines[1] == "OK ok-0.cutover.test  100 %  new 4"
+        assert lines[-1] == "▼ 6 more"
+        panel.show_end()
+        await pilot.pause()
+        lines = lines_of(exported(panel, False))
+        assert lines[0] == "▲ 6 more"
+        assert lines[-3] == "OK ok-11.cutover.test  100 %  new 4"
+        assert lines[-1].startswith("TTL preflight FAILED for 1/13 records")
 
 
 async def test_dns_without_readings_waits_and_unconfigured_says_so() -> None:

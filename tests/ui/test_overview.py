@@ -54,7 +54,7 @@ async def running(size: tuple[int, int]) -> AsyncIterator[tuple[CockpitApp, Pilo
 
 def drawn_lines(app: App[None], panel: OverviewPanel, overview: Overview) -> list[str]:
     """The overview's lines as the panel lays them out at its width."""
-    lines = overview_lines(overview, panel.content_size.width, app.console)
+    lines = overview_lines(overview, panel.row_width(), app.console)
     return [line.plain.rstrip() for line in lines]
 
 
@@ -68,7 +68,7 @@ async def test_the_overview_is_shown_whole(size: tuple[int, int]) -> None:
         assert panel.display
         assert len(lines) <= panel.content_size.height
         assert all(line in screen for line in lines)
-        assert "more lines" not in screen
+        assert panel.hidden_counts() == (0, 0)
     families = {family.name: family.key_number for family in view.overview.families}
     assert families["replication"] == "lag 9.1 MiB / 13.9 s"
     assert families["targets"] == "new 2/2 healthy, old 2/2"
@@ -131,8 +131,10 @@ async def test_an_overview_too_long_for_its_panel_says_how_much_more_there_is() 
         lines = drawn_lines(app, panel, panel.overview)
         screen = screen_text(app)
         shown = panel.content_size.height
+        hidden = panel.hidden_counts()
     assert len(lines) > shown
-    assert f"+{len(lines) - shown + 1} more lines: press 8 for every guard" in screen
+    assert hidden == (0, len(lines) - shown + 1)
+    assert f"▼ {len(lines) - shown + 1} more" in screen
     assert lines[shown - 2] in screen
 
 

@@ -236,11 +236,11 @@ async def test_event_log_empty(size: tuple[int, int]) -> None:
         panel = pilot.app.query_one(EventLogPanel)
         await pilot.pause()
         assert content(panel) == ["no events yet"]
-        assert drawn(panel)[0].startswith("╭─ EVENTS ─")
+        assert drawn(panel)[0].startswith("╭─ EVENTS · all ─")
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_event_log_shows_the_newest_that_fit_newest_at_the_bottom(
+async def test_event_log_shows_the_newest_that_fit_newest_at_the_bottom_under_a_marker(
     size: tuple[int, int],
 ) -> None:
     events, later = history()
@@ -251,6 +251,8 @@ async def test_event_log_shows_the_newest_that_fit_newest_at_the_bottom(
         lines = content(panel)
         rows = panel.size.height
         assert len(lines) == min(rows, len(events))
+        assert lines[0] == f"▲ {len(events) - rows + 1} more"
+        lines = lines[1:]
         assert lines[-1].startswith(
             f"{(later + timedelta(seconds=1)):%H:%M:%S}Z NOTE    operator: starting the shift"
         )
@@ -265,7 +267,7 @@ async def test_event_log_spells_every_status_as_a_word(size: tuple[int, int]) ->
     readings = recorded_readings()
     at = moment_after(readings)
     events = [
-        Event(at, "replication", "status", status, f"replication: {status.value}")
+        Event(at, f"replication-{status.value}", "status", status, f"replication: {status.value}")
         for status in Status
     ]
     async with Host().run_test(size=size) as pilot:

@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status, reading_from_json
+from tests.ui.samples import without_gutter
 from widgets.errors_panel import ErrorsPanel, count_text, ratio_text
 from widgets.panel import SignalPanel
 from widgets.targets_panel import TargetsPanel
@@ -354,7 +355,7 @@ def draw(panel: SignalPanel) -> str:
     """The panel's content as plain text, at the panel's own width."""
     console = Console(width=panel.size.width, record=True, color_system=None)
     console.print(panel.render())
-    return console.export_text()
+    return without_gutter(console.export_text())
 
 
 def line_with(text: str, needle: str) -> str:
