@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from textual import events
-from textual.app import App
 from textual.binding import Binding
 
 from cockpit.deliberate_input import KeyJudge, MonotonicClock
 from screens.confirm_action import ConfirmActionScreen
+from screens.terminal_app import TerminalApp
 
 DELIBERATE_ACTIONS = frozenset({"press", "note", "capture_screen", "request_quit", "quit"})
 
 
-class DeliberateKeysApp(App[None]):
+class DeliberateKeysApp(TerminalApp):
     """Judges every key as it arrives; a key that looks like typing is said and may cancel."""
 
     def __init__(self, key_clock: MonotonicClock) -> None:

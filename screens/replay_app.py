@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.widgets import Static
@@ -38,6 +37,7 @@ from cockpit.session.view import EVENTS_SHOWN, ActionRow, CockpitView, cockpit_v
 from screens.cockpit_screen import PANELS, CockpitScreen
 from screens.help_screen import HelpScreen
 from screens.replay_seek import ReplaySeekScreen
+from screens.terminal_app import TerminalApp
 from widgets.actions_panel import action_bar_text
 from widgets.header_bar import HeaderBar
 from widgets.replay_bar import ReplayBar, ReplayStatus
@@ -84,7 +84,7 @@ def mark_hint(mark: Mark | None) -> str:
     return "" if mark is None else f"{clock_text(mark.at)} {mark.text}"
 
 
-class ReplayApp(App[None]):
+class ReplayApp(TerminalApp):
     """The cockpit screen at a moment of a journal, moved by a clock, a speed and the keys.
 
     `journal` is a loaded Timeline or a journal's path; follow needs the path, which it polls
