@@ -18,12 +18,14 @@ STATUS_WORDS = {
     Status.STALE: "STALE",
 }
 STATUS_STYLES = {
-    Status.OK: "bold green",
+    Status.OK: "green",
     Status.WARN: "bold yellow",
-    Status.CRITICAL: "bold white on red",
-    Status.UNKNOWN: "bold magenta",
-    Status.STALE: "dim",
+    Status.CRITICAL: "bold reverse red",
+    Status.UNKNOWN: "reverse magenta",
+    Status.STALE: "bold underline magenta",
 }
+"""Worst states the most visible even without colour: OK plain, WARN bold, CRIT bold reverse,
+UNKNOWN reverse, STALE bold underlined; colours are the terminal's own ANSI ones."""
 NO_DATA = "—"
 
 

@@ -26,10 +26,10 @@ class SignalPanel(Static):
         height: 1fr;
     }
     SignalPanel.-ok { border: round $success-darken-1; }
-    SignalPanel.-warn { border: round $warning; }
-    SignalPanel.-critical { border: heavy $error; }
-    SignalPanel.-unknown { border: round $secondary; }
-    SignalPanel.-stale { border: dashed $panel-lighten-2; color: $text-muted; }
+    SignalPanel.-warn { border: round $warning; border-title-style: bold; }
+    SignalPanel.-critical { border: heavy $error; border-title-style: bold reverse; }
+    SignalPanel.-unknown { border: round $secondary; border-title-style: reverse; }
+    SignalPanel.-stale { border: dashed $secondary; border-title-style: bold underline; }
     """
 
     panel_title: ClassVar[str] = "PANEL"
