@@ -7,12 +7,12 @@ from textual.binding import Binding
 
 from cockpit.deliberate_input import KeyJudge, MonotonicClock
 from screens.confirm_action import ConfirmActionScreen
-from screens.terminal_app import TerminalApp
+from screens.held_toasts import HeldToastsApp
 
 DELIBERATE_ACTIONS = frozenset({"press", "note", "capture_screen", "request_quit", "quit"})
 
 
-class DeliberateKeysApp(TerminalApp):
+class DeliberateKeysApp(HeldToastsApp):
     """Judges every key as it arrives; a key that looks like typing is said and may cancel."""
 
     def __init__(self, key_clock: MonotonicClock) -> None:
