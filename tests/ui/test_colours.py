@@ -122,26 +122,11 @@ def test_the_terminals_own_palette_is_used_without_colour_or_with_16(
     assert ansi_palette_wanted(no_color=no_color, colour_system=colour_system) is ansi
 
 
-def feed_busy(size: tuple[int, int], snap_compare: Any) -> bool:
+@pytest.mark.parametrize("palette", ["no_color", "sixteen_colours"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_snapshot(
+    palette: str, size: tuple[int, int], request: pytest.FixtureRequest, snap_compare: Any
+) -> None:
+    request.getfixturevalue(palette)
     app, feed = busy_app()
-    return bool(snap_compare(app, terminal_size=size, run_before=feed))
-
-
-@pytest.mark.usefixtures("no_color")
-def test_no_color_at_80x24(snap_compare: Any) -> None:
-    assert feed_busy((80, 24), snap_compare)
-
-
-@pytest.mark.usefixtures("no_color")
-def test_no_color_at_160x48(snap_compare: Any) -> None:
-    assert feed_busy((160, 48), snap_compare)
-
-
-@pytest.mark.usefixtures("sixteen_colours")
-def test_16_colours_at_80x24(snap_compare: Any) -> None:
-    assert feed_busy((80, 24), snap_compare)
-
-
-@pytest.mark.usefixtures("sixteen_colours")
-def test_16_colours_at_160x48(snap_compare: Any) -> None:
-    assert feed_busy((160, 48), snap_compare)
+    assert snap_compare(app, terminal_size=size, run_before=feed)

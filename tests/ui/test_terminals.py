@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from screens.terminal_app import inside_gnu_screen, mouse_wanted
-from tests.ui.test_demo_tmux import pause_before_a_deliberate_key
+from tests.ui.test_demo_tmux import Tmux, pause_before_a_deliberate_key
 
 CONFIG = '[cutover]\nname = "terminal test"\n'
 HELP_SHOWN = "does"
@@ -44,24 +45,14 @@ def cockpit_command(tmp_path: Path) -> str:
     return f"cd {shlex.quote(str(tmp_path))}; TZ=UTC {run}; echo cockpit exited $?; exec sleep 600"
 
 
-class Tmux:
-    """A private tmux server (its own socket) with one 80x24 pane."""
+def start_in_tmux(tmux: Tmux, command: str) -> None:
+    """One 80x24 pane running `command`."""
+    tmux.run("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", command)
 
-    def __init__(self, socket_name: str) -> None:
-        self.socket_name = socket_name
 
-    def run(self, *args: str) -> str:
-        command = ["tmux", "-L", self.socket_name, *args]
-        return subprocess.run(command, capture_output=True, text=True, check=False).stdout
-
-    def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", command)
-
-    def press(self, key: str) -> None:
-        self.run("send-keys", "-t", "t", key)
-
-    def text(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "t")
+def press_in_tmux(tmux: Tmux) -> Callable[[str], object]:
+    """Types a key into the pane through tmux's own input handling."""
+    return partial(tmux.run, "send-keys", "-t", "demo")
 
 
 class GnuScreen:
@@ -131,7 +122,7 @@ def help_closed(text: str) -> bool:
     return PANEL_UNDER_HELP in text and HELP_SHOWN not in text
 
 
-def open_help_close_it_and_quit(press: Callable[[str], None], read: Callable[[], str]) -> None:
+def open_help_close_it_and_quit(press: Callable[[str], object], read: Callable[[], str]) -> None:
     """`?` opens help, Escape alone closes it, and then one `q` quits."""
     wait_until(read, lambda text: KEY_BAR in text, "the cockpit did not start")
     press("?")
@@ -148,14 +139,14 @@ def open_help_close_it_and_quit(press: Callable[[str], None], read: Callable[[],
 def test_escape_closes_help_at_once_in_gnu_screen(
     gnu_screen: GnuScreen, tmux: Tmux, tmp_path: Path
 ) -> None:
-    tmux.start(gnu_screen.attach_command())
-    open_help_close_it_and_quit(tmux.press, gnu_screen.text)
+    start_in_tmux(tmux, gnu_screen.attach_command())
+    open_help_close_it_and_quit(press_in_tmux(tmux), gnu_screen.text)
 
 
 @needs_tmux
 def test_escape_closes_help_at_once_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
-    tmux.start(cockpit_command(tmp_path))
-    open_help_close_it_and_quit(tmux.press, tmux.text)
+    start_in_tmux(tmux, cockpit_command(tmp_path))
+    open_help_close_it_and_quit(press_in_tmux(tmux), tmux.screen)
 
 
 @pytest.mark.parametrize(
