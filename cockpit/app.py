@@ -20,7 +20,14 @@ from cockpit.model import Reading
 from cockpit.redact import Redactor
 from cockpit.session.live import LiveSession
 from cockpit.session.polling import SessionSources, SourcesOrMaker
-from screens.cockpit_commands import action_commands, key_help, panel_commands
+from screens.cockpit_commands import (
+    action_commands,
+    action_keys_help,
+    key_help,
+    panel_commands,
+    panel_help,
+    status_help,
+)
 from screens.cockpit_screen import CockpitScreen
 from screens.confirm_quit import ConfirmQuitScreen
 from screens.guarded_actions import GuardedActionsApp
@@ -162,7 +169,8 @@ class CockpitApp(GuardedActionsApp):
             self.refresh_view()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(key_help(self.BINDINGS, self.session.runner)))
+        keys = key_help(self.BINDINGS, action_keys_help(self.session.runner))
+        self.push_screen(HelpScreen(keys, status_help(), panel_help()))
 
     def action_request_quit(self) -> None:
         if not self.session.in_flight:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from textual import events
-from textual.app import App
 from textual.binding import Binding
 
 from cockpit.deliberate_input import KeyJudge, MonotonicClock
 from screens.confirm_action import ConfirmActionScreen
+from screens.held_toasts import HeldToastsApp
+from widgets.panel import ScrollPanel
 
-DELIBERATE_ACTIONS = frozenset({"press", "note", "capture_screen", "request_quit", "quit"})
+DELIBERATE_ACTIONS = frozenset(
+    {"press", "note", "capture_screen", "request_quit", "quit", "open_row"}
+)
+"""Actions a key fires only when pressed on purpose. Opening a row's detail is one: an Enter at
+the end of a line typed into the wrong pane would otherwise cover the cockpit with a dialog."""
 
 
-class DeliberateKeysApp(App[None]):
+class DeliberateKeysApp(HeldToastsApp):
     """Judges every key as it arrives; a key that looks like typing is said and may cancel."""
 
     def __init__(self, key_clock: MonotonicClock) -> None:
@@ -52,10 +57,12 @@ class DeliberateKeysApp(App[None]):
         """The cockpit's own binding this key fires now, if any.
 
         A priority binding fires whatever screen is in front; any other only when no dialog is,
-        since a dialog keeps its keys to itself.
+        since a dialog keeps its keys to itself. A focused panel's keys are the cockpit's own.
         """
         priority = [b for b in self._bindings.key_to_bindings.get(key, ()) if b.priority]
         if priority:
             return priority[0]
         active = self.screen.active_bindings.get(key)
-        return active.binding if active is not None and active.node is self else None
+        if active is None or not (active.node is self or isinstance(active.node, ScrollPanel)):
+            return None
+        return active.binding

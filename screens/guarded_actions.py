@@ -10,12 +10,22 @@ from functools import partial
 
 from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId
+from cockpit.actions.registry import ACTIONS, action
 from cockpit.actions.runner import Outcome, Prepared
 from cockpit.deliberate_input import MonotonicClock
 from cockpit.session.live import LiveSession, Notice, ScreenShot, ShiftBack
 from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
 from screens.deliberate_keys import DeliberateKeysApp
 from screens.screen_text import screen_text
+
+READ_ONLY_REASON = (
+    "this session was started with --read-only and holds no code that changes anything"
+)
+
+
+def read_only_refusal(title: str) -> str:
+    """What an action key says in a read-only session."""
+    return f"read-only: {title} cannot run here; {READ_ONLY_REASON}"
 
 
 def confirm_request(prepared: Prepared, *, dry_run: bool) -> ConfirmRequest:
@@ -55,15 +65,25 @@ class GuardedActionsApp(DeliberateKeysApp):
         return ScreenShot(screen_text(self), screen_name, width, height)
 
     def bind_actions(self) -> None:
-        """Keys from the registry: one binding per action this session has (none read-only)."""
+        """Keys from the registry: each press runs its action, or read-only says why it cannot."""
         runner = self.session.runner
-        for spec in runner.actions if runner is not None else ():
+        if runner is None or not runner.actions:
+            for spec in ACTIONS:
+                refuse = f"refuse_read_only('{spec.action_id.value}')"
+                self.bind(spec.key, refuse, description=spec.title, show=False)
+            return
+        for spec in runner.actions:
             self.bind(
                 spec.key,
                 f"press('{spec.action_id.value}')",
                 description=spec.title,
                 key_display=spec.key_label,
             )
+
+    def action_refuse_read_only(self, action_id: str) -> None:
+        """An action key in a read-only session: nothing runs, and the operator is told why."""
+        title = action(ActionId(action_id)).title
+        self.notify(read_only_refusal(title), severity="warning", timeout=8, markup=False)
 
     def _cancel_press(self, why: str) -> None:
         """A key reached a press whose confirm screen was not ready: it ends, nothing runs."""

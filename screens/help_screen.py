@@ -1,19 +1,38 @@
-"""`?`: every key the cockpit answers to, built from the bindings themselves."""
+"""`?`: every key the cockpit answers to, what each status word means, and what each panel shows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from cockpit.model import Status
+from widgets.formatting import status_text
+
+PALETTE_HINT = "Ctrl+P opens the command palette: every command, searchable."
+
+
+def two_columns(
+    title: str, headings: tuple[str, str], rows: Sequence[tuple[Text | str, str]]
+) -> Table:
+    """A titled table: a short left column that never wraps, and its explanation."""
+    table = Table(title=title, expand=True, show_edge=False)
+    table.add_column(headings[0], no_wrap=True, style="bold")
+    table.add_column(headings[1])
+    for left, right in rows:
+        table.add_row(left, Text(right))
+    return table
+
 
 class HelpScreen(ModalScreen[None]):
-    """Lists every binding of the app and the cockpit screen; any of escape, q or ? closes it."""
+    """Lists the keys, the status words and the panel labels; escape, q or ? closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close"),
@@ -30,18 +49,26 @@ class HelpScreen(ModalScreen[None]):
         background: $surface;
         padding: 0 1;
     }
+    HelpScreen Static { margin-bottom: 1; }
     """
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        keys: Sequence[tuple[str, str]],
+        statuses: Sequence[tuple[Status, str]] = (),
+        panels: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__()
-        self.keys = keys
+        self.keys = tuple(keys)
+        self.statuses = tuple(statuses)
+        self.panels = tuple(panels)
 
     def compose(self) -> ComposeResult:
-        table = Table(title="Keys", expand=True, show_edge=False)
-        table.add_column("key", no_wrap=True, style="bold")
-        table.add_column("does")
-        for key, description in self.keys:
-            table.add_row(key, description)
         with VerticalScroll():
-            yield Static(table)
-            yield Static("ctrl+p opens the command palette: every command, searchable.")
+            yield Static(two_columns("Keys", ("key", "does"), self.keys))
+            yield Static(Text(PALETTE_HINT))
+            if self.statuses:
+                words = [(status_text(status), meaning) for status, meaning in self.statuses]
+                yield Static(two_columns("Status words", ("word", "means"), words))
+            if self.panels:
+                yield Static(two_columns("Panels", ("label", "shows"), self.panels))

@@ -7,13 +7,11 @@ what the journal holds, and no key can run an action.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.widgets import Static
@@ -36,7 +34,9 @@ from cockpit.review.replay import (
 from cockpit.review.timeline import Mark, Timeline, moment
 from cockpit.session.action_rows import action_row
 from cockpit.session.view import EVENTS_SHOWN, ActionRow, CockpitView, cockpit_view
-from screens.cockpit_screen import PANELS, CockpitScreen
+from screens.cockpit_commands import key_help, panel_help, status_help
+from screens.cockpit_screen import CockpitScreen
+from screens.held_toasts import HeldToastsApp
 from screens.help_screen import HelpScreen
 from screens.replay_seek import ReplaySeekScreen
 from widgets.actions_panel import action_bar_text
@@ -76,7 +76,7 @@ def mark_hint(mark: Mark | None) -> str:
     return "" if mark is None else f"{clock_text(mark.at)} {mark.text}"
 
 
-class ReplayApp(App[None]):
+class ReplayApp(HeldToastsApp):
     """The cockpit screen at a moment of a journal, moved by a clock, a speed and the keys.
 
     `journal` is a loaded Timeline or a journal's path; follow needs the path, which it polls
@@ -358,23 +358,10 @@ class ReplayApp(App[None]):
 
     def key_help(self) -> list[tuple[str, str]]:
         """Every key replay answers to, from the bindings themselves."""
-        keys = [_help_entry(b) for b in _described(self.BINDINGS)]
-        keys += [_help_entry(b) for b in _described(CockpitScreen.BINDINGS)]
-        keys += [(spec.key, f"show the {spec.short_name} panel") for spec in PANELS]
-        keys.append(("ctrl+p", "command palette: every command"))
-        return list(dict.fromkeys(keys))
+        return key_help(self.BINDINGS)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_help()))
-
-
-def _described(bindings: Iterable[BindingType]) -> list[Binding]:
-    return [b for b in bindings if isinstance(b, Binding) and b.description]
-
-
-def _help_entry(binding: Binding) -> tuple[str, str]:
-    key = binding.key_display or binding.key.replace(",", " or ")
-    return key, binding.tooltip or binding.description
+        self.push_screen(HelpScreen(self.key_help(), status_help(), panel_help()))
 
 
 def _full(at: datetime) -> str:

@@ -111,7 +111,12 @@ class EventLogPanel(ScrollPanel):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "cycle_filter", "Filter events"),
+        Binding(
+            "f",
+            "cycle_filter",
+            "Filter events",
+            tooltip="event log: show all, actions, guards, signals or notes",
+        ),
     ]
 
     starts_at_end: ClassVar[bool] = True

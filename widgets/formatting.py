@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
+from textual.keys import format_key
 
 from cockpit.model import Reading, Status
 from cockpit.units import age_text as age_text
@@ -18,18 +19,45 @@ STATUS_WORDS = {
     Status.STALE: "STALE",
 }
 STATUS_STYLES = {
-    Status.OK: "bold green",
+    Status.OK: "green",
     Status.WARN: "bold yellow",
-    Status.CRITICAL: "bold white on red",
-    Status.UNKNOWN: "bold magenta",
-    Status.STALE: "dim",
+    Status.CRITICAL: "bold reverse red",
+    Status.UNKNOWN: "reverse magenta",
+    Status.STALE: "bold underline magenta",
 }
+"""Worst states the most visible even without colour: OK plain, WARN bold, CRIT bold reverse,
+UNKNOWN reverse, STALE bold underlined; colours are the terminal's own ANSI ones."""
+STATUS_MEANINGS = {
+    Status.OK: "read, fresh and within its limits",
+    Status.WARN: "read and fresh, but needs watching (lag building, a resolver on the old answer)",
+    Status.CRITICAL: "read and fresh, and over a limit: stop and decide, or roll back",
+    Status.STALE: "the last reading is older than its limit: what it shows may no longer be true",
+    Status.UNKNOWN: "could not be read (error, timeout, no data); guards block on it, never pass",
+}
+"""What each status word means, for the help screen."""
 NO_DATA = "—"
 
 
 def status_text(status: Status) -> Text:
     """The status as a word (readable without colour), styled."""
     return Text(STATUS_WORDS[status], style=STATUS_STYLES[status])
+
+
+WRITTEN_KEYS = {"pgup": "PgUp", "pgdn": "PgDn"}
+"""Key names as keyboards print them, where capitalising alone would not do."""
+
+
+def key_text(key: str) -> str:
+    """A key as people write it: ?, -, Tab, Esc, Shift+Tab, Ctrl+P (not question_mark, ctrl+p)."""
+    *modifiers, last = key.split("+")
+    name = format_key(last)
+    if name in WRITTEN_KEYS:
+        name = WRITTEN_KEYS[name]
+    elif len(name) > 1:
+        name = name.capitalize()
+    elif modifiers:
+        name = name.upper()
+    return "+".join([*(modifier.capitalize() for modifier in modifiers), name])
 
 
 def bytes_text(value: float | None) -> str:

@@ -183,11 +183,20 @@ class ScrollPanel(Static, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "move(-1)", "Row up", show=False),
-        Binding("down", "move(1)", "Row down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("enter", "open_row", "Details"),
+        Binding("up", "move(-1)", "Row up", show=False, tooltip="select the row above (scrolls)"),
+        Binding(
+            "down", "move(1)", "Row down", show=False, tooltip="select the row below (scrolls)"
+        ),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip="scroll the panel a page up"),
+        Binding(
+            "pagedown", "page(1)", "Page down", show=False, tooltip="scroll the panel a page down"
+        ),
+        Binding(
+            "enter",
+            "open_row",
+            "Details",
+            tooltip="open the selected row: its whole text and facts",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -440,10 +449,10 @@ class SignalPanel(ScrollPanel):
 
     DEFAULT_CSS = """
     SignalPanel.-ok { border: round $success-darken-1; }
-    SignalPanel.-warn { border: round $warning; }
-    SignalPanel.-critical { border: heavy $error; }
-    SignalPanel.-unknown { border: round $secondary; }
-    SignalPanel.-stale { border: dashed $panel-lighten-2; color: $text-muted; }
+    SignalPanel.-warn { border: round $warning; border-title-style: bold; }
+    SignalPanel.-critical { border: heavy $error; border-title-style: bold reverse; }
+    SignalPanel.-unknown { border: round $secondary; border-title-style: reverse; }
+    SignalPanel.-stale { border: dashed $secondary; border-title-style: bold underline; }
     """
 
     panel_title: ClassVar[str] = "PANEL"

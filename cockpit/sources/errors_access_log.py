@@ -52,6 +52,7 @@ from cockpit.sources.errors_values import (
     ResponseTimes,
 )
 from cockpit.sources.errors_values import signal_id as errors_signal_id
+from cockpit.units import size_text
 
 AUTO_MATCHER = LineMatcher.for_config(AUTO)
 MAX_TAIL_BYTES = 1 << 20
@@ -417,7 +418,7 @@ def _notes(extras: LogWindow, backlog: int, window: SideWindow, start: datetime)
         since = window.covered_since.astimezone(UTC)
         notes.append(f"log read from {since:%H:%M:%S} UTC only")
     if backlog:
-        notes.append(f"reading behind: {backlog / 1e6:.1f} MB not read yet")
+        notes.append(f"reading behind: {size_text(backlog)} not read yet")
     probes = extras.probe_lines_excluded
     if probes:
         notes.append(f"{probes} cockpit probe lines left out")

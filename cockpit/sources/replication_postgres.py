@@ -47,7 +47,7 @@ from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.replication_rds import RdsReplicationSource
 from cockpit.sources.replication_values import SIGNAL_ID, ReplicationValues
-from cockpit.units import coarse_duration_text
+from cockpit.units import coarse_duration_text, size_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -674,14 +674,8 @@ def _idle_note(seconds_since_last_replay: float | None) -> str:
 
 
 def _bytes_text(count: float | None) -> str:
-    """A byte count the way people say it: 850 B, 12 kB, 3.4 MB, 1.2 GB."""
-    if count is None:
-        return "an unknown amount"
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            value = count / size
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-    return f"{count:.0f} B"
+    """A byte count in the binary units every panel uses: 850 B, 12.0 KiB, 3.4 MiB."""
+    return "an unknown amount" if count is None else size_text(count)
 
 
 def typed_values(observation: Observation) -> ReplicationValues:

@@ -19,7 +19,7 @@ from cockpit.app import CockpitApp
 from cockpit.clock import FrozenClock
 from cockpit.commands.cli import ACTION_IDS
 from cockpit.io.backends import Backends
-from screens.cockpit_commands import key_help
+from screens.cockpit_commands import action_keys_help, key_help
 from screens.confirm_action import ConfirmRequest, answer_fields
 from tests.ui.samples import moment_after, recorded_readings
 from tests.ui.test_cockpit_app import sandbox_like_config
@@ -122,10 +122,10 @@ async def test_keys_help_and_palette_are_exactly_the_registry_actions() -> None:
             for key, active in app.active_bindings.items()
             if active.binding.action.startswith("press(")
         }
-        help_lines = key_help(app.BINDINGS, app.session.runner)
+        help_lines = key_help(app.BINDINGS, action_keys_help(app.session.runner))
         palette = [command.title for command in app.get_system_commands(app.screen)]
     assert pressed == {(spec.key, f"press('{spec.action_id.value}')") for spec in ACTIONS}
-    without_actions = key_help(app.BINDINGS, None)
+    without_actions = key_help(app.BINDINGS)
     added = [line for line in help_lines if line not in without_actions]
     assert added == [(spec.key_label, f"{spec.title}: {spec.description}") for spec in ACTIONS]
     titles = [title.removeprefix("Action: ") for title in palette if title.startswith("Action: ")]

@@ -244,7 +244,7 @@ def test_small_lag_while_streaming_is_ok_with_rate_and_eta() -> None:
     behind = observed(standby(), lag_bytes=12_000, catchup_bytes_per_second=3_000.0)
     assert classify(behind) == (
         Status.OK,
-        "streaming, 12 kB behind (replay lag 0.0 s), catching up at 3.0 kB/s, ETA 4s",
+        "streaming, 11.7 KiB behind (replay lag 0.0 s), catching up at 2.9 KiB/s, ETA 4s",
     )
     assert reading_values(behind)["catchup_eta_seconds"] == 4.0
 
@@ -253,8 +253,8 @@ def test_lag_warns_over_16_mib_or_10_seconds_and_says_when_falling_behind() -> N
     big = observed(standby(), lag_bytes=20 * 1024**2, catchup_bytes_per_second=-1e6)
     status, detail = classify(big)
     assert status is Status.WARN
-    assert detail == "streaming, 21 MB behind (replay lag 0.0 s), falling behind at 1.0 MB/s" + (
-        " (over 16 MiB)"
+    assert detail == (
+        "streaming, 20.0 MiB behind (replay lag 0.0 s), falling behind at 976.6 KiB/s (over 16 MiB)"
     )
     slow = observed(standby(replay_lag_seconds=12.0), lag_bytes=100)
     assert classify(slow)[0] is Status.WARN
@@ -265,7 +265,7 @@ def test_lag_warns_over_16_mib_or_10_seconds_and_says_when_falling_behind() -> N
     ("row", "lag_bytes", "expected"),
     [
         (standby(state="catchup"), 5000, "standby is catchup, not streaming"),
-        (standby(), 2 * 1024**3, "streaming, 2.1 GB behind"),
+        (standby(), 2 * 1024**3, "streaming, 2.0 GiB behind"),
     ],
 )
 def test_not_streaming_or_over_a_gib_is_critical(
@@ -287,7 +287,7 @@ def test_lag_comes_from_the_replicas_own_lsn_not_another_standbys_row() -> None:
     watched = replica_view(slot_name="s1", replay_paused=True)
     reading = observed(other, ours, lag_bytes=2_000_000, replica=watched)
     assert reading.standby is ours
-    assert classify(reading) == (Status.WARN, "replay paused, 2.0 MB behind")
+    assert classify(reading) == (Status.WARN, "replay paused, 1.9 MiB behind")
     values = reading_values(reading)
     assert values["replay_lag_bytes"] == 2_000_000
     assert values["standby_named_by"] == "the replica's primary_slot_name 's1'"
@@ -301,7 +301,7 @@ def test_two_standbys_that_could_be_the_replica_are_unknown_and_named() -> None:
     assert status is Status.UNKNOWN
     assert detail.startswith("cannot tell which standby is the replica: 2 could be it")
     assert "set replication.postgres.standby_slot_name" in detail
-    assert "the replica's own LSNs say 1.9 MB behind" in detail
+    assert "the replica's own LSNs say 1.8 MiB behind" in detail
     values = reading_values(reading)
     assert (values["standby_ambiguous"], values["replay_lag_bytes"]) == (True, 1_900_000)
 
@@ -311,7 +311,7 @@ def test_a_role_without_pg_monitor_reads_the_lag_and_is_told_the_grant() -> None
     replica = parse_replica_row(REPLICA_ROW_HIDDEN)
     status, detail = classify(Observation(primary, replica))
     assert status is Status.WARN
-    assert detail.startswith("connected, 4.1 kB behind")
+    assert detail.startswith("connected, 4.0 KiB behind")
     assert detail.endswith(
         "role cockpit_reader cannot see replication details: GRANT pg_monitor TO cockpit_reader"
     )

@@ -20,6 +20,7 @@ from cockpit.live.events import Event
 from cockpit.model import Reading, SignalKind, Status
 from screens.cockpit_screen import PANELS
 from screens.detail_screen import DetailScreen
+from tests.key_timing import KeyClock, press_alone
 from tests.ui.samples import moment_after, recorded_readings
 from tests.ui.test_cockpit_app import sandbox_like_config
 from widgets.actions_panel import ActionsPanel
@@ -74,7 +75,15 @@ def crowded_app() -> CockpitApp:
         operator="alice@bastion",
         poll=False,
         actions=dry_run_actions,
+        key_clock=KeyClock(),
     )
+
+
+async def press_enter(app: CockpitApp, pilot: Pilot[None]) -> None:
+    """Enter on its own, as an operator opening a row presses it (typed fast, it is ignored)."""
+    clock = app.keys.clock
+    assert isinstance(clock, KeyClock)
+    await press_alone(pilot, clock, "enter")
 
 
 async def fill(app: CockpitApp, pilot: Pilot[None]) -> None:
@@ -180,7 +189,7 @@ async def test_enter_on_a_blocked_action_shows_every_guard_whole(size: tuple[int
             row = panel.selected_row()
             if row is not None and row.key == "P":
                 break
-        await pilot.press("enter")
+        await press_enter(app, pilot)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, DetailScreen)
@@ -199,7 +208,8 @@ async def test_enter_on_a_signal_shows_its_whole_detail() -> None:
     app = crowded_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await fill(app, pilot)
-        await pilot.press("1", "enter")
+        await pilot.press("1")
+        await press_enter(app, pilot)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, DetailScreen)

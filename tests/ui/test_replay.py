@@ -436,7 +436,7 @@ async def test_help_lists_the_replay_keys(tmp_path: Path) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = dict(app.screen.keys)
-        for key in ("space", "g", "]", "[", ">", "<", "home", "end", "right", "shift+left", "q"):
+        for key in ("Space", "g", "]", "[", ">", "<", "Home", "End", "→", "Shift+←", "q"):
             assert key in keys, key
         await pilot.press("escape")
         assert isinstance(app.screen, CockpitScreen)
