@@ -8,9 +8,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from screens.reading_dialog import ReadingDialog
 from widgets.panel import DetailLine, RowDetail
 
 INDENT = "  "
@@ -34,29 +34,20 @@ def detail_text(detail: RowDetail) -> Text:
     return Text("\n").join(lines)
 
 
-class DetailScreen(ModalScreen[None]):
+class DetailScreen(ReadingDialog):
     """A row's detail: its title and every line of its whole text; escape, q or enter close it.
 
     The title comes from outside (a signal's name), so it is drawn as text, never as markup.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("q", "dismiss", "Close", show=False),
-        Binding("enter", "dismiss", "Close", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "dismiss", "Close", show=False)]
 
     DEFAULT_CSS = """
-    DetailScreen { align: center middle; }
     DetailScreen > VerticalScroll {
         width: 90%;
         max-width: 120;
         height: auto;
-        max-height: 90%;
-        border: round $primary;
         border-subtitle-align: right;
-        background: $surface;
-        padding: 0 1;
     }
     """
 

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.model import Status
+from screens.reading_dialog import ReadingDialog
 from widgets.formatting import status_text
 
 PALETTE_HINT = "Ctrl+P opens the command palette: every command, searchable."
@@ -31,24 +31,15 @@ def two_columns(
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ReadingDialog):
     """Lists the keys, the status words and the panel labels; escape, q or ? closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("question_mark", "dismiss", "Close", show=False),
-        Binding("q", "dismiss", "Close", show=False),
+        Binding("question_mark", "dismiss", "Close", show=False)
     ]
 
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 76;
-        max-height: 90%;
-        border: round $primary;
-        background: $surface;
-        padding: 0 1;
-    }
+    HelpScreen > VerticalScroll { width: 76; }
     HelpScreen Static { margin-bottom: 1; }
     """
 
