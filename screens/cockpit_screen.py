@@ -12,7 +12,7 @@ from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.runbook import StepCheck, StepState
@@ -23,6 +23,7 @@ from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel
 from widgets.event_log import EventLogPanel
 from widgets.header_bar import HeaderBar
+from widgets.key_bar import KeyBar
 from widgets.overview_panel import VERDICT_STATUS, OverviewPanel
 from widgets.panel import ScrollPanel, SignalPanel
 from widgets.replication_panel import ReplicationPanel
@@ -132,7 +133,7 @@ class CockpitScreen(Screen[None]):
                 for panel_id in row:
                     yield PANEL_WIDGETS[panel_id](id=panel_id)
         yield Static(id="action-bar")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._mark_shown()
