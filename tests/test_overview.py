@@ -150,3 +150,25 @@ def test_stale_readings_make_the_family_stale() -> None:
     lines = session.view(later).overview.families
     assert {line.status for line in lines} == {Status.STALE}
     assert configured_kinds(CONFIG) >= {line.kind for line in lines}
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        (
+            {"converged_fraction": 0.0, "authoritative_matches": "old"},
+            "0 % on new, authoritative old",
+        ),
+        (
+            {"converged_fraction": 0.25, "authoritative_matches": "old", "split": True},
+            "25 % on new, weighted split",
+        ),
+        ({"converged_fraction": 0.5, "authoritative_matches": "new"}, "50 % converged"),
+    ],
+)
+def test_dns_says_whether_the_authoritative_servers_have_switched(
+    values: dict[str, object], said: str
+) -> None:
+    session = session_with(with_values("dns:shop.example.com", **values))
+    lines = {line.name: line for line in session.view(NOW).overview.families}
+    assert lines["DNS"].key_number == said

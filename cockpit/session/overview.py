@@ -166,13 +166,22 @@ def _targets_number(readings: Sequence[Reading], config: Config | None) -> str:
 
 
 def _dns_number(readings: Sequence[Reading], config: Config | None) -> str:
-    """'67 % converged': the least converged record's share of resolvers answering new."""
-    fractions = [dns_values.from_reading(reading).converged_fraction for reading in readings]
-    known = [fraction for fraction in fractions if fraction is not None]
+    """'67 % converged': the least converged record's share of resolvers answering new.
+
+    Before the authoritative servers answer new, it says so, so that an OK beside '0 %' reads
+    as 'not switched yet' rather than as a stuck switch.
+    """
+    values = [dns_values.from_reading(reading) for reading in readings]
+    known = [(v.converged_fraction, v) for v in values if v.converged_fraction is not None]
     if not known:
         return "no resolver answered"
+    fraction, least = min(known, key=lambda pair: pair[0])
+    share = ratio_percent_text(fraction)
     of = f" (lowest of {len(readings)} records)" if len(readings) > 1 else ""
-    return f"{ratio_percent_text(min(known))} converged{of}"
+    if least.authoritative_matches in (None, "new"):
+        return f"{share} converged{of}"
+    where = "weighted split" if least.split else f"authoritative {least.authoritative_matches}"
+    return f"{share} on new, {where}{of}"
 
 
 def _highest_ratio(readings: Sequence[Reading]) -> str:
