@@ -217,7 +217,8 @@ class Polled(Section):
 def _exactly_one(section: BaseModel, name: str, backends: Sequence[str]) -> None:
     present = [b for b in backends if getattr(section, b) is not None]
     if len(present) != 1:
-        tables = " or ".join(f"[{name}.{b}]" for b in backends)
+        names = [f"[{name}.{b}]" for b in backends]
+        tables = " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
         found = ", ".join(present) if present else "none"
         raise ValueError(f"configure exactly one of {tables} (found: {found})")
 
@@ -268,13 +269,35 @@ class RdsReplication(Section):
     replica_instance_id: NonBlank
 
 
+class LogicalReplication(Section):
+    """A publication on the old database and the subscription on the new one that follows it."""
+
+    publisher_dsn: Dsn
+    subscriber_dsn: Dsn
+    subscription: NonBlank
+    password_env: EnvName | None = None
+    # Sequences are not replicated: the subscriber's must reach the publisher's plus this.
+    sequence_margin: Annotated[int, Field(ge=0, le=10**12)] = 1000
+
+
+class DmsReplication(Section):
+    """An AWS DMS replication task (full load and/or change data capture)."""
+
+    task_identifier: NonBlank
+
+
+REPLICATION_BACKENDS = ("postgres", "rds", "logical", "dms")
+
+
 class ReplicationSection(Polled):
     postgres: PostgresReplication | None = None
     rds: RdsReplication | None = None
+    logical: LogicalReplication | None = None
+    dms: DmsReplication | None = None
 
     @model_validator(mode="after")
     def _one_backend(self) -> ReplicationSection:
-        _exactly_one(self, "replication", ("postgres", "rds"))
+        _exactly_one(self, "replication", REPLICATION_BACKENDS)
         return self
 
 
@@ -528,13 +551,27 @@ class RdsPromotion(Section):
     timeout_seconds: Seconds = 900.0
 
 
+class LogicalPromotion(Section):
+    """The logical-replication cutover: subscriber sequences set, then the subscription off."""
+
+    timeout_seconds: Seconds = 30.0
+
+
+class DmsPromotion(Section):
+    """The DMS cutover: the replication task stopped."""
+
+    timeout_seconds: Seconds = 300.0
+
+
 class PromotionSection(Section):
     postgres: PostgresPromotion | None = None
     rds: RdsPromotion | None = None
+    logical: LogicalPromotion | None = None
+    dms: DmsPromotion | None = None
 
     @model_validator(mode="after")
     def _one_backend(self) -> PromotionSection:
-        _exactly_one(self, "promotion", ("postgres", "rds"))
+        _exactly_one(self, "promotion", REPLICATION_BACKENDS)
         return self
 
 
@@ -593,8 +630,24 @@ class Config(Section):
         return tuple(dict.fromkeys([*STANDARD_SECRET_ENV, *named]))
 
     def dsns(self) -> tuple[str, ...]:
-        postgres = self.replication.postgres if self.replication else None
-        return (postgres.primary_dsn, postgres.replica_dsn) if postgres else ()
+        return tuple(dsn for _, dsn in self.keyed_dsns())
+
+    def keyed_dsns(self) -> tuple[tuple[str, str], ...]:
+        """(key path, DSN) of every database the config names."""
+        replication = self.replication
+        if replication is not None and replication.postgres is not None:
+            postgres = replication.postgres
+            return (
+                ("replication.postgres.primary_dsn", postgres.primary_dsn),
+                ("replication.postgres.replica_dsn", postgres.replica_dsn),
+            )
+        if replication is not None and replication.logical is not None:
+            logical = replication.logical
+            return (
+                ("replication.logical.publisher_dsn", logical.publisher_dsn),
+                ("replication.logical.subscriber_dsn", logical.subscriber_dsn),
+            )
+        return ()
 
 
 def _walk_fields(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -632,6 +685,7 @@ def dsn_fields(dsn: str) -> dict[str, str]:
 
 _AWS_USERS = (
     ("replication", "rds"),
+    ("replication", "dms"),
     ("errors", "cloudwatch"),
     ("traffic", "route53"),
     ("traffic", "alb"),
@@ -662,14 +716,23 @@ def _cross_section_problems(data: Mapping[str, object]) -> list[ConfigProblem]:
         problems.append(
             ConfigProblem("aws", f"missing section [aws] (region), needed by {', '.join(users)}")
         )
-    if _has(data, "promotion", "postgres") and not _has(data, "replication", "postgres"):
-        problems.append(
-            ConfigProblem(
-                "promotion.postgres",
-                "needs [replication.postgres]: promotion runs pg_promote() on its replica_dsn",
-            )
-        )
+    for backend, why in _PROMOTION_NEEDS.items():
+        if _present(data, "promotion", backend) and not _present(data, "replication", backend):
+            problems.append(ConfigProblem(f"promotion.{backend}", why))
     return problems
+
+
+_PROMOTION_NEEDS = {
+    "postgres": "needs [replication.postgres]: promotion runs pg_promote() on its replica_dsn",
+    "logical": "needs [replication.logical]: the cutover sets its subscriber's sequences and "
+    "disables its subscription",
+    "dms": "needs [replication.dms]: the cutover stops its replication task",
+}
+
+
+def _present(data: Mapping[str, object], section: str, key: str) -> bool:
+    """Whether [section.key] is there at all (an empty table counts)."""
+    return _table(data, section, key) is not None
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -911,11 +974,11 @@ def config_warnings(config: Config, environ: Mapping[str, str]) -> list[ConfigPr
     for key, name in named_env_vars(config):
         if name not in environ:
             warnings.append(ConfigProblem(key, f"names ${name}, which is not set in this shell"))
-    for key, dsn in zip(("primary_dsn", "replica_dsn"), config.dsns(), strict=False):
+    for key, dsn in config.keyed_dsns():
         if "password" in dsn_fields(dsn):
             warnings.append(
                 ConfigProblem(
-                    f"replication.postgres.{key}",
+                    key,
                     "holds a password; prefer PGPASSWORD, ~/.pgpass or password_env "
                     "(it is redacted from the journal either way)",
                 )

@@ -78,6 +78,10 @@ def test_example_documents_every_key() -> None:
         "maintenance.webhook",
         "maintenance.command",
         "promotion.rds",
+        "replication.logical",
+        "replication.dms",
+        "promotion.logical",
+        "promotion.dms",
     ],
 )
 def test_example_alternatives_load(block: str) -> None:
@@ -92,6 +96,14 @@ def test_example_alternatives_load(block: str) -> None:
         example["replication"].pop("postgres", None)
         example["replication"]["rds"] = {"replica_instance_id": "shop-db-replica"}
         example["promotion"] = {"rds": {"replica_instance_id": "shop-db-replica"}}
+    if backend in ("logical", "dms"):
+        other = "replication" if section == "promotion" else "promotion"
+        example[section].pop("postgres", None)
+        example[other] = {
+            key: value for key, value in example[other].items() if not isinstance(value, dict)
+        } | {backend: tomllib.loads(_commented_block(EXAMPLE.read_text(), f"{other}.{backend}"))}
+        if backend == "dms":
+            example["promotion"].pop("postgres", None)
     from cockpit.config import config_from_data
 
     config_from_data(example, source="example", base_dir=ROOT)
@@ -244,7 +256,8 @@ new_set_identifier = "new"
 def test_backends_exactly_one() -> None:
     none_given = problems_of(MINIMAL + "[promotion]\n")
     assert none_given == [
-        "promotion: configure exactly one of [promotion.postgres] or [promotion.rds] (found: none)"
+        "promotion: configure exactly one of [promotion.postgres], [promotion.rds], "
+        "[promotion.logical] or [promotion.dms] (found: none)"
     ]
     both = problems_of(
         MINIMAL

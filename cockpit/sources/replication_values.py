@@ -1,8 +1,10 @@
-"""The replication signal's typed values and id, for the two sources that write it and its readers.
+"""The replication signal's typed values and id, for the sources that write it and its readers.
 
-PostgreSQL (replication_postgres.py) and RDS (replication_rds.py) share the signal `replication`
-with different value sets; `engine` says which wrote a reading, and the fields the other does
-not report are None.
+PostgreSQL streaming (replication_postgres.py), RDS (replication_rds.py), logical replication
+(replication_logical.py) and AWS DMS (replication_dms.py) share the signal `replication` with
+different value sets; `engine` says which wrote a reading, and the fields another does not
+report are None. The fields here are the ones guards, runbook and report read for every engine;
+logical replication and DMS carry more, decoded by their own typed values.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ WAL_POSITION_KEYS = frozenset({"primary_wal_lsn", "receive_lsn", "replay_lsn"})
 """The WAL positions, which move with every write; the byte lag says what they mean."""
 """The value the lag sparkline and the report's chart draw."""
 
-Engine = Literal["postgres", "rds"]
+Engine = Literal["postgres", "rds", "logical", "dms"]
 
 
 @dataclass(frozen=True)
 class ReplicationValues:
     """How far the replica is behind, whether it is still one, and what each end said.
 
-    Decoding tells the engine by the values only its source writes: primary_quiet_seconds for
-    PostgreSQL, db_status for RDS; neither (a poll that failed as a whole) leaves it None.
+    Decoding tells the engine by the values only its source writes: subscription for logical
+    replication, task_status for DMS, primary_quiet_seconds for PostgreSQL streaming, db_status
+    for RDS; none of them (a poll that failed as a whole) leaves it None.
     """
 
     engine: Engine | None
@@ -65,8 +68,8 @@ class ReplicationValues:
 
     @property
     def sees_primary_writes(self) -> bool:
-        """Whether the source watches the primary's WAL (PostgreSQL does, RDS cannot)."""
-        return self.engine == "postgres"
+        """Whether the source watches the primary's writes (PostgreSQL does; RDS, DMS cannot)."""
+        return self.engine in ("postgres", "logical")
 
     @property
     def left_recovery(self) -> bool:
@@ -166,6 +169,10 @@ class ReplicationValues:
 
 
 def _engine(values: Mapping[str, object]) -> Engine | None:
+    if "subscription" in values:
+        return "logical"
+    if "task_status" in values:
+        return "dms"
     if "primary_quiet_seconds" in values:
         return "postgres"
     if "db_status" in values:
