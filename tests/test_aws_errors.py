@@ -60,7 +60,7 @@ def context_at(endpoint_url: str, tmp_path: Path, **aws: Any) -> SourceContext:
 
 
 def rds_source(context: SourceContext) -> RdsReplicationSource:
-    from cockpit.sources.replication_postgres import build_replication_sources
+    from cockpit.sources.replication import build_replication_sources
 
     (source,) = build_replication_sources(context)
     assert isinstance(source, RdsReplicationSource)

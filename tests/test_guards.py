@@ -625,6 +625,7 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
         "maintenance-backend-readable",
         "maintenance-is-on",
         "new-side-healthy-after-promotion",
+        "sequences-caught-up",
     ],
     ActionId.PROMOTE: [
         "promotion-backend-configured",
@@ -632,6 +633,7 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
         "replica-in-recovery",
         "replication-caught-up",
         "primary-quiet",
+        "subscription-tables-ready",
     ],
     ActionId.WEIGHT_UP: [
         "traffic-backend-configured",
@@ -642,6 +644,7 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
         "new-p95",
         "dns-ttl-preflight",
         "step-dwell-elapsed",
+        "sequences-caught-up",
     ],
     ActionId.WEIGHT_DOWN: [
         "traffic-backend-configured",
@@ -682,6 +685,7 @@ def test_evaluate_promote_before_the_window() -> None:
         "replication-caught-up": "byte lag 2.0 KiB: wait for 0 B",
         "primary-quiet": "the primary has been quiet for only 0s of the 5s needed: "
         "stop writes to it and wait",
+        "subscription-tables-ready": None,
     }
 
 

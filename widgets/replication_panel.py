@@ -1,4 +1,8 @@
-"""Replication: bytes and seconds side by side, state, catch-up ETA and a lag sparkline."""
+"""Replication: bytes and seconds side by side, state, catch-up ETA and a lag sparkline.
+
+Logical replication adds the slot's retained WAL, table sync states, apply errors and the
+sequences at both ends.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cockpit.model import Reading, SignalKind
+from cockpit.sources.logical_values import LogicalValues, sequence_rows
 from cockpit.sources.replication_values import REPLAY_LAG_BYTES, ReplicationValues
 from widgets.formatting import (
     NO_DATA,
@@ -29,7 +34,10 @@ def _yes_no(value: object) -> str:
 
 def _rate_text(values: ReplicationValues) -> str:
     """Catching up at X/s, or falling behind at X/s: a negative rate is said in words."""
-    rate = values.catchup_bytes_per_second
+    return _rate_text_of(values.catchup_bytes_per_second)
+
+
+def _rate_text_of(rate: float | None) -> str:
     if rate is None:
         return NO_DATA
     if rate < 0:
@@ -37,8 +45,11 @@ def _rate_text(values: ReplicationValues) -> str:
     return f"{bytes_text(rate)}/s"
 
 
-def _values(reading: Reading) -> ReplicationValues:
-    return ReplicationValues.from_reading(reading)
+def _values(reading: Reading) -> ReplicationValues | LogicalValues:
+    values = ReplicationValues.from_reading(reading)
+    if values.engine == "logical":
+        return LogicalValues.from_reading(reading)
+    return values
 
 
 def _eta_text(values: ReplicationValues) -> str:
@@ -68,30 +79,99 @@ class ReplicationPanel(SignalPanel):
     def _replica(self, reading: Reading, now: datetime) -> RenderableType:
         values = ReplicationValues.from_reading(reading)
         headline = Text.assemble(status_text(reading.status_at(now)), " ", reading.detail)
-        facts = Table.grid(padding=(0, 2))
-        facts.add_column(style="dim")
-        facts.add_column()
-        facts.add_column(style="dim")
-        facts.add_column()
-        facts.add_row(
-            "byte lag",
-            Text(bytes_text(values.replay_lag_bytes), style="bold"),
-            "replay lag",
-            seconds_text(values.replay_lag_seconds),
-        )
-        facts.add_row(
-            "state",
-            values.state or NO_DATA,
-            "in recovery",
-            _yes_no(values.in_recovery),
-        )
-        facts.add_row("catch-up", _rate_text(values), "ETA", _eta_text(values))
-        facts.add_row(
-            "replay paused",
-            _yes_no(values.replay_paused),
-            "primary quiet",
-            seconds_text(values.primary_quiet_seconds),
-        )
+        if values.engine == "logical":
+            facts = _logical_facts(LogicalValues.from_reading(reading))
+        else:
+            facts = _streaming_facts(values)
         history = self.series.get((reading.signal_id, REPLAY_LAG_BYTES), ())
         spark = Text(sparkline(history, 40) or "no history yet", style="cyan")
         return Group(headline, facts, Text.assemble("lag ", spark), freshness(reading, now))
+
+
+def _facts_grid() -> Table:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    facts.add_column(style="dim")
+    facts.add_column()
+    return facts
+
+
+def _streaming_facts(values: ReplicationValues) -> Table:
+    facts = _facts_grid()
+    facts.add_row(
+        "byte lag",
+        Text(bytes_text(values.replay_lag_bytes), style="bold"),
+        "replay lag",
+        seconds_text(values.replay_lag_seconds),
+    )
+    facts.add_row(
+        "state",
+        values.state or NO_DATA,
+        "in recovery",
+        _yes_no(values.in_recovery),
+    )
+    facts.add_row("catch-up", _rate_text(values), "ETA", _eta_text(values))
+    facts.add_row(
+        "replay paused",
+        _yes_no(values.replay_paused),
+        "primary quiet",
+        seconds_text(values.primary_quiet_seconds),
+    )
+    return facts
+
+
+def _logical_facts(values: LogicalValues) -> Table:
+    """Lag and retained WAL, the subscription, tables, sequences and preflight problems."""
+    facts = _facts_grid()
+    facts.add_row(
+        "byte lag",
+        Text(bytes_text(values.replay_lag_bytes), style="bold"),
+        "retained WAL",
+        bytes_text(values.retained_wal_bytes),
+    )
+    facts.add_row(
+        "subscription",
+        f"{values.subscription} {values.state or NO_DATA}",
+        "apply errors",
+        NO_DATA if values.apply_error_count is None else str(values.apply_error_count),
+    )
+    facts.add_row("tables", _tables_text(values), "sequences", _sequences_text(values))
+    facts.add_row(
+        "catch-up",
+        _rate_text_of(values.catchup_bytes_per_second),
+        "publisher quiet",
+        seconds_text(values.primary_quiet_seconds),
+    )
+    for row in sequence_rows(values):
+        if row.behind or not row.known:
+            facts.add_row(
+                "  behind" if row.known else "  unknown",
+                row.name,
+                "sub / needs",
+                f"{_number(row.subscriber_value)} / {_number(row.needed)}",
+            )
+    if values.no_identity_tables:
+        names = ", ".join(values.no_identity_tables)
+        facts.add_row("no replica id", Text(names, style="yellow"), "", "")
+    return facts
+
+
+def _tables_text(values: LogicalValues) -> str:
+    total = values.tables_total
+    if total is None:
+        return NO_DATA
+    not_ready = len(values.tables_not_ready)
+    return f"{total - not_ready}/{total} ready" if not_ready else f"all {total} ready"
+
+
+def _sequences_text(values: LogicalValues) -> str:
+    total = values.sequences_total
+    if total is None:
+        return NO_DATA
+    behind = values.sequences_behind or 0
+    return f"{behind}/{total} behind" if behind else f"{total} at +{values.sequence_margin}"
+
+
+def _number(value: int | None) -> str:
+    return NO_DATA if value is None else f"{value:,}"

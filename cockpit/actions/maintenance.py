@@ -113,6 +113,7 @@ MAINTENANCE_OFF = ActionSpec(
         guards.maintenance_backend_readable,
         guards.maintenance_is_on,
         guards.new_side_healthy_after_promotion,
+        guards.sequences_caught_up,
     ),
     plan=partial(plan_maintenance, turn_on=False),
     execute=execute_maintenance,

@@ -1,4 +1,8 @@
-"""Promote the replica to primary: the one-way door, confirmed by typing the replica's name."""
+"""Promote the replica to primary: the one-way door, confirmed by typing the replica's name.
+
+With logical replication the same door is the cutover: the subscriber's sequences carried over
+from the publisher, then the subscription disabled, confirmed by typing the subscription's name.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from cockpit.actions.resources import PROMOTED, REPLICA_RESOURCE
 from cockpit.actions.spec import ActionSpec
 from cockpit.config import Config
 from cockpit.io.failures import ActionFailed
+from cockpit.io.logical_cutover import check_cut_over, planned_values
 from cockpit.io.promotion import (
     describe_promotion_target,
     planned_promotion_calls,
@@ -24,6 +29,8 @@ def plan_promotion(context: StepContext) -> Plan:
     section = context.config.promotion
     if section is None:
         raise ActionFailed("no [promotion] section in the config")
+    if section.logical is not None:
+        return plan_logical_cutover(context)
     reader = required(context.backends.promotion, "promotion")
     if not reader.in_recovery():
         raise ActionFailed("the replica is already promoted (not in recovery): nothing to do")
@@ -33,9 +40,9 @@ def plan_promotion(context: StepContext) -> Plan:
         summary=f"Promote {target} to primary — ONE-WAY DOOR",
         changes=(Change(target, "read replica (in recovery)", "writable primary"),),
         calls=planned_promotion_calls(context.config),
-        target={"name": promotion_target_name(section)},
+        target={"name": promotion_target_name(context.config)},
         one_way=True,
-        confirm_word=promotion_target_name(section),
+        confirm_word=promotion_target_name(context.config),
         notes=(
             "cannot be undone: once promoted, the replica never follows the old primary again",
             "the old primary stays writable: keep maintenance on so nothing writes there",
@@ -43,13 +50,74 @@ def plan_promotion(context: StepContext) -> Plan:
     )
 
 
+def plan_logical_cutover(context: StepContext) -> Plan:
+    """Sequences carried over, then the subscription disabled: refused unless every table is
+    ready and no sequence would go backwards."""
+    reader = required(context.backends.promotion, "promotion").logical()
+    settings = reader.settings
+    state = reader.state()
+    refusal = state.refusal(settings.subscription)
+    if refusal is not None:
+        raise ActionFailed(f"cannot cut over: {refusal}")
+    planned = planned_values(state)
+    where = f"{reader.subscriber.location.text}"
+    changes = tuple(
+        Change(
+            f"sequence {gap.name} on the subscriber",
+            "unused" if gap.subscriber_value is None else str(gap.subscriber_value),
+            f"{gap.needed} (publisher {gap.publisher_value} + {settings.sequence_margin})",
+        )
+        for gap in state.settings
+    )
+    return Plan(
+        action_id=ActionId.PROMOTE,
+        summary=f"Cut over to the new database: subscription {settings.subscription} "
+        "— ONE-WAY DOOR",
+        changes=(
+            *changes,
+            Change(f"subscription {settings.subscription}", "enabled", "disabled"),
+        ),
+        calls=(
+            f"SQL on the publisher ({reader.publisher.location.address}): read pg_sequences "
+            "again; refuse if any moved since this plan",
+            f"SQL on the subscriber ({where}): setval() for {len(planned)} sequences in one "
+            "transaction",
+            f"SQL on the subscriber: ALTER SUBSCRIPTION {settings.subscription} DISABLE",
+        ),
+        target={"name": settings.subscription, "sequences": planned},
+        one_way=True,
+        confirm_word=settings.subscription,
+        notes=(
+            "cannot be undone from here: once the new database takes writes, the old one no "
+            "longer has them",
+            "the publication and the slot stay on the old database: drop the slot afterwards, "
+            "or it keeps WAL there",
+        ),
+    )
+
+
+def _planned_sequences(plan: Plan) -> Mapping[str, JsonValue]:
+    sequences = plan.target.get("sequences")
+    return sequences if isinstance(sequences, Mapping) else {}
+
+
 def execute_promotion(context: StepContext, plan: Plan) -> Execution:
     writer = required(writers_of(context).promotion, "promotion")
+    if _is_logical(context):
+        return Execution(writer.cut_over_logical(_planned_sequences(plan)))
     return Execution(writer.promote())
+
+
+def _is_logical(context: StepContext) -> bool:
+    section = context.config.promotion
+    return section is not None and section.logical is not None
 
 
 def verify_promotion(context: StepContext, plan: Plan) -> Verification:
     reader = required(context.backends.promotion, "promotion")
+    if _is_logical(context):
+        check = check_cut_over(reader.logical(), _planned_sequences(plan))
+        return Verification(check.ok, check.summary, check.observed)
     in_recovery = reader.in_recovery()
     observed: dict[str, JsonValue] = {"in_recovery": in_recovery}
     if in_recovery:
@@ -92,6 +160,7 @@ PROMOTE = ActionSpec(
         guards.replica_in_recovery,
         guards.replication_caught_up,
         guards.primary_quiet,
+        guards.subscription_tables_ready,
     ),
     plan=plan_promotion,
     execute=execute_promotion,

@@ -140,6 +140,7 @@ WEIGHT_UP = ActionSpec(
         guards.new_p95_under_threshold,
         guards.dns_ttl_preflight,
         guards.step_dwell_elapsed,
+        guards.sequences_caught_up,
     ),
     plan=partial(plan_weight_step, up=True),
     execute=execute_weights,

@@ -1,4 +1,5 @@
-"""The promotion backend: is the replica still one, and promote it (PostgreSQL or an RDS replica).
+"""The promotion backend: is the replica still one, and promote it (PostgreSQL or an RDS replica),
+or cut over a logical-replication subscription (cockpit/io/logical_cutover.py).
 
 Reading and writing are separate classes: in --read-only and --dry-run modes no writer is built.
 Every method blocks (psycopg, boto3); the runner calls them in a thread. Passwords never enter
@@ -14,11 +15,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cockpit.config import (
     Config,
+    LogicalReplication,
     PostgresPromotion,
     PostgresReplication,
     PromotionSection,
@@ -26,8 +27,11 @@ from cockpit.config import (
     dsn_fields,
 )
 from cockpit.io.context import AwsClients
+from cockpit.io.dsn import dsn_location
 from cockpit.io.failures import ActionFailed, describe_failure
+from cockpit.io.logical_cutover import LogicalCutoverReader, LogicalCutoverWriter
 from cockpit.io.rds import parse_instance
+from cockpit.jsonvalue import JsonValue
 
 APPLICATION_NAME = "cutover-cockpit"
 CONNECT_TIMEOUT_SECONDS = 5
@@ -38,16 +42,23 @@ NOT_IN_RECOVERY_SQLSTATE = "55000"
 # --- pure: what is touched and how --------------------------------------------------------------
 
 
-def promotion_target_name(section: PromotionSection) -> str:
-    """The name the operator types to confirm: replica_name or replica_instance_id."""
+def promotion_target_name(config: Config) -> str:
+    """The name the operator types to confirm: the replica, subscription or DMS task."""
+    section = _promotion(config)
     if section.postgres is not None:
         return section.postgres.replica_name
+    if section.logical is not None:
+        return logical_settings(config).subscription
     return _rds(section).replica_instance_id
 
 
 def describe_promotion_target(config: Config) -> str:
     """'PostgreSQL replica shop-db-replica (127.0.0.1:5433, db shop)' or 'RDS read replica x'."""
     section = _promotion(config)
+    if section.logical is not None:
+        logical = logical_settings(config)
+        where = dsn_location(logical.subscriber_dsn)
+        return f"subscription {logical.subscription} on the new database ({where.text})"
     if section.postgres is not None:
         where = dsn_location(_replication(config).replica_dsn)
         return f"PostgreSQL replica {section.postgres.replica_name} ({where.text})"
@@ -73,38 +84,18 @@ def promote_wait_seconds(section: PostgresPromotion) -> int:
     return max(1, math.ceil(section.timeout_seconds))
 
 
-@dataclass(frozen=True)
-class DsnLocation:
-    """Where a DSN points, without its user or password."""
-
-    host: str
-    port: str
-    dbname: str
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def text(self) -> str:
-        return f"{self.address}, db {self.dbname}"
-
-
-def dsn_location(dsn: str) -> DsnLocation:
-    """host:port and database of a DSN, with libpq's defaults for what it leaves out."""
-    try:
-        fields = dsn_fields(dsn)
-    except Exception:
-        return DsnLocation("?", "?", "?")
-    host = fields.get("host") or fields.get("hostaddr") or "local socket"
-    dbname = fields.get("dbname") or fields.get("user") or "(default)"
-    return DsnLocation(host, fields.get("port") or "5432", dbname)
-
-
 def _promotion(config: Config) -> PromotionSection:
     if config.promotion is None:
         raise ActionFailed("no [promotion] section in the config: add one to promote a replica")
     return config.promotion
+
+
+def logical_settings(config: Config) -> LogicalReplication:
+    """[replication.logical], which the logical cutover works on."""
+    logical = config.replication.logical if config.replication else None
+    if logical is None:
+        raise ActionFailed("promotion.logical needs [replication.logical]: it names the ends")
+    return logical
 
 
 def _rds(section: PromotionSection) -> RdsPromotion:
@@ -196,10 +187,23 @@ class PromotionReader:
         self._aws = aws
 
     def in_recovery(self) -> bool:
-        """True while the replica still follows its primary; ActionFailed (worded) on failure."""
+        """True while the replica still follows its primary; ActionFailed (worded) on failure.
+
+        For logical replication: while the subscription is enabled.
+        """
         if self._section.postgres is not None:
             return self._postgres_in_recovery()
+        if self._section.logical is not None:
+            return self.logical().subscription().enabled is True
         return self._rds_is_replica(_rds(self._section))
+
+    def logical(self) -> LogicalCutoverReader:
+        """The reader of both ends of the logical replication, for its cutover."""
+        section = self._section.logical
+        if section is None:
+            raise ActionFailed("no [promotion.logical] section in the config")
+        settings = logical_settings(self._config)
+        return LogicalCutoverReader(settings, self._environ, section.timeout_seconds)
 
     def _postgres_in_recovery(self) -> bool:
         replica = _ReplicaConnection(self._config, self._environ)
@@ -235,6 +239,11 @@ class PromotionWriter:
         self._section = _promotion(config)
         self._environ = environ
         self._aws = aws
+
+    def cut_over_logical(self, planned: Mapping[str, JsonValue]) -> tuple[str, ...]:
+        """Sets the planned subscriber sequences, then disables the subscription."""
+        reader = PromotionReader(self._config, self._environ, self._aws).logical()
+        return LogicalCutoverWriter(reader).cut_over(planned)
 
     def promote(self) -> tuple[str, ...]:
         """Promotes; returns evidence (the SQL run and its result, or the RDS request id)."""

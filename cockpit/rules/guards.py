@@ -19,6 +19,7 @@ from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.verdicts import GuardFact, GuardResult, SessionFacts
 from cockpit.sources import dns_values, errors_values
+from cockpit.sources.logical_values import LogicalValues, sequence_rows
 from cockpit.sources.maintenance_values import SIGNAL_ID as MAINTENANCE_SIGNAL
 from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.replication_values import SIGNAL_ID as REPLICATION_SIGNAL
@@ -254,20 +255,40 @@ def _is_rds(inputs: GuardInputs) -> bool:
     return replication is not None and replication.rds is not None
 
 
+def _promotion_backend_text(config: Config) -> str | None:
+    section, replication = config.promotion, config.replication
+    if section is None:
+        return None
+    if section.postgres is not None:
+        return f"postgres replica {section.postgres.replica_name}"
+    if section.rds is not None:
+        return f"rds {section.rds.replica_instance_id}"
+    if section.logical is not None and replication is not None and replication.logical:
+        return f"logical replication, subscription {replication.logical.subscription}"
+    if section.dms is not None and replication is not None and replication.dms:
+        return f"DMS task {replication.dms.task_identifier}"
+    return None
+
+
+def _replication_engine(inputs: GuardInputs) -> str | None:
+    """Which [replication] backend the config names."""
+    replication = inputs.config.replication
+    if replication is None:
+        return None
+    return next(
+        (name for name in ("postgres", "rds", "logical", "dms") if getattr(replication, name)),
+        None,
+    )
+
+
 def promotion_backend_configured(inputs: GuardInputs) -> GuardResult:
     """A [promotion] backend exists to promote the replica with."""
-    section = inputs.config.promotion
-    if section is not None and section.postgres is not None:
-        backend = f"postgres replica {section.postgres.replica_name}"
-    elif section is not None and section.rds is not None:
-        backend = f"rds {section.rds.replica_instance_id}"
-    else:
-        backend = None
+    backend = _promotion_backend_text(inputs.config)
     reason = (
         None
         if backend
-        else "no [promotion] section: add [promotion.postgres] or [promotion.rds] "
-        "to promote the replica from the cockpit"
+        else "no [promotion] section: add [promotion.postgres], [promotion.rds], "
+        "[promotion.logical] or [promotion.dms] to promote or cut over from the cockpit"
     )
     fact = GuardFact("promotion backend", backend or "not configured")
     return _result(
@@ -292,6 +313,8 @@ def _in_recovery_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     facts = (reading_fact("replica in recovery", text, reading, inputs.now),)
     if in_recovery is True and values.promoted is not True:
         return Verdict(None, facts)
+    if values.left_recovery and values.engine in ("logical", "dms"):
+        return Verdict("replication already stopped (cut over): nothing to cut over", facts)
     if values.left_recovery:
         return Verdict("the replica already left recovery (promoted): nothing to promote", facts)
     why = reading.detail or "the replica did not say"
@@ -337,7 +360,21 @@ def _lag_reason(reading: Reading, lag_bytes: float, limit: int) -> str:
     return f"{lag}: wait for {size_text(limit)}"
 
 
+def _latency_caught_up_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    """DMS reports CDC latency in seconds only: caught up is 0 s at source and target."""
+    latency = ReplicationValues.from_reading(reading).replay_lag_seconds
+    text = "not known" if latency is None else age_text(latency)
+    facts = (reading_fact("CDC latency", text, reading, inputs.now),)
+    if latency is None:
+        return Verdict("CDC latency not known: wait for CloudWatch to report it", facts)
+    if latency > 0:
+        return Verdict(f"CDC latency {age_text(latency)}: wait for 0 s", facts)
+    return Verdict(None, facts)
+
+
 def _caught_up_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    if ReplicationValues.from_reading(reading).engine == "dms":
+        return _latency_caught_up_of(reading, inputs)
     facts = _lag_facts(reading, inputs)
     lag_bytes = ReplicationValues.from_reading(reading).replay_lag_bytes
     limit = inputs.config.guards.promote_max_lag_bytes
@@ -352,11 +389,12 @@ def replication_caught_up(inputs: GuardInputs) -> GuardResult:
     """Byte lag at most guards.promote_max_lag_bytes (default 0): bytes, not seconds, prove it."""
     limit = inputs.config.guards.promote_max_lag_bytes
     verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _caught_up_of)
-    title = (
-        f"Replication byte lag at most {size_text(limit)}"
-        if limit
-        else "Replication caught up (byte lag 0 B)"
-    )
+    if _replication_engine(inputs) == "dms":
+        title = "Replication caught up (CDC latency 0 s)"
+    elif limit:
+        title = f"Replication byte lag at most {size_text(limit)}"
+    else:
+        title = "Replication caught up (byte lag 0 B)"
     return _result("replication-caught-up", title, verdict)
 
 
@@ -392,6 +430,77 @@ def primary_quiet(inputs: GuardInputs) -> GuardResult:
         return _result("primary-quiet", title, Verdict(None, (fact,)))
     verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _quiet_of)
     return _result("primary-quiet", title, verdict)
+
+
+# --- logical replication: tables and sequences -------------------------------------------------
+
+
+def _not_logical(guard_id: str, title: str) -> GuardResult:
+    fact = GuardFact("replication", "not logical replication: nothing to check")
+    return _result(guard_id, title, Verdict(None, (fact,)))
+
+
+def _tables_ready_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    values = LogicalValues.from_reading(reading)
+    total, not_ready = values.tables_total, values.tables_not_ready
+    if total is None:
+        fact = reading_fact("tables ready", "not known", reading, inputs.now)
+        return Verdict("table sync states not known: wait for the subscriber to answer", (fact,))
+    ready = f"{total - len(not_ready)} of {total}"
+    facts = (reading_fact("tables ready", ready, reading, inputs.now),)
+    if not_ready:
+        named = ", ".join(f"{row.get('table')} ({row.get('words')})" for row in not_ready[:3])
+        more = f" and {len(not_ready) - 3} more" if len(not_ready) > 3 else ""
+        return Verdict(f"tables still syncing: {named}{more}: wait until they are ready", facts)
+    return Verdict(None, facts)
+
+
+def subscription_tables_ready(inputs: GuardInputs) -> GuardResult:
+    """With logical replication, every subscribed table has finished its initial sync."""
+    guard_id, title = "subscription-tables-ready", "Every subscribed table ready"
+    if _replication_engine(inputs) != "logical":
+        return _not_logical(guard_id, title)
+    verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _tables_ready_of)
+    return _result(guard_id, title, verdict)
+
+
+def _sequences_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    values = LogicalValues.from_reading(reading)
+    if values.promoted is not True:
+        fact = reading_fact(
+            "cut over", "not yet: the old database takes the writes", reading, inputs.now
+        )
+        return Verdict(None, (fact,))
+    total, behind = values.sequences_total, values.sequences_behind or 0
+    if total is None or values.sequences_unknown:
+        fact = reading_fact("sequences", "not known", reading, inputs.now)
+        return Verdict(
+            "sequence values not known at both ends: the cockpit's role needs SELECT on them",
+            (fact,),
+        )
+    facts = (reading_fact("sequences behind", f"{behind} of {total}", reading, inputs.now),)
+    if behind:
+        rows = [row for row in sequence_rows(values) if row.behind][:3]
+        named = ", ".join(
+            f"{row.name} at {row.subscriber_value}, needs {row.needed}" for row in rows
+        )
+        return Verdict(
+            f"{behind} subscriber sequences behind the publisher's + {values.sequence_margin}: "
+            f"{named}; new rows would reuse ids",
+            facts,
+        )
+    return Verdict(None, facts)
+
+
+def sequences_caught_up(inputs: GuardInputs) -> GuardResult:
+    """After a logical-replication cutover, the new database's sequences are at or past the
+    publisher's plus the margin before it takes writes (sequences are not replicated)."""
+    guard_id = "sequences-caught-up"
+    title = "Subscriber sequences at the publisher's + margin"
+    if _replication_engine(inputs) != "logical":
+        return _not_logical(guard_id, title)
+    verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _sequences_of)
+    return _result(guard_id, title, verdict)
 
 
 # --- target health -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ def build_sources(context: SourceContext) -> list[Source]:
     """The configured sources, in the order the screen lists their panels."""
     from cockpit.sources.dns import build_dns_sources
     from cockpit.sources.maintenance import build_maintenance_sources
-    from cockpit.sources.replication_postgres import build_replication_sources
+    from cockpit.sources.replication import build_replication_sources
     from cockpit.sources.targets import build_target_sources
     from cockpit.sources.traffic import build_traffic_sources
 

@@ -40,12 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.clock import Clock
 from cockpit.config import PostgresReplication
-from cockpit.io.context import SourceContext
 from cockpit.io.failures import SourceProblem, describe_failure
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.outside import outside_text
-from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.replication_rds import RdsReplicationSource
+from cockpit.sources.base import Schedule, make_reading
 from cockpit.sources.replication_values import SIGNAL_ID, ReplicationValues
 from cockpit.units import coarse_duration_text, size_text
 
@@ -731,23 +729,27 @@ class EndConnection:
         self._connect_timeout = max(1, math.ceil(connect_timeout_seconds))
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
-    async def fetch_all(self, sql: str, password: str | None) -> list[tuple[Any, ...]]:
+    async def fetch_all(
+        self, sql: str, password: str | None, params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         """Runs one query; a kept connection that broke is replaced once, at once."""
         import psycopg
 
         reused = self._connection is not None and not self._connection.closed
         try:
-            return await self._fetch_once(sql, password)
+            return await self._fetch_once(sql, password, params)
         except psycopg.OperationalError:
             if not reused:
                 raise
-        return await self._fetch_once(sql, password)
+        return await self._fetch_once(sql, password, params)
 
-    async def _fetch_once(self, sql: str, password: str | None) -> list[tuple[Any, ...]]:
+    async def _fetch_once(
+        self, sql: str, password: str | None, params: Mapping[str, Any] | None
+    ) -> list[tuple[Any, ...]]:
         """One query; on any failure the connection is closed so the next try reconnects."""
         try:
             connection = await self._connected(password)
-            cursor = await connection.execute(sql)
+            cursor = await connection.execute(sql, params)
             return await cursor.fetchall()
         except BaseException:
             await self.close()
@@ -882,18 +884,3 @@ def _both_failed(
     if primary_reason == replica_reason:
         return primary
     return ReplicationEndsFailed(f"primary: {primary_reason}; replica: {replica_reason}")
-
-
-def build_replication_sources(context: SourceContext) -> list[Source]:
-    """The configured replication source (PostgreSQL or RDS), or none."""
-    section = context.config.replication
-    if section is None:
-        return []
-    schedule = Schedule.from_config(section)
-    if section.postgres is not None:
-        return [
-            PostgresReplicationSource(section.postgres, schedule, context.environ, context.clock)
-        ]
-    if section.rds is not None:
-        return [RdsReplicationSource(section.rds, schedule, context)]
-    return []

@@ -50,7 +50,7 @@ def test_the_target_and_the_sql_name_the_replica_without_its_password(
     address = replica_address(sandbox)
     assert config.promotion is not None
 
-    assert promotion_target_name(config.promotion) == "shop-db-replica"
+    assert promotion_target_name(config) == "shop-db-replica"
     assert describe_promotion_target(config) == (
         f"PostgreSQL replica shop-db-replica ({address}, db shop)"
     )
@@ -63,7 +63,7 @@ def test_an_rds_target_is_named_by_its_instance_id(sandbox: SandboxHandle) -> No
     config = rds_config(sandbox, "db-x")
     assert config.promotion is not None
 
-    assert promotion_target_name(config.promotion) == "db-x"
+    assert promotion_target_name(config) == "db-x"
     assert describe_promotion_target(config) == "RDS read replica db-x"
     assert planned_promotion_calls(config) == ("rds PromoteReadReplica DBInstanceIdentifier=db-x",)
 

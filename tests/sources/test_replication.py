@@ -35,6 +35,7 @@ from cockpit.live.poller import poll_once
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sources.base import Schedule
+from cockpit.sources.replication import build_replication_sources
 from cockpit.sources.replication_postgres import (
     LagHistory,
     Observation,
@@ -45,7 +46,6 @@ from cockpit.sources.replication_postgres import (
     StandbyRow,
     WalQuietTracker,
     WriteMarkers,
-    build_replication_sources,
     catchup_eta_seconds,
     catchup_rate,
     classify,
