@@ -896,4 +896,8 @@ def build_replication_sources(context: SourceContext) -> list[Source]:
         ]
     if section.rds is not None:
         return [RdsReplicationSource(section.rds, schedule, context)]
+    if section.dms is not None:
+        from cockpit.sources.replication_dms import DmsReplicationSource
+
+        return [DmsReplicationSource(section.dms, schedule, context)]
     return []
