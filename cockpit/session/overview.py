@@ -134,7 +134,7 @@ def _replication_number(readings: Sequence[Reading], config: Config | None) -> s
     """'lag 1.9 MiB / 13.9 s', or 'promoted' once the replica left recovery."""
     values = ReplicationValues.from_reading(readings[0])
     if values.promoted is True:
-        return "promoted"
+        return "cut over" if values.engine in ("logical", "dms") else "promoted"
     if values.in_recovery is False:
         return "out of recovery"
     lag_bytes, lag_seconds = values.replay_lag_bytes, values.replay_lag_seconds

@@ -31,13 +31,15 @@ def aws_services_in_use(config: Config) -> frozenset[str]:
     targets, traffic, errors = config.targets, config.traffic, config.errors
     replication, maintenance = config.replication, config.maintenance
     rds = replication is not None and replication.rds is not None
+    dms = replication is not None and replication.dms is not None
     used = {
         "route53": traffic is not None and traffic.route53 is not None,
         "elbv2": bool(targets and targets.target_groups)
         or bool(traffic and traffic.alb)
         or bool(maintenance and maintenance.alb),
-        "cloudwatch": bool(errors and errors.cloudwatch) or rds,
+        "cloudwatch": bool(errors and errors.cloudwatch) or rds or dms,
         "rds": rds,
+        "dms": dms,
     }
     return frozenset(service for service, in_use in used.items() if in_use)
 

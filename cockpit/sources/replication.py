@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cockpit.io.context import SourceContext
 from cockpit.sources.base import Schedule, Source
+from cockpit.sources.replication_dms import DmsReplicationSource
 from cockpit.sources.replication_logical import LogicalReplicationSource
 from cockpit.sources.replication_postgres import PostgresReplicationSource
 from cockpit.sources.replication_rds import RdsReplicationSource
@@ -22,4 +23,6 @@ def build_replication_sources(context: SourceContext) -> list[Source]:
         return [RdsReplicationSource(section.rds, schedule, context)]
     if section.logical is not None:
         return [LogicalReplicationSource(section.logical, schedule, environ, clock)]
+    if section.dms is not None:
+        return [DmsReplicationSource(section.dms, schedule, context)]
     return []

@@ -16,13 +16,18 @@ Status rules, first match wins:
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cockpit.config import RdsReplication
+from cockpit.io.cloudwatch_lag import (
+    LagDatapoint,
+    age_note,
+    age_seconds,
+    lag_query,
+    newest_datapoint,
+)
 from cockpit.io.context import SourceContext
 from cockpit.io.failures import describe_failure
 from cockpit.io.rds import RdsInstance, parse_instance
@@ -31,31 +36,13 @@ from cockpit.sources.base import Schedule, make_reading
 from cockpit.sources.replication_values import SIGNAL_ID, ReplicationValues
 
 WARN_LAG_SECONDS = 10.0
-LAG_LOOKBACK = timedelta(minutes=5)
-LAG_PERIOD_SECONDS = 60
 LAG_QUERY_ID = "replica_lag"
-OLD_DATAPOINT_SECONDS = 180
 NO_BYTES_NOTE = "byte lag not exposed by RDS"
-
-
-@dataclass(frozen=True)
-class LagDatapoint:
-    """The newest ReplicaLag period: its average and when the period started."""
-
-    seconds: float
-    period_start: datetime
 
 
 def latest_datapoint(response: Mapping[str, Any]) -> LagDatapoint | None:
     """The newest datapoint of the ReplicaLag query in a get_metric_data response, if any."""
-    for result in response.get("MetricDataResults", []):
-        if result.get("Id") == LAG_QUERY_ID:
-            points = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
-            if not points:
-                return None
-            period_start, value = max(points, key=lambda point: point[0])
-            return LagDatapoint(float(value), period_start)
-    return None
+    return newest_datapoint(response, LAG_QUERY_ID)
 
 
 def classify(
@@ -86,23 +73,12 @@ def _lag_verdict(
         return Status.UNKNOWN, f"ReplicaLag unavailable ({lag_error})"
     if lag is None:
         return Status.UNKNOWN, "no ReplicaLag datapoints in the last 5 min"
-    text = f"ReplicaLag {lag.seconds:.1f} s{_age_note(lag, now)}"
+    text = f"ReplicaLag {lag.seconds:.1f} s{age_note(lag, now)}"
     if lag.seconds < 0:
         return Status.CRITICAL, f"{text}: replication is not running"
     if lag.seconds >= WARN_LAG_SECONDS:
         return Status.WARN, f"{text}, over {WARN_LAG_SECONDS:g} s"
     return Status.OK, text
-
-
-def _age_note(lag: LagDatapoint, now: datetime) -> str:
-    """Says how old the newest datapoint is, once that is older than CloudWatch's usual delay."""
-    seconds = math.floor(age_seconds(lag, now))
-    return f" (newest datapoint {seconds // 60}m old)" if seconds >= OLD_DATAPOINT_SECONDS else ""
-
-
-def age_seconds(lag: LagDatapoint, now: datetime) -> float:
-    """How long ago the newest datapoint's period started."""
-    return (now - lag.period_start).total_seconds()
 
 
 def reading_values(
@@ -123,26 +99,14 @@ def reading_values(
     ).as_values()
 
 
-def lag_query(instance_id: str, now: datetime) -> dict[str, Any]:
+def replica_lag_query(instance_id: str, now: datetime) -> dict[str, Any]:
     """get_metric_data arguments for the replica's ReplicaLag over the last 5 minutes."""
     metric = {
         "Namespace": "AWS/RDS",
         "MetricName": "ReplicaLag",
         "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
     }
-    return {
-        "MetricDataQueries": [
-            {
-                "Id": LAG_QUERY_ID,
-                "MetricStat": {"Metric": metric, "Period": LAG_PERIOD_SECONDS, "Stat": "Average"},
-                "ReturnData": True,
-            }
-        ],
-        "StartTime": now - LAG_LOOKBACK,
-        # Past now, so a datapoint stamped within the current second is not cut off.
-        "EndTime": now + timedelta(seconds=LAG_PERIOD_SECONDS),
-        "ScanBy": "TimestampDescending",
-    }
+    return lag_query({LAG_QUERY_ID: metric}, now)
 
 
 class RdsReplicationSource:
@@ -186,7 +150,7 @@ class RdsReplicationSource:
 
     def _replica_lag(self, now: datetime) -> Any:
         cloudwatch = self._context.aws.client("cloudwatch")
-        return cloudwatch.get_metric_data(**lag_query(self._instance_id, now))
+        return cloudwatch.get_metric_data(**replica_lag_query(self._instance_id, now))
 
     def _lag_outcome(self, response: Any) -> tuple[LagDatapoint | None, str | None]:
         if isinstance(response, BaseException):
