@@ -13,6 +13,7 @@ from cockpit.actions.model import ActionId, Change, Execution, Inverse, Plan, Ve
 from cockpit.actions.resources import PROMOTED, REPLICA_RESOURCE
 from cockpit.actions.spec import ActionSpec
 from cockpit.config import Config
+from cockpit.io.dms import planned_stop_calls
 from cockpit.io.failures import ActionFailed
 from cockpit.io.logical_cutover import check_cut_over, planned_values
 from cockpit.io.promotion import (
@@ -31,6 +32,8 @@ def plan_promotion(context: StepContext) -> Plan:
         raise ActionFailed("no [promotion] section in the config")
     if section.logical is not None:
         return plan_logical_cutover(context)
+    if section.dms is not None:
+        return plan_dms_cutover(context)
     reader = required(context.backends.promotion, "promotion")
     if not reader.in_recovery():
         raise ActionFailed("the replica is already promoted (not in recovery): nothing to do")
@@ -96,6 +99,39 @@ def plan_logical_cutover(context: StepContext) -> Plan:
     )
 
 
+def plan_dms_cutover(context: StepContext) -> Plan:
+    """The DMS task stopped, so the target stands on its own: refused unless it runs CDC."""
+    task = required(context.backends.promotion, "promotion").dms_task()
+    if task.status != "running":
+        raise ActionFailed(
+            f"cannot cut over: DMS task {task.identifier} is {task.status}, not running: "
+            "nothing to stop"
+        )
+    if not task.captures_changes:
+        raise ActionFailed(
+            f"cannot cut over: DMS task {task.identifier} is a {task.migration_type} task "
+            "without change data capture: wait for the full load to finish instead"
+        )
+    return Plan(
+        action_id=ActionId.PROMOTE,
+        summary=f"Cut over: stop DMS task {task.identifier} — ONE-WAY DOOR",
+        changes=(
+            Change(
+                f"DMS task {task.identifier}", f"{task.status} ({task.migration_type})", "stopped"
+            ),
+        ),
+        calls=planned_stop_calls(context.config),
+        target={"name": task.identifier, "arn": task.arn},
+        one_way=True,
+        confirm_word=task.identifier,
+        notes=(
+            "changes written to the old database after this are not carried over",
+            "resuming the task later replays from where it stopped: do not, once the new "
+            "database takes writes",
+        ),
+    )
+
+
 def _planned_sequences(plan: Plan) -> Mapping[str, JsonValue]:
     sequences = plan.target.get("sequences")
     return sequences if isinstance(sequences, Mapping) else {}
@@ -103,21 +139,37 @@ def _planned_sequences(plan: Plan) -> Mapping[str, JsonValue]:
 
 def execute_promotion(context: StepContext, plan: Plan) -> Execution:
     writer = required(writers_of(context).promotion, "promotion")
-    if _is_logical(context):
+    if _backend(context) == "logical":
         return Execution(writer.cut_over_logical(_planned_sequences(plan)))
+    if _backend(context) == "dms":
+        return Execution(writer.stop_dms_task())
     return Execution(writer.promote())
 
 
-def _is_logical(context: StepContext) -> bool:
+def _backend(context: StepContext) -> str | None:
     section = context.config.promotion
-    return section is not None and section.logical is not None
+    if section is None:
+        return None
+    return "logical" if section.logical else "dms" if section.dms else "replica"
+
+
+def _verify_dms(context: StepContext) -> Verification:
+    task = required(context.backends.promotion, "promotion").dms_task()
+    observed: dict[str, JsonValue] = {"status": task.status, "stop_reason": task.stop_reason}
+    if task.status != "stopped":
+        return Verification(False, f"the DMS task is {task.status}, not stopped yet", observed)
+    return Verification(
+        True, f"the DMS task is stopped ({task.stop_reason or 'no reason given'})", observed
+    )
 
 
 def verify_promotion(context: StepContext, plan: Plan) -> Verification:
     reader = required(context.backends.promotion, "promotion")
-    if _is_logical(context):
+    if _backend(context) == "logical":
         check = check_cut_over(reader.logical(), _planned_sequences(plan))
         return Verification(check.ok, check.summary, check.observed)
+    if _backend(context) == "dms":
+        return _verify_dms(context)
     in_recovery = reader.in_recovery()
     observed: dict[str, JsonValue] = {"in_recovery": in_recovery}
     if in_recovery:
@@ -127,9 +179,10 @@ def verify_promotion(context: StepContext, plan: Plan) -> Verification:
 
 def inverse_promotion(context: StepContext, plan: Plan) -> Inverse:
     name = str(plan.target.get("name"))
+    what = "promotion" if _backend(context) == "replica" else "cutover"
     return Inverse(
         ActionId.PROMOTE,
-        f"promotion of {name} cannot be undone: the old primary may have diverged since",
+        f"{what} of {name} cannot be undone: the old primary may have diverged since",
         {"name": name},
         undoable=False,
     )
@@ -140,6 +193,14 @@ def quiet_primary_seconds(config: Config) -> float:
     if config.replication is None:
         return 0.0
     return config.guards.promote_quiet_seconds + config.replication.interval_seconds
+
+
+def promotion_verify_seconds(config: Config) -> float:
+    """A DMS task takes minutes to stop; a promoted replica or a disabled subscription, seconds."""
+    section = config.promotion
+    if section is not None and section.dms is not None:
+        return section.dms.timeout_seconds
+    return 30.0
 
 
 def leaves_replica_promoted(target: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
@@ -171,6 +232,6 @@ PROMOTE = ActionSpec(
     confirm_verb="promote",
     settle_seconds=quiet_primary_seconds,
     one_way=True,
-    verify_within_seconds=30.0,
+    verify_within_seconds=promotion_verify_seconds,
     advances=runbook.REPLICA_PROMOTED,
 )

@@ -283,7 +283,7 @@ class ActionRunner:
 
     async def _verify(self, spec: ActionSpec, context: StepContext, plan: Plan) -> Verification:
         """Reads back until the change shows or the action's verify time runs out."""
-        deadline = time.monotonic() + spec.verify_within_seconds
+        deadline = time.monotonic() + spec.verify_within_seconds(context.config)
         while True:
             try:
                 verification = await asyncio.to_thread(spec.verify, context, plan)

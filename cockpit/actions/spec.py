@@ -33,6 +33,11 @@ class AutoAbortRole(StrEnum):
     NONE = "none"
 
 
+def ten_seconds(config: Config) -> float:
+    """Long enough for an API to show what it was just told."""
+    return 10.0
+
+
 def no_settle(config: Config) -> float:
     """No watching before the guards can judge."""
     return 0.0
@@ -50,7 +55,7 @@ class ActionSpec:
     touches: what it leaves each resource as, from its plan's target; moves_weights: whether a
     completed run restarts the weights' dwell time.
     verify_within_seconds: how long the read-back may take to show the change (a front door or
-    a load balancer can lag its API by a few seconds).
+    a load balancer can lag its API by a few seconds; a DMS task takes minutes to stop), by config.
     advances: the runbook step a run moves forward, so the overview's GO/NO-GO for that step
     is this action's guards (None: no step, as for the way back).
     """
@@ -74,7 +79,7 @@ class ActionSpec:
     auto_abort: AutoAbortRole = AutoAbortRole.NONE
     moves_weights: bool = False
     one_way: bool = False
-    verify_within_seconds: float = 10.0
+    verify_within_seconds: SettleTime = ten_seconds
     advances: RunbookStep | None = None
 
     @property

@@ -27,6 +27,7 @@ from cockpit.config import (
     dsn_fields,
 )
 from cockpit.io.context import AwsClients
+from cockpit.io.dms import DmsTask, DmsTaskReader, DmsTaskWriter, dms_settings
 from cockpit.io.dsn import dsn_location
 from cockpit.io.failures import ActionFailed, describe_failure
 from cockpit.io.logical_cutover import LogicalCutoverReader, LogicalCutoverWriter
@@ -49,6 +50,8 @@ def promotion_target_name(config: Config) -> str:
         return section.postgres.replica_name
     if section.logical is not None:
         return logical_settings(config).subscription
+    if section.dms is not None:
+        return dms_settings(config).task_identifier
     return _rds(section).replica_instance_id
 
 
@@ -59,6 +62,8 @@ def describe_promotion_target(config: Config) -> str:
         logical = logical_settings(config)
         where = dsn_location(logical.subscriber_dsn)
         return f"subscription {logical.subscription} on the new database ({where.text})"
+    if section.dms is not None:
+        return f"DMS replication task {dms_settings(config).task_identifier}"
     if section.postgres is not None:
         where = dsn_location(_replication(config).replica_dsn)
         return f"PostgreSQL replica {section.postgres.replica_name} ({where.text})"
@@ -195,7 +200,13 @@ class PromotionReader:
             return self._postgres_in_recovery()
         if self._section.logical is not None:
             return self.logical().subscription().enabled is True
+        if self._section.dms is not None:
+            return self.dms_task().status == "running"
         return self._rds_is_replica(_rds(self._section))
+
+    def dms_task(self) -> DmsTask:
+        """The configured DMS task as AWS describes it now."""
+        return DmsTaskReader(self._config, self._aws).task()
 
     def logical(self) -> LogicalCutoverReader:
         """The reader of both ends of the logical replication, for its cutover."""
@@ -244,6 +255,10 @@ class PromotionWriter:
         """Sets the planned subscriber sequences, then disables the subscription."""
         reader = PromotionReader(self._config, self._environ, self._aws).logical()
         return LogicalCutoverWriter(reader).cut_over(planned)
+
+    def stop_dms_task(self) -> tuple[str, ...]:
+        """Stops the configured DMS task (the DMS cutover)."""
+        return DmsTaskWriter(self._config, self._aws).stop_task()
 
     def promote(self) -> tuple[str, ...]:
         """Promotes; returns evidence (the SQL run and its result, or the RDS request id)."""

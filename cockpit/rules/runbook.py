@@ -257,10 +257,22 @@ def _maintenance_on(state: State, now: datetime) -> Verdict:
     return _only(state, MAINTENANCE_SIGNAL, now, _maintenance_of)
 
 
+def _latency_caught_up(values: ReplicationValues) -> Verdict:
+    """DMS: caught up when its CDC latency (seconds only) is 0."""
+    latency = values.replay_lag_seconds
+    if latency is None:
+        return StepState.UNKNOWN, "CDC latency not known"
+    if latency == 0:
+        return StepState.DONE, "CDC latency 0 s"
+    return StepState.PENDING, f"CDC latency {age_text(latency)}"
+
+
 def _caught_up_of(reading: Reading) -> Verdict:
     values = ReplicationValues.from_reading(reading)
     if values.promoted is True:
         return StepState.DONE, "passed: replica promoted"
+    if values.engine == "dms":
+        return _latency_caught_up(values)
     lag_bytes = values.replay_lag_bytes
     if lag_bytes is None:
         return StepState.UNKNOWN, "byte lag not reported"

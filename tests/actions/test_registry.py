@@ -63,7 +63,7 @@ def test_every_declaration_is_whole(spec: ActionSpec) -> None:
     assert all(callable(step) for step in steps)
     assert spec.settle_seconds(sandbox_like_config()) >= 0
     assert spec.auto_abort in AutoAbortRole
-    assert spec.verify_within_seconds > 0
+    assert spec.verify_within_seconds(sandbox_like_config()) > 0
 
 
 def test_keys_and_short_titles_name_one_action_each() -> None:
