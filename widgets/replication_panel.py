@@ -1,7 +1,8 @@
 """Replication: bytes and seconds side by side, state, catch-up ETA and a lag sparkline.
 
 Logical replication adds the slot's retained WAL, table sync states, apply errors and the
-sequences at both ends.
+sequences at both ends; a DMS task shows its status, full-load progress, CDC latency at source
+and target, and the tables in trouble (its lag history is in seconds: DMS has no bytes).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from rich.text import Text
 
 from cockpit.model import Reading, SignalKind
 from cockpit.sources.logical_values import LogicalValues, sequence_rows
-from cockpit.sources.replication_values import REPLAY_LAG_BYTES, ReplicationValues
+from cockpit.sources.replication_dms_values import DmsValues
+from cockpit.sources.replication_values import (
+    REPLAY_LAG_BYTES,
+    REPLAY_LAG_SECONDS,
+    ReplicationValues,
+)
 from widgets.formatting import (
     NO_DATA,
     bytes_text,
@@ -45,10 +51,12 @@ def _rate_text_of(rate: float | None) -> str:
     return f"{bytes_text(rate)}/s"
 
 
-def _values(reading: Reading) -> ReplicationValues | LogicalValues:
+def _values(reading: Reading) -> ReplicationValues | LogicalValues | DmsValues:
     values = ReplicationValues.from_reading(reading)
     if values.engine == "logical":
         return LogicalValues.from_reading(reading)
+    if values.engine == "dms":
+        return DmsValues.from_reading(reading)
     return values
 
 
@@ -63,7 +71,7 @@ class ReplicationPanel(SignalPanel):
 
     panel_title: ClassVar[str] = "REPLICATION"
     kind: ClassVar[SignalKind | None] = SignalKind.REPLICATION
-    sparkline_values: ClassVar[tuple[str, ...]] = (REPLAY_LAG_BYTES,)
+    sparkline_values: ClassVar[tuple[str, ...]] = (REPLAY_LAG_BYTES, REPLAY_LAG_SECONDS)
 
     def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
         """One row per replica: its lag, state and history; enter opens every value."""
@@ -79,11 +87,14 @@ class ReplicationPanel(SignalPanel):
     def _replica(self, reading: Reading, now: datetime) -> RenderableType:
         values = ReplicationValues.from_reading(reading)
         headline = Text.assemble(status_text(reading.status_at(now)), " ", reading.detail)
+        lag_key = REPLAY_LAG_BYTES
         if values.engine == "logical":
             facts = _logical_facts(LogicalValues.from_reading(reading))
+        elif values.engine == "dms":
+            facts, lag_key = _dms_facts(DmsValues.from_reading(reading)), REPLAY_LAG_SECONDS
         else:
             facts = _streaming_facts(values)
-        history = self.series.get((reading.signal_id, REPLAY_LAG_BYTES), ())
+        history = self.series.get((reading.signal_id, lag_key), ())
         spark = Text(sparkline(history, 40) or "no history yet", style="cyan")
         return Group(headline, facts, Text.assemble("lag ", spark), freshness(reading, now))
 
@@ -155,6 +166,46 @@ def _logical_facts(values: LogicalValues) -> Table:
         names = ", ".join(values.no_identity_tables)
         facts.add_row("no replica id", Text(names, style="yellow"), "", "")
     return facts
+
+
+def _dms_facts(values: DmsValues) -> Table:
+    """Task status, full load, CDC latency at both ends, and the tables in trouble."""
+    facts = _facts_grid()
+    facts.add_row(
+        "task",
+        f"{values.task_identifier or NO_DATA} {values.task_status or NO_DATA}",
+        "type",
+        values.migration_type or NO_DATA,
+    )
+    facts.add_row(
+        "CDC latency",
+        Text(seconds_text(values.cdc_latency_source_seconds), style="bold"),
+        "at target",
+        Text(seconds_text(values.cdc_latency_target_seconds), style="bold"),
+    )
+    facts.add_row(
+        "full load", _full_load_text(values), "stop reason", values.stop_reason or NO_DATA
+    )
+    for row in values.tables:
+        failed = row.validation_failed_records or 0
+        if row.state == "Table error" or failed:
+            name = ".".join(part for part in (row.schema, row.table) if part)
+            problem = row.state if not failed else f"{failed:,} failed validation"
+            facts.add_row("  table", name, "", Text(problem or NO_DATA, style="yellow"))
+    return facts
+
+
+def _full_load_text(values: DmsValues) -> str:
+    """'100 %, 12 loaded', naming tables still loading or queued only when there are some."""
+    percent = values.full_load_percent
+    parts = [NO_DATA if percent is None else f"{percent} %"]
+    counts = (
+        (values.tables_loaded, "loaded"),
+        (values.tables_loading, "loading"),
+        (values.tables_queued, "queued"),
+    )
+    parts += [f"{count} {word}" for count, word in counts if count]
+    return ", ".join(parts)
 
 
 def _tables_text(values: LogicalValues) -> str:

@@ -13,7 +13,7 @@ from cockpit.rules.runbook import StepCheck, current_phase, evaluate_runbook
 from cockpit.session.action_rows import ActionRow as ActionRow
 from cockpit.session.overview import Overview, overview
 
-SPARKLINE_VALUES = frozenset({"replay_lag_bytes", "error_ratio"})
+SPARKLINE_VALUES = frozenset({"replay_lag_bytes", "replay_lag_seconds", "error_ratio"})
 """The values whose history the panels draw as sparklines."""
 EVENTS_SHOWN = 200
 

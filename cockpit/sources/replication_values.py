@@ -18,9 +18,11 @@ from cockpit.sources.value_fields import bool_field, number_field, text_field, w
 
 SIGNAL_ID = "replication"
 REPLAY_LAG_BYTES = "replay_lag_bytes"
+"""The value the lag sparkline and the report's chart draw."""
+REPLAY_LAG_SECONDS = "replay_lag_seconds"
+"""What they draw for DMS, which reports lag in seconds only."""
 WAL_POSITION_KEYS = frozenset({"primary_wal_lsn", "receive_lsn", "replay_lsn"})
 """The WAL positions, which move with every write; the byte lag says what they mean."""
-"""The value the lag sparkline and the report's chart draw."""
 
 Engine = Literal["postgres", "rds", "logical", "dms"]
 
