@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from cockpit.sandbox.shared import SandboxError, free_port
 
@@ -34,11 +34,11 @@ MISSING_BINARIES_MESSAGE = (
     "install Debian's postgresql-15 package (apt-get install postgresql-15)"
 )
 DATA_ROOT_PREFIX = "cockpit-pg-"
+CONNECT_TIMEOUT_SECONDS = 3
 
 _PREFERRED_MAJOR = "15"
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
 _SOCKET_PATH_LIMIT = 100
-_CONNECT_TIMEOUT_SECONDS = 3
 _START_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 10.0
 _COMMAND_TIMEOUT_SECONDS = 120.0
@@ -76,6 +76,39 @@ def dsn(host: str, port: int, user: str, dbname: str, password: str | None) -> s
     """A TCP DSN for one role on one server; without the password when it is None."""
     secret = {} if password is None else {"password": password}
     return conninfo(host=host, port=port, user=user, **secret, dbname=dbname)
+
+
+ServerName = TypeVar("ServerName", bound=str)
+
+
+class RoleDsns(Generic[ServerName]):
+    """The application role's and the reader's DSNs for each server of a group, by its name;
+    mixed into a frozen dataclass that holds these attributes and knows each server's port."""
+
+    host: str
+    user: str
+    password: str
+    dbname: str
+    reader_user: str
+
+    def port(self, server: ServerName) -> int:
+        raise NotImplementedError
+
+    def dsn(self, server: ServerName) -> str:
+        """The application role's DSN for one server, with the password."""
+        return self._dsn(server, self.user, with_password=True)
+
+    def without_password(self, server: ServerName) -> str:
+        """The DSN for one server minus the password, for configs that read it from elsewhere."""
+        return self._dsn(server, self.user, with_password=False)
+
+    def reader_dsn(self, server: ServerName, *, with_password: bool = True) -> str:
+        """The DSN of the LOGIN role without pg_monitor (same password) for one server."""
+        return self._dsn(server, self.reader_user, with_password=with_password)
+
+    def _dsn(self, server: ServerName, user: str, *, with_password: bool) -> str:
+        password = self.password if with_password else None
+        return dsn(self.host, self.port(server), user, self.dbname, password)
 
 
 # --- finding and running the server binaries ----------------------------------------------------
@@ -232,18 +265,35 @@ class Cluster:
 # --- a group of clusters -------------------------------------------------------------------------
 
 
-class ClusterGroup:
+Endpoints = TypeVar("Endpoints", bound=RoleDsns[Any])
+
+
+class ClusterGroup(Generic[Endpoints]):
     """Clusters under one data root, run as this process's children by the server account."""
 
     def __init__(
-        self, bindir: Path, account: ServerAccount | None, data_root: Path, host: str
+        self, bindir: Path, account: ServerAccount | None, data_root: Path, endpoints: Endpoints
     ) -> None:
         self._bindir = bindir
         self._account = account
         self._data_root = data_root
-        self._host = host
+        self._endpoints = endpoints
+        self._host = endpoints.host
         self._lock = threading.RLock()
         self._write_load: WriteLoad | None = None
+
+    @classmethod
+    def _created(cls, work_dir: Path, endpoints: Endpoints) -> Self:
+        """A group brought up in a fresh data root; on failure nothing of it is left behind."""
+        bindir = find_server_bindir()
+        account = ServerAccount.for_this_process()
+        group = cls(bindir, account, make_data_root(work_dir, account), endpoints)
+        group._bring_up_or_discard()
+        return group
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return self._endpoints
 
     @property
     def data_root(self) -> Path:
@@ -439,7 +489,7 @@ class ClusterGroup:
 
         info = conninfo(host=str(self._data_root), port=cluster.port, user=SERVER_USER)
         return psycopg.connect(
-            info, dbname=dbname, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_SECONDS
+            info, dbname=dbname, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_SECONDS
         )
 
     def _query(self, cluster: Cluster, query: Query, dbname: str = "postgres") -> Any:
@@ -490,7 +540,7 @@ class WriteLoad:
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(
-                    self._dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS
+                    self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
                 ) as connection:
                     self._insert_until_stopped(connection)
             except psycopg.Error:

@@ -20,11 +20,9 @@ from cockpit.sandbox.pg_server import (
     SERVER_USER,
     Cluster,
     ClusterGroup,
+    RoleDsns,
     ServerAccount,
-    dsn,
-    find_server_bindir,
     free_port_other_than,
-    make_data_root,
 )
 from cockpit.sandbox.shared import SandboxError, free_port
 
@@ -82,7 +80,7 @@ _STATEMENT_CALLS = (
 
 
 @dataclass(frozen=True)
-class PostgresEndpoints:
+class PostgresEndpoints(RoleDsns[Role]):
     """Where the application role (and the unprivileged reader) reach each server."""
 
     host: str
@@ -96,40 +94,29 @@ class PostgresEndpoints:
 
     @property
     def primary_dsn(self) -> str:
-        return self._dsn(self.primary_port, self.user, with_password=True)
+        return self.dsn("primary")
 
     @property
     def replica_dsn(self) -> str:
-        return self._dsn(self.replica_port, self.user, with_password=True)
+        return self.dsn("replica")
 
     @property
     def other_standby_dsn(self) -> str:
-        return self._dsn(self.other_standby_port, self.user, with_password=True)
+        return self.dsn("other_standby")
 
-    def without_password(self, dsn_role: Role) -> str:
-        """The DSN for one end minus the password, for configs that read it from elsewhere."""
-        return self._dsn(self.port(dsn_role), self.user, with_password=False)
-
-    def reader_dsn(self, dsn_role: Role, *, with_password: bool = True) -> str:
-        """The DSN of the LOGIN role without pg_monitor (same password) for one server."""
-        return self._dsn(self.port(dsn_role), self.reader_user, with_password=with_password)
-
-    def port(self, dsn_role: Role) -> int:
+    def port(self, server: Role) -> int:
         ports = {
             "primary": self.primary_port,
             "replica": self.replica_port,
             "other_standby": self.other_standby_port,
         }
-        return ports[dsn_role]
-
-    def _dsn(self, port: int, user: str, *, with_password: bool) -> str:
-        return dsn(self.host, port, user, self.dbname, self.password if with_password else None)
+        return ports[server]
 
 
 # --- the pair ------------------------------------------------------------------------------------
 
 
-class PostgresPair(ClusterGroup):
+class PostgresPair(ClusterGroup[PostgresEndpoints]):
     """A primary, the streaming replica the cockpit watches and a second standby, as children."""
 
     def __init__(
@@ -139,8 +126,7 @@ class PostgresPair(ClusterGroup):
         data_root: Path,
         endpoints: PostgresEndpoints,
     ) -> None:
-        super().__init__(bindir, account, data_root, endpoints.host)
-        self._endpoints = endpoints
+        super().__init__(bindir, account, data_root, endpoints)
         # cluster_name on the primary only: a standby's cluster_name would become its
         # application_name on the primary, and ours keep the default `walreceiver`.
         self._primary = self._cluster("primary", endpoints.primary_port, "primary")
@@ -158,8 +144,6 @@ class PostgresPair(ClusterGroup):
         replica_port: int | None = None,
     ) -> PostgresPair:
         """Initialise and start both servers; on failure nothing of them is left behind."""
-        bindir = find_server_bindir()
-        account = ServerAccount.for_this_process()
         primary_port = primary_port or free_port(host)
         replica_port = replica_port or free_port_other_than(host, primary_port)
         endpoints = PostgresEndpoints(
@@ -171,13 +155,7 @@ class PostgresPair(ClusterGroup):
             dbname=APP_DBNAME,
             other_standby_port=free_port_other_than(host, primary_port, replica_port),
         )
-        pair = cls(bindir, account, make_data_root(work_dir, account), endpoints)
-        pair._bring_up_or_discard()
-        return pair
-
-    @property
-    def endpoints(self) -> PostgresEndpoints:
-        return self._endpoints
+        return cls._created(work_dir, endpoints)
 
     # --- replay ---------------------------------------------------------------------------------
 

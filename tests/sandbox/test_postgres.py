@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from cockpit.sandbox import pg_server
+from cockpit.sandbox.pg_server import ClusterGroup
 from cockpit.sandbox.postgres import READER_USER, REPLICA_SLOT, PostgresEndpoints, PostgresPair
 from cockpit.sandbox.shared import SandboxError
 
@@ -40,7 +41,7 @@ def scalar(dsn: str, query: str) -> Any:
     return row[0]
 
 
-def stop_and_remove(pair: PostgresPair) -> None:
+def stop_and_remove(pair: ClusterGroup[Any]) -> None:
     try:
         pair.stop()
     finally:
