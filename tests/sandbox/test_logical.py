@@ -1,5 +1,5 @@
 """The logical-replication stand-in: a real publisher and subscriber; lag, a table still syncing,
-sequences left behind, a stuck slot, reset."""
+sequences left behind, a stuck slot, reset, and the same through the running sandbox."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.logical import LogicalEndpoints, LogicalPair
 from cockpit.sandbox.shared import SandboxError
 from tests.sandbox.test_postgres import PASSWORD, scalar, stop_and_remove, wait_for
@@ -307,3 +308,57 @@ def test_a_failed_create_leaves_nothing_running(
     assert set(started["pids"]) == {"publisher", "subscriber"}
     assert [pid for pid in started["pids"].values() if process_exists(pid)] == []
     assert not started["data_root"].exists()
+
+
+# --- through the running sandbox -----------------------------------------------------------------
+
+
+def test_sandbox_json_lists_the_logical_endpoints(sandbox: SandboxHandle) -> None:
+    logical = sandbox.info["logical"]
+    assert logical["subscription"] == SUBSCRIPTION
+    assert logical["password_env"] == "COCKPIT_SANDBOX_PGPASSWORD"
+    assert "password" not in logical["subscriber_dsn_without_password"]
+    assert scalar(logical["reader_subscriber_dsn"], "SELECT current_user") == "cockpit_reader"
+    assert scalar(logical["publisher_dsn"], "SELECT current_database()") == "shop"
+    assert scalar(logical["reader_publisher_dsn"], "SELECT count(*) FROM pg_sequences") == 3
+    pids = sandbox.client.status()["pids"]
+    assert {"postgres-publisher", "postgres-subscriber"} <= set(pids["children"])
+
+
+def test_the_logical_scenarios_work_through_the_sandbox(sandbox: SandboxHandle) -> None:
+    logical = sandbox.info["logical"]
+    publisher, subscriber = logical["publisher_dsn"], logical["subscriber_dsn"]
+
+    def lag() -> int:
+        return int(scalar(publisher, LAG_SQL))
+
+    def states() -> dict[str, str]:
+        return dict(rows(subscriber, STATES_SQL))
+
+    def write_one() -> None:
+        scalar(publisher, "INSERT INTO orders (payload) VALUES ('test') RETURNING id")
+
+    assert "locked" in sandbox.client.inject("logical-lag", rows_per_second=2000)
+    wait_for(lambda: lag() > 100_000, "lag to build")
+    assert "catches up" in sandbox.client.inject("logical-catch-up")
+    write_one()
+    wait_for(lambda: lag() == 0, "lag back to 0")
+
+    sandbox.client.inject("logical-table-syncing")
+    assert states()["late_items"] in {"i", "d"}
+    sandbox.client.inject("logical-table-synced")
+    wait_for(lambda: states()["late_items"] == "r", "late_items to sync")
+
+    before = sequences(publisher)["invoice_numbers"]
+    assert "advanced 40" in sandbox.client.inject("logical-sequence-behind", steps=40)
+    assert sequences(publisher)["invoice_numbers"] == (before or 0) + 40
+
+    errors = int(scalar(subscriber, APPLY_ERRORS_SQL))
+    sandbox.client.inject("logical-stuck-slot")
+    assert int(scalar(subscriber, APPLY_ERRORS_SQL)) > errors
+    sandbox.client.inject("logical-slot-mended")
+    write_one()
+    wait_for(lambda: lag() == 0, "apply to go on after mending")
+
+    sandbox.client.reset()
+    assert "late_items" not in states()
