@@ -31,10 +31,14 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser, set_handler: Any) -> 
     inject.add_argument("--resolver", type=int, help="resolver index (default: the last)")
     inject.add_argument("--ratio", type=float, help="error ratio 0..1 (error-burst)")
     inject.add_argument("--ms", type=float, help="added latency in ms (latency)")
-    inject.add_argument("--rows-per-second", type=int, help="write load (lag-spike, writes-on)")
+    inject.add_argument(
+        "--rows-per-second", type=int, help="write load (lag-spike, writes-on, logical-lag)"
+    )
+    inject.add_argument("--steps", type=int, help="nextval calls (logical-sequence-behind)")
     inject.add_argument("--for", dest="for_seconds", type=float, help="undo after SECONDS")
+    width = max(map(len, SCENARIOS))
     inject.epilog = "scenarios:\n" + "\n".join(
-        f"  {s.name:<21} {s.summary}" for s in SCENARIOS.values()
+        f"  {s.name:<{width}} {s.summary}" for s in SCENARIOS.values()
     )
     inject.formatter_class = argparse.RawDescriptionHelpFormatter
     for parser, handler in ((up, _up), (down, _down), (status, _status), (inject, _inject)):
@@ -114,7 +118,7 @@ def _status(args: argparse.Namespace) -> int:
 def _inject(args: argparse.Namespace) -> int:
     from cockpit.sandbox.lifecycle import find_sandbox
 
-    fields = ("side", "resolver", "ratio", "ms", "rows_per_second", "for_seconds")
+    fields = ("side", "resolver", "ratio", "ms", "rows_per_second", "steps", "for_seconds")
     values = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     try:
         ScenarioArgs.from_json(values)

@@ -16,6 +16,7 @@ from typing import Any
 
 from cockpit.sandbox.control import ControlClient
 from cockpit.sandbox.files import COCKPIT_TOML, SANDBOX_JSON, read_sandbox_json
+from cockpit.sandbox.pg_server import DATA_ROOT_PREFIX
 from cockpit.sandbox.processes import cmdline_has, process_alive, process_start_ticks
 from cockpit.sandbox.runner import SandboxOptions
 from cockpit.sandbox.shared import SandboxError
@@ -153,7 +154,8 @@ def stop_sandbox(
         _end_process(process.pid, signal.SIGTERM, timeout_seconds, process)
         stopped.append(f"runner (pid {process.pid})")
     stopped += _end_children(pids)
-    _remove_postgres_data(pids.get("postgres_data_root"))
+    for key in ("postgres_data_root", "logical_data_root"):
+        _remove_postgres_data(pids.get(key))
     for name in (SANDBOX_JSON, "pids.json", "runner.pid"):
         (directory / name).unlink(missing_ok=True)
     return stopped
@@ -227,5 +229,5 @@ def _read_pids(directory: Path) -> dict[str, Any]:
 
 
 def _remove_postgres_data(data_root: object) -> None:
-    if isinstance(data_root, str) and Path(data_root).name.startswith("cockpit-pg-"):
+    if isinstance(data_root, str) and Path(data_root).name.startswith(DATA_ROOT_PREFIX):
         shutil.rmtree(data_root, ignore_errors=True)

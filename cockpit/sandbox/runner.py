@@ -33,7 +33,9 @@ from cockpit.sandbox.dns import AuthoritativeServer, CachingResolver, UnboundRes
 from cockpit.sandbox.files import write_json_atomically, write_sandbox_files
 from cockpit.sandbox.http import AppServer, FrontDoor
 from cockpit.sandbox.knot import HandZone, KnotServer, ZoneSide, free_knot_port
+from cockpit.sandbox.logical import LogicalPair
 from cockpit.sandbox.nginx import TIMED_LOG_FORMAT, NginxServer, NginxSite, make_certificate
+from cockpit.sandbox.pg_server import DATA_ROOT_PREFIX, ClusterGroup, RoleDsns, ServerName
 from cockpit.sandbox.postgres import REPLICA_SLOT, PostgresPair
 from cockpit.sandbox.shared import SIDES, SandboxError, Side, TrafficStats, free_port
 from cockpit.sandbox.traffic import TrafficGenerator
@@ -59,6 +61,7 @@ class SandboxOptions:
     traffic_rate_per_second: float = 20.0
     metrics_interval_seconds: float = 5.0
     traffic_backend: Literal["route53", "alb"] = "route53"
+    logical_pair: bool = True
 
 
 Stopper = Callable[[], None]
@@ -81,6 +84,7 @@ class Sandbox:
         self.nginx_missing: str | None = None
         self.resolvers: list[CachingResolver | UnboundResolver] = []
         self.postgres: PostgresPair | None = None
+        self.logical: LogicalPair | None = None
         self.aws: AwsStandIn | None = None
         self.aws_seed: AwsSeed | None = None
         self.authoritative: AuthoritativeServer | None = None
@@ -124,22 +128,34 @@ class Sandbox:
 
     def _start_in_parallel_with_postgres(self) -> None:
         """PostgreSQL takes the longest to start, so the rest comes up meanwhile."""
-        pool = ThreadPoolExecutor(max_workers=1)
+        pool = ThreadPoolExecutor(max_workers=2)
         postgres_future = pool.submit(self._start_postgres)
+        logical_future = pool.submit(self._start_logical) if self.options.logical_pair else None
         try:
             self._start_aws_and_http()
             self._start_dns()
         finally:
             pool.shutdown(wait=True)
-            self._await_postgres(postgres_future)
+            self._await_postgres(postgres_future, logical_future)
 
     def _start_postgres(self) -> PostgresPair:
         return PostgresPair.create(self.directory / "postgres", password=self.password)
 
-    def _await_postgres(self, future: Future[PostgresPair]) -> None:
-        """Waits for the pair started in parallel (a failed start cleans up after itself)."""
-        pair = self.postgres = future.result()
-        self._started("postgres", lambda: _stop_postgres(pair))
+    def _start_logical(self) -> LogicalPair:
+        return LogicalPair.create(self.directory / "logical", password=self.password)
+
+    def _await_postgres(
+        self, streaming: Future[PostgresPair], logical: Future[LogicalPair] | None
+    ) -> None:
+        """Waits for the pairs started in parallel, keeping each that started to stop later
+        (a failed start cleans up after itself)."""
+        try:
+            if logical is not None:
+                logical_pair = self.logical = logical.result()
+                self._started("logical replication", lambda: _stop_postgres(logical_pair))
+        finally:
+            pair = self.postgres = streaming.result()
+            self._started("postgres", lambda: _stop_postgres(pair))
 
     def _start_aws_and_http(self) -> None:
         behind_nginx = NginxServer.available()
@@ -364,24 +380,9 @@ class Sandbox:
         pg = self._postgres().endpoints
         front_door = self.front_door.url if self.front_door else ""
         return {
-            "postgres": {
-                "primary_dsn": pg.primary_dsn,
-                "replica_dsn": pg.replica_dsn,
-                "primary_dsn_without_password": pg.without_password("primary"),
-                "replica_dsn_without_password": pg.without_password("replica"),
-                "password_env": PASSWORD_ENV,
-                "replica_slot": REPLICA_SLOT,
-                "other_standby_dsn": pg.other_standby_dsn,
-                "reader_user": pg.reader_user,
-                "reader_primary_dsn": pg.reader_dsn("primary"),
-                "reader_replica_dsn": pg.reader_dsn("replica"),
-                "reader_primary_dsn_without_password": pg.reader_dsn(
-                    "primary", with_password=False
-                ),
-                "reader_replica_dsn_without_password": pg.reader_dsn(
-                    "replica", with_password=False
-                ),
-            },
+            "postgres": _dsns_info(pg, ("primary", "replica"))
+            | {"replica_slot": REPLICA_SLOT, "other_standby_dsn": pg.other_standby_dsn},
+            "logical": self._describe_logical(),
             "aws": {
                 "endpoint_url": aws.endpoint_url,
                 "region": aws.region,
@@ -418,6 +419,18 @@ class Sandbox:
             "config": str(self.directory / "cockpit.toml"),
             "traffic_backend": self.options.traffic_backend,
             "startup_seconds": round(startup_seconds, 2),
+        }
+
+    def _describe_logical(self) -> JsonValue:
+        """The publisher and subscriber: DSNs (the password as for postgres), the reader's,
+        and the publication, subscription and slot names; None when the pair is off."""
+        if self.logical is None:
+            return None
+        logical = self.logical.endpoints
+        return _dsns_info(logical, ("publisher", "subscriber")) | {
+            "publication": logical.publication,
+            "subscription": logical.subscription,
+            "slot": logical.slot,
         }
 
     def _describe_http(self, front_door: str) -> dict[str, JsonValue]:
@@ -479,11 +492,11 @@ class Sandbox:
         """
         children: dict[str, JsonValue] = {}
         markers: dict[str, JsonValue] = {}
-        data_root = str(self.postgres.data_root) if self.postgres else None
-        if self.postgres is not None:
-            for role, pid in self.postgres.server_pids().items():
-                children[f"postgres-{role}"] = pid
-                markers[f"postgres-{role}"] = data_root
+        for group in (self.postgres, self.logical):
+            if group is not None:
+                for role, pid in group.server_pids().items():
+                    children[f"postgres-{role}"] = pid
+                    markers[f"postgres-{role}"] = str(group.data_root)
         servers: list[tuple[str, UnboundResolver | NginxServer | KnotServer]] = [
             (r.name, r) for r in self.resolvers if isinstance(r, UnboundResolver)
         ]
@@ -497,7 +510,8 @@ class Sandbox:
             "runner": os.getpid(),
             "children": children,
             "markers": markers,
-            "postgres_data_root": data_root,
+            "postgres_data_root": str(self.postgres.data_root) if self.postgres else None,
+            "logical_data_root": str(self.logical.data_root) if self.logical else None,
         }
 
     def write_pids(self) -> None:
@@ -516,6 +530,11 @@ class Sandbox:
 
     def pair(self) -> PostgresPair:
         return self._postgres()
+
+    def logical_pair(self) -> LogicalPair:
+        if self.logical is None:
+            raise SandboxError("the logical-replication pair is not running (logical_pair off)")
+        return self.logical
 
     def later(self, seconds: float, action: Callable[[], Any]) -> None:
         """Runs `action` after `seconds` (a timed scenario's revert), unless stopped or reset."""
@@ -541,6 +560,8 @@ class Sandbox:
             resolver.flush()
         self._reset_aws()
         self._postgres().reset()
+        if self.logical is not None:
+            self.logical.reset()
         self.clear_requests()
         self.write_pids()
 
@@ -610,11 +631,24 @@ class Sandbox:
                 "other_standby_replay_paused": pair.is_replay_paused("other_standby"),
                 "replica_uses_slot": None if pair.is_promoted() else pair.uses_slot(),
             },
+            "logical": self._logical_status(),
             "apps": {side: _json_knobs(app.knobs()) for side, app in self.apps.items()},
             "resolvers": {r.name: getattr(r, "mode", "normal") for r in self.resolvers},
             "traffic": {
                 str(k): v for k, v in (self.traffic.counts() if self.traffic else {}).items()
             },
+        }
+
+    def _logical_status(self) -> JsonValue:
+        if self.logical is None:
+            return None
+        logical = self.logical
+        states: dict[str, JsonValue] = dict(logical.table_states())
+        return {
+            "subscription_enabled": logical.subscription_enabled(),
+            "lag_bytes": logical.lag_bytes(),
+            "table_states": states,
+            "apply_error_count": logical.apply_error_count(),
         }
 
 
@@ -648,9 +682,27 @@ def _port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].split("/", 1)[0])
 
 
-def _stop_postgres(pair: PostgresPair) -> None:
+def _dsns_info(
+    endpoints: RoleDsns[ServerName], servers: tuple[ServerName, ...]
+) -> dict[str, JsonValue]:
+    """Each server's DSNs for the application role and the reader, with and without the
+    password (whose environment variable is named too)."""
+    info: dict[str, JsonValue] = {
+        "password_env": PASSWORD_ENV,
+        "reader_user": endpoints.reader_user,
+    }
+    for server in servers:
+        info[f"{server}_dsn"] = endpoints.dsn(server)
+        info[f"{server}_dsn_without_password"] = endpoints.without_password(server)
+        info[f"reader_{server}_dsn"] = endpoints.reader_dsn(server)
+        without = endpoints.reader_dsn(server, with_password=False)
+        info[f"reader_{server}_dsn_without_password"] = without
+    return info
+
+
+def _stop_postgres(pair: ClusterGroup[Any]) -> None:
     pair.stop()
-    if pair.data_root.exists() and pair.data_root.name.startswith("cockpit-pg-"):
+    if pair.data_root.exists() and pair.data_root.name.startswith(DATA_ROOT_PREFIX):
         shutil.rmtree(pair.data_root, ignore_errors=True)
 
 

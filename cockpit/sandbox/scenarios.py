@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from cockpit.sandbox.logical import ADVANCED_SEQUENCES, LATE_TABLE
 from cockpit.sandbox.shared import SIDES, SandboxError, Side
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ class ScenarioArgs:
     ratio: float = 0.2
     ms: float = 500.0
     rows_per_second: int = 2000
+    steps: int = 500
     for_seconds: float | None = None
     reason: str = "injected fault"
 
@@ -36,6 +38,8 @@ class ScenarioArgs:
             raise SandboxError(f"side must be old or new, not {args.side!r}")
         if not 0.0 <= args.ratio <= 1.0:
             raise SandboxError(f"ratio must be between 0 and 1, not {args.ratio}")
+        if args.steps < 1:
+            raise SandboxError(f"steps must be at least 1, not {args.steps}")
         return args
 
 
@@ -109,6 +113,52 @@ def _replica_slot_on(sandbox: Sandbox, args: ScenarioArgs) -> str:
 def _promote(sandbox: Sandbox, args: ScenarioArgs) -> str:
     sandbox.pair().promote()
     return "replica promoted: it left recovery and no longer replicates"
+
+
+def _logical_lag(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    pair = sandbox.logical_pair()
+    pair.hold_apply()
+    pair.start_write_load(args.rows_per_second)
+    return (
+        "the subscriber's orders locked, so its apply worker waits; "
+        f"writing ~{args.rows_per_second} rows/s on the publisher"
+    )
+
+
+def _logical_catch_up(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    pair = sandbox.logical_pair()
+    pair.stop_write_load()
+    pair.release_apply()
+    return "writes on the publisher stopped, the subscriber's orders unlocked: apply catches up"
+
+
+def _logical_table_syncing(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.logical_pair().hold_table_sync()
+    return f"{LATE_TABLE} added to the subscription, its copy held on the subscriber: not ready"
+
+
+def _logical_table_synced(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.logical_pair().release_table_sync()
+    return f"{LATE_TABLE}'s copy let go on the subscriber: it finishes syncing"
+
+
+def _logical_sequence_behind(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.logical_pair().advance_publisher_sequences(args.steps)
+    names = " and ".join(ADVANCED_SEQUENCES)
+    return f"{names} advanced {args.steps} on the publisher; the subscriber's stay put"
+
+
+def _logical_stuck_slot(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.logical_pair().break_apply()
+    return (
+        "a customers row on the subscriber takes the id the publisher just used: "
+        "apply fails on it at every retry and the slot stops"
+    )
+
+
+def _logical_slot_mended(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    sandbox.logical_pair().mend_apply()
+    return "the conflicting customers row deleted on the subscriber: apply goes on"
 
 
 def _traffic_split(sandbox: Sandbox, args: ScenarioArgs) -> str:
@@ -188,6 +238,32 @@ SCENARIOS: dict[str, Scenario] = {
             "replica-slot-on",
         ),
         Scenario("replica-slot-on", "the replica streams through its slot", _replica_slot_on),
+        Scenario(
+            "logical-lag",
+            "hold apply on the subscriber and write on the publisher",
+            _logical_lag,
+            "logical-catch-up",
+        ),
+        Scenario("logical-catch-up", "stop writes and let apply go on", _logical_catch_up),
+        Scenario(
+            "logical-table-syncing",
+            "a new table whose initial copy waits on the subscriber",
+            _logical_table_syncing,
+            "logical-table-synced",
+        ),
+        Scenario("logical-table-synced", "let the new table's copy finish", _logical_table_synced),
+        Scenario(
+            "logical-sequence-behind",
+            "advance the publisher's sequences --steps",
+            _logical_sequence_behind,
+        ),
+        Scenario(
+            "logical-stuck-slot",
+            "a conflicting row stops apply and the slot",
+            _logical_stuck_slot,
+            "logical-slot-mended",
+        ),
+        Scenario("logical-slot-mended", "remove the conflicting row", _logical_slot_mended),
         Scenario("traffic-split", "weights: --ratio of traffic to new", _traffic_split),
         Scenario(
             "target-unhealthy",

@@ -43,7 +43,9 @@ def tcp_endpoints(info: dict[str, Any]) -> list[tuple[str, int]]:
         info["control_url"],
     ]
     endpoints = [(urlsplit(u).hostname or "", urlsplit(u).port or 0) for u in urls]
-    for dsn in (info["postgres"]["primary_dsn"], info["postgres"]["replica_dsn"]):
+    dsns = [info["postgres"]["primary_dsn"], info["postgres"]["replica_dsn"]]
+    dsns += [info["logical"]["publisher_dsn"], info["logical"]["subscriber_dsn"]]
+    for dsn in dsns:
         fields = dict(part.split("=", 1) for part in dsn.split())
         endpoints.append((fields["host"], int(fields["port"])))
     return endpoints
@@ -79,7 +81,7 @@ def test_up_then_down_leaves_no_process_and_no_port(tmp_path: Path) -> None:
     info = json.loads((directory / "sandbox.json").read_text())
     pids = recorded_pids(directory)
     assert all(process_alive(pid) for pid in pids)
-    assert len(pids) >= 3  # runner, primary, replica
+    assert len(pids) >= 5  # runner, primary, replica, publisher, subscriber
 
     status = cockpit("sandbox", "status", "--dir", directory)
     assert status.returncode == 0, status.stderr

@@ -14,7 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from cockpit.sandbox import postgres as postgres_module
+from cockpit.sandbox import pg_server
+from cockpit.sandbox.pg_server import ClusterGroup
 from cockpit.sandbox.postgres import READER_USER, REPLICA_SLOT, PostgresEndpoints, PostgresPair
 from cockpit.sandbox.shared import SandboxError
 
@@ -40,7 +41,7 @@ def scalar(dsn: str, query: str) -> Any:
     return row[0]
 
 
-def stop_and_remove(pair: PostgresPair) -> None:
+def stop_and_remove(pair: ClusterGroup[Any]) -> None:
     try:
         pair.stop()
     finally:
@@ -197,7 +198,7 @@ def test_stop_ends_both_postmasters_and_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_missing_binaries_name_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(postgres_module, "server_bindir_candidates", lambda: [tmp_path])
+    monkeypatch.setattr(pg_server, "server_bindir_candidates", lambda: [tmp_path])
     with pytest.raises(SandboxError, match="postgresql-15"):
         PostgresPair.create(tmp_path / "work", password=PASSWORD)
 
