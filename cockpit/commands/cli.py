@@ -75,7 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--read-only", action="store_true", help="no mutating action at all")
     run.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
 
-    _command(commands, "demo", "bring up the sandbox and open the cockpit on it", _demo)
+    demo = _command(commands, "demo", "bring up the sandbox and open the cockpit on it", _demo)
+    demo.add_argument(
+        "--database",
+        choices=("streaming", "logical"),
+        default="streaming",
+        help="how the demo's database moves: a streaming replica to promote (default) or "
+        "logical replication to cut over",
+    )
 
     check = _command(
         commands, "check", "poll every source once, then the guards (exit 0/1/2)", _check
@@ -230,7 +237,7 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from cockpit.commands.launch import run_demo
 
-    return run_demo(os.environ)
+    return run_demo(os.environ, database=args.database)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -125,9 +125,13 @@ def _signals_end_the_session() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def run_demo(environ: Mapping[str, str]) -> int:
-    """The sandbox, a story running on it, and the cockpit; everything stopped on the way out."""
-    from cockpit.sandbox.demo_story import DemoStory
+def run_demo(environ: Mapping[str, str], *, database: str = "streaming") -> int:
+    """The sandbox, a story running on it, and the cockpit; everything stopped on the way out.
+
+    database: "streaming" (a replica to promote) or "logical" (a subscription to cut over).
+    """
+    from cockpit.sandbox.demo_story import LOGICAL_STORY, STORY, DemoStory
+    from cockpit.sandbox.files import COCKPIT_LOGICAL_TOML
     from cockpit.sandbox.lifecycle import start_sandbox
     from cockpit.sandbox.shared import SandboxError
 
@@ -137,10 +141,12 @@ def run_demo(environ: Mapping[str, str]) -> int:
         handle = None
         try:
             handle = start_sandbox(workdir / "sandbox")
-            story = DemoStory(handle.client)
+            logical = database == "logical"
+            story = DemoStory(handle.client, LOGICAL_STORY if logical else STORY)
             story.start()
+            config_path = handle.directory / COCKPIT_LOGICAL_TOML if logical else handle.config_path
             try:
-                _demo_session(handle.config_path, {**environ, **handle.env})
+                _demo_session(config_path, {**environ, **handle.env})
             finally:
                 story.stop()
         except KeyboardInterrupt:

@@ -252,7 +252,7 @@ class LogicalCutoverWriter:
         row = connection.execute(SETVAL_SQL, params).fetchone()
         return (
             f"setval({name}) on the subscriber ({self._reader.subscriber.location.address}): "
-            f"{entry.get('subscriber')} → {row[0] if row else '?'} "
+            f"{entry.get('subscriber') or 'unused'} → {row[0] if row else '?'} "
             f"(publisher {entry.get('publisher')} + margin)"
         )
 

@@ -1,7 +1,9 @@
 """The demo's story, told on a loop through the sandbox's control API.
 
 Each cycle: traffic split 75/25, lag that builds and drains, an error burst on the new side,
-then a DNS switch to the new side with one resolver stuck on the old answer for a while.
+then a DNS switch to the new side with one resolver stuck on the old answer for a while. With
+the database moving by logical replication, the lag is the subscription's, and the publisher's
+sequences move ahead of the subscriber's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ STORY = (
     Beat(70, "resolver-stuck", {"resolver": 0, "for_seconds": 80}),
     Beat(72, "traffic-split", {"ratio": 1.0}),
     Beat(160, "traffic-split", {"ratio": 0.25}),
+)
+
+
+LOGICAL_STORY = (
+    Beat(0, "traffic-split", {"ratio": 0.25}),
+    Beat(5, "logical-lag", {"rows_per_second": 1500}),
+    Beat(25, "logical-catch-up"),
+    Beat(30, "logical-sequence-behind", {"steps": 200}),
+    *STORY[2:],
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 
@@ -15,6 +15,9 @@ from cockpit.sandbox.shared import SIDES, SandboxError
 
 SANDBOX_JSON = "sandbox.json"
 COCKPIT_TOML = "cockpit.toml"
+COCKPIT_LOGICAL_TOML = "cockpit-logical.toml"
+"""The same sandbox, with the database moving by logical replication."""
+Database = Literal["streaming", "logical"]
 
 
 def write_json_atomically(path: Path, data: JsonValue) -> None:
@@ -22,14 +25,21 @@ def write_json_atomically(path: Path, data: JsonValue) -> None:
 
 
 def write_sandbox_files(directory: Path, info: dict[str, JsonValue]) -> None:
-    """Writes cockpit.toml (checked by the real config loader first) and then sandbox.json."""
-    text = tomli_w.dumps(cockpit_config(info))
+    """Writes cockpit.toml, and cockpit-logical.toml with the logical pair, each checked by the
+    real config loader first, and then sandbox.json."""
+    _write_config(directory, COCKPIT_TOML, cockpit_config(info))
+    if info.get("logical"):
+        _write_config(directory, COCKPIT_LOGICAL_TOML, cockpit_config(info, database="logical"))
+    write_json_atomically(directory / SANDBOX_JSON, info)
+
+
+def _write_config(directory: Path, name: str, config: dict[str, Any]) -> None:
+    text = tomli_w.dumps(config)
     try:
-        parse_config(text, source=COCKPIT_TOML, base_dir=directory)
+        parse_config(text, source=name, base_dir=directory)
     except Exception as error:
         raise SandboxError(f"the sandbox built an invalid config: {error}") from error
-    replace_private_text(directory / COCKPIT_TOML, _CONFIG_HEADER + text)
-    write_json_atomically(directory / SANDBOX_JSON, info)
+    replace_private_text(directory / name, _CONFIG_HEADER + text)
 
 
 def read_sandbox_json(directory: Path) -> dict[str, Any]:
@@ -56,8 +66,17 @@ _CONFIG_HEADER = """\
 """
 
 
-def cockpit_config(info: dict[str, Any]) -> dict[str, Any]:
-    """A complete cockpit config for the sandbox described by `info` (sandbox.json's content)."""
+def cockpit_config(info: dict[str, Any], *, database: Database = "streaming") -> dict[str, Any]:
+    """A complete cockpit config for the sandbox described by `info` (sandbox.json's content),
+    its database moving by streaming replication or by the logical pair."""
+    config = _streaming_config(info)
+    if database == "logical":
+        config["replication"] = _logical_replication(info)
+        config["promotion"] = {"logical": {}}
+    return config
+
+
+def _streaming_config(info: dict[str, Any]) -> dict[str, Any]:
     aws = info["aws"]
     return {
         "cutover": {"name": f"sandbox: {aws['record_name'].rstrip('.')}", "refresh_seconds": 1.0},
@@ -84,6 +103,24 @@ def _replication(info: dict[str, Any]) -> dict[str, Any]:
             "replica_dsn": postgres["replica_dsn_without_password"],
             "password_env": postgres["password_env"],
             "standby_slot_name": postgres["replica_slot"],
+        },
+    }
+
+
+def _logical_replication(info: dict[str, Any]) -> dict[str, Any]:
+    """The logical pair, read and cut over as the application role (a superuser on the
+    subscriber, as RDS's master user is): the cutover sets sequences and disables the
+    subscription."""
+    logical = info["logical"]
+    return {
+        "interval_seconds": 1.0,
+        "timeout_seconds": 2.0,
+        "logical": {
+            "publisher_dsn": logical["publisher_dsn_without_password"],
+            "subscriber_dsn": logical["subscriber_dsn_without_password"],
+            "subscription": logical["subscription"],
+            "password_env": logical["password_env"],
+            "sequence_margin": 1000,
         },
     }
 

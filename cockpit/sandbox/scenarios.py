@@ -115,7 +115,14 @@ def _promote(sandbox: Sandbox, args: ScenarioArgs) -> str:
     return "replica promoted: it left recovery and no longer replicates"
 
 
+def _require_following(sandbox: Sandbox, what: str) -> None:
+    """The old database stops taking writes once the subscription is cut over (disabled)."""
+    if not sandbox.logical_pair().subscription_enabled():
+        raise SandboxError(f"{what}: the subscription is cut over (disabled); reset to start again")
+
+
 def _logical_lag(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    _require_following(sandbox, "no lag to build")
     pair = sandbox.logical_pair()
     pair.hold_apply()
     pair.start_write_load(args.rows_per_second)
@@ -143,6 +150,7 @@ def _logical_table_synced(sandbox: Sandbox, args: ScenarioArgs) -> str:
 
 
 def _logical_sequence_behind(sandbox: Sandbox, args: ScenarioArgs) -> str:
+    _require_following(sandbox, "the publisher's sequences stay")
     sandbox.logical_pair().advance_publisher_sequences(args.steps)
     names = " and ".join(ADVANCED_SEQUENCES)
     return f"{names} advanced {args.steps} on the publisher; the subscriber's stay put"

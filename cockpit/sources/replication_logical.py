@@ -32,7 +32,6 @@ from typing import Any
 
 from cockpit.clock import Clock
 from cockpit.config import LogicalReplication
-from cockpit.io.failures import SourceProblem, describe_failure
 from cockpit.io.logical_replication import (
     NO_IDENTITY_SQL,
     PUBLISHER_SLOTS_SQL,
@@ -48,7 +47,6 @@ from cockpit.io.logical_replication import (
     parse_subscriber,
     publications_filter,
     sequence_gaps,
-    server_text,
     table_names,
 )
 from cockpit.model import Reading, SignalKind, Status, Value
@@ -62,7 +60,10 @@ from cockpit.sources.replication_postgres import (
     LagHistory,
     WalQuietTracker,
     WriteMarkers,
+    both_ends_failed,
     catchup_eta_seconds,
+    end_failure_text,
+    password_from_env,
 )
 from cockpit.sources.replication_values import SIGNAL_ID
 from cockpit.units import size_text
@@ -424,14 +425,8 @@ class LogicalReplicationSource:
         return parse_subscriber(subscription, tables, sequences)
 
     def _password(self) -> str | None:
-        name = self._settings.password_env
-        if name is None:
-            return None
-        if name not in self._environ:
-            raise SourceProblem(
-                f"${name} is not set (replication.logical.password_env): export it and restart"
-            )
-        return self._environ[name]
+        key = "replication.logical.password_env"
+        return password_from_env(self._environ, self._settings.password_env, key)
 
     async def _attempt(self, read: Any) -> Any:
         try:
@@ -441,14 +436,15 @@ class LogicalReplicationSource:
 
     def _observe(self, publisher: Any, subscriber: Any, now: datetime) -> LogicalObservation:
         if isinstance(publisher, BaseException) and isinstance(subscriber, BaseException):
-            raise _both_failed(publisher, subscriber, self._end_timeout())
+            ends = (("publisher", publisher), ("subscriber", subscriber))
+            raise both_ends_failed(*ends, self._end_timeout())
         observation = LogicalObservation(
             subscription_name=self._settings.subscription,
             margin=self._settings.sequence_margin,
             publisher=None if isinstance(publisher, BaseException) else publisher,
             subscriber=None if isinstance(subscriber, BaseException) else subscriber,
-            publisher_error=self._reason(publisher),
-            subscriber_error=self._reason(subscriber),
+            publisher_error=end_failure_text(publisher, self._end_timeout()),
+            subscriber_error=end_failure_text(subscriber, self._end_timeout()),
         )
         return self._with_trends(observation, now)
 
@@ -472,24 +468,5 @@ class LogicalReplicationSource:
             catchup_bytes_per_second=self._history.rate_bytes_per_second(),
         )
 
-    def _reason(self, outcome: object) -> str | None:
-        if not isinstance(outcome, BaseException):
-            return None
-        return server_text(describe_failure(outcome, timeout_seconds=self._end_timeout()))
-
     def _end_timeout(self) -> float:
         return self._schedule.timeout_seconds * END_TIMEOUT_SHARE
-
-
-class LogicalEndsFailed(Exception):
-    """Neither end answered, for different reasons."""
-
-
-def _both_failed(
-    publisher: BaseException, subscriber: BaseException, timeout_seconds: float
-) -> BaseException:
-    publisher_reason = describe_failure(publisher, timeout_seconds=timeout_seconds)
-    subscriber_reason = describe_failure(subscriber, timeout_seconds=timeout_seconds)
-    if publisher_reason == subscriber_reason:
-        return publisher
-    return LogicalEndsFailed(f"publisher: {publisher_reason}; subscriber: {subscriber_reason}")

@@ -817,14 +817,8 @@ class PostgresReplicationSource:
         await asyncio.gather(self._primary.close(), self._replica.close())
 
     def _password(self) -> str | None:
-        name = self._settings.password_env
-        if name is None:
-            return None
-        if name not in self._environ:
-            raise SourceProblem(
-                f"${name} is not set (replication.postgres.password_env): export it and restart"
-            )
-        return self._environ[name]
+        key = "replication.postgres.password_env"
+        return password_from_env(self._environ, self._settings.password_env, key)
 
     async def _attempt(
         self, end: EndConnection, sql: str, password: str | None
@@ -841,12 +835,12 @@ class PostgresReplicationSource:
         now: datetime,
     ) -> Observation:
         if isinstance(primary, BaseException) and isinstance(replica, BaseException):
-            raise _both_failed(primary, replica, self._end_timeout())
+            raise both_ends_failed(("primary", primary), ("replica", replica), self._end_timeout())
         observation = Observation(
             primary=None if isinstance(primary, BaseException) else parse_primary_rows(primary),
             replica=None if isinstance(replica, BaseException) else parse_replica_row(replica[0]),
-            primary_error=self._reason(primary),
-            replica_error=self._reason(replica),
+            primary_error=end_failure_text(primary, self._end_timeout()),
+            replica_error=end_failure_text(replica, self._end_timeout()),
             identity=self._identity,
         )
         return self._with_trends(observation, now)
@@ -866,21 +860,36 @@ class PostgresReplicationSource:
             catchup_bytes_per_second=None if observation.promoted else rate,
         )
 
-    def _reason(self, outcome: object) -> str | None:
-        if not isinstance(outcome, BaseException):
-            return None
-        return server_text(describe_failure(outcome, timeout_seconds=self._end_timeout()))
-
     def _end_timeout(self) -> float:
         return self._schedule.timeout_seconds * END_TIMEOUT_SHARE
 
 
-def _both_failed(
-    primary: BaseException, replica: BaseException, timeout_seconds: float
+# --- two ends, shared with logical replication ---------------------------------------------------
+
+
+def password_from_env(environ: Mapping[str, str], name: str | None, key: str) -> str | None:
+    """The password in the env var the config names at `key`; SourceProblem when it is unset."""
+    if name is None:
+        return None
+    if name not in environ:
+        raise SourceProblem(f"${name} is not set ({key}): export it and restart")
+    return environ[name]
+
+
+def end_failure_text(outcome: object, timeout_seconds: float) -> str | None:
+    """Why one end failed, as one printable line; None when it answered."""
+    if not isinstance(outcome, BaseException):
+        return None
+    return server_text(describe_failure(outcome, timeout_seconds=timeout_seconds))
+
+
+def both_ends_failed(
+    first: tuple[str, BaseException], second: tuple[str, BaseException], timeout_seconds: float
 ) -> BaseException:
     """One exception for the poller: the shared one when both ends failed the same way."""
-    primary_reason = describe_failure(primary, timeout_seconds=timeout_seconds)
-    replica_reason = describe_failure(replica, timeout_seconds=timeout_seconds)
-    if primary_reason == replica_reason:
-        return primary
-    return ReplicationEndsFailed(f"primary: {primary_reason}; replica: {replica_reason}")
+    (first_end, first_error), (second_end, second_error) = first, second
+    first_reason = describe_failure(first_error, timeout_seconds=timeout_seconds)
+    second_reason = describe_failure(second_error, timeout_seconds=timeout_seconds)
+    if first_reason == second_reason:
+        return first_error
+    return ReplicationEndsFailed(f"{first_end}: {first_reason}; {second_end}: {second_reason}")

@@ -11,6 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from cockpit.config import load_config
+from cockpit.sandbox.files import COCKPIT_LOGICAL_TOML
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.logical import LogicalEndpoints, LogicalPair
 from cockpit.sandbox.shared import SandboxError
@@ -362,3 +364,24 @@ def test_the_logical_scenarios_work_through_the_sandbox(sandbox: SandboxHandle) 
 
     sandbox.client.reset()
     assert "late_items" not in states()
+
+
+def test_the_logical_config_points_the_cockpit_at_the_pair(sandbox: SandboxHandle) -> None:
+    config = load_config(sandbox.directory / COCKPIT_LOGICAL_TOML)
+    assert config.replication is not None and config.replication.logical is not None
+    assert config.replication.logical.subscription == SUBSCRIPTION
+    assert config.promotion is not None and config.promotion.logical is not None
+    assert config.replication.postgres is None
+
+
+def test_a_cut_over_subscription_takes_no_more_lag_or_sequence_moves(
+    sandbox: SandboxHandle,
+) -> None:
+    subscriber = sandbox.info["logical"]["subscriber_dsn"]
+    with psycopg.connect(subscriber, autocommit=True, connect_timeout=3) as connection:
+        connection.execute(f"ALTER SUBSCRIPTION {SUBSCRIPTION} DISABLE")
+    for scenario in ("logical-lag", "logical-sequence-behind"):
+        with pytest.raises(SandboxError, match="the subscription is cut over"):
+            sandbox.client.inject(scenario)
+    sandbox.client.reset()
+    assert scalar(subscriber, "SELECT bool_and(subenabled) FROM pg_subscription") is True
