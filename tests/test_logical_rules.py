@@ -354,3 +354,23 @@ def test_table_states_carry_their_words() -> None:
     assert TableState("public", "x", "s").state_words == "synchronized"
     assert SlotRow("s", True, None, None, None, None, None).name == "s"
     assert SequenceValue("billing", "n", 1, 1, True).text == "billing.n"
+
+
+def test_a_password_in_a_logical_dsn_is_warned_about_and_redacted() -> None:
+    from cockpit.config import config_warnings
+    from cockpit.redact import redactor_for_config
+
+    text = """
+[cutover]
+name = "shop"
+[replication.logical]
+publisher_dsn = "host=10.1.0.5 dbname=shop password=hunter2-old"
+subscriber_dsn = "postgresql://cutover:hunter2-new@10.20.0.9/shop"
+subscription = "shop_sub"
+"""
+    config = parse_config(text, source="test.toml", base_dir=Path("/srv/cutover"))
+    warned = [problem.path for problem in config_warnings(config, {})]
+    assert warned == ["replication.logical.publisher_dsn", "replication.logical.subscriber_dsn"]
+    redactor = redactor_for_config(config, {})
+    said = redactor.text("publisher said hunter2-old, subscriber hunter2-new")
+    assert "hunter2" not in said
