@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/source_costs.py [--polls N]
 The baseline is a source that returns at once, polled through the same poller in the same
-run, so the figures show the sources' cost, not the machine's mood.
+run, so the figures show the sources' cost, not the machine's mood. Replication is measured
+both ways the sandbox moves its database: streaming, and logical replication.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from cockpit.config import load_config
 from cockpit.io.context import SourceContext
 from cockpit.live.poller import poll_once
 from cockpit.model import Reading, SignalKind, Status
+from cockpit.sandbox.files import COCKPIT_LOGICAL_TOML
 from cockpit.sandbox.lifecycle import start_sandbox
 from cockpit.sandbox.runner import SandboxOptions
 from cockpit.sources.base import Schedule, Source, make_reading
 from cockpit.sources.build import build_sources
+from cockpit.sources.replication import build_replication_sources
 
 
 class InstantSource:
@@ -60,8 +63,14 @@ def main() -> None:
             Path(scratch) / "sandbox", SandboxOptions(metrics_interval_seconds=1)
         )
         try:
-            context = SourceContext(load_config(handle.config_path), {**os.environ, **handle.env})
-            sources: list[Source] = [InstantSource(), *build_sources(context)]
+            environ = {**os.environ, **handle.env}
+            context = SourceContext(load_config(handle.config_path), environ)
+            logical = SourceContext(load_config(handle.directory / COCKPIT_LOGICAL_TOML), environ)
+            sources: list[Source] = [
+                InstantSource(),
+                *build_sources(context),
+                *build_replication_sources(logical),
+            ]
             costs = asyncio.run(poll_costs(sources, polls))
         finally:
             handle.stop()

@@ -58,7 +58,7 @@ def publisher(
     no_identity: list[tuple[Any, ...]] | None = None,
 ) -> Any:
     markers = ("0/3000000", "900", 10, 0, "cockpit_reader")
-    default_slot = [("shop_sub", True, "0/3000000", 0, 4096, "reserved", None)]
+    default_slot = [("shop_sub", True, "0/3000000", 0, 4096, "reserved", None, "streaming")]
     return parse_publisher(
         markers,
         default_slot if slots is None else slots,
@@ -135,7 +135,7 @@ def test_tables_without_replica_identity_are_a_preflight_warning() -> None:
 
 
 def test_lag_over_a_gibibyte_is_critical_and_says_what_the_slot_retains() -> None:
-    slot = [("shop_sub", True, "0/1000", 2 * 1024**3, 3 * 1024**3, "extended", None)]
+    slot = [("shop_sub", True, "0/1000", 2 * 1024**3, 3 * 1024**3, "extended", None, "streaming")]
     status, detail = classify(observe(publisher=publisher(slots=slot)))
     assert status is Status.CRITICAL
     assert "2.0 GiB behind" in detail
@@ -144,7 +144,7 @@ def test_lag_over_a_gibibyte_is_critical_and_says_what_the_slot_retains() -> Non
 
 def test_a_missing_or_lost_slot_is_critical() -> None:
     assert classify(observe(publisher=publisher(slots=[])))[0] is Status.CRITICAL
-    lost = [("shop_sub", False, None, None, None, "lost", None)]
+    lost = [("shop_sub", False, None, None, None, "lost", None, None)]
     status, detail = classify(observe(publisher=publisher(slots=lost)))
     assert status is Status.CRITICAL
     assert "lost WAL" in detail
@@ -158,8 +158,8 @@ def test_no_apply_worker_is_critical() -> None:
 
 def test_failing_apply_is_critical_until_the_slot_moves_again() -> None:
     tracker = ApplyErrorTracker()
-    lagging = [("shop_sub", True, "0/2000000", 4096, 8192, "reserved", None)]
-    moved = [("shop_sub", True, "0/2100000", 0, 8192, "reserved", None)]
+    lagging = [("shop_sub", True, "0/2000000", 4096, 8192, "reserved", None, "streaming")]
+    moved = [("shop_sub", True, "0/2100000", 0, 8192, "reserved", None, "streaming")]
     slot = publisher(slots=lagging).slots[0]
     assert not tracker.failing(subscriber(errors=3), slot)
     assert tracker.failing(subscriber(errors=5, worker=None), slot)
@@ -345,14 +345,14 @@ def test_promotion_guards_read_the_subscription_as_the_replica() -> None:
     assert run_guard(replica_in_recovery, off).reason == (
         "replication already stopped (cut over): nothing to cut over"
     )
-    behind = [("shop_sub", True, "0/1000", 8192, 8192, "reserved", None)]
+    behind = [("shop_sub", True, "0/1000", 8192, 8192, "reserved", None, "streaming")]
     lagging = inputs(logical_reading(observe(publisher=publisher(slots=behind))))
     assert not run_guard(replication_caught_up, lagging).passed
 
 
 def test_table_states_carry_their_words() -> None:
     assert TableState("public", "x", "s").state_words == "synchronized"
-    assert SlotRow("s", True, None, None, None, None, None).name == "s"
+    assert SlotRow("s", True, None, None, None, None, None, None).details_hidden
     assert SequenceValue("billing", "n", 1, 1, True).text == "billing.n"
 
 

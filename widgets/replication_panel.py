@@ -138,8 +138,14 @@ def _logical_facts(values: LogicalValues) -> Table:
     facts.add_row(
         "byte lag",
         Text(bytes_text(values.replay_lag_bytes), style="bold"),
+        "replay lag",
+        _logical_seconds_text(values),
+    )
+    facts.add_row(
         "retained WAL",
         bytes_text(values.retained_wal_bytes),
+        "publisher quiet",
+        seconds_text(values.primary_quiet_seconds),
     )
     facts.add_row(
         "subscription",
@@ -151,8 +157,8 @@ def _logical_facts(values: LogicalValues) -> Table:
     facts.add_row(
         "catch-up",
         _rate_text_of(values.catchup_bytes_per_second),
-        "publisher quiet",
-        seconds_text(values.primary_quiet_seconds),
+        "ETA",
+        "caught up" if values.replay_lag_bytes == 0 else seconds_text(values.catchup_eta_seconds),
     )
     for row in sequence_rows(values):
         if row.behind or not row.known:
@@ -206,6 +212,13 @@ def _full_load_text(values: DmsValues) -> str:
     )
     parts += [f"{count} {word}" for count, word in counts if count]
     return ", ".join(parts)
+
+
+def _logical_seconds_text(values: LogicalValues) -> str:
+    """The walsender's replay lag, which only a role with pg_read_all_stats may see."""
+    if values.replay_lag_hidden:
+        return "needs pg_read_all_stats"
+    return seconds_text(values.replay_lag_seconds)
 
 
 def _tables_text(values: LogicalValues) -> str:

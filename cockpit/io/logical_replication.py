@@ -52,7 +52,8 @@ SELECT s.slot_name::text,
        pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
        pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint,
        s.wal_status,
-       extract(epoch FROM r.replay_lag)::float8
+       extract(epoch FROM r.replay_lag)::float8,
+       r.state
 FROM pg_replication_slots AS s
 LEFT JOIN pg_stat_replication AS r ON r.pid = s.active_pid
 WHERE s.slot_type = 'logical' AND s.database = current_database()
@@ -146,6 +147,13 @@ class SlotRow:
     retained_bytes: int | None
     wal_status: str | None
     replay_lag_seconds: float | None
+    walsender_state: str | None
+
+    @property
+    def details_hidden(self) -> bool:
+        """An active slot whose walsender shows no state: our role lacks pg_read_all_stats, so
+        its lag in seconds is hidden too (not idle)."""
+        return self.active and self.walsender_state is None
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,7 @@ def parse_publisher(
 
 
 def _slot_row(row: Sequence[Any]) -> SlotRow:
-    name, active, confirmed, lag, retained, wal_status, replay_lag = row
+    name, active, confirmed, lag, retained, wal_status, replay_lag, state = row
     return SlotRow(
         name=name_text(name),
         active=bool(active),
@@ -225,6 +233,7 @@ def _slot_row(row: Sequence[Any]) -> SlotRow:
         retained_bytes=_optional_non_negative(retained),
         wal_status=server_text(wal_status),
         replay_lag_seconds=None if replay_lag is None else float(replay_lag),
+        walsender_state=server_text(state),
     )
 
 

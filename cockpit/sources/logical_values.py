@@ -34,6 +34,7 @@ class LogicalValues:
     retained_wal_bytes: float | None = None
     replay_lag_bytes: float | None = None
     replay_lag_seconds: float | None = None
+    replay_lag_hidden: bool | None = None
     apply_worker_running: bool | None = None
     apply_error_count: int | None = None
     sync_error_count: int | None = None
@@ -71,6 +72,7 @@ class LogicalValues:
             retained_wal_bytes=number_field(values.get("retained_wal_bytes")),
             replay_lag_bytes=number_field(values.get("replay_lag_bytes")),
             replay_lag_seconds=number_field(values.get("replay_lag_seconds")),
+            replay_lag_hidden=bool_field(values.get("replay_lag_hidden")),
             apply_worker_running=bool_field(values.get("apply_worker_running")),
             apply_error_count=whole_field(values.get("apply_error_count")),
             sync_error_count=whole_field(values.get("sync_error_count")),

@@ -280,6 +280,7 @@ def typed_values(observation: LogicalObservation) -> LogicalValues:
         retained_wal_bytes=slot.retained_bytes if slot else None,
         replay_lag_bytes=observation.lag_bytes,
         replay_lag_seconds=None if slot is None else slot.replay_lag_seconds,
+        replay_lag_hidden=None if slot is None else slot.details_hidden,
         apply_worker_running=None
         if subscriber is None
         else subscriber.apply_worker_pid is not None,

@@ -134,6 +134,7 @@ def test_caught_up_reading_matches_both_ends(sandbox: SandboxHandle) -> None:
     for name, row in shown.items():
         assert (row.publisher_value, row.subscriber_value) == (publisher[name], subscriber[name])
     assert read.in_recovery is True and read.promoted is False
+    assert read.replay_lag_hidden is True, "the reader has no pg_read_all_stats"
 
 
 def test_lag_is_the_slots_distance_from_the_publishers_wal(sandbox: SandboxHandle) -> None:

@@ -43,7 +43,7 @@ async def test_logical_replication_shows_tables_sequences_and_the_preflight_prob
     pub = publisher(
         sequences=[seq("orders_id_seq", 5000), seq("invoice_numbers", 40)],
         no_identity=[("shop_pub", "public", "order_events")],
-        slots=[("shop_sub", True, "0/3000000", 2048, 9 * 1024**2, "reserved", None)],
+        slots=[("shop_sub", True, "0/3000000", 2048, 9 * 1024**2, "reserved", None, "streaming")],
     )
     sub = subscriber(
         tables=[("public", "orders", "r"), ("public", "late_items", "d")],
@@ -53,7 +53,8 @@ async def test_logical_replication_shows_tables_sequences_and_the_preflight_prob
     shown, _ = await drawn(ReplicationPanel(), (logical_reading(observation),), NOW)
     text = squeezed(shown.text)
     assert "WARN 2.0 KiB behind; 1 of 2 tables not ready: late_items (copying data)" in text
-    assert "byte lag 2.0 KiB retained WAL 9.0 MiB" in text
+    assert "byte lag 2.0 KiB replay lag —" in text
+    assert "retained WAL 9.0 MiB publisher quiet 4.0 s" in text
     assert "subscription shop_sub streaming apply errors 0" in text
     assert "tables 1/2 ready sequences 1/2 behind" in text
     assert "behind invoice_numbers sub / needs — / 1,040" in text
