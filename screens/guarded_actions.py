@@ -36,7 +36,7 @@ def confirm_request(prepared: Prepared, *, dry_run: bool) -> ConfirmRequest:
         guards=prepared.guards,
         blocked=prepared.blocked,
         dry_run=dry_run,
-        confirm_verb=prepared.spec.confirm_verb,
+        confirm_verb=prepared.plan.confirm_verb or prepared.spec.confirm_verb,
     )
 
 

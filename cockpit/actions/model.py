@@ -42,7 +42,8 @@ class Plan:
 
     target: the machine-readable goal the executor and the verifier work from, e.g.
     {"old": 50, "new": 50}. confirm_word: what the operator types to confirm a one-way door
-    (None: a plain y/n confirm).
+    (None: a plain y/n confirm); confirm_verb: what typing it does, when this plan's word is not
+    the action's own ("cut over" for a subscription behind the promotion key).
     """
 
     action_id: ActionId
@@ -53,6 +54,7 @@ class Plan:
     one_way: bool = False
     confirm_word: str | None = None
     notes: tuple[str, ...] = ()
+    confirm_verb: str | None = None
 
     def to_json(self) -> dict[str, JsonValue]:
         return {

@@ -90,6 +90,7 @@ def plan_logical_cutover(context: StepContext) -> Plan:
         target={"name": settings.subscription, "sequences": planned},
         one_way=True,
         confirm_word=settings.subscription,
+        confirm_verb="cut over",
         notes=(
             "cannot be undone from here: once the new database takes writes, the old one no "
             "longer has them",
@@ -124,6 +125,7 @@ def plan_dms_cutover(context: StepContext) -> Plan:
         target={"name": task.identifier, "arn": task.arn},
         one_way=True,
         confirm_word=task.identifier,
+        confirm_verb="cut over",
         notes=(
             "changes written to the old database after this are not carried over",
             "resuming the task later replays from where it stopped: do not, once the new "

@@ -285,7 +285,8 @@ def _confirm(prepared: Prepared, request: ActRequest, ask: Ask, say: Say) -> Con
     if plan.confirm_word is not None:
         typed = request.confirm_name
         if typed is None:
-            typed = _ask(ask, f"ONE-WAY DOOR: type {plan.confirm_word} to confirm: ")
+            verb = plan.confirm_verb or "confirm"
+            typed = _ask(ask, f"ONE-WAY DOOR: type {plan.confirm_word} to {verb}: ")
     elif not request.yes and _ask(ask, "go ahead? [y/N] ").lower() not in ("y", "yes"):
         return None
     return Confirmation(

@@ -53,10 +53,16 @@ def latency(stand_in: DmsStandIn, arn: str, seconds: float, minutes_ago: int = 0
         stand_in.put_latency(arn, metric, seconds, at)
 
 
-def act(config: Path, **options: Any) -> tuple[int, str]:
+def act(config: Path, answer: str = "", **options: Any) -> tuple[int, str]:
+    """`cockpit act promote`; what it said and the prompts it asked, as one text."""
     said: list[str] = []
+
+    def ask(prompt: str) -> str:
+        said.append(prompt)
+        return answer
+
     request = ActRequest(ActionId.PROMOTE, config, **options)
-    code = run_act(request, TEST_KEYS, ask=lambda prompt: "", say=said.append)
+    code = run_act(request, TEST_KEYS, ask=ask, say=said.append)
     return code, "\n".join(said)
 
 
@@ -84,8 +90,9 @@ def test_the_task_is_stopped_once_cdc_latency_is_zero_and_the_stop_is_read_back(
     assert code == 1 and "does not match" in text
     assert task_status(stand_in, arn) == "running"
 
-    code, text = act(config, confirm_name=identifier)
+    code, text = act(config, answer=identifier)
     assert code == 0, text
+    assert f"ONE-WAY DOOR: type {identifier} to cut over: " in text
     assert task_status(stand_in, arn) == "stopped"
     planned = action_records(tmp_path, ActionId.PROMOTE, "planned")[-1]
     assert planned["plan"]["summary"] == f"Cut over: stop DMS task {identifier} — ONE-WAY DOOR"
