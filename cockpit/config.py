@@ -596,6 +596,54 @@ class SecretsSection(Section):
     env: tuple[EnvName, ...] = ()
 
 
+def _check_guarded_action(value: str) -> str:
+    if value not in INTEGRITY_GUARDED_ACTIONS:
+        raise ValueError(f"{value!r} is not one of {', '.join(INTEGRITY_GUARDED_ACTIONS)}")
+    return value
+
+
+class BucketPair(Section):
+    """An old and a new S3 bucket (and optional prefix) whose contents must match."""
+
+    name: NonBlank
+    old_bucket: NonBlank
+    new_bucket: NonBlank
+    prefix: str = ""
+    max_objects: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+
+
+INTEGRITY_GUARDED_ACTIONS = ("maintenance-off", "weight-up", "promote", "weight-down", "rollback")
+
+
+class IntegritySection(Section):
+    """Row counts and range checksums of every table in the old and the new database."""
+
+    old_dsn: Dsn | None = None
+    new_dsn: Dsn | None = None
+    password_env: EnvName | None = None
+    # Empty: every table of these schemas.
+    schemas: tuple[NonBlank, ...] = ("public",)
+    tables: tuple[NonBlank, ...] = ()
+    statement_timeout_seconds: Seconds = 30.0
+    max_rows_per_second: Annotated[int, Field(ge=100, le=100_000_000)] = 200_000
+    range_rows: Annotated[int, Field(ge=10, le=10_000_000)] = 100_000
+    parallel_tables: Annotated[int, Field(ge=1, le=8)] = 1
+    first_differences: Annotated[int, Field(ge=1, le=1000)] = 10
+    guard_actions: tuple[Annotated[str, AfterValidator(_check_guarded_action)], ...] = (
+        "maintenance-off",
+        "weight-up",
+    )
+    buckets: tuple[BucketPair, ...] = ()
+
+    @model_validator(mode="after")
+    def _both_databases_or_none(self) -> IntegritySection:
+        if (self.old_dsn is None) != (self.new_dsn is None):
+            raise ValueError("give both old_dsn and new_dsn, or neither (buckets only)")
+        if self.old_dsn is None and not self.buckets:
+            raise ValueError("configure old_dsn and new_dsn, or at least one [[integrity.buckets]]")
+        return self
+
+
 class Config(Section):
     """The whole cockpit configuration, validated; paths are absolute."""
 
@@ -609,6 +657,7 @@ class Config(Section):
     traffic: TrafficSection | None = None
     maintenance: MaintenanceSection | None = None
     promotion: PromotionSection | None = None
+    integrity: IntegritySection | None = None
     guards: GuardsSection = GuardsSection()
     secrets: SecretsSection = SecretsSection()
 
@@ -634,6 +683,9 @@ class Config(Section):
 
     def keyed_dsns(self) -> tuple[tuple[str, str], ...]:
         """(key path, DSN) of every database the config names."""
+        return (*self._replication_dsns(), *self._integrity_dsns())
+
+    def _replication_dsns(self) -> tuple[tuple[str, str], ...]:
         replication = self.replication
         if replication is not None and replication.postgres is not None:
             postgres = replication.postgres
@@ -648,6 +700,12 @@ class Config(Section):
                 ("replication.logical.subscriber_dsn", logical.subscriber_dsn),
             )
         return ()
+
+    def _integrity_dsns(self) -> tuple[tuple[str, str], ...]:
+        integrity = self.integrity
+        if integrity is None or integrity.old_dsn is None or integrity.new_dsn is None:
+            return ()
+        return (("integrity.old_dsn", integrity.old_dsn), ("integrity.new_dsn", integrity.new_dsn))
 
 
 def _walk_fields(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -686,6 +744,7 @@ def dsn_fields(dsn: str) -> dict[str, str]:
 _AWS_USERS = (
     ("replication", "rds"),
     ("replication", "dms"),
+    ("integrity", "buckets"),
     ("errors", "cloudwatch"),
     ("traffic", "route53"),
     ("traffic", "alb"),
