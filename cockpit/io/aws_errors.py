@@ -83,6 +83,12 @@ def aws_error_of(error: BaseException) -> AwsError | None:
     return None
 
 
+def aws_error_code(error: BaseException) -> str:
+    """The AWS error code an exception carries ('NoSuchBucket'); empty for any other error."""
+    aws_error = aws_error_of(error)
+    return aws_error.code if aws_error is not None else ""
+
+
 def _from_response(response: Mapping[str, Any]) -> AwsError:
     details = response["Error"]
     code = str(details.get("Code") or "")

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.config import Config, DmsReplication
-from cockpit.io.aws_errors import aws_error_of
+from cockpit.io.aws_errors import aws_error_code
 from cockpit.io.cloudwatch_lag import LagDatapoint, age_seconds, lag_query, newest_datapoint
 from cockpit.io.context import AwsClients
 from cockpit.io.failures import ActionFailed, describe_failure
@@ -153,7 +153,7 @@ def find_task(client: Any, identifier: str) -> DmsTask:
     try:
         response = client.describe_replication_tasks(Filters=filters, WithoutSettings=True)
     except Exception as error:
-        if _aws_code(error) == NOT_FOUND_CODE:
+        if aws_error_code(error) == NOT_FOUND_CODE:
             raise DmsTaskNotFound(not_found_text(identifier)) from None
         raise
     return the_one_task(response, identifier)
@@ -399,7 +399,7 @@ class DmsTaskWriter:
         )
 
     def _stop_failure(self, task: DmsTask, error: BaseException) -> ActionFailed:
-        if _aws_code(error) == NOT_RUNNING_CODE:
+        if aws_error_code(error) == NOT_RUNNING_CODE:
             reason = f", {task.stop_reason}" if task.stop_reason else ""
             return ActionFailed(
                 f"DMS task {self._identifier} is not running (status {task.status}{reason}): "
@@ -430,8 +430,3 @@ def _count(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
-
-
-def _aws_code(error: BaseException) -> str:
-    aws_error = aws_error_of(error)
-    return aws_error.code if aws_error is not None else ""
