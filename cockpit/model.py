@@ -56,6 +56,7 @@ class SignalKind(StrEnum):
     ERRORS = "errors"
     TRAFFIC = "traffic"
     MAINTENANCE = "maintenance"
+    INTEGRITY = "integrity"
 
 
 def _frozen_value(value: object) -> Value:
@@ -67,12 +68,12 @@ def _frozen_value(value: object) -> Value:
     return _frozen_scalar(value)
 
 
-def _thawed(value: Value) -> JsonValue:
-    """The JSON form of a frozen value."""
+def thawed(value: Value) -> JsonValue:
+    """The JSON form of a frozen value (lists and dicts again), for parsers of journaled JSON."""
     if isinstance(value, tuple):
-        return [_thawed(item) for item in value]
+        return [thawed(item) for item in value]
     if isinstance(value, Mapping):
-        return {key: _thawed(item) for key, item in value.items()}
+        return {key: thawed(item) for key, item in value.items()}
     return value
 
 
@@ -130,7 +131,7 @@ class Reading:
 
 def reading_to_json(reading: Reading) -> dict[str, JsonValue]:
     """A reading as plain JSON for the journal; reading_from_json() reverses it."""
-    values: dict[str, JsonValue] = {key: _thawed(value) for key, value in reading.values.items()}
+    values: dict[str, JsonValue] = {key: thawed(value) for key, value in reading.values.items()}
     return {
         "signal": reading.signal_id,
         "kind": reading.kind.value,

@@ -428,3 +428,23 @@ def test_control_characters_in_a_config_are_refused_and_reported_spelled_out() -
     assert "cutover.name: contains a control character ('shop\\x1b]0;PWNED\\x07')" in report
     assert "cutover.odd\\x1b: unknown key" in report
     assert "message_body" not in report  # a line break in a page body is fine
+
+
+def test_example_integrity_block_loads() -> None:
+    """The commented-out [integrity] section, buckets included, is a valid config too."""
+    from cockpit.config import config_from_data
+
+    lines = EXAMPLE.read_text().splitlines()
+    start = lines.index("# [integrity]")
+    body = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        if not line.startswith("# #") and line != "#":
+            body.append(line[2:])
+    example = tomllib.loads(EXAMPLE.read_text())
+    example["integrity"] = tomllib.loads("\n".join(body))["integrity"]
+    config = config_from_data(example, source="example", base_dir=ROOT)
+    assert config.integrity is not None
+    assert config.integrity.buckets[0].name == "uploads"
+    assert config.integrity.guard_actions == ("maintenance-off", "weight-up")

@@ -19,6 +19,7 @@ from cockpit.model import Reading, SignalKind, Status, worst
 from cockpit.rules.runbook import StepCheck, current_step_index
 from cockpit.session.action_rows import ActionRow
 from cockpit.sources import dns_values, errors_values
+from cockpit.sources.integrity_values import BucketValues
 from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.replication_values import ReplicationValues
 from cockpit.sources.targets_values import TargetsValues, new_side_target_ids
@@ -36,6 +37,7 @@ FAMILY_NAMES: Mapping[SignalKind, str] = MappingProxyType(
         SignalKind.ERRORS: "errors",
         SignalKind.TRAFFIC: "traffic",
         SignalKind.MAINTENANCE: "maintenance",
+        SignalKind.INTEGRITY: "integrity",
     }
 )
 """Each family's name on its overview line, in the order the lines are shown."""
@@ -212,6 +214,17 @@ def _maintenance_number(readings: Sequence[Reading], config: Config | None) -> s
     return "not known" if on is None else ("on" if on else "off")
 
 
+def _integrity_number(readings: Sequence[Reading], config: Config | None) -> str:
+    """'2/2 OK', or how many differ, or how many are checked OK so far."""
+    results = [BucketValues.from_reading(reading).result for reading in readings]
+    words = [result.status if result else "UNCHECKED" for result in results]
+    different = words.count("DIFFERENT")
+    if different:
+        return f"{different}/{len(words)} DIFFERENT"
+    ok = words.count("OK")
+    return f"{ok}/{len(words)} OK" if ok == len(words) else f"{ok}/{len(words)} checked OK"
+
+
 KeyNumber = Callable[[Sequence[Reading], "Config | None"], str]
 _KEY_NUMBERS: Mapping[SignalKind, KeyNumber] = MappingProxyType(
     {
@@ -221,6 +234,7 @@ _KEY_NUMBERS: Mapping[SignalKind, KeyNumber] = MappingProxyType(
         SignalKind.ERRORS: _errors_number,
         SignalKind.TRAFFIC: _traffic_number,
         SignalKind.MAINTENANCE: _maintenance_number,
+        SignalKind.INTEGRITY: _integrity_number,
     }
 )
 

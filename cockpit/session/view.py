@@ -45,6 +45,7 @@ def configured_kinds(config: Config) -> frozenset[SignalKind]:
         SignalKind.ERRORS: config.errors,
         SignalKind.TRAFFIC: config.traffic,
         SignalKind.MAINTENANCE: config.maintenance,
+        SignalKind.INTEGRITY: config.integrity,
     }
     return frozenset(kind for kind, section in sections.items() if section is not None)
 

@@ -22,6 +22,7 @@ def build_sources(context: SourceContext) -> list[Source]:
         build_errors_sources,
         build_traffic_sources,
         build_maintenance_sources,
+        build_integrity_sources,
     )
     return [source for build in builders for source in build(context)]
 
@@ -55,3 +56,13 @@ def build_errors_sources(context: SourceContext) -> list[Source]:
         *build_prometheus_sources(context),
         *build_access_log_sources(context),
     ]
+
+
+def build_integrity_sources(context: SourceContext) -> list[Source]:
+    """One background comparison per [[integrity.buckets]] pair; [] without [integrity]."""
+    from cockpit.sources.integrity_buckets import BucketIntegritySource
+
+    integrity = context.config.integrity
+    if integrity is None:
+        return []
+    return [BucketIntegritySource(pair, context) for pair in integrity.buckets]

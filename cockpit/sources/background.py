@@ -1,0 +1,92 @@
+"""A long check run in its own thread while its source keeps polling what it has got so far.
+
+An integrity check takes minutes, not a poll's second: its source starts it, then each poll
+reads the progress and, once done, the result, without ever waiting on it. One run at a time;
+a new run keeps the last result until it finishes, so the screen never goes blank.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from cockpit.clock import Clock
+
+Result = TypeVar("Result")
+Progress = TypeVar("Progress")
+
+Work = Callable[[threading.Event, Callable[[Progress], None]], Result]
+"""The blocking check: it gets a cancel event and a progress callback, and returns its result."""
+
+
+@dataclass(frozen=True)
+class CheckState(Generic[Result, Progress]):
+    """What a poll sees: whether a run is going, its progress, and the last finished result."""
+
+    running: bool
+    started_at: datetime | None
+    progress: Progress | None
+    last_result: Result | None
+    failure: str | None
+
+
+class BackgroundCheck(Generic[Result, Progress]):
+    """Runs `work` in a daemon thread on request; thread-safe snapshots of how it is going."""
+
+    def __init__(self, name: str, work: Work[Progress, Result], clock: Clock) -> None:
+        self._name = name
+        self._work = work
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at: datetime | None = None
+        self._progress: Progress | None = None
+        self._result: Result | None = None
+        self._failure: str | None = None
+
+    def start(self) -> bool:
+        """Starts a run unless one is going; True when it started one."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            self._cancel = threading.Event()
+            self._started_at, self._progress, self._failure = self._clock(), None, None
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+            return True
+
+    def cancel(self) -> None:
+        """Asks the running check to stop at its next chance."""
+        self._cancel.set()
+
+    def state(self) -> CheckState[Result, Progress]:
+        with self._lock:
+            running = self._thread is not None and self._thread.is_alive()
+            return CheckState(
+                running, self._started_at, self._progress, self._result, self._failure
+            )
+
+    def wait(self, timeout_seconds: float | None = None) -> bool:
+        """Blocks until the running check ends (for the command line); True when it ended."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_seconds)
+        return thread is None or not thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            result = self._work(self._cancel, self._report)
+        except Exception as error:  # the check's own bug: say so, keep the last result
+            with self._lock:
+                self._failure = f"{type(error).__name__}: {error}"
+            return
+        with self._lock:
+            self._result = result
+
+    def _report(self, progress: Progress) -> None:
+        with self._lock:
+            self._progress = progress

@@ -1,0 +1,82 @@
+"""The bucket integrity source against moto's S3 over HTTP: it compares in the background and
+every poll says how far it got, then the result, as a reading the journal can hold."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.config import BucketPair, config_from_data
+from cockpit.io.context import SourceContext
+from cockpit.model import Reading, Status
+from cockpit.session.overview import _integrity_number
+from cockpit.sources.build import build_sources
+from cockpit.sources.integrity_buckets import BucketIntegritySource
+from cockpit.sources.integrity_values import BucketValues
+from tests.s3_stand_in import TEST_KEYS, S3StandIn, s3_stand_in
+
+WAIT_SECONDS = 30.0
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[S3StandIn]:
+    with s3_stand_in() as running:
+        yield running
+
+
+def context_for(stand_in: S3StandIn, pair: BucketPair, tmp_path: Path) -> SourceContext:
+    data = {
+        "cutover": {"name": "buckets"},
+        "journal": {"dir": str(tmp_path / "journal")},
+        "aws": stand_in.section().model_dump(mode="json", exclude_none=True),
+        "integrity": {"buckets": [pair.model_dump(mode="json")]},
+    }
+    config = config_from_data(data, source="test", base_dir=tmp_path)
+    return SourceContext(config, environ=TEST_KEYS)
+
+
+def poll_until_done(source: BucketIntegritySource) -> list[Reading]:
+    """Every reading until the comparison has a result and no run is going."""
+
+    async def poll() -> list[Reading]:
+        seen: list[Reading] = []
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            (reading,) = await source.read()
+            seen.append(reading)
+            values = BucketValues.from_reading(reading)
+            if values.result is not None and not values.running:
+                return seen
+            await asyncio.sleep(0.05)
+        pytest.fail(f"no result within {WAIT_SECONDS} s; last: {seen[-1].detail}")
+
+    return asyncio.run(poll())
+
+
+def test_identical_buckets_read_ok_after_a_first_unknown(
+    stand_in: S3StandIn, tmp_path: Path
+) -> None:
+    objects = {"a.txt": b"x" * 10, "b/c.txt": b"y" * 10}
+    context = context_for(stand_in, stand_in.pair(objects, objects), tmp_path)
+    [source] = [s for s in build_sources(context) if isinstance(s, BucketIntegritySource)]
+    readings = poll_until_done(source)
+    assert readings[0].status is Status.UNKNOWN
+    assert readings[0].signal_id == "integrity:bucket:assets"
+    assert readings[-1].status is Status.OK
+    assert readings[-1].detail == "OK: 2 objects, 20 B, the same in both buckets"
+    assert _integrity_number(readings[-1:], None) == "1/1 OK"
+
+
+def test_a_missing_object_is_critical_and_named(stand_in: S3StandIn, tmp_path: Path) -> None:
+    pair = stand_in.pair({"kept.txt": b"k", "lost.txt": b"l"}, {"kept.txt": b"k"})
+    source = BucketIntegritySource(pair, context_for(stand_in, pair, tmp_path))
+    done = poll_until_done(source)[-1]
+    assert done.status is Status.CRITICAL
+    assert done.detail == "DIFFERENT: 1 missing on new (lost.txt)"
+    result = BucketValues.from_reading(done).result
+    assert result is not None and result.missing_on_new.count == 1
+    assert _integrity_number([done], None) == "1/1 DIFFERENT"
