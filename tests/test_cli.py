@@ -34,6 +34,7 @@ SUBCOMMANDS = [
     ["sandbox", "down"],
     ["sandbox", "status"],
     ["sandbox", "inject"],
+    ["integrity"],
 ]
 
 

@@ -4,11 +4,16 @@ every poll says how far it got, then the result, as a reading the journal can ho
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from cockpit.config import BucketPair, config_from_data
 from cockpit.io.context import SourceContext
@@ -80,3 +85,41 @@ def test_a_missing_object_is_critical_and_named(stand_in: S3StandIn, tmp_path: P
     result = BucketValues.from_reading(done).result
     assert result is not None and result.missing_on_new.count == 1
     assert _integrity_number([done], None) == "1/1 DIFFERENT"
+
+
+def test_cockpit_integrity_compares_from_a_shell(stand_in: S3StandIn, tmp_path: Path) -> None:
+    """The real command in a subprocess: exit 2 on a difference, the JSON names it."""
+    pair = stand_in.pair({"a.txt": b"a", "b.txt": b"b"}, {"a.txt": b"a", "b.txt": b"B!"})
+    data = {
+        "cutover": {"name": "buckets"},
+        "aws": stand_in.section().model_dump(mode="json", exclude_none=True),
+        "integrity": {"buckets": [pair.model_dump(mode="json")]},
+    }
+    config = tmp_path / "cockpit.toml"
+    config.write_text(tomli_w.dumps(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "integrity", "-c", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **TEST_KEYS},
+    )
+    assert result.returncode == 2, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "different"
+    [bucket] = document["buckets"]
+    assert bucket["size_differs"] == {"count": 1, "examples": ["b.txt"]}
+    assert "listed 2 old and 2 new objects" in result.stderr
+    nothing = tmp_path / "empty.toml"
+    nothing.write_text('[cutover]\nname = "x"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "integrity", "-c", str(nothing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "nothing to compare: the config has no [integrity] section" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_option(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
 
+    integrity = _command(
+        commands,
+        "integrity",
+        "compare the old and new stores now (exit 0 same, 1 unchecked, 2 different)",
+        _integrity,
+    )
+    _add_config_option(integrity)
+    integrity.add_argument("--json", action="store_true", help="machine-readable output")
+
     act = _command(commands, "act", "run one guarded action from the command line", _act)
     act.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help="%(choices)s")
     _add_config_option(act)
@@ -262,6 +271,54 @@ def _check(args: argparse.Namespace) -> int:
     else:
         _print_check_table(document)
     return result.exit_code
+
+
+def _integrity(args: argparse.Namespace) -> int:
+    import json
+
+    from cockpit.commands.integrity import describe_nothing_to_compare, run_integrity
+    from cockpit.config import ConfigError, load_config
+    from cockpit.redact import redactor_for_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return EXIT_USAGE
+    nothing = describe_nothing_to_compare(config)
+    if nothing:
+        print(f"cockpit integrity: nothing to compare: {nothing}", file=sys.stderr)
+        return EXIT_USAGE
+    redactor = redactor_for_config(config, os.environ)
+
+    def say(line: str) -> None:
+        print(f"cockpit integrity: {redactor.text(line)}", file=sys.stderr)
+
+    report = run_integrity(config, os.environ, say=say)
+    if args.json:
+        print(redactor.text(json.dumps(report.to_json(), indent=2)))
+    else:
+        _print_integrity_table(report, redactor.text)
+    return report.exit_code
+
+
+def _print_integrity_table(report: Any, redact: Any) -> None:
+    """One row per comparison: status in words, what was compared, and what was found."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from cockpit.sources.integrity_buckets import bucket_detail
+
+    table = Table(title="cockpit integrity", expand=True)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("COMPARED", no_wrap=True)
+    table.add_column("DETAIL", ratio=1)
+    for bucket in report.buckets:
+        compared = f"bucket {bucket.name}: {bucket.old_bucket} → {bucket.new_bucket}"
+        detail = bucket_detail(bucket)
+        table.add_row(Text(bucket.status), Text(redact(compared)), Text(redact(detail)))
+    Console().print(table)
 
 
 def _print_check_table(document: Any) -> None:
