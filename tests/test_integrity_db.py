@@ -9,10 +9,8 @@ runs as a read-only role (pg_read_all_data), with its password from an environme
 from __future__ import annotations
 
 import json
-import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +25,13 @@ from cockpit.outside import outside_text
 from cockpit.sandbox.pg_server import dsn
 from cockpit.sandbox.postgres import PostgresPair
 from cockpit.sandbox.twin import Twin, TwinServers
+from tests.sandbox.test_dns import ManualClock
+from tests.sandbox.test_postgres import stop_and_remove, wait_for
 
 # A space and a quote prove the password travels intact; it must never be shown.
 PASSWORD = "hv7 q'uiet-Secret-9204"
 PASSWORD_ENV = "COCKPIT_TEST_INTEGRITY_PASSWORD"
 RANGE_ROWS = 1000
-WAIT_SECONDS = 30.0
 ORDERS = 30_000
 ORDER_LINES = 4000 * 3
 ODD_TABLE = 'public."Odd ""name"".with.dots"'
@@ -97,8 +96,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwinServers]:
         execute(servers, "old", "ANALYZE")
         yield servers
     finally:
-        servers.stop()
-        shutil.rmtree(servers.data_root, ignore_errors=True)
+        stop_and_remove(servers)
 
 
 @pytest.fixture
@@ -136,14 +134,6 @@ def lsn(position: str | None) -> int:
     """A WAL position (as pg_lsn prints it) as a number, to compare."""
     high, low = str(position).split("/")
     return (int(high, 16) << 32) + int(low, 16)
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def key(text: str) -> str:
@@ -325,29 +315,16 @@ def test_an_unset_password_env_is_named(copied: TwinServers) -> None:
 # --- load bounds ----------------------------------------------------------------------------------
 
 
-class FakeTime:
-    """A monotonic clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_rows_per_second_stay_under_the_cap(copied: TwinServers) -> None:
     cap = 10_000
-    fake = FakeTime()
-    start = fake.now
+    clock = ManualClock()
+    start = clock.now
     seen: list[tuple[float, int]] = []
 
     def record(progress: IntegrityProgress) -> None:
-        seen.append((fake.now - start, progress.rows_done))
+        seen.append((clock.now - start, progress.rows_done))
 
-    controls = IntegrityControls(progress=record, monotonic=fake.monotonic, sleep=fake.sleep)
+    controls = IntegrityControls(progress=record, monotonic=clock, sleep=clock.advance)
     config = settings(copied, tables=("public.orders",), max_rows_per_second=cap)
     (orders,) = check_databases(config, ENVIRON, controls).results
 
@@ -355,7 +332,7 @@ def test_rows_per_second_stay_under_the_cap(copied: TwinServers) -> None:
     assert len(seen) == ORDERS // RANGE_ROWS + 1
     for elapsed, rows_done in seen:
         assert rows_done <= cap * elapsed + RANGE_ROWS
-    assert fake.now - start >= (ORDERS - RANGE_ROWS) / cap
+    assert clock.now - start >= (ORDERS - RANGE_ROWS) / cap
 
 
 def test_cancel_stops_between_ranges(copied: TwinServers) -> None:
@@ -394,8 +371,7 @@ def test_a_standby_is_compared_at_its_replay_position(tmp_path: Path) -> None:
         )
         (orders,) = check_databases(config, ENVIRON).results
     finally:
-        pair.stop()
-        shutil.rmtree(pair.data_root, ignore_errors=True)
+        stop_and_remove(pair)
 
     assert (orders.status, orders.old_rows, orders.new_rows) == ("OK", 2500, 2500)
     assert lsn(orders.old_position) >= lsn(written)
@@ -413,9 +389,9 @@ def test_block_ranges_hold_about_range_rows_and_the_last_is_open() -> None:
 
 
 def test_the_pacer_waits_until_the_rows_hashed_are_paid_for() -> None:
-    fake = FakeTime()
-    start = fake.now
-    pacer = RowPacer(1000, fake.monotonic, fake.sleep)
+    clock = ManualClock()
+    start = clock.now
+    pacer = RowPacer(1000, clock, clock.advance)
 
     pacer.wait_turn()
     pacer.spend(500)
@@ -423,7 +399,7 @@ def test_the_pacer_waits_until_the_rows_hashed_are_paid_for() -> None:
     pacer.spend(2000)
     pacer.wait_turn()
 
-    assert fake.now - start == pytest.approx(2.5)
+    assert clock.now - start == pytest.approx(2.5)
 
 
 def test_merged_differences_keep_key_order() -> None:
