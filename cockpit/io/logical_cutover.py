@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.config import LogicalReplication
-from cockpit.io.dsn import DsnLocation, dsn_location
+from cockpit.io.dsn import DsnLocation, dsn_location, dsn_secrets, env_password
 from cockpit.io.failures import ActionFailed, describe_failure
 from cockpit.io.logical_replication import (
     SEQUENCES_SQL,
@@ -146,18 +146,12 @@ class _End:
 
     def _password(self) -> dict[str, Any]:
         name = self._settings.password_env
-        if name is None:
-            return {}
-        if name not in self._environ:
-            raise ActionFailed(
-                f"${name} is not set (replication.logical.password_env): export it and retry"
-            )
-        return {"password": self._environ[name]}
+        return env_password(name, self._environ, "replication.logical.password_env")
 
     def _scrub(self, text: str) -> str:
-        name = self._settings.password_env
-        secret = self._environ.get(name, "") if name else ""
-        return text.replace(secret, "***") if secret else text
+        for secret in dsn_secrets(self._dsn, self._settings.password_env, self._environ):
+            text = text.replace(secret, "***")
+        return text
 
 
 class LogicalCutoverReader:

@@ -24,11 +24,10 @@ from cockpit.config import (
     PostgresReplication,
     PromotionSection,
     RdsPromotion,
-    dsn_fields,
 )
 from cockpit.io.context import AwsClients
 from cockpit.io.dms import DmsTask, DmsTaskReader, DmsTaskWriter, dms_settings
-from cockpit.io.dsn import dsn_location
+from cockpit.io.dsn import dsn_location, dsn_secrets, env_password
 from cockpit.io.failures import ActionFailed, describe_failure
 from cockpit.io.logical_cutover import LogicalCutoverReader, LogicalCutoverWriter
 from cockpit.io.rds import parse_instance
@@ -156,22 +155,11 @@ class _ReplicaConnection:
 
     def _password(self) -> dict[str, Any]:
         name = self.settings.password_env
-        if name is None:
-            return {}
-        if name not in self._environ:
-            raise ActionFailed(
-                f"${name} is not set (replication.postgres.password_env): export it and retry"
-            )
-        return {"password": self._environ[name]}
+        return env_password(name, self._environ, "replication.postgres.password_env")
 
     def _secrets(self) -> list[str]:
-        name = self.settings.password_env
-        from_env = self._environ.get(name, "") if name else ""
-        try:
-            from_dsn = dsn_fields(self.settings.replica_dsn).get("password", "")
-        except Exception:
-            from_dsn = ""
-        return [secret for secret in (from_env, from_dsn) if secret]
+        settings = self.settings
+        return dsn_secrets(settings.replica_dsn, settings.password_env, self._environ)
 
 
 def _sqlstate(error: BaseException) -> str | None:

@@ -387,6 +387,38 @@ class ClusterGroup(Generic[Endpoints]):
                 f"{binary} did not finish in {_COMMAND_TIMEOUT_SECONDS:.0f} s"
             ) from None
 
+    def _run_server_pipeline(self, writer: Sequence[str], reader: Sequence[str]) -> None:
+        """`writer | reader`: two server binaries run as the server account, each given as its
+        name and arguments; fails naming the one that failed, with its error output."""
+        options: dict[str, Any] = {
+            "cwd": self._data_root,
+            "env": _server_environment(self._account),
+        }
+        options.update(self._account_options())
+        with subprocess.Popen(
+            [str(self._bindir / writer[0]), *writer[1:]],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **options,
+        ) as first:
+            finished = subprocess.run(
+                [str(self._bindir / reader[0]), *reader[1:]],
+                stdin=first.stdout,
+                capture_output=True,
+                timeout=_COMMAND_TIMEOUT_SECONDS,
+                check=False,
+                **options,
+            )
+            _, first_error = first.communicate(timeout=_COMMAND_TIMEOUT_SECONDS)
+        for binary, code, error in (
+            (writer[0], first.returncode, first_error),
+            (reader[0], finished.returncode, finished.stderr),
+        ):
+            if code != 0:
+                text = error.decode(errors="replace")
+                raise SandboxError(f"{binary} failed (exit {code}):\n{text}")
+
     def _account_options(self) -> dict[str, Any]:
         return {} if self._account is None else self._account.popen_options()
 
