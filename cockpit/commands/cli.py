@@ -314,6 +314,12 @@ def _print_integrity_table(report: Any, redact: Any) -> None:
     table.add_column("STATUS", no_wrap=True)
     table.add_column("COMPARED", no_wrap=True)
     table.add_column("DETAIL", ratio=1)
+    database = report.database
+    for result in database.results if database is not None else ():
+        summary = result.summary.removeprefix(f"{result.table}: ")
+        table.add_row(Text(result.status), Text(redact(result.table)), Text(redact(summary)))
+    if database is not None and database.error:
+        table.add_row(Text("UNCHECKED"), Text("databases"), Text(redact(database.error)))
     for bucket in report.buckets:
         compared = f"bucket {bucket.name}: {bucket.old_bucket} → {bucket.new_bucket}"
         detail = bucket_detail(bucket)

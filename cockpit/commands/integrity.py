@@ -14,6 +14,8 @@ from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
 from cockpit.io.bucket_compare import BucketComparison, ListingProgress, compare_buckets
 from cockpit.io.context import AwsClients
+from cockpit.io.integrity_db import IntegrityControls, check_databases
+from cockpit.io.integrity_result import IntegrityProgress, IntegrityRun
 from cockpit.jsonvalue import JsonValue
 
 Say = Callable[[str], None]
@@ -23,11 +25,14 @@ Say = Callable[[str], None]
 class IntegrityReport:
     """Every comparison the config names, finished."""
 
+    database: IntegrityRun | None
     buckets: tuple[BucketComparison, ...]
 
     @property
     def exit_code(self) -> int:
         statuses = {bucket.status for bucket in self.buckets}
+        if self.database is not None:
+            statuses.add(self.database.status)
         if "DIFFERENT" in statuses:
             return 2
         return 1 if "UNCHECKED" in statuses else 0
@@ -35,6 +40,7 @@ class IntegrityReport:
     def to_json(self) -> dict[str, JsonValue]:
         return {
             "status": {0: "ok", 1: "unchecked", 2: "different"}[self.exit_code],
+            "database": None if self.database is None else self.database.to_json(),
             "buckets": [bucket.to_json() for bucket in self.buckets],
         }
 
@@ -49,14 +55,32 @@ def describe_nothing_to_compare(config: Config) -> str | None:
 def run_integrity(
     config: Config, environ: Mapping[str, str], *, say: Say, clock: Clock = system_clock
 ) -> IntegrityReport:
-    """Compares every bucket pair, one after the other, saying how far each listing got."""
+    """The databases table by table, then every bucket pair, saying how far each got."""
     integrity = config.integrity
-    pairs = integrity.buckets if integrity is not None else ()
+    if integrity is None:
+        return IntegrityReport(None, ())
+    database = None
+    if integrity.old_dsn is not None:
+        controls = IntegrityControls(progress=_table_progress(say), clock=clock)
+        database = check_databases(integrity, environ, controls)
     clients = AwsClients(config.aws, environ)
     buckets = tuple(
-        compare_buckets(pair, clients, now=clock, progress=_listing_progress(say)) for pair in pairs
+        compare_buckets(pair, clients, now=clock, progress=_listing_progress(say))
+        for pair in integrity.buckets
     )
-    return IntegrityReport(buckets)
+    return IntegrityReport(database, buckets)
+
+
+def _table_progress(say: Say) -> Callable[[IntegrityProgress], None]:
+    """Says each table once, as its check begins."""
+    said: set[str] = set()
+
+    def report(progress: IntegrityProgress) -> None:
+        if progress.table not in said:
+            said.add(progress.table)
+            say(f"table {progress.tables_done + 1} of {progress.tables_total}: {progress.table}")
+
+    return report
 
 
 def _listing_progress(say: Say) -> Callable[[ListingProgress], None]:

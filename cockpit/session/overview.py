@@ -19,7 +19,7 @@ from cockpit.model import Reading, SignalKind, Status, worst
 from cockpit.rules.runbook import StepCheck, current_step_index
 from cockpit.session.action_rows import ActionRow
 from cockpit.sources import dns_values, errors_values
-from cockpit.sources.integrity_values import BucketValues
+from cockpit.sources.integrity_values import verdict_of
 from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.replication_values import ReplicationValues
 from cockpit.sources.targets_values import TargetsValues, new_side_target_ids
@@ -216,8 +216,7 @@ def _maintenance_number(readings: Sequence[Reading], config: Config | None) -> s
 
 def _integrity_number(readings: Sequence[Reading], config: Config | None) -> str:
     """'2/2 OK', or how many differ, or how many are checked OK so far."""
-    results = [BucketValues.from_reading(reading).result for reading in readings]
-    words = [result.status if result else "UNCHECKED" for result in results]
+    words = [verdict_of(reading) for reading in readings]
     different = words.count("DIFFERENT")
     if different:
         return f"{different}/{len(words)} DIFFERENT"

@@ -59,10 +59,13 @@ def build_errors_sources(context: SourceContext) -> list[Source]:
 
 
 def build_integrity_sources(context: SourceContext) -> list[Source]:
-    """One background comparison per [[integrity.buckets]] pair; [] without [integrity]."""
+    """The database check and one comparison per [[integrity.buckets]] pair, in the background;
+    [] without [integrity]."""
     from cockpit.sources.integrity_buckets import BucketIntegritySource
+    from cockpit.sources.integrity_database import DatabaseIntegritySource
 
     integrity = context.config.integrity
     if integrity is None:
         return []
-    return [BucketIntegritySource(pair, context) for pair in integrity.buckets]
+    database = [DatabaseIntegritySource(integrity, context)] if integrity.old_dsn else []
+    return [*database, *(BucketIntegritySource(pair, context) for pair in integrity.buckets)]

@@ -1,7 +1,8 @@
 """The integrity signals' ids and typed values: the old and new database, and each bucket pair.
 
-Signal `integrity:bucket:<name>` carries the background comparison's state and, once one has
-finished, its result as cockpit/io/bucket_compare.py journals it.
+Signal `integrity:database` carries the background check's state and progress and, once a run
+has finished, every table's result as cockpit/io/integrity_result.py journals it; signal
+`integrity:bucket:<name>` the same for a bucket comparison (cockpit/io/bucket_compare.py).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cockpit.io.bucket_compare import BucketComparison
+from cockpit.io.integrity_result import IntegrityRun
 from cockpit.model import Reading, thawed
-from cockpit.sources.value_fields import bool_field, text_field, whole_field
+from cockpit.sources.value_fields import bool_field, number_field, text_field, whole_field
 
 SIGNAL_PREFIX = "integrity:"
 BUCKET_PREFIX = f"{SIGNAL_PREFIX}bucket:"
+DATABASE_SIGNAL_ID = f"{SIGNAL_PREFIX}database"
 
 
 def bucket_signal_id(name: str) -> str:
@@ -59,3 +62,53 @@ def _comparison(value: object) -> BucketComparison | None:
         return BucketComparison.from_json(data)
     except (ValueError, TypeError):
         return None
+
+
+@dataclass(frozen=True)
+class DatabaseValues:
+    """The database check's reading: the run going on (table, share done, ETA) and the last run."""
+
+    running: bool | None
+    started_at: str | None
+    table: str | None
+    tables_done: int | None
+    tables_total: int | None
+    fraction_done: float | None
+    eta_seconds: float | None
+    result: IntegrityRun | None
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> DatabaseValues:
+        return cls(
+            running=bool_field(values.get("running")),
+            started_at=text_field(values.get("started_at")),
+            table=text_field(values.get("table")),
+            tables_done=whole_field(values.get("tables_done")),
+            tables_total=whole_field(values.get("tables_total")),
+            fraction_done=number_field(values.get("fraction_done")),
+            eta_seconds=number_field(values.get("eta_seconds")),
+            result=_run(values.get("result")),
+        )
+
+    @classmethod
+    def from_reading(cls, reading: Reading) -> DatabaseValues:
+        return cls.from_values(reading.values)
+
+
+def _run(value: object) -> IntegrityRun | None:
+    data = thawed(value) if isinstance(value, Mapping) else None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return IntegrityRun.from_json(data)
+    except (ValueError, TypeError):
+        return None
+
+
+def verdict_of(reading: Reading) -> str:
+    """'OK', 'DIFFERENT' or 'UNCHECKED' (also while no run has finished), by the typed result."""
+    if reading.signal_id == DATABASE_SIGNAL_ID:
+        run = DatabaseValues.from_reading(reading).result
+        return run.status if run is not None else "UNCHECKED"
+    bucket = BucketValues.from_reading(reading).result
+    return bucket.status if bucket is not None else "UNCHECKED"
