@@ -612,7 +612,8 @@ class BucketPair(Section):
     max_objects: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
 
 
-INTEGRITY_GUARDED_ACTIONS = ("maintenance-off", "weight-up", "promote", "weight-down", "rollback")
+INTEGRITY_GUARDED_ACTIONS = ("maintenance-off", "weight-up", "promote")
+"""The actions that may wait for a clean integrity check; the ways back never do."""
 
 
 class IntegritySection(Section):

@@ -626,6 +626,7 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
         "maintenance-is-on",
         "new-side-healthy-after-promotion",
         "sequences-caught-up",
+        "integrity-clean",
     ],
     ActionId.PROMOTE: [
         "promotion-backend-configured",
@@ -634,6 +635,7 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
         "replication-caught-up",
         "primary-quiet",
         "subscription-tables-ready",
+        "integrity-clean",
     ],
     ActionId.WEIGHT_UP: [
         "traffic-backend-configured",
@@ -645,6 +647,7 @@ EXPECTED_ORDER: dict[ActionId, list[str]] = {
         "dns-ttl-preflight",
         "step-dwell-elapsed",
         "sequences-caught-up",
+        "integrity-clean",
     ],
     ActionId.WEIGHT_DOWN: [
         "traffic-backend-configured",
@@ -686,6 +689,7 @@ def test_evaluate_promote_before_the_window() -> None:
         "primary-quiet": "the primary has been quiet for only 0s of the 5s needed: "
         "stop writes to it and wait",
         "subscription-tables-ready": None,
+        "integrity-clean": None,
     }
 
 

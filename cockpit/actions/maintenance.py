@@ -114,6 +114,7 @@ MAINTENANCE_OFF = ActionSpec(
         guards.maintenance_is_on,
         guards.new_side_healthy_after_promotion,
         guards.sequences_caught_up,
+        guards.integrity_clean("maintenance-off"),
     ),
     plan=partial(plan_maintenance, turn_on=False),
     execute=execute_maintenance,

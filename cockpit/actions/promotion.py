@@ -224,6 +224,7 @@ PROMOTE = ActionSpec(
         guards.replication_caught_up,
         guards.primary_quiet,
         guards.subscription_tables_ready,
+        guards.integrity_clean("promote"),
     ),
     plan=plan_promotion,
     execute=execute_promotion,

@@ -141,6 +141,7 @@ WEIGHT_UP = ActionSpec(
         guards.dns_ttl_preflight,
         guards.step_dwell_elapsed,
         guards.sequences_caught_up,
+        guards.integrity_clean("weight-up"),
     ),
     plan=partial(plan_weight_step, up=True),
     execute=execute_weights,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from cockpit.config import Config
@@ -19,6 +19,7 @@ from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status
 from cockpit.rules.verdicts import GuardFact, GuardResult, SessionFacts
 from cockpit.sources import dns_values, errors_values
+from cockpit.sources.integrity_values import integrity_verdict
 from cockpit.sources.logical_values import LogicalValues, sequence_rows
 from cockpit.sources.maintenance_values import SIGNAL_ID as MAINTENANCE_SIGNAL
 from cockpit.sources.maintenance_values import MaintenanceValues
@@ -501,6 +502,79 @@ def sequences_caught_up(inputs: GuardInputs) -> GuardResult:
         return _not_logical(guard_id, title)
     verdict = _judge_one(inputs, REPLICATION_SIGNAL, _replication_missing(inputs), _sequences_of)
     return _result(guard_id, title, verdict)
+
+
+# --- integrity ---------------------------------------------------------------------------------
+
+
+def _integrity_not_needed(inputs: GuardInputs, action: str) -> str | None:
+    """Why this action does not wait for an integrity check now, or None when it does."""
+    integrity = inputs.config.integrity
+    if integrity is None or action not in integrity.guard_actions:
+        return "not required by config"
+    if action == "maintenance-off":
+        promoted, _ = _promotion_state(inputs)
+        return (
+            "before the promotion, users go back to the old database" if promoted is False else None
+        )
+    if action == "weight-up":
+        traffic = inputs.state.latest(TRAFFIC_SIGNAL)
+        new = None if traffic is None else new_percent_of(traffic)
+        return f"not the first step (new at {split_text(new)})" if new else None
+    return None
+
+
+def _writes_stopped_at(inputs: GuardInputs) -> datetime | None:
+    """When the old database last took a write, by the replication source's quiet time."""
+    reading = inputs.state.latest(REPLICATION_SIGNAL)
+    if reading is None or unusable_reason(reading, inputs.now):
+        return None
+    quiet = ReplicationValues.from_reading(reading).primary_quiet_seconds
+    return None if quiet is None else inputs.now - timedelta(seconds=quiet)
+
+
+def _integrity_of(reading: Reading, inputs: GuardInputs) -> Verdict:
+    verdict, started = integrity_verdict(reading)
+    name = _name(reading.signal_id)
+    when = "never" if started is None else started.strftime("%H:%M:%SZ")
+    facts = (
+        reading_fact(f"integrity {name}", f"{verdict}, run started {when}", reading, inputs.now),
+    )
+    stopped = _writes_stopped_at(inputs)
+    if verdict == "UNCHECKED" or started is None:
+        return Verdict(f"integrity {name} not checked yet: wait for it (or re-check)", facts)
+    if stopped is None:
+        return Verdict(
+            f"integrity {name}: cannot tell when writes stopped on the old database (no "
+            "replication reading of its writes): make sure they did, then override with a reason",
+            facts,
+        )
+    if started < stopped:
+        moving = " (found while writes still flowed: moving)" if verdict == "DIFFERENT" else ""
+        return Verdict(
+            f"integrity {name} was checked before writes stopped{moving}: re-check it now", facts
+        )
+    if verdict == "DIFFERENT":
+        return Verdict(f"integrity {name} DIFFERENT: {reading.detail}", facts)
+    return Verdict(None, facts)
+
+
+def integrity_clean(action: str) -> Guard:
+    """For `action`: every integrity check (database and buckets) ran since writes stopped on
+    the old database and found nothing DIFFERENT, where [integrity] guard_actions asks for it
+    (maintenance-off only after the promotion, weight-up only for the first step)."""
+
+    def guard(inputs: GuardInputs) -> GuardResult:
+        guard_id, title = "integrity-clean", "Integrity checked since writes stopped, no DIFFERENT"
+        not_needed = _integrity_not_needed(inputs, action)
+        if not_needed is not None:
+            return _result(guard_id, title, Verdict(None, (GuardFact("integrity", not_needed),)))
+        ids = [r.signal_id for r in _of_kind(inputs.state, SignalKind.INTEGRITY)]
+        none = "no integrity reading yet: wait for the first check to start"
+        return _result(guard_id, title, _judge_all(inputs, sorted(ids), none, _integrity_of))
+
+    guard.__name__ = f"integrity_clean_{action.replace('-', '_')}"
+    return guard
 
 
 # --- target health -----------------------------------------------------------------------------

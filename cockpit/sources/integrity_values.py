@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from cockpit.io.bucket_compare import BucketComparison
 from cockpit.io.integrity_result import IntegrityRun
-from cockpit.model import Reading, thawed
+from cockpit.model import Reading, aware_time, thawed
 from cockpit.sources.value_fields import bool_field, number_field, text_field, whole_field
 
 SIGNAL_PREFIX = "integrity:"
@@ -112,3 +113,19 @@ def verdict_of(reading: Reading) -> str:
         return run.status if run is not None else "UNCHECKED"
     bucket = BucketValues.from_reading(reading).result
     return bucket.status if bucket is not None else "UNCHECKED"
+
+
+def integrity_verdict(reading: Reading) -> tuple[str, datetime | None]:
+    """The verdict of the last finished run and when that run started (None: no run yet).
+
+    A bucket reading keeps only the running (or last) run's start: while a re-check runs, the
+    last result's start is not known, so it counts as not checked.
+    """
+    verdict = verdict_of(reading)
+    if reading.signal_id == DATABASE_SIGNAL_ID:
+        run = DatabaseValues.from_reading(reading).result
+        return verdict, None if run is None else run.started_at
+    values = BucketValues.from_reading(reading)
+    if values.running or values.result is None:
+        return "UNCHECKED", None
+    return verdict, aware_time(values.started_at)
