@@ -39,11 +39,21 @@ from cockpit.io.integrity_ranges import (
     StatementFailed,
     TableComparison,
 )
-from cockpit.io.integrity_result import IntegrityProgress, IntegrityRun, TableResult
+from cockpit.io.integrity_result import IntegrityProgress, IntegrityRun, RowDifference, TableResult
 from cockpit.io.integrity_sql import SCHEMA_TABLES_SQL, session_settings
 from cockpit.io.integrity_table import TEXT_LIMIT_CHARS, TableCheck, TableContext
 from cockpit.outside import outside_text
 from cockpit.redact import Redactor, redactor_for
+
+__all__ = [
+    "IntegrityControls",
+    "IntegrityProgress",
+    "IntegrityRun",
+    "RowDifference",
+    "TableResult",
+    "check_databases",
+    "check_table",
+]
 
 APPLICATION_NAME = "cutover-cockpit"
 CONNECT_TIMEOUT_SECONDS = 10
