@@ -109,6 +109,13 @@ def copying(reading: Reading) -> bool:
     return any(row.get("state") == "d" for row in values(reading).tables_not_ready)
 
 
+def quiet_for(seconds: float) -> Callable[[Reading], bool]:
+    """Caught up, with no write on the publisher for `seconds` (the cutover's quiet guard)."""
+    return lambda reading: (
+        caught_up(reading) and (values(reading).primary_quiet_seconds or 0.0) >= seconds
+    )
+
+
 def caught_up(reading: Reading) -> bool:
     return values(reading).replay_lag_bytes == 0 and not values(reading).tables_not_ready
 
@@ -252,6 +259,7 @@ def test_the_cutover_sets_sequences_disables_the_subscription_and_reads_both_bac
 
     sandbox.client.inject("logical-sequence-behind", steps=250)
     publisher = own_sequences(sandbox, "publisher")
+    read_until(reader_source(sandbox), quiet_for(3.0), "the publisher quiet after the writes")
     code, text = cut_over(sandbox, config, name)
     assert code == 0, text
 
