@@ -31,6 +31,7 @@ PANEL_MEANINGS = {
     "runbook": "runbook: the cutover checklist; steps the signals prove tick themselves",
     "events": "event log: status changes, guard changes, actions and notes",
     "actions": "actions: each guarded key, ready or blocked, and the facts its guards read",
+    "integrity": "integrity: old and new database table by table, and buckets, as last checked",
 }
 """What each panel shows, by panel id, for the help screen."""
 

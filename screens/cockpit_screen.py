@@ -23,6 +23,7 @@ from widgets.dns_panel import DnsPanel
 from widgets.errors_panel import ErrorsPanel
 from widgets.event_log import EventLogPanel
 from widgets.header_bar import HeaderBar
+from widgets.integrity_panel import IntegrityPanel
 from widgets.key_bar import KeyBar
 from widgets.overview_panel import VERDICT_STATUS, OverviewPanel
 from widgets.panel import ScrollPanel, SignalPanel
@@ -56,6 +57,7 @@ PANELS = (
     PanelSpec("6", "BOOK", "runbook"),
     PanelSpec("7", "LOG", "events"),
     PanelSpec("8", "ACT", "actions"),
+    PanelSpec("9", "INTG", "integrity"),
 )
 
 GRID_ROWS = (
@@ -63,7 +65,7 @@ GRID_ROWS = (
     ("targets", "errors"),
     ("dns",),
     ("runbook", "events"),
-    ("actions",),
+    ("actions", "integrity"),
 )
 """The panels' places in the grid, row by row (a panel alone in its row spans both columns)."""
 PANEL_WIDGETS: dict[str, type[ScrollPanel]] = {
@@ -75,6 +77,7 @@ PANEL_WIDGETS: dict[str, type[ScrollPanel]] = {
     "runbook": RunbookPanel,
     "events": EventLogPanel,
     "actions": ActionsPanel,
+    "integrity": IntegrityPanel,
 }
 SHOWN_ROW = "2fr"
 OTHER_ROW = "1fr"
@@ -103,7 +106,6 @@ class CockpitScreen(Screen[None]):
         grid-columns: 1fr 1fr;
     }
     CockpitScreen #panels > #dns { column-span: 2; }
-    CockpitScreen #panels > #actions { column-span: 2; }
     CockpitScreen #action-bar { height: 1; padding: 0 1; }
     CockpitScreen.-compact #panels { layout: vertical; }
     CockpitScreen.-compact #panels > * { display: none; }

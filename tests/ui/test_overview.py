@@ -83,7 +83,7 @@ async def test_the_strip_and_the_header_lose_nothing(size: tuple[int, int]) -> N
         screen = screen_text(app)
         entries = app.cockpit.query_one(StatusStrip).entries
         view = app.session.view(app.clock())
-    assert [entry[0] for entry in entries] == [str(key) for key in range(9)]
+    assert [entry[0] for entry in entries] == [str(key) for key in range(10)]
     for key, name, status, word in entries:
         shown = word or (STATUS_WORDS[status] if status else "…")
         assert f"{key} {name} {shown}" in screen

@@ -4,7 +4,7 @@ and 160x48, and enter on a row opens its whole text."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from textual import events
@@ -15,7 +15,10 @@ from textual.pilot import Pilot
 from cockpit.actions.runner import ActionRunner, Refresh
 from cockpit.app import CockpitApp
 from cockpit.clock import FrozenClock
+from cockpit.config import Config, IntegritySection
 from cockpit.io.backends import Backends
+from cockpit.io.bucket_compare import BucketComparison
+from cockpit.io.integrity_result import IntegrityRun, RowDifference, TableResult
 from cockpit.live.events import Event
 from cockpit.model import Reading, SignalKind, Status
 from screens.cockpit_screen import PANELS
@@ -54,7 +57,42 @@ def crowded_readings() -> list[Reading]:
                 for other in ("prometheus", "access_log")
                 if other != backend
             ]
-    return readings + extra
+    return readings + extra + integrity_readings(moment_after(readings))
+
+
+def integrity_readings(at: datetime) -> list[Reading]:
+    """A finished database check with tables that differ, and a bucket pair."""
+    results = tuple(
+        TableResult(
+            f"public.table_{number}",
+            "DIFFERENT" if number % 3 == 0 else "OK",
+            at,
+            1000,
+            1000,
+            (RowDifference(f"id={number}", "differs"),) if number % 3 == 0 else (),
+        )
+        for number in range(12)
+    )
+    run = IntegrityRun(at - timedelta(minutes=3), at, "old:5432, db shop", "new:5432", results)
+    bucket = BucketComparison("uploads", "old-b", "new-b", "", at, 1000, 4, 4, 4, 4, 40, 40)
+    database = {"running": True, "fraction_done": 0.4, "result": run.to_json()}
+    return [
+        Reading("integrity:database", SignalKind.INTEGRITY, Status.CRITICAL, at, database, "x", 10),
+        Reading(
+            "integrity:bucket:uploads",
+            SignalKind.INTEGRITY,
+            Status.OK,
+            at,
+            {"running": False, "result": bucket.to_json()},
+            "OK: 4 objects",
+            10,
+        ),
+    ]
+
+
+def crowded_config() -> Config:
+    integrity = IntegritySection(old_dsn="host=old dbname=shop", new_dsn="host=new dbname=shop")
+    return sandbox_like_config().model_copy(update={"integrity": integrity})
 
 
 def dry_run_actions(refresh: Refresh) -> ActionRunner:
@@ -68,7 +106,7 @@ def dry_run_actions(refresh: Refresh) -> ActionRunner:
 
 def crowded_app() -> CockpitApp:
     return CockpitApp(
-        config=sandbox_like_config(),
+        config=crowded_config(),
         sources=[],
         clock=FrozenClock(moment_after(recorded_readings())),
         mode="DRY-RUN",
