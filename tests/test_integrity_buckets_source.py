@@ -3,12 +3,10 @@ every poll says how far it got, then the result, as a reading the journal can ho
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +15,12 @@ import tomli_w
 
 from cockpit.config import BucketPair, config_from_data
 from cockpit.io.context import SourceContext
-from cockpit.model import Reading, Status
+from cockpit.model import Status
 from cockpit.session.overview import _integrity_number
 from cockpit.sources.build import build_sources
 from cockpit.sources.integrity_buckets import BucketIntegritySource
 from cockpit.sources.integrity_values import BucketValues
+from tests.integrity_support import poll_until_done
 from tests.s3_stand_in import TEST_KEYS, S3StandIn, s3_stand_in
 
 WAIT_SECONDS = 30.0
@@ -42,24 +41,6 @@ def context_for(stand_in: S3StandIn, pair: BucketPair, tmp_path: Path) -> Source
     }
     config = config_from_data(data, source="test", base_dir=tmp_path)
     return SourceContext(config, environ=TEST_KEYS)
-
-
-def poll_until_done(source: BucketIntegritySource) -> list[Reading]:
-    """Every reading until the comparison has a result and no run is going."""
-
-    async def poll() -> list[Reading]:
-        seen: list[Reading] = []
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            (reading,) = await source.read()
-            seen.append(reading)
-            values = BucketValues.from_reading(reading)
-            if values.result is not None and not values.running:
-                return seen
-            await asyncio.sleep(0.05)
-        pytest.fail(f"no result within {WAIT_SECONDS} s; last: {seen[-1].detail}")
-
-    return asyncio.run(poll())
 
 
 def test_identical_buckets_read_ok_after_a_first_unknown(

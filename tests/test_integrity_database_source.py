@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +21,11 @@ import tomli_w
 
 from cockpit.config import config_from_data
 from cockpit.io.context import SourceContext
-from cockpit.model import Reading, Status
+from cockpit.model import Status
 from cockpit.sandbox.twin import TwinServers
 from cockpit.sources.integrity_database import DatabaseIntegritySource
 from cockpit.sources.integrity_values import DatabaseValues, verdict_of
+from tests.integrity_support import poll_until_done
 from tests.sandbox.test_postgres import stop_and_remove
 
 PASSWORD = "s0urce 'check' pass"
@@ -69,22 +69,6 @@ def source_for(twins: TwinServers, tmp_path: Path) -> DatabaseIntegritySource:
     return DatabaseIntegritySource(
         config.integrity, SourceContext(config, {PASSWORD_ENV: PASSWORD})
     )
-
-
-def poll_until_done(source: DatabaseIntegritySource) -> list[Reading]:
-    async def poll() -> list[Reading]:
-        seen: list[Reading] = []
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            (reading,) = await source.read()
-            seen.append(reading)
-            values = DatabaseValues.from_reading(reading)
-            if values.result is not None and not values.running:
-                return seen
-            await asyncio.sleep(0.05)
-        pytest.fail(f"no result within {WAIT_SECONDS} s; last: {seen[-1].detail}")
-
-    return asyncio.run(poll())
 
 
 def test_the_check_runs_in_the_background_and_then_names_a_changed_row(

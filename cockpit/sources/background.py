@@ -59,6 +59,12 @@ class BackgroundCheck(Generic[Result, Progress]):
             self._thread.start()
             return True
 
+    def started_state(self) -> CheckState[Result, Progress]:
+        """The state, after starting the first run if none has ever started (a source's poll)."""
+        if self.state().started_at is None:
+            self.start()
+        return self.state()
+
     def cancel(self) -> None:
         """Asks the running check to stop at its next chance."""
         self._cancel.set()

@@ -103,9 +103,7 @@ class BucketIntegritySource:
         self.check = BackgroundCheck(self.name, _comparison(pair, context), context.clock)
 
     async def read(self) -> list[Reading]:
-        if self.check.state().started_at is None:
-            self.check.start()
-        state = self.check.state()
+        state = self.check.started_state()
         status, detail = classify(state)
         now = self._clock()
         return [make_reading(self, self.signal_ids[0], status, now, detail, state_values(state))]

@@ -135,9 +135,7 @@ class DatabaseIntegritySource:
         self.check = BackgroundCheck(self.name, work, context.clock)
 
     async def read(self) -> list[Reading]:
-        if self.check.state().started_at is None:
-            self.check.start()
-        state, now = self.check.state(), self._clock()
+        state, now = self.check.started_state(), self._clock()
         status, detail = classify(state, now)
         values = state_values(state, now)
         return [make_reading(self, DATABASE_SIGNAL_ID, status, now, detail, values)]
