@@ -48,6 +48,7 @@ class CockpitApp(GuardedActionsApp):
         Binding("question_mark", "help", "Help"),
         Binding("n", "note", "Note"),
         Binding("c", "capture_screen", "Save screen"),
+        Binding("i", "recheck_integrity", "Re-check integrity", show=False),
     ]
 
     def __init__(
@@ -171,6 +172,18 @@ class CockpitApp(GuardedActionsApp):
     def action_help(self) -> None:
         keys = key_help(self.BINDINGS, action_keys_help(self.session.runner))
         self.push_screen(HelpScreen(keys, status_help(), panel_help()))
+
+    def action_recheck_integrity(self) -> None:
+        """Starts the integrity checks again (those not running), for after writes stopped."""
+        if self.config.integrity is None:
+            self.notify("no [integrity] section in the config: nothing to re-check")
+            return
+        started = self.sources.recheck_integrity()
+        self.notify(
+            f"integrity re-check started ({started} checks)"
+            if started
+            else "integrity checks are running already: their results come when they finish"
+        )
 
     def action_request_quit(self) -> None:
         if not self.session.in_flight:

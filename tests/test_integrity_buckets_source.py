@@ -3,6 +3,7 @@ every poll says how far it got, then the result, as a reading the journal can ho
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,10 +14,12 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from cockpit.clock import system_clock
 from cockpit.config import BucketPair, config_from_data
 from cockpit.io.context import SourceContext
 from cockpit.model import Status
 from cockpit.session.overview import _integrity_number
+from cockpit.session.polling import SessionSources
 from cockpit.sources.build import build_sources
 from cockpit.sources.integrity_buckets import BucketIntegritySource
 from cockpit.sources.integrity_values import BucketValues
@@ -104,3 +107,16 @@ def test_cockpit_integrity_compares_from_a_shell(stand_in: S3StandIn, tmp_path: 
     assert result.returncode == 2
     assert "nothing to compare: the config has no [integrity] section" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_session_starts_a_re_check_only_when_none_is_running(
+    stand_in: S3StandIn, tmp_path: Path
+) -> None:
+    pair = stand_in.pair({"a.txt": b"a"}, {"a.txt": b"a"})
+    source = BucketIntegritySource(pair, context_for(stand_in, pair, tmp_path))
+    sources = SessionSources(lambda: [source], system_clock)
+    asyncio.run(sources.poll_once())
+    assert poll_until_done(source)[-1].status is Status.OK
+    assert sources.recheck_integrity() == 1
+    assert sources.recheck_integrity() == 0 or not source.check.state().running
+    assert poll_until_done(source)[-1].status is Status.OK

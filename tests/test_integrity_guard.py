@@ -91,7 +91,7 @@ def test_a_check_from_before_writes_stopped_must_be_redone() -> None:
     reason = judge("maintenance-off", replication(60, promoted=True), database(5, "public.items"))
     assert reason == (
         "integrity database was checked before writes stopped (found while writes still "
-        "flowed: moving): re-check it now"
+        "flowed: moving): re-check it now (i)"
     )
 
 

@@ -507,6 +507,10 @@ def sequences_caught_up(inputs: GuardInputs) -> GuardResult:
 # --- integrity ---------------------------------------------------------------------------------
 
 
+RECHECK_KEY = "i"
+"""The key that starts the integrity checks again (the app's binding)."""
+
+
 def _integrity_not_needed(inputs: GuardInputs, action: str) -> str | None:
     """Why this action does not wait for an integrity check now, or None when it does."""
     integrity = inputs.config.integrity
@@ -542,7 +546,9 @@ def _integrity_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     )
     stopped = _writes_stopped_at(inputs)
     if verdict == "UNCHECKED" or started is None:
-        return Verdict(f"integrity {name} not checked yet: wait for it (or re-check)", facts)
+        return Verdict(
+            f"integrity {name} not checked yet: wait for it ({RECHECK_KEY} re-checks)", facts
+        )
     if stopped is None:
         return Verdict(
             f"integrity {name}: cannot tell when writes stopped on the old database (no "
@@ -552,7 +558,9 @@ def _integrity_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     if started < stopped:
         moving = " (found while writes still flowed: moving)" if verdict == "DIFFERENT" else ""
         return Verdict(
-            f"integrity {name} was checked before writes stopped{moving}: re-check it now", facts
+            f"integrity {name} was checked before writes stopped{moving}: re-check it now "
+            f"({RECHECK_KEY})",
+            facts,
         )
     if verdict == "DIFFERENT":
         return Verdict(f"integrity {name} DIFFERENT: {reading.detail}", facts)

@@ -36,3 +36,10 @@ class SessionSources:
         if not self._built and callable(self._sources):
             self._built = self._sources()
         return await poll_all_once(list(self._built), self._clock)
+
+    def recheck_integrity(self) -> int:
+        """Starts a new run of every background integrity check not running; how many started."""
+        from cockpit.sources.background import BackgroundCheck
+
+        checks = [getattr(source, "check", None) for source in self._built]
+        return sum(check.start() for check in checks if isinstance(check, BackgroundCheck))
