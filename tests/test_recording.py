@@ -177,3 +177,12 @@ def test_the_timeline_counts_ttls_down_and_keeps_a_stale_signal_stale(tmp_path: 
     assert resolver_view.values["old_expires_in_seconds"] == 18
     assert resolver_view.values["resolvers"][0]["ttl"] == 18  # type: ignore[index]
     assert any("STALE" in event.text for event in timeline.events_until(at, 10))
+
+
+def test_a_running_integrity_checks_progress_is_not_a_change_its_result_is() -> None:
+    from cockpit.live.recording import values_differ
+
+    running = {"running": True, "fraction_done": 0.1, "eta_seconds": 50.0, "result": None}
+    further = {**running, "fraction_done": 0.6, "eta_seconds": 12.0, "table": "public.orders"}
+    assert not values_differ(running, further)
+    assert values_differ(running, {**running, "running": False, "result": {"status": "OK"}})

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State, StatusChange
 from cockpit.model import Reading, Value, reading_to_json
-from cockpit.sources import dns_values, replication_values
+from cockpit.sources import dns_values, integrity_values, replication_values
 
 READING_KIND = "reading"
 STATUS_KIND = "status"
@@ -32,9 +32,15 @@ COUNTDOWN_KEYS = dns_values.COUNTDOWN_KEYS
 every tick (a hundred resolvers' TTLs would otherwise write the DNS reading every second)."""
 
 UNTRACKED_KEYS = frozenset(
-    {*COUNTDOWN_KEYS, dns_values.OLD_GONE_AT, *replication_values.WAL_POSITION_KEYS}
+    {
+        *COUNTDOWN_KEYS,
+        dns_values.OLD_GONE_AT,
+        *replication_values.WAL_POSITION_KEYS,
+        *integrity_values.PROGRESS_KEYS,
+    }
 )
-"""Values that move with every write or tick and say nothing the byte lag and TTLs do not."""
+"""Values that move with every write or tick and say nothing the byte lag, the TTLs or a
+check's result do not."""
 
 RELATIVE_TOLERANCE = 0.10
 ABSOLUTE_TOLERANCE_BY_SUFFIX = (

@@ -19,6 +19,18 @@ from cockpit.sources.value_fields import bool_field, number_field, text_field, w
 SIGNAL_PREFIX = "integrity:"
 BUCKET_PREFIX = f"{SIGNAL_PREFIX}bucket:"
 DATABASE_SIGNAL_ID = f"{SIGNAL_PREFIX}database"
+PROGRESS_KEYS = frozenset(
+    {
+        "table",
+        "tables_done",
+        "tables_total",
+        "fraction_done",
+        "eta_seconds",
+        "listed_old",
+        "listed_new",
+    }
+)
+"""How far a running check has got: on screen at every poll, never worth a journal record."""
 
 
 def bucket_signal_id(name: str) -> str:
