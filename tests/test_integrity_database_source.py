@@ -124,3 +124,19 @@ def test_cockpit_integrity_checks_the_databases_from_a_shell(
     assert items["first_differences"] == [{"key": "id=77", "kind": "missing on new"}]
     assert "table 1 of 2: public.items" in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_check_waits_for_the_integrity_result(twins: TwinServers, tmp_path: Path) -> None:
+    """`cockpit check` is a one-shot: it reports the finished check, not "checking"."""
+    from cockpit.commands.check import run_check
+
+    twins.copy_old_to_new()
+    data = {"cutover": {"name": "integrity"}, "integrity": integrity_data(twins)}
+    data["journal"] = {"dir": str(tmp_path / "journal")}
+    config = config_from_data(data, source="test", base_dir=tmp_path)
+    result = run_check(config, {PASSWORD_ENV: PASSWORD})
+    [reading] = [r for r in result.readings if r.signal_id == "integrity:database"]
+    assert reading.status is Status.OK, reading.detail
+    assert reading.detail.startswith("OK: 2 tables")
+    weight_up = next(entry for entry in result.guards if entry["action"] == "weight-up")
+    assert "integrity-clean" in json.dumps(weight_up["guards"])

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
@@ -16,6 +16,7 @@ from cockpit.live.poller import poll_all_once
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status, reading_to_json, worst
 from cockpit.redact import redacted_reading, redactor_for_config
+from cockpit.sources.background import BackgroundCheck
 from cockpit.sources.base import Source
 from cockpit.sources.build import aws_services_in_use, build_sources
 from cockpit.visible import visible_json
@@ -77,10 +78,27 @@ def run_check(
 async def poll_with_clients_made(
     context: SourceContext, sources: Sequence[Source], clock: Clock
 ) -> list[Reading]:
-    """One poll of every source, after the AWS clients exist (a one-shot has no second poll)."""
+    """One poll of every source, after the AWS clients exist (a one-shot has no second poll).
+
+    A source that checks in the background (integrity) is polled again once its check is done,
+    so a one-shot reports its result, not "checking".
+    """
     if context.config.aws is not None:
         await context.prepare_aws(aws_services_in_use(context.config))
-    return await poll_all_once(sources, clock)
+    readings = await poll_all_once(sources, clock)
+    checks = [(source, _background(source)) for source in sources]
+    waited = [(source, check) for source, check in checks if check is not None]
+    if not waited:
+        return readings
+    await asyncio.gather(*(asyncio.to_thread(check.wait) for _, check in waited))
+    again = await poll_all_once([source for source, _ in waited], clock)
+    redone = {reading.signal_id for reading in again}
+    return [reading for reading in readings if reading.signal_id not in redone] + again
+
+
+def _background(source: Source) -> BackgroundCheck[Any, Any] | None:
+    check = getattr(source, "check", None)
+    return check if isinstance(check, BackgroundCheck) else None
 
 
 def live_session_log(config: Config, clock: Clock) -> SessionLog:
