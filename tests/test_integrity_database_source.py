@@ -124,6 +124,25 @@ def test_cockpit_integrity_checks_the_databases_from_a_shell(
     assert items["first_differences"] == [{"key": "id=77", "kind": "missing on new"}]
     assert "table 1 of 2: public.items" in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
+    notes = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cockpit",
+            "integrity",
+            "-c",
+            str(config),
+            "--table",
+            "public.notes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, PASSWORD_ENV: PASSWORD},
+    )
+    assert notes.returncode == 0, notes.stderr
+    assert "public.notes" in notes.stdout and "public.items" not in notes.stdout
 
 
 def test_check_waits_for_the_integrity_result(twins: TwinServers, tmp_path: Path) -> None:

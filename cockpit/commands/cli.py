@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         _integrity,
     )
     _add_config_option(integrity)
+    integrity.add_argument(
+        "--table", metavar="T", help="check this one table again (schema.table), not the buckets"
+    )
     integrity.add_argument("--json", action="store_true", help="machine-readable output")
 
     act = _command(commands, "act", "run one guarded action from the command line", _act)
@@ -294,7 +297,7 @@ def _integrity(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"cockpit integrity: {redactor.text(line)}", file=sys.stderr)
 
-    report = run_integrity(config, os.environ, say=say)
+    report = run_integrity(config, os.environ, say=say, table=args.table)
     if args.json:
         print(redactor.text(json.dumps(report.to_json(), indent=2)))
     else:

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cockpit.clock import Clock, system_clock
-from cockpit.config import Config
+from cockpit.config import Config, IntegritySection
 from cockpit.io.bucket_compare import BucketComparison, ListingProgress, compare_buckets
 from cockpit.io.context import AwsClients
-from cockpit.io.integrity_db import IntegrityControls, check_databases
+from cockpit.io.integrity_db import IntegrityControls, check_databases, check_table
 from cockpit.io.integrity_result import IntegrityProgress, IntegrityRun
 from cockpit.jsonvalue import JsonValue
 
@@ -53,12 +53,20 @@ def describe_nothing_to_compare(config: Config) -> str | None:
 
 
 def run_integrity(
-    config: Config, environ: Mapping[str, str], *, say: Say, clock: Clock = system_clock
+    config: Config,
+    environ: Mapping[str, str],
+    *,
+    say: Say,
+    clock: Clock = system_clock,
+    table: str | None = None,
 ) -> IntegrityReport:
-    """The databases table by table, then every bucket pair, saying how far each got."""
+    """The databases table by table, then every bucket pair, saying how far each got; with
+    `table`, that one table alone (as a result names it, e.g. public.orders)."""
     integrity = config.integrity
     if integrity is None:
         return IntegrityReport(None, ())
+    if table is not None:
+        return IntegrityReport(_one_table(integrity, environ, table, clock), ())
     database = None
     if integrity.old_dsn is not None:
         controls = IntegrityControls(progress=_table_progress(say), clock=clock)
@@ -69,6 +77,15 @@ def run_integrity(
         for pair in integrity.buckets
     )
     return IntegrityReport(database, buckets)
+
+
+def _one_table(
+    integrity: IntegritySection, environ: Mapping[str, str], table: str, clock: Clock
+) -> IntegrityRun:
+    """A run of one table, so it prints and exits like a whole one."""
+    started = clock()
+    result = check_table(integrity, environ, table, IntegrityControls(clock=clock))
+    return IntegrityRun(started, clock(), "old", "new", (result,))
 
 
 def _table_progress(say: Say) -> Callable[[IntegrityProgress], None]:
