@@ -109,3 +109,49 @@ def test_it_waits_only_where_the_config_says_and_when() -> None:
     assert judge("weight-up", traffic(5)) is None, "only the first step waits"
     assert judge("weight-up", traffic(0)) is not None
     assert judge("promote", replication(600, promoted=False)) is None, "promote: not configured"
+
+
+def test_the_report_gives_each_checks_last_word(tmp_path: Path) -> None:
+    """A journal with integrity readings: the report lists each check as it was last read."""
+    from cockpit.clock import FrozenClock
+    from cockpit.journal.writer import JournalWriter
+    from cockpit.model import reading_to_json
+    from cockpit.redact import Redactor
+    from cockpit.review.report import build_report
+    from cockpit.review.report_markdown import render_markdown
+    from tests.report_samples import ALICE, StoryWriter, _header
+
+    clock = FrozenClock(NOW)
+    header = _header(ALICE)
+    writer = JournalWriter.create(tmp_path, header=header, redactor=Redactor(), clock=clock)
+    story = StoryWriter(writer, clock, str(header["operator"]))
+    checking = reading(
+        "integrity:database", SignalKind.INTEGRITY, {"running": True}, Status.UNKNOWN
+    )
+    story.append("reading", reading_to_json(checking))
+    clock.now = NOW + timedelta(minutes=5)
+    done = database(0, "public.items")
+    finished = Reading(
+        done.signal_id,
+        done.kind,
+        done.status,
+        clock.now,
+        done.values,
+        "DIFFERENT: public.items: DIFFERENT, 10 old / 10 new rows; id=7 differs",
+        10.0,
+    )
+    story.append("reading", reading_to_json(finished))
+    writer.close()
+    document = build_report(writer.path)
+    assert document["data_integrity"] == [
+        {
+            "signal": "integrity:database",
+            "at": (NOW + timedelta(minutes=5)).isoformat(),
+            "status": "critical",
+            "detail": finished.detail,
+        }
+    ]
+    markdown = render_markdown(document)
+    assert "## Data integrity (as last checked)" in markdown
+    assert "- **integrity:database** CRITICAL at" in markdown
+    assert "id=7 differs" in markdown

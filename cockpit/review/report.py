@@ -66,6 +66,7 @@ from cockpit.rules.verdicts import GuardResult
 from cockpit.sources import (
     dns_values,
     errors_values,
+    integrity_values,
     maintenance_values,
     replication_values,
     traffic_values,
@@ -375,9 +376,28 @@ def build_report(path: Path) -> dict[str, JsonValue]:
         "timeline": list(walk.timeline),
         "actions": [_action_json(run, walk, journal.timeline) for run in runs],
         "charts": _charts(journal.timeline, walk),
+        "data_integrity": _data_integrity(journal.timeline),
         "notes": [_note_json(record, walk) for record in walk.notes],
         "screens": [_screen_json(record) for record in walk.operator_screens],
     }
+
+
+def _data_integrity(timeline: Timeline) -> list[JsonValue]:
+    """The last word of each integrity check (database, buckets) as journaled."""
+    checks: list[JsonValue] = []
+    for signal_id in timeline.signal_ids():
+        if not integrity_values.is_integrity_signal(signal_id):
+            continue
+        at, raw = timeline.raw_readings(signal_id)[-1]
+        checks.append(
+            {
+                "signal": signal_id,
+                "at": at.isoformat(),
+                "status": json_string(raw.get("status")),
+                "detail": json_string(raw.get("detail")),
+            }
+        )
+    return checks
 
 
 def _integrity(journal: _Journal) -> dict[str, JsonValue]:

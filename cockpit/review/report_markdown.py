@@ -51,6 +51,7 @@ class _Markdown:
             self._timeline,
             self._actions,
             self._charts,
+            self._data_integrity,
             self._notes,
             self._screens,
         ):
@@ -325,6 +326,19 @@ class _Markdown:
             "```",
             "",
         ]
+
+    def _data_integrity(self) -> None:
+        """The last result of each data integrity check, as the session ended."""
+        checks = [json_object(check) for check in json_items(self.document.get("data_integrity"))]
+        if not checks:
+            return
+        self.lines += ["## Data integrity (as last checked)", ""]
+        for check in checks:
+            status = (json_text(check.get("status")) or "?").upper()
+            self.lines.append(
+                f"- **{json_text(check.get('signal'))}** {status} at {self.when(check.get('at'))}:"
+                f" {json_text(check.get('detail'))}"
+            )
 
     def _notes(self) -> None:
         notes = [json_object(item) for item in json_items(self.document.get("notes"))]
