@@ -109,7 +109,15 @@ def line_number_of(path: Path, needle: str) -> int:
 def test_document_has_the_sections_in_order(document: dict[str, JsonValue]) -> None:
     assert document["format"] == "cutover-cockpit-report"
     assert document["version"] == 1
-    assert list(document)[2:8] == ["integrity", "summary", "timeline", "actions", "charts", "notes"]
+    assert list(document)[2:9] == [
+        "integrity",
+        "summary",
+        "timeline",
+        "actions",
+        "charts",
+        "data_integrity",
+        "notes",
+    ]
     json.dumps(document, allow_nan=False)
 
 
