@@ -73,6 +73,7 @@ def cockpit_config(info: dict[str, Any], *, database: Database = "streaming") ->
     if database == "logical":
         config["replication"] = _logical_replication(info)
         config["promotion"] = {"logical": {}}
+        config["integrity"] = _logical_integrity(info)
     return config
 
 
@@ -122,6 +123,17 @@ def _logical_replication(info: dict[str, Any]) -> dict[str, Any]:
             "password_env": logical["password_env"],
             "sequence_margin": 1000,
         },
+    }
+
+
+def _logical_integrity(info: dict[str, Any]) -> dict[str, Any]:
+    """The publisher's data against the subscriber's, as the application role reads both."""
+    logical = info["logical"]
+    return {
+        "old_dsn": logical["publisher_dsn_without_password"],
+        "new_dsn": logical["subscriber_dsn_without_password"],
+        "password_env": logical["password_env"],
+        "range_rows": 10_000,
     }
 
 

@@ -372,6 +372,8 @@ def test_the_logical_config_points_the_cockpit_at_the_pair(sandbox: SandboxHandl
     assert config.replication.logical.subscription == SUBSCRIPTION
     assert config.promotion is not None and config.promotion.logical is not None
     assert config.replication.postgres is None
+    assert config.integrity is not None
+    assert config.integrity.old_dsn == config.replication.logical.publisher_dsn
 
 
 def test_a_cut_over_subscription_takes_no_more_lag_or_sequence_moves(
