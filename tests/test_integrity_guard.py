@@ -53,7 +53,12 @@ def database(started_minutes_ago: float, *different: str) -> Reading:
     )
     run = IntegrityRun(started, started + timedelta(seconds=30), "old", "new", results)
     status = Status.CRITICAL if different else Status.OK
-    values = {"running": False, "result": run.to_json()}
+    values = {
+        "verdict": run.status,
+        "result_started_at": started.isoformat(),
+        "running": False,
+        "result": run.to_json(),
+    }
     return reading("integrity:database", SignalKind.INTEGRITY, values, status)
 
 

@@ -11,10 +11,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from cockpit.clock import Clock
+from cockpit.jsonvalue import JsonValue
+from cockpit.outside import outside_text
 
+FAILURE_CHARS = 300
 Result = TypeVar("Result")
 Progress = TypeVar("Progress")
 
@@ -31,6 +34,9 @@ class CheckState(Generic[Result, Progress]):
     progress: Progress | None
     last_result: Result | None
     failure: str | None
+    result_started_at: datetime | None = None
+    """When the run that gave last_result started (a check since writes stopped must start
+    after them)."""
 
 
 class BackgroundCheck(Generic[Result, Progress]):
@@ -46,6 +52,7 @@ class BackgroundCheck(Generic[Result, Progress]):
         self._started_at: datetime | None = None
         self._progress: Progress | None = None
         self._result: Result | None = None
+        self._result_started_at: datetime | None = None
         self._failure: str | None = None
 
     def start(self) -> bool:
@@ -88,11 +95,29 @@ class BackgroundCheck(Generic[Result, Progress]):
             result = self._work(self._cancel, self._report)
         except Exception as error:  # the check's own bug: say so, keep the last result
             with self._lock:
-                self._failure = f"{type(error).__name__}: {error}"
+                self._failure = outside_text(f"{type(error).__name__}: {error}", FAILURE_CHARS)
             return
         with self._lock:
-            self._result = result
+            self._result, self._result_started_at = result, self._started_at
 
     def _report(self, progress: Progress) -> None:
         with self._lock:
             self._progress = progress
+
+
+class Judged(Protocol):
+    """A finished check's result: it says OK, DIFFERENT or UNCHECKED."""
+
+    @property
+    def status(self) -> str: ...
+
+
+def verdict_values(state: CheckState[Any, Any]) -> dict[str, JsonValue]:
+    """The last result's verdict and when its run started, as plain values every reader of the
+    reading (guards, overview) can use without parsing the whole result."""
+    result = state.last_result
+    started = state.result_started_at
+    return {
+        "verdict": "UNCHECKED" if result is None else str(cast(Judged, result).status),
+        "result_started_at": None if started is None else started.isoformat(),
+    }

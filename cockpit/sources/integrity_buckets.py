@@ -20,7 +20,7 @@ from cockpit.io.bucket_compare import BucketComparison, ListingProgress, compare
 from cockpit.io.context import SourceContext
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.sources.background import BackgroundCheck, CheckState
+from cockpit.sources.background import BackgroundCheck, CheckState, verdict_values
 from cockpit.sources.base import Schedule, make_reading
 from cockpit.sources.integrity_values import bucket_signal_id
 from cockpit.units import size_text
@@ -83,6 +83,7 @@ def state_values(state: BucketState) -> dict[str, JsonValue]:
     """The reading's values: the run's state and progress, and the last result as journaled."""
     progress = state.progress
     return {
+        **verdict_values(state),
         "running": state.running,
         "started_at": None if state.started_at is None else state.started_at.isoformat(),
         "listed_old": None if progress is None else progress.listed_old,

@@ -23,7 +23,7 @@ from cockpit.io.integrity_db import IntegrityControls, check_databases
 from cockpit.io.integrity_result import IntegrityProgress, IntegrityRun
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status
-from cockpit.sources.background import BackgroundCheck, CheckState
+from cockpit.sources.background import BackgroundCheck, CheckState, verdict_values
 from cockpit.sources.base import Schedule, make_reading
 from cockpit.sources.integrity_values import DATABASE_SIGNAL_ID
 from cockpit.units import coarse_duration_text
@@ -111,6 +111,7 @@ def state_values(state: DatabaseState, now: datetime) -> dict[str, JsonValue]:
     progress = state.progress
     fraction = progress_fraction(progress) if progress else None
     return {
+        **verdict_values(state),
         "running": state.running,
         "started_at": None if state.started_at is None else state.started_at.isoformat(),
         "table": None if progress is None else progress.table,

@@ -119,25 +119,12 @@ def _run(value: object) -> IntegrityRun | None:
 
 
 def verdict_of(reading: Reading) -> str:
-    """'OK', 'DIFFERENT' or 'UNCHECKED' (also while no run has finished), by the typed result."""
-    if reading.signal_id == DATABASE_SIGNAL_ID:
-        run = DatabaseValues.from_reading(reading).result
-        return run.status if run is not None else "UNCHECKED"
-    bucket = BucketValues.from_reading(reading).result
-    return bucket.status if bucket is not None else "UNCHECKED"
+    """'OK', 'DIFFERENT' or 'UNCHECKED' (also while no run has finished)."""
+    verdict = text_field(reading.values.get("verdict"))
+    return verdict if verdict in ("OK", "DIFFERENT") else "UNCHECKED"
 
 
 def integrity_verdict(reading: Reading) -> tuple[str, datetime | None]:
-    """The verdict of the last finished run and when that run started (None: no run yet).
-
-    A bucket reading keeps only the running (or last) run's start: while a re-check runs, the
-    last result's start is not known, so it counts as not checked.
-    """
-    verdict = verdict_of(reading)
-    if reading.signal_id == DATABASE_SIGNAL_ID:
-        run = DatabaseValues.from_reading(reading).result
-        return verdict, None if run is None else run.started_at
-    values = BucketValues.from_reading(reading)
-    if values.running or values.result is None:
-        return "UNCHECKED", None
-    return verdict, aware_time(values.started_at)
+    """The verdict of the last finished run and when that run started (None: no run yet)."""
+    started = aware_time(reading.values.get("result_started_at"))
+    return (verdict_of(reading), started) if started is not None else ("UNCHECKED", None)
