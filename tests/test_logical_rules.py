@@ -178,6 +178,10 @@ def test_disabled_is_the_cutover_but_not_when_it_disabled_itself() -> None:
     )
     writing = classify(observe(subscriber=off, publisher_quiet_seconds=0.0))
     assert writing[0] is Status.WARN
+    kept = [("shop_sub", False, "0/1000", None, 2 * 1024**3, "extended", None, None)]
+    status, detail = classify(observe(subscriber=off, publisher=publisher(slots=kept)))
+    assert status is Status.WARN
+    assert "pg_drop_replication_slot('shop_sub')" in detail
     broken = subscriber(enabled=False, worker=None, errors=2, disable_on_error=True)
     assert classify(observe(subscriber=broken))[0] is Status.CRITICAL
 

@@ -10,7 +10,8 @@ Status rules, first match wins:
 - both ends fail: read() raises, so the poller shows UNKNOWN with the reason;
 - the subscriber answers and has no such subscription: CRITICAL, naming the key;
 - the subscription is disabled: CRITICAL when it disabled itself after an apply error, else
-  OK "cut over: subscription disabled", WARN while a transaction still writes to the publisher;
+  OK "cut over: subscription disabled", WARN while a transaction still writes to the publisher
+  or while its unused slot keeps over 1 GiB of WAL on the publisher;
 - the subscriber fails: UNKNOWN, with what the publisher says about the slot;
 - the publisher fails: UNKNOWN, with what the subscriber says;
 - no slot of that name on the publisher: CRITICAL; its WAL lost: CRITICAL;
@@ -69,6 +70,8 @@ from cockpit.sources.replication_values import SIGNAL_ID
 from cockpit.units import size_text
 
 SHOWN_NAMES = 3
+WARN_RETAINED_AFTER_CUTOVER_BYTES = 1024**3
+"""After the cutover nothing consumes the slot: past this much kept WAL, say to drop it."""
 """How many table or sequence names a detail line spells out before "and N more"."""
 KEPT_ROWS = 200
 """How many sequences and tables a reading carries (the counts say how many there were)."""
@@ -167,6 +170,12 @@ def _disabled(observation: LogicalObservation) -> tuple[Status, str]:
         return Status.WARN, (
             "cut over: subscription disabled, but a transaction still writes to the publisher "
             "(the old database): those writes will not reach the new one"
+        )
+    slot = observation.slot
+    if slot is not None and (slot.retained_bytes or 0) > WARN_RETAINED_AFTER_CUTOVER_BYTES:
+        return Status.WARN, (
+            f"cut over: subscription disabled; {_retained_text(slot)}, and it grows: drop the "
+            f"slot once rollback is off the table (SELECT pg_drop_replication_slot('{slot.name}'))"
         )
     return Status.OK, "cut over: subscription disabled (no longer following the publisher)"
 
