@@ -8,10 +8,13 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit import __version__
 from cockpit.sandbox.commands import add_sandbox_commands
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -252,20 +255,43 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(os.environ, database=args.database)
 
 
+def _prefixed(
+    words: str, describe: Callable[[Config], str | None]
+) -> Callable[[Config], str | None]:
+    """describe(config) with `words: ` before it, when it says anything."""
+
+    def said(config: Config) -> str | None:
+        text = describe(config)
+        return None if text is None else f"{words}: {text}"
+
+    return said
+
+
+def _usable_config(
+    path: Path, command: str, why_nothing: Callable[[Config], str | None]
+) -> Config | None:
+    """The config, or None after saying on stderr why not (its problems, or nothing to do)."""
+    from cockpit.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return None
+    nothing = why_nothing(config)
+    if nothing:
+        print(f"cockpit {command}: {nothing}", file=sys.stderr)
+        return None
+    return config
+
+
 def _check(args: argparse.Namespace) -> int:
     import json
 
     from cockpit.commands.check import check_json, describe_empty, run_check
-    from cockpit.config import ConfigError, load_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(error.report(), file=sys.stderr)
-        return EXIT_USAGE
-    empty = describe_empty(config)
-    if empty:
-        print(f"cockpit check: nothing to check: {empty}", file=sys.stderr)
+    config = _usable_config(args.config, "check", _prefixed("nothing to check", describe_empty))
+    if config is None:
         return EXIT_USAGE
     result = run_check(config, os.environ)
     document = check_json(result, config, os.environ)
@@ -280,17 +306,11 @@ def _integrity(args: argparse.Namespace) -> int:
     import json
 
     from cockpit.commands.integrity import describe_nothing_to_compare, run_integrity
-    from cockpit.config import ConfigError, load_config
     from cockpit.redact import redactor_for_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(error.report(), file=sys.stderr)
-        return EXIT_USAGE
-    nothing = describe_nothing_to_compare(config)
-    if nothing:
-        print(f"cockpit integrity: nothing to compare: {nothing}", file=sys.stderr)
+    why = _prefixed("nothing to compare", describe_nothing_to_compare)
+    config = _usable_config(args.config, "integrity", why)
+    if config is None:
         return EXIT_USAGE
     redactor = redactor_for_config(config, os.environ)
 
