@@ -20,6 +20,7 @@ from cockpit.model import Reading
 from cockpit.redact import Redactor
 from cockpit.session.live import LiveSession
 from cockpit.session.polling import SessionSources, SourcesOrMaker
+from cockpit.sources.integrity_values import DATABASE_SIGNAL_ID, DatabaseValues
 from screens.cockpit_commands import (
     action_commands,
     action_keys_help,
@@ -33,6 +34,7 @@ from screens.confirm_quit import ConfirmQuitScreen
 from screens.guarded_actions import GuardedActionsApp
 from screens.help_screen import HelpScreen
 from screens.note_screen import NoteScreen
+from screens.recheck_integrity import EVERYTHING, RecheckIntegrityScreen
 
 NOTE_TITLE = "note"
 NOTE_DROPPED = "keys arrived as the note opened (typing into the wrong pane?): note dropped"
@@ -174,9 +176,29 @@ class CockpitApp(GuardedActionsApp):
         self.push_screen(HelpScreen(keys, status_help(), panel_help()))
 
     def action_recheck_integrity(self) -> None:
-        """Starts the integrity checks again (those not running), for after writes stopped."""
+        """Starts the integrity checks again (those not running), for after writes stopped;
+        once a database run has finished, asks whether everything or one table."""
         if self.config.integrity is None:
             self.notify("no [integrity] section in the config: nothing to re-check")
+            return
+        reading = self.session.state.latest(DATABASE_SIGNAL_ID)
+        run = None if reading is None else DatabaseValues.from_reading(reading).result
+        if run is None or not run.results:
+            self._recheck_chosen(EVERYTHING)
+            return
+        buckets = len(self.config.integrity.buckets)
+        self.push_screen(RecheckIntegrityScreen(run.results, buckets), self._recheck_chosen)
+
+    def _recheck_chosen(self, choice: str | None) -> None:
+        if choice is None:
+            return
+        if choice != EVERYTHING:
+            started_table = self.sources.recheck_integrity_table(choice)
+            self.notify(
+                f"re-checking {choice}"
+                if started_table
+                else "an integrity check is running already: its result comes when it finishes"
+            )
             return
         started = self.sources.recheck_integrity()
         self.notify(

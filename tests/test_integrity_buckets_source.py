@@ -22,7 +22,7 @@ from cockpit.session.overview import _integrity_number
 from cockpit.session.polling import SessionSources
 from cockpit.sources.build import build_sources
 from cockpit.sources.integrity_buckets import BucketIntegritySource
-from cockpit.sources.integrity_values import BucketValues
+from cockpit.sources.integrity_values import BucketValues, integrity_verdict
 from tests.integrity_support import poll_until_done
 from tests.s3_stand_in import TEST_KEYS, S3StandIn, s3_stand_in
 
@@ -58,6 +58,8 @@ def test_identical_buckets_read_ok_after_a_first_unknown(
     assert readings[-1].status is Status.OK
     assert readings[-1].detail == "OK: 2 objects, 20 B, the same in both buckets"
     assert _integrity_number(readings[-1:], None) == "1/1 OK"
+    verdict, started = integrity_verdict(readings[-1])
+    assert verdict == "OK" and started is not None, "the guard can tell when the run started"
 
 
 def test_a_missing_object_is_critical_and_named(stand_in: S3StandIn, tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -21,10 +23,12 @@ import tomli_w
 
 from cockpit.config import config_from_data
 from cockpit.io.context import SourceContext
+from cockpit.io.integrity_result import IntegrityRun, TableResult
 from cockpit.model import Status
 from cockpit.sandbox.twin import TwinServers
-from cockpit.sources.integrity_database import DatabaseIntegritySource
-from cockpit.sources.integrity_values import DatabaseValues, verdict_of
+from cockpit.sources.background import CheckState
+from cockpit.sources.integrity_database import DatabaseIntegritySource, classify
+from cockpit.sources.integrity_values import DatabaseValues, integrity_verdict, verdict_of
 from tests.integrity_support import poll_until_done
 from tests.sandbox.test_postgres import stop_and_remove
 
@@ -82,6 +86,8 @@ def test_the_check_runs_in_the_background_and_then_names_a_changed_row(
     assert done.status is Status.OK, done.detail
     assert done.detail == "OK: 2 tables, 3,050 rows, the same in both databases"
     assert verdict_of(done) == "OK"
+    verdict, started = integrity_verdict(done)
+    assert verdict == "OK" and started is not None, "the guard can tell when the run started"
 
     with psycopg.connect(twins.endpoints.dsn("new"), autocommit=True) as connection:
         connection.execute("UPDATE items SET name = 'changed' WHERE id = 1234")
@@ -97,6 +103,30 @@ def test_the_check_runs_in_the_background_and_then_names_a_changed_row(
     assert run is not None and [r.table for r in run.results if r.status == "DIFFERENT"] == [
         "public.items"
     ]
+
+
+def test_one_table_is_checked_again_and_the_run_keeps_its_start(
+    twins: TwinServers, tmp_path: Path
+) -> None:
+    twins.copy_old_to_new()
+    source = source_for(twins, tmp_path)
+    assert not source.recheck_table("public.items"), "nothing to re-check before a first run"
+    first = DatabaseValues.from_reading(poll_until_done(source)[-1]).result
+    assert first is not None and first.status == "OK"
+
+    with psycopg.connect(twins.endpoints.dsn("new"), autocommit=True) as connection:
+        connection.execute("DELETE FROM items WHERE id = 9")
+    assert source.recheck_table("public.items")
+    again = poll_until_done(source)[-1]
+
+    run = DatabaseValues.from_reading(again).result
+    assert run is not None and again.status is Status.CRITICAL
+    assert [(r.table, r.status) for r in run.results] == [
+        ("public.items", "DIFFERENT"),
+        ("public.notes", "OK"),
+    ]
+    assert run.result("public.notes") == first.result("public.notes")
+    assert integrity_verdict(again) == ("DIFFERENT", first.started_at)
 
 
 def test_cockpit_integrity_checks_the_databases_from_a_shell(
@@ -159,3 +189,19 @@ def test_check_waits_for_the_integrity_result(twins: TwinServers, tmp_path: Path
     assert reading.detail.startswith("OK: 2 tables")
     weight_up = next(entry for entry in result.guards if entry["action"] == "weight-up")
     assert "integrity-clean" in json.dumps(weight_up["guards"])
+
+
+def test_differences_found_while_writes_flow_read_warn_as_moving() -> None:
+    now = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    differs = TableResult("public.items", "DIFFERENT", now, 3000, 2999, moving=True)
+    run = IntegrityRun(now, now, "old", "new", (differs, TableResult("public.notes", "OK", now)))
+    state = CheckState(False, now, None, run, None, now)
+
+    status, detail = classify(state, now)
+    assert status is Status.WARN
+    assert detail == (
+        "MOVING (the old database still takes writes; re-check once they stop): "
+        "public.items: MOVING, 3000 old / 2999 new rows"
+    )
+    settled = replace(run, results=(replace(differs, moving=False),))
+    assert classify(replace(state, last_result=settled), now)[0] is Status.CRITICAL

@@ -192,6 +192,7 @@ def test_exactly_the_changed_rows_are_named(copied: TwinServers) -> None:
 
     results = by_table(check_databases(settings(copied), ENVIRON))
 
+    assert not any(result.moving for result in results.values())
     assert results["public.orders"].first_differences == (
         RowDifference("id=1234", "missing on new"),
         RowDifference("id=20500", "differs"),
@@ -233,6 +234,30 @@ def test_a_changed_column_list_is_named(copied: TwinServers) -> None:
     (lines,) = run.results
     assert lines.table_difference == "columns differ (only on old: none; only on new: gift boolean)"
     assert lines.status == "DIFFERENT" and lines.more_differences
+
+
+def test_a_difference_found_while_the_old_side_takes_writes_is_moving(
+    copied: TwinServers,
+) -> None:
+    """A write on the old database during the check moves its WAL past the table's snapshot:
+    the difference is marked moving. Checked again with writes stopped, it is plain DIFFERENT."""
+    execute(copied, "new", "DELETE FROM orders WHERE id = 1234")
+    config = settings(copied, tables=("public.orders",))
+    written: list[int] = []
+
+    def write_on_old(progress: IntegrityProgress) -> None:
+        if not written:
+            execute(copied, "old", "UPDATE orders SET note = note WHERE id = 1")
+            written.append(progress.ranges_done)
+
+    (during,) = check_databases(config, ENVIRON, IntegrityControls(progress=write_on_old)).results
+    (after,) = check_databases(config, ENVIRON).results
+
+    assert written
+    assert (during.status, during.moving, during.word) == ("DIFFERENT", True, "MOVING")
+    assert during.first_differences == (RowDifference("id=1234", "missing on new"),)
+    assert during.summary.startswith("public.orders: MOVING, ")
+    assert (after.status, after.moving, after.word) == ("DIFFERENT", False, "DIFFERENT")
 
 
 # --- one table again ------------------------------------------------------------------------------

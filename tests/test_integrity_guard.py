@@ -3,6 +3,7 @@ difference, a check from before writes stopped, or no check at all holds it, eac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,16 @@ def test_a_check_from_before_writes_stopped_must_be_redone() -> None:
     )
 
 
+def test_a_moving_difference_holds_it_even_after_writes_stopped() -> None:
+    """Writes seen during the run, though the replication source says they stopped before it:
+    the difference still holds the action, in the words the panel uses."""
+    different = database(5, "public.items")
+    values = {**different.values, "moving": True}
+    moving = replace(different, status=Status.WARN, values=values, detail="MOVING: public.items")
+    reason = judge("maintenance-off", replication(600, promoted=True), moving)
+    assert reason == "integrity database MOVING: MOVING: public.items"
+
+
 def test_no_check_or_no_idea_when_writes_stopped_holds_it() -> None:
     missing = judge("maintenance-off", replication(600, promoted=True))
     assert missing == "no integrity reading yet: wait for the first check to start"
@@ -148,15 +159,19 @@ def test_the_report_gives_each_checks_last_word(tmp_path: Path) -> None:
     story.append("reading", reading_to_json(finished))
     writer.close()
     document = build_report(writer.path)
-    assert document["data_integrity"] == [
-        {
-            "signal": "integrity:database",
-            "at": (NOW + timedelta(minutes=5)).isoformat(),
-            "status": "critical",
-            "detail": finished.detail,
-        }
+    (check,) = document["data_integrity"]
+    assert {key: value for key, value in check.items() if key != "tables"} == {
+        "signal": "integrity:database",
+        "at": (NOW + timedelta(minutes=5)).isoformat(),
+        "status": "critical",
+        "detail": finished.detail,
+    }
+    assert [(t["table"], t["status"], t["where"]) for t in check["tables"]] == [
+        ("public.orders", "OK", ""),
+        ("public.items", "DIFFERENT", "id=7 differs"),
     ]
     markdown = render_markdown(document)
     assert "## Data integrity (as last checked)" in markdown
     assert "- **integrity:database** CRITICAL at" in markdown
-    assert "id=7 differs" in markdown
+    assert "| public.orders | OK | 10 / 10 | 02:00:00 | — / — | — |" in markdown
+    assert "| public.items | DIFFERENT | 10 / 10 | 02:00:00 | — / — | id=7 differs |" in markdown

@@ -41,11 +41,11 @@ def _run_lines(run: IntegrityRun) -> list[Text]:
     troubled = [result for result in run.results if result.status != "OK"]
     lines = [
         Text.assemble(
-            (f"{result.status:<10}", "bold"),
+            (f"{result.word:<10}", "bold"),
             " ",
             (result.table, "bold"),
             " ",
-            result.summary.removeprefix(f"{result.table}: {result.status}, "),
+            result.summary.removeprefix(f"{result.table}: {result.word}, "),
         )
         for result in troubled[:SHOWN_TABLES]
     ]

@@ -11,6 +11,10 @@ statement_timeout, rows hashed per second on each side stay under `max_rows_per_
 between statements. Passwords never enter the text returned: a database is named by host:port
 and db, and every text from a server is redacted and sanitized before it enters a result.
 
+A table that differs is asked one more thing, outside its snapshot: whether the old database
+has assigned a transaction id since. If it has, writes still flow and the difference is marked
+moving.
+
 Query bound: an identical table with a primary key costs 2 + 2 * (rows // range_rows + 1)
 statements (its shape on each side, then per range one on each side); one without a primary key
 costs 2 plus one per block range on each side.
@@ -23,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -40,7 +44,7 @@ from cockpit.io.integrity_ranges import (
     TableComparison,
 )
 from cockpit.io.integrity_result import IntegrityProgress, IntegrityRun, RowDifference, TableResult
-from cockpit.io.integrity_sql import SCHEMA_TABLES_SQL, session_settings
+from cockpit.io.integrity_sql import NEXT_XID_SQL, SCHEMA_TABLES_SQL, session_settings
 from cockpit.io.integrity_table import TEXT_LIMIT_CHARS, TableCheck, TableContext
 from cockpit.outside import outside_text
 from cockpit.redact import Redactor, redactor_for
@@ -296,7 +300,8 @@ class _IntegrityCheck:
         check = TableCheck(table, self._table_context(table, connections))
         try:
             with connections.old.transaction(), connections.new.transaction():
-                return check.result()
+                result = check.result()
+            return self._moving_or_not(result, connections.old)
         except _Cancelled:
             return check.unchecked("cancelled before the check finished")
         except StatementFailed as failed:
@@ -304,6 +309,18 @@ class _IntegrityCheck:
             return check.unchecked(end.failure(failed.error))
         except Exception as error:
             return check.unchecked(describe_failure(error))
+
+    def _moving_or_not(self, result: TableResult, old: Any) -> TableResult:
+        """A difference marked moving when the old database has assigned a transaction id
+        since the snapshot: writes still flow there, so the difference may be one in flight."""
+        if result.status != "DIFFERENT" or result.old_next_xid is None:
+            return result
+        try:
+            ((now,),) = old.execute(NEXT_XID_SQL).fetchall()
+            moved = int(str(now)) > int(result.old_next_xid)
+        except Exception:
+            return result
+        return replace(result, moving=True) if moved else result
 
     def _table_context(self, table: str, connections: _Connections) -> TableContext:
         queries = QueryCount()

@@ -35,9 +35,12 @@ class RowDifference(NamedTuple):
 class TableResult:
     """One table compared: OK, DIFFERENT (and where), or UNCHECKED (and why).
 
-    old_position / new_position: each server's WAL position (its write position on a primary,
+    old_position / new_position: each server's WAL position (its insert position on a primary,
     its replay position on a standby) when the table's snapshot was taken, so a caller can tell
-    whether either side has moved since.
+    whether either side has moved since. old_next_xid: the old side's next transaction id at
+    its snapshot. moving: the table differed and the old database assigned a transaction id
+    while it was being checked, so writes still flow and the difference may be one in flight
+    rather than data lost.
     """
 
     table: str
@@ -53,25 +56,36 @@ class TableResult:
     old_position: str | None = None
     new_position: str | None = None
     error: str | None = None
+    old_next_xid: str | None = None
+    moving: bool = False
+
+    @property
+    def word(self) -> str:
+        """The status as a person reads it: MOVING for a difference found while writes flowed."""
+        return "MOVING" if self.moving and self.status == "DIFFERENT" else self.status
 
     @property
     def summary(self) -> str:
         """One line for a person: the verdict and what it rests on."""
         if self.status == "UNCHECKED":
-            return f"{self.table}: UNCHECKED, {self.error or 'not checked'}"
+            return f"{self.table}: UNCHECKED, {self.where}"
         rows = f"{_rows(self.old_rows)} old / {_rows(self.new_rows)} new rows"
-        if self.status == "OK":
-            return f"{self.table}: OK, {rows}"
-        return f"{self.table}: DIFFERENT, {rows}{self._where_different()}"
+        where = f"; {self.where}" if self.where else ""
+        return f"{self.table}: {self.word}, {rows}{where}"
 
-    def _where_different(self) -> str:
+    @property
+    def where(self) -> str:
+        """Why it is UNCHECKED, or where it differs (the table, then the first keys); empty
+        when OK."""
+        if self.status == "UNCHECKED":
+            return self.error or "not checked"
         named = [f"{key} {kind}" for key, kind in self.first_differences]
         if self.more_differences:
             named.append("more")
         parts = [self.table_difference] if self.table_difference else []
         if named:
             parts.append(", ".join(named))
-        return "; " + "; ".join(parts) if parts else ""
+        return "; ".join(parts)
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
@@ -90,6 +104,8 @@ class TableResult:
             "old_position": self.old_position,
             "new_position": self.new_position,
             "error": self.error,
+            "old_next_xid": self.old_next_xid,
+            "moving": self.moving,
         }
 
     @classmethod
@@ -110,6 +126,8 @@ class TableResult:
             old_position=_text(data.get("old_position")),
             new_position=_text(data.get("new_position")),
             error=_text(data.get("error")),
+            old_next_xid=_text(data.get("old_next_xid")),
+            moving=data.get("moving") is True,
         )
 
 
@@ -139,6 +157,12 @@ class IntegrityRun:
         if self.error or not self.results or "UNCHECKED" in statuses:
             return "UNCHECKED"
         return "OK"
+
+    @property
+    def moving(self) -> bool:
+        """Every table that differs was found while the old database still took writes."""
+        different = [result for result in self.results if result.status == "DIFFERENT"]
+        return bool(different) and all(result.moving for result in different)
 
     def result(self, table: str) -> TableResult | None:
         return next((result for result in self.results if result.table == table), None)

@@ -46,9 +46,26 @@ def session_settings(more: Mapping[str, str]) -> tuple[sql.Composed, Params]:
     return sql.SQL("SELECT {}").format(calls), [part for item in settings.items() for part in item]
 
 
-# What one table looks like on one server, and where that server's WAL stands: the first
-# statement of the table's transaction, so the position is the snapshot's. The name resolves
-# as SQL does (quoted parts keep their case); a name that resolves to nothing gives no oid.
+WAL_POSITION = sql.SQL(
+    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
+    " ELSE pg_current_wal_insert_lsn() END)::text"
+)
+"""Where a server's WAL stands: its insert position on a primary (a write moves it at once,
+even before it is flushed), its replay position on a standby."""
+
+NEXT_XID = sql.SQL("pg_snapshot_xmax(pg_current_snapshot())::text")
+"""The first transaction id not yet assigned as the snapshot sees it: every write assigns one,
+a read never does (though a read may write WAL, pruning a page), so this, not the WAL
+position, tells whether writes came in."""
+
+# The next transaction id now, outside any snapshot: read after a table differed, to tell
+# whether the old database took writes while it was being checked.
+NEXT_XID_SQL = sql.SQL("SELECT {}").format(NEXT_XID)
+
+# What one table looks like on one server, where that server's WAL stands and its next
+# transaction id: the first statement of the table's transaction, so both are the snapshot's.
+# The name resolves as SQL does (quoted parts keep their case); a name that resolves to nothing
+# gives no oid.
 DESCRIBE_SQL = sql.SQL("""
 SELECT n.nspname::text,
        c.relname::text,
@@ -58,17 +75,17 @@ SELECT n.nspname::text,
                  FROM pg_index AS i
                  CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
                  JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                 WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
+                 WHERE i.indrelid = c.oid AND i.indisprimary), '{{}}'),
        coalesce((SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                   ORDER BY a.attnum)
                  FROM pg_attribute AS a
-                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
-       (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
-             ELSE pg_current_wal_lsn() END)::text
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{{}}'),
+       {position},
+       {next_xid}
 FROM (SELECT to_regclass(%s) AS oid) AS named
 LEFT JOIN pg_class AS c ON c.oid = named.oid AND c.relkind IN ('r', 'p', 'm')
 LEFT JOIN pg_namespace AS n ON n.oid = c.relnamespace
-""")
+""").format(position=WAL_POSITION, next_xid=NEXT_XID)
 
 # Every ordinary table of the given schemas, by its SQL name (quoted where it needs to be).
 SCHEMA_TABLES_SQL = sql.SQL("""

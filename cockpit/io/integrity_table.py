@@ -33,7 +33,8 @@ SHOWN_COLUMNS = 5
 
 @dataclass(frozen=True)
 class Shape:
-    """What one table looks like on one database, and where its WAL stood at the snapshot."""
+    """What one table looks like on one database, and where its WAL and its next transaction id
+    stood at the snapshot."""
 
     schema: str | None
     name: str | None
@@ -42,6 +43,7 @@ class Shape:
     key_columns: tuple[str, ...]
     columns: tuple[str, ...]
     position: str | None
+    next_xid: str | None
 
     @property
     def found(self) -> bool:
@@ -55,10 +57,12 @@ class Shape:
 
 
 def read_shape(database: Database, table: str) -> Shape:
-    (schema, name, estimate, blocks, keys, columns, position), *_ = database.run(
+    (schema, name, estimate, blocks, keys, columns, position, next_xid), *_ = database.run(
         (DESCRIBE_SQL, [table])
     )
-    return Shape(schema, name, estimate, int(blocks), tuple(keys), tuple(columns), position)
+    return Shape(
+        schema, name, estimate, int(blocks), tuple(keys), tuple(columns), position, next_xid
+    )
 
 
 def shape_difference(old: Shape, new: Shape) -> str | None:
@@ -164,6 +168,7 @@ class TableCheck:
             queries=self._context.queries.count,
             old_position=self._shown_or_none(old_shape.position),
             new_position=self._shown_or_none(new_shape.position),
+            old_next_xid=self._shown_or_none(old_shape.next_xid),
         )
 
     def _key_text(self, columns: Sequence[str]) -> Callable[[Key], str]:

@@ -395,9 +395,33 @@ def _data_integrity(timeline: Timeline) -> list[JsonValue]:
                 "at": at.isoformat(),
                 "status": json_string(raw.get("status")),
                 "detail": json_string(raw.get("detail")),
+                "tables": _integrity_tables(signal_id, raw),
             }
         )
     return checks
+
+
+def _integrity_tables(signal_id: str, raw: Mapping[str, JsonValue]) -> list[JsonValue]:
+    """The database check's last finished run, table by table: its word, rows on each side,
+    where it differs, when it was checked and each side's WAL position (none for buckets)."""
+    if signal_id != integrity_values.DATABASE_SIGNAL_ID:
+        return []
+    run = integrity_values.DatabaseValues.from_values(json_object(raw.get("values"))).result
+    if run is None:
+        return []
+    return [
+        {
+            "table": result.table,
+            "status": result.word,
+            "old_rows": result.old_rows,
+            "new_rows": result.new_rows,
+            "where": result.where,
+            "checked_at": result.checked_at.isoformat(),
+            "old_position": result.old_position,
+            "new_position": result.new_position,
+        }
+        for result in run.results
+    ]
 
 
 def _integrity(journal: _Journal) -> dict[str, JsonValue]:

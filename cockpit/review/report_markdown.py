@@ -10,6 +10,7 @@ from cockpit.journal.chain import parse_timestamp
 from cockpit.jsonvalue import (
     JsonValue,
     json_distinct,
+    json_int,
     json_items,
     json_number,
     json_object,
@@ -339,6 +340,32 @@ class _Markdown:
                 f"- **{json_text(check.get('signal'))}** {status} at {self.when(check.get('at'))}:"
                 f" {json_text(check.get('detail'))}"
             )
+        for check in checks:
+            self._integrity_tables(json_text(check.get("signal")), check.get("tables"))
+
+    def _integrity_tables(self, signal: str, tables: JsonValue) -> None:
+        """The database check's tables, one row each, the way the last run left them."""
+        rows = [json_object(table) for table in json_items(tables)]
+        if not rows:
+            return
+        self.lines += [
+            "",
+            f"{signal}, table by table (WAL positions are each side's at the table's snapshot):",
+            "",
+            "| table | result | rows old / new | checked (UTC) | WAL old / new | where |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in rows:
+            table = json_text(row.get("table"))
+            counts = f"{_count(row.get('old_rows'))} / {_count(row.get('new_rows'))}"
+            positions = f"{json_text(row.get('old_position')) or '—'} / " + (
+                json_text(row.get("new_position")) or "—"
+            )
+            where = json_text(row.get("where")) or "—"
+            self.lines.append(
+                f"| {_cell(table)} | {_cell(json_text(row.get('status')))} | {counts} "
+                f"| {self.when(row.get('checked_at'))} | {_cell(positions)} | {_cell(where)} |"
+            )
 
     def _notes(self) -> None:
         notes = [json_object(item) for item in json_items(self.document.get("notes"))]
@@ -495,3 +522,9 @@ def _plural(count: JsonValue, noun: str) -> str:
     if number == 1:
         return f"1 {noun}"
     return f"{number} {noun}es" if noun.endswith("s") else f"{number} {noun}s"
+
+
+def _count(value: JsonValue) -> str:
+    """A row count as written in a report cell: 30,000, or ? when not known."""
+    count = json_int(value)
+    return "?" if count is None else f"{count:,}"

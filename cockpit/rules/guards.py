@@ -556,14 +556,14 @@ def _integrity_of(reading: Reading, inputs: GuardInputs) -> Verdict:
             facts,
         )
     if started < stopped:
-        moving = " (found while writes still flowed: moving)" if verdict == "DIFFERENT" else ""
+        moving = " (found while writes still flowed: moving)" if verdict != "OK" else ""
         return Verdict(
             f"integrity {name} was checked before writes stopped{moving}: re-check it now "
             f"({RECHECK_KEY})",
             facts,
         )
-    if verdict == "DIFFERENT":
-        return Verdict(f"integrity {name} DIFFERENT: {reading.detail}", facts)
+    if verdict != "OK":
+        return Verdict(f"integrity {name} {verdict}: {reading.detail}", facts)
     return Verdict(None, facts)
 
 

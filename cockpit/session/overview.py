@@ -215,11 +215,11 @@ def _maintenance_number(readings: Sequence[Reading], config: Config | None) -> s
 
 
 def _integrity_number(readings: Sequence[Reading], config: Config | None) -> str:
-    """'2/2 OK', or how many differ, or how many are checked OK so far."""
+    """'2/2 OK', or how many differ (or differ while writes flow), or how many are OK so far."""
     words = [verdict_of(reading) for reading in readings]
-    different = words.count("DIFFERENT")
-    if different:
-        return f"{different}/{len(words)} DIFFERENT"
+    for word in ("DIFFERENT", "MOVING"):
+        if word in words:
+            return f"{words.count(word)}/{len(words)} {word}"
     ok = words.count("OK")
     return f"{ok}/{len(words)} OK" if ok == len(words) else f"{ok}/{len(words)} checked OK"
 

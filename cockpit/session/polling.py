@@ -43,3 +43,11 @@ class SessionSources:
 
         checks = [getattr(source, "check", None) for source in self._built]
         return sum(check.start() for check in checks if isinstance(check, BackgroundCheck))
+
+    def recheck_integrity_table(self, table: str) -> bool:
+        """Starts checking one database table again; False while a check runs or before any
+        finished."""
+        from cockpit.sources.integrity_database import DatabaseIntegritySource
+
+        sources = [s for s in self._built if isinstance(s, DatabaseIntegritySource)]
+        return any(source.recheck_table(table) for source in sources)

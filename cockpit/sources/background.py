@@ -7,6 +7,7 @@ a new run keeps the last result until it finishes, so the screen never goes blan
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,14 +56,16 @@ class BackgroundCheck(Generic[Result, Progress]):
         self._result_started_at: datetime | None = None
         self._failure: str | None = None
 
-    def start(self) -> bool:
-        """Starts a run unless one is going; True when it started one."""
+    def start(self, work: Work[Progress, Result] | None = None) -> bool:
+        """Starts a run (of `work` this once, else the check's own) unless one is going; True
+        when it started one."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return False
             self._cancel = threading.Event()
             self._started_at, self._progress, self._failure = self._clock(), None, None
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            run = functools.partial(self._run, work or self._work)
+            self._thread = threading.Thread(target=run, name=self._name, daemon=True)
             self._thread.start()
             return True
 
@@ -80,7 +83,12 @@ class BackgroundCheck(Generic[Result, Progress]):
         with self._lock:
             running = self._thread is not None and self._thread.is_alive()
             return CheckState(
-                running, self._started_at, self._progress, self._result, self._failure
+                running,
+                self._started_at,
+                self._progress,
+                self._result,
+                self._failure,
+                self._result_started_at,
             )
 
     def wait(self, timeout_seconds: float | None = None) -> bool:
@@ -90,9 +98,9 @@ class BackgroundCheck(Generic[Result, Progress]):
             thread.join(timeout_seconds)
         return thread is None or not thread.is_alive()
 
-    def _run(self) -> None:
+    def _run(self, work: Work[Progress, Result]) -> None:
         try:
-            result = self._work(self._cancel, self._report)
+            result = work(self._cancel, self._report)
         except Exception as error:  # the check's own bug: say so, keep the last result
             with self._lock:
                 self._failure = outside_text(f"{type(error).__name__}: {error}", FAILURE_CHARS)

@@ -5,6 +5,8 @@ database, bounded by its statement timeout and rows-per-second cap; each poll re
 table being checked with an ETA and, once done, every table's result. Status rules:
 - not checked yet, or the run could not start: UNKNOWN, saying how far it got or why;
 - any table DIFFERENT: CRITICAL, naming the tables and their first differing keys;
+- every differing table MOVING (the old database's WAL moved on while it was checked): WARN,
+  since writes still flow; a re-check once they stop says DIFFERENT or OK;
 - a table UNCHECKED (timeout, cancelled): UNKNOWN, naming it;
 - every table OK: OK.
 A running re-check keeps the last result's status and says it is re-checking.
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from cockpit.clock import Clock
 from cockpit.config import IntegritySection
 from cockpit.io.context import SourceContext
-from cockpit.io.integrity_db import IntegrityControls, check_databases
+from cockpit.io.integrity_db import IntegrityControls, check_databases, check_table
 from cockpit.io.integrity_result import IntegrityProgress, IntegrityRun
 from cockpit.jsonvalue import JsonValue
 from cockpit.model import Reading, SignalKind, Status
@@ -36,6 +39,8 @@ DatabaseState = CheckState[IntegrityRun, IntegrityProgress]
 
 
 def run_status(run: IntegrityRun) -> Status:
+    if run.moving:
+        return Status.WARN
     return {"OK": Status.OK, "DIFFERENT": Status.CRITICAL}.get(run.status, Status.UNKNOWN)
 
 
@@ -44,6 +49,9 @@ def run_detail(run: IntegrityRun) -> str:
     if run.error is not None:
         return f"UNCHECKED: {run.error}"
     different = [result for result in run.results if result.status == "DIFFERENT"]
+    if run.moving:
+        moving = _named([result.summary for result in different])
+        return f"MOVING (the old database still takes writes; re-check once they stop): {moving}"
     if different:
         return "DIFFERENT: " + _named([result.summary for result in different])
     unchecked = [result for result in run.results if result.status == "UNCHECKED"]
@@ -107,11 +115,17 @@ def _progress_text(state: DatabaseState, now: datetime) -> str:
 
 
 def state_values(state: DatabaseState, now: datetime) -> dict[str, JsonValue]:
-    """The reading's values: the run going on and its progress, and the last finished run."""
+    """The reading's values: the run going on and its progress, and the last finished run.
+
+    The verdict's start is the run's own: a table checked again alone does not make the other
+    tables' results any younger."""
     progress = state.progress
     fraction = progress_fraction(progress) if progress else None
+    last = state.last_result
     return {
         **verdict_values(state),
+        "result_started_at": None if last is None else last.started_at.isoformat(),
+        "moving": last is not None and last.moving,
         "running": state.running,
         "started_at": None if state.started_at is None else state.started_at.isoformat(),
         "table": None if progress is None else progress.table,
@@ -132,8 +146,19 @@ class DatabaseIntegritySource:
         self.schedule = SCHEDULE
         self.signal_ids = (DATABASE_SIGNAL_ID,)
         self._clock: Clock = context.clock
+        self._settings, self._environ = settings, context.environ
         work = _database_check(settings, context.environ, context.clock)
         self.check = BackgroundCheck(self.name, work, context.clock)
+
+    def recheck_table(self, table: str) -> bool:
+        """Starts checking one table again, its result to replace that table's in the last run;
+        False while a run is going or before any run has finished."""
+        last = self.check.state().last_result
+        if last is None:
+            return False
+        return self.check.start(
+            _table_check(self._settings, self._environ, self._clock, last, table)
+        )
 
     async def read(self) -> list[Reading]:
         state, now = self.check.started_state(), self._clock()
@@ -150,5 +175,24 @@ def _database_check(
     ) -> IntegrityRun:
         controls = IntegrityControls(progress=progress, cancel=cancel, clock=clock)
         return check_databases(settings, environ, controls)
+
+    return work
+
+
+def _table_check(
+    settings: IntegritySection,
+    environ: Mapping[str, str],
+    clock: Clock,
+    last: IntegrityRun,
+    table: str,
+) -> Callable[[threading.Event, Callable[[IntegrityProgress], None]], IntegrityRun]:
+    """One table checked again, its result put in place of its old one in `last`."""
+
+    def work(
+        cancel: threading.Event, progress: Callable[[IntegrityProgress], None]
+    ) -> IntegrityRun:
+        controls = IntegrityControls(progress=progress, cancel=cancel, clock=clock)
+        result = check_table(settings, environ, table, controls)
+        return replace(last.with_result(result), finished_at=clock())
 
     return work

@@ -119,8 +119,11 @@ def _run(value: object) -> IntegrityRun | None:
 
 
 def verdict_of(reading: Reading) -> str:
-    """'OK', 'DIFFERENT' or 'UNCHECKED' (also while no run has finished)."""
+    """'OK', 'DIFFERENT', 'MOVING' (differences found while the old database still took
+    writes) or 'UNCHECKED' (also while no run has finished)."""
     verdict = text_field(reading.values.get("verdict"))
+    if verdict == "DIFFERENT" and reading.values.get("moving") is True:
+        return "MOVING"
     return verdict if verdict in ("OK", "DIFFERENT") else "UNCHECKED"
 
 
