@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -58,6 +59,11 @@ CANARY_TARGET_GROUP_NAME = "cutover-canary"
 NEW_LOAD_BALANCER_NAME = "cutover-alb-new"
 RDS_PRIMARY_ID = "shop-db"
 RDS_REPLICA_ID = "shop-db-replica"
+ASSET_BUCKETS: Mapping[Side, str] = MappingProxyType(
+    {"old": "shop-assets", "new": "shop-assets-aws"}
+)
+"""The application's files, before and after `aws s3 sync` moved them (same objects on both)."""
+ASSET_PREFIX = "public/"
 HEALTH_CHECK_PATH = "/health"
 SERVER_START_TIMEOUT_SECONDS = 10.0
 TargetHealthProbe = Callable[[str, int], tuple[str, str, str]]
@@ -397,6 +403,7 @@ class AwsSeed:
     rds_primary_id: str
     rds_replica_id: str
     shapes: ShapesSeed
+    buckets: Mapping[Side, str]
 
 
 @dataclass(frozen=True)
@@ -452,6 +459,7 @@ def seed(
     load_balancer_arn, listener_arn, target_groups = _seed_load_balancer(stand_in, targets)
     shapes = _seed_shapes(stand_in, zone_name, ttl, answers, load_balancer_arn)
     _seed_rds(stand_in)
+    _seed_buckets(stand_in)
     return AwsSeed(
         region=stand_in.region,
         hosted_zone_id=hosted_zone_id,
@@ -467,6 +475,7 @@ def seed(
         rds_primary_id=RDS_PRIMARY_ID,
         rds_replica_id=RDS_REPLICA_ID,
         shapes=shapes,
+        buckets=ASSET_BUCKETS,
     )
 
 
@@ -669,6 +678,37 @@ def _seed_target_group(elbv2: Any, vpc_id: str, name: str, target: tuple[str, in
     arn: str = target_group["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": port}])
     return arn
+
+
+def asset_objects() -> dict[str, bytes]:
+    """What the application's bucket holds: pages, styles, images and uploads under a prefix,
+    and one object outside it that the comparison leaves alone."""
+    objects = {
+        f"{ASSET_PREFIX}index.html": b"<html><body>shop</body></html>\n",
+        f"{ASSET_PREFIX}css/app.css": b"body { font-family: sans-serif; }\n" * 40,
+        f"{ASSET_PREFIX}js/app.js": b"console.log('shop');\n" * 200,
+        "internal/backup-manifest.json": b'{"not": "public"}\n',
+    }
+    for number in range(1, 25):
+        objects[f"{ASSET_PREFIX}uploads/2026/11/photo-{number:03d}.jpg"] = bytes([number]) * (
+            1024 * number
+        )
+    return objects
+
+
+def _seed_buckets(stand_in: AwsStandIn) -> None:
+    s3 = stand_in.client("s3")
+    for bucket in ASSET_BUCKETS.values():
+        s3.create_bucket(Bucket=bucket, **_bucket_location(stand_in.region))
+        for key, body in asset_objects().items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def _bucket_location(region: str) -> dict[str, Any]:
+    """S3 takes a location constraint for every region but us-east-1, which refuses one."""
+    if region == "us-east-1":
+        return {}
+    return {"CreateBucketConfiguration": {"LocationConstraint": region}}
 
 
 def _seed_rds(stand_in: AwsStandIn) -> None:

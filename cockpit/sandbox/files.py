@@ -127,13 +127,22 @@ def _logical_replication(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _logical_integrity(info: dict[str, Any]) -> dict[str, Any]:
-    """The publisher's data against the subscriber's, as the application role reads both."""
-    logical = info["logical"]
+    """The publisher's data against the subscriber's, as the application role reads both, and
+    the application's files in the old bucket against the new one."""
+    logical, aws = info["logical"], info["aws"]
     return {
         "old_dsn": logical["publisher_dsn_without_password"],
         "new_dsn": logical["subscriber_dsn_without_password"],
         "password_env": logical["password_env"],
         "range_rows": 10_000,
+        "buckets": [
+            {
+                "name": "assets",
+                "old_bucket": aws["buckets"]["old"],
+                "new_bucket": aws["buckets"]["new"],
+                "prefix": aws["bucket_prefix"],
+            }
+        ],
     }
 
 

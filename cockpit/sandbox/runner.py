@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from cockpit.jsonvalue import JsonValue
 from cockpit.sandbox.aws import (
+    ASSET_PREFIX,
     AwsSeed,
     AwsStandIn,
     MetricsPublisher,
@@ -400,6 +401,8 @@ class Sandbox:
                 "rds_primary_id": aws_seed.rds_primary_id,
                 "rds_replica_id": aws_seed.rds_replica_id,
                 "shapes": _shapes_info(aws_seed),
+                "buckets": {str(side): name for side, name in aws_seed.buckets.items()},
+                "bucket_prefix": ASSET_PREFIX,
             },
             "dns": {
                 "authoritative": self.authoritative.address if self.authoritative else "",

@@ -12,10 +12,17 @@ import psycopg
 import pytest
 
 from cockpit.config import load_config
+from cockpit.io.context import SourceContext
+from cockpit.model import Status
+from cockpit.sandbox.aws import asset_objects
 from cockpit.sandbox.files import COCKPIT_LOGICAL_TOML
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.logical import LogicalEndpoints, LogicalPair
 from cockpit.sandbox.shared import SandboxError
+from cockpit.sources.build import build_sources
+from cockpit.sources.integrity_buckets import BucketIntegritySource
+from cockpit.sources.integrity_values import BucketValues
+from tests.integrity_support import poll_until_done
 from tests.sandbox.test_postgres import PASSWORD, scalar, stop_and_remove, wait_for
 
 SUBSCRIPTION = "cockpit_sub"
@@ -374,6 +381,25 @@ def test_the_logical_config_points_the_cockpit_at_the_pair(sandbox: SandboxHandl
     assert config.replication.postgres is None
     assert config.integrity is not None
     assert config.integrity.old_dsn == config.replication.logical.publisher_dsn
+
+
+def test_the_logical_config_compares_the_asset_buckets_the_sandbox_holds(
+    sandbox: SandboxHandle,
+) -> None:
+    """The bucket pair in the demo's config, read through moto's S3 over HTTP: the objects
+    under the prefix only, the same on both sides."""
+    config = load_config(sandbox.directory / COCKPIT_LOGICAL_TOML)
+    assert config.integrity is not None
+    (pair,) = config.integrity.buckets
+    context = SourceContext(config, environ=sandbox.env)
+    [source] = [s for s in build_sources(context) if isinstance(s, BucketIntegritySource)]
+
+    done = poll_until_done(source)[-1]
+
+    result = BucketValues.from_reading(done).result
+    assert done.status is Status.OK, done.detail
+    assert result is not None and (pair.old_bucket, pair.prefix) == ("shop-assets", "public/")
+    assert result.old_objects == result.new_objects == len(asset_objects()) - 1
 
 
 def test_a_cut_over_subscription_takes_no_more_lag_or_sequence_moves(
