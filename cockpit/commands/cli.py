@@ -132,6 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--speed", type=float, default=1.0, metavar="N", help="playback speed")
     replay.add_argument("--follow", action="store_true", help="watch a live session read-only")
 
+    serve = _command(
+        commands, "serve", "show a session read-only in browsers (loopback + token)", _serve
+    )
+    serve.add_argument("journal", type=Path, nargs="?", metavar="JOURNAL")
+    serve.add_argument(
+        "--follow",
+        action="store_true",
+        help="serve the newest session journal of the config's cutover (the live one)",
+    )
+    _add_config_option(serve)
+    serve.add_argument("--port", type=int, default=8765, metavar="N", help="default: 8765")
+    serve.add_argument(
+        "--host", default="127.0.0.1", metavar="ADDR", help="default: 127.0.0.1 (loopback)"
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (anyone who can reach it and has the token can watch)",
+    )
+
     report = _command(commands, "report", "write a postmortem draft from a journal", _report)
     report.add_argument("journal", type=Path, metavar="JOURNAL")
     report.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
@@ -201,6 +221,43 @@ def _replay(args: argparse.Namespace) -> int:
     from cockpit.commands.launch import run_replay
 
     return run_replay(args.journal, speed=args.speed, follow=args.follow)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cockpit.commands.serve import ServeRequest, serve
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    journal = _served_journal(args, say)
+    if journal is None:
+        return EXIT_USAGE
+    request = ServeRequest(journal, args.host, args.port, args.allow_remote)
+    return serve(request, say)
+
+
+def _served_journal(args: argparse.Namespace, say: Callable[[str], None]) -> Path | None:
+    """JOURNAL as given, or with --follow the newest journal of the config's cutover."""
+    if (args.journal is None) == (not args.follow):
+        say("cockpit serve: give a JOURNAL or --follow (with -c FILE), not both or neither")
+        return None
+    if args.journal is not None:
+        return Path(args.journal)
+    from cockpit.config import ConfigError, load_config
+    from cockpit.journal.writer import latest_journal
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        say(error.report())
+        return None
+    journal = latest_journal(config.journal_dir, config.cutover.name)
+    if journal is None:
+        say(
+            f"cockpit serve --follow: no session journal of {config.cutover.name!r} in "
+            f"{config.journal_dir}: start the cockpit first (cockpit run -c {args.config})"
+        )
+    return journal
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,15 +30,6 @@ class Tmux:
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "demo")
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    server = Tmux(f"cockpit-test-{os.getpid()}")
-    try:
-        yield server
-    finally:
-        server.run("kill-server")
 
 
 def wait_for(check: Callable[[], bool], seconds: float, what: str, tmux: Tmux) -> None:

@@ -90,15 +90,6 @@ class GnuScreen:
 
 
 @pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    server = Tmux(f"cockpit-terminals-{os.getpid()}")
-    try:
-        yield server
-    finally:
-        server.run("kill-server")
-
-
-@pytest.fixture
 def gnu_screen(tmp_path: Path) -> Iterator[GnuScreen]:
     session = GnuScreen(tmp_path / "screen", cockpit_command(tmp_path))
     try:
