@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -171,6 +171,23 @@ def preflight_text(reading: Reading) -> Text:
     return Text.assemble(("TTL preflight FAILED", "bold white on red"), f": {ttl:g} s{against} ✗")
 
 
+def ttl_low_text(reading: Reading, now: datetime) -> Text | None:
+    """'low since 12-03 00:00Z · old 3600 s drained' (or 'drains 15:00Z', in yellow), while the
+    TTL is low and something proves since when; None otherwise."""
+    values = dns_values.from_reading(reading)
+    since = values.ttl_low_since
+    if since is None or values.ttl_preflight_ok is not True:
+        return None
+    text = Text(f"low since {since.astimezone(UTC):%m-%d %H:%MZ}")
+    before, drained = values.ttl_before_seconds, values.ttl_drained_at
+    if before is None or drained is None:
+        return text.append(" · TTL before not known", style="dim")
+    if drained <= now:
+        return text.append(f" · old {before:g} s drained ✓", style="green")
+    drains = drained.astimezone(UTC)
+    return text.append(f" · old {before:g} s drains {drains:%H:%M:%SZ}", style="yellow")
+
+
 def record_lines(
     reading: Reading, now: datetime, width: int, *, label_stale: bool = True
 ) -> list[Text]:
@@ -189,6 +206,9 @@ def record_lines(
         split = split_text(reading)
         segments = [head, *([split] if split else []), old_gone_text(reading, now)]
         segments.append(preflight_text(reading))
+        low = ttl_low_text(reading, now)
+        if low is not None:
+            segments.append(low)
     if label_stale and reading.is_stale(now):
         segments.append(freshness(reading, now))
     lines = packed_lines(segments, width)

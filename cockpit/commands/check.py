@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
 from cockpit.io.context import SourceContext
+from cockpit.journal.dns_ttl_history import dns_ttl_seen_for
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.poller import poll_all_once
 from cockpit.live.state import State, apply
@@ -65,6 +66,7 @@ def run_check(
     """
     redactor = redactor_for_config(config, environ)
     context = SourceContext(config, environ, clock)
+    context.dns_ttl_seen = dns_ttl_seen_for(config, config.journal_dir)
     sources = build_sources(context)
     polled = asyncio.run(poll_with_clients_made(context, sources, clock))
     readings = [redacted_reading(redactor, reading) for reading in polled]

@@ -83,7 +83,9 @@ def compose_app(
     from cockpit.io.backends import build_backends
     from cockpit.io.context import SourceContext
     from cockpit.journal.chain import operator_name
+    from cockpit.journal.dns_ttl_history import dns_ttl_seen_for
     from cockpit.redact import redactor_for_config
+    from cockpit.sources.base import Source
     from cockpit.sources.build import build_sources
 
     context = SourceContext(config, environ)
@@ -98,9 +100,14 @@ def compose_app(
             session=session_log_of(journal.path),
         )
 
+    def sources() -> list[Source]:
+        """Built after the first frame: reading earlier journals for DNS TTLs takes a moment."""
+        context.dns_ttl_seen = dns_ttl_seen_for(config, journal.path.parent)
+        return build_sources(context)
+
     return CockpitApp(
         config=config,
-        sources=lambda: build_sources(context),
+        sources=sources,
         mode=MODE_WORDS.get(mode, mode.upper()),
         journal=journal,
         operator=operator_name(environ),

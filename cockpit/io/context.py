@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import AwsSection, Config
+from cockpit.io.dns_ttl_low import TtlSeen
 from cockpit.io.failures import SourceProblem
 from cockpit.io.lanes import CallBudget, Lane, current_budget
 
@@ -183,6 +184,8 @@ class SourceContext:
     config: Config
     environ: Mapping[str, str]
     clock: Clock = system_clock
+    dns_ttl_seen: Mapping[str, TtlSeen] = field(default_factory=dict)
+    """What earlier sessions' journals showed of each DNS record's TTL, by record name."""
     aws: AwsClients = field(init=False)
     _lanes: dict[str, Lane] = field(init=False, default_factory=dict)
     _lanes_lock: threading.Lock = field(init=False, default_factory=threading.Lock)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 from cockpit.config import Config
@@ -924,7 +924,7 @@ def _ttl_of(reading: Reading, inputs: GuardInputs) -> Verdict:
     facts = (reading_fact(f"{name} TTL", ttl_text + limit_text, reading, inputs.now),)
     preflight_ok = values.ttl_preflight_ok
     if preflight_ok is True:
-        return Verdict(None, facts)
+        return _ttl_drained(name, values, reading, inputs, facts)
     if preflight_ok is False:
         return Verdict(
             f"{name}: authoritative TTL {ttl_text} is over the limit{limit_text}: "
@@ -932,6 +932,28 @@ def _ttl_of(reading: Reading, inputs: GuardInputs) -> Verdict:
             facts,
         )
     return Verdict(f"{name}: authoritative TTL not known", facts)
+
+
+def _ttl_drained(
+    name: str,
+    values: dns_values.DnsValues,
+    reading: Reading,
+    inputs: GuardInputs,
+    facts: tuple[GuardFact, ...],
+) -> Verdict:
+    """Low now; held only while it is known to have been low for less than one old TTL (an
+    unknown 'since when' is shown, not held: the TTL itself is known)."""
+    since, drained, before = values.ttl_low_since, values.ttl_drained_at, values.ttl_before_seconds
+    since_text = "not known" if since is None else f"{since.astimezone(UTC):%Y-%m-%d %H:%MZ}"
+    basis = f" ({values.ttl_low_basis})" if values.ttl_low_basis else ""
+    facts = (*facts, reading_fact(f"{name} TTL low since", since_text + basis, reading, inputs.now))
+    if drained is None or before is None or drained <= inputs.now:
+        return Verdict(None, facts)
+    return Verdict(
+        f"{name}: TTL lowered only since {since_text}; caches may hold the old {before:.0f} s "
+        f"TTL until {drained.astimezone(UTC):%H:%M:%SZ}: wait, or override with a reason",
+        facts,
+    )
 
 
 def dns_ttl_preflight(inputs: GuardInputs) -> GuardResult:

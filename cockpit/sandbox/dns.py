@@ -614,9 +614,12 @@ def unbound_config(
     zone: str,
     paths: UnboundPaths,
     more_zones: Mapping[str, tuple[str, int]] | None = None,
+    *,
+    tcp: bool = False,
 ) -> str:
     """An unbound.conf for a caching resolver on host@port that asks only `upstream` for `zone`
-    (and each of `more_zones` only its own server).
+    (and each of `more_zones` only its own server). With `tcp`, it also answers over TCP and
+    asks over TCP after a truncated answer, as unbound does out of the box.
 
     Every name outside the zones is refused, so this unbound never sends a query off loopback.
     """
@@ -629,7 +632,7 @@ def unbound_config(
     interface: {host}@{port}
     access-control: 127.0.0.0/8 allow
     do-ip6: no
-    do-tcp: no
+    do-tcp: {"yes" if tcp else "no"}
     do-daemonize: no
     username: ""
     chroot: ""
@@ -671,6 +674,7 @@ class UnboundResolver(ChildServer):
         work_dir: Path,
         name: str = "unbound",
         more_zones: Mapping[str, tuple[str, int]] | None = None,
+        tcp: bool = False,
     ) -> None:
         _require_loopback(host, "unbound resolver")
         _require_loopback(upstream[0], "upstream DNS server")
@@ -681,6 +685,7 @@ class UnboundResolver(ChildServer):
         self._more_zones = dict(more_zones or {})
         self._paths = UnboundPaths.in_dir(work_dir)
         self._name = name
+        self._tcp = tcp
         super().__init__()
 
     @property
@@ -707,7 +712,13 @@ class UnboundResolver(ChildServer):
         for stale in (self._paths.logfile, self._paths.console):
             stale.unlink(missing_ok=True)
         config = unbound_config(
-            self._host, self._port, self._upstream, self._zone, self._paths, self._more_zones
+            self._host,
+            self._port,
+            self._upstream,
+            self._zone,
+            self._paths,
+            self._more_zones,
+            tcp=self._tcp,
         )
         self._paths.config.write_text(config)
 

@@ -30,11 +30,14 @@ KNOT_RELOAD_TIMEOUT_SECONDS = 10.0
 UNIX_SOCKET_PATH_MAX = 107
 CNAME_TTL_FACTOR = 4
 NS_TTL_SECONDS = 300
+POOL_SIZE = 120
+"""A records at `pool`: 120 x 16 bytes is past the 1232-byte EDNS payload resolvers ask for."""
 
 
 @dataclass(frozen=True)
 class HandZone:
-    """The hand-managed zone: www CNAME (CNAME_TTL_FACTOR x the TTL) -> app A and AAAA."""
+    """The hand-managed zone: www CNAME (CNAME_TTL_FACTOR x the TTL) -> app A and AAAA, and a
+    round-robin pool too big for one UDP answer."""
 
     origin: str
     ttl_seconds: int
@@ -65,7 +68,20 @@ ns1   {NS_TTL_SECONDS} IN A {self.nameserver_host}
 www   {self.cname_ttl_seconds} IN CNAME app
 app   {ttl} IN A {self.addresses[side]}
 app   {ttl} IN AAAA {self.addresses6[side]}
-"""
+{self._pool_lines()}"""
+
+    @property
+    def pool(self) -> str:
+        """A name with POOL_SIZE A records: its answer does not fit a UDP response."""
+        return f"pool.{self.origin}"
+
+    def pool_addresses(self) -> list[str]:
+        return [f"10.99.{index // 250}.{index % 250 + 1}" for index in range(POOL_SIZE)]
+
+    def _pool_lines(self) -> str:
+        return "".join(
+            f"pool  {self.ttl_seconds} IN A {address}\n" for address in self.pool_addresses()
+        )
 
 
 @dataclass(frozen=True)
@@ -155,13 +171,17 @@ class KnotServer(ChildServer):
     def available() -> bool:
         return shutil.which("knotd") is not None and shutil.which("knotc") is not None
 
-    def __init__(self, host: str, port: int, zone: HandZone, *, work_dir: Path) -> None:
+    def __init__(
+        self, host: str, port: int, zone: HandZone, *, work_dir: Path, first_serial: int = 1
+    ) -> None:
+        """first_serial: the SOA serial it starts with (a date serial, 2026120301, as many
+        teams write them; or a plain counter)."""
         if not host.startswith("127."):
             raise SandboxError(f"knot must listen on loopback (127.0.0.0/8), not {host}")
         self._host, self._port, self._zone = host, port, zone
         self._paths = KnotPaths.in_dir(work_dir, zone.origin)
         super().__init__()
-        self._serial = 1
+        self._serial = first_serial
         self._side: ZoneSide = "old"
         self._ipv6 = _port_free_on_ipv6_loopback(port)
 

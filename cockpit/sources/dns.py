@@ -24,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from cockpit.clock import Clock
 from cockpit.config import DnsRecord, DnsSection, Resolver, parse_host_port
 from cockpit.io.context import SourceContext
+from cockpit.io.dns_ttl_low import LowSince, TtlSeen, drained_at, low_since
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.outside import outside_text
 from cockpit.sources.base import Schedule, Source, make_reading
@@ -44,7 +45,15 @@ from cockpit.sources.dns_propagation import (
     observed,
     reference_chain,
 )
-from cockpit.sources.dns_values import DnsValues, Match, ResolverAnswer, Role, iso_utc, signal_id
+from cockpit.sources.dns_values import (
+    DnsValues,
+    Match,
+    ResolverAnswer,
+    Role,
+    iso_utc,
+    record_key,
+    signal_id,
+)
 
 # Each query may use this share of the poll's timeout, so a dead server never times out the poll.
 QUERY_TIMEOUT_FRACTION = 0.8
@@ -214,6 +223,9 @@ class RecordView:
     max_ttl_seconds: int
     observed_at: datetime
     judgement: Judgement = NOT_JUDGED
+    soa_serial: int | None = None
+    ttl_low: LowSince | None = None
+    ttl_before_seconds: float | None = None
 
     @property
     def answered(self) -> tuple[ServerAnswer, ...]:
@@ -278,6 +290,11 @@ def record_dns_values(view: RecordView) -> DnsValues:
         split=view.split,
         authoritative_ttl_seconds=authoritative_ttl_seconds(view.authoritative),
         ttl_preflight_ok=view.preflight_ok,
+        soa_serial=view.soa_serial,
+        ttl_low_since=None if view.ttl_low is None else view.ttl_low.since,
+        ttl_low_basis=None if view.ttl_low is None else view.ttl_low.basis,
+        ttl_before_seconds=view.ttl_before_seconds,
+        ttl_drained_at=drained_at(view.ttl_low, view.ttl_before_seconds),
         max_ttl_seconds=view.max_ttl_seconds,
         authoritative_matches=view.authoritative_matches,
         new_count=count(view.resolvers, "new"),
@@ -492,10 +509,35 @@ class _Target:
         return cls(resolver.label, parse_host_port(resolver.address), role)
 
 
+@dataclass
+class _TtlTrack:
+    """One record's authoritative TTL as this session saw it: the last time over the limit,
+    and since when it has been at or under it."""
+
+    seen: TtlSeen
+    session_low_since: datetime | None = None
+
+    def saw(self, ttl: int | None, limit: int, at: datetime) -> None:
+        if ttl is None:
+            return
+        if ttl > limit:
+            self.seen = TtlSeen(at, ttl, None)
+            self.session_low_since = None
+        elif self.session_low_since is None:
+            self.session_low_since = at
+
+    def low(self, serial: int | None, now: datetime) -> LowSince | None:
+        return low_since(
+            seen=self.seen, session_low_since=self.session_low_since, serial=serial, now=now
+        )
+
+
 class DnsSource:
     """Asks every resolver and authoritative server for every record, all at once."""
 
-    def __init__(self, section: DnsSection, clock: Clock) -> None:
+    def __init__(
+        self, section: DnsSection, clock: Clock, ttl_seen: Mapping[str, TtlSeen] | None = None
+    ) -> None:
         self._section = section
         self._clock = clock
         self._schedule = Schedule.from_config(section)
@@ -507,18 +549,37 @@ class DnsSource:
         self.schedule = self._schedule
         self.signal_ids = tuple(signal_id_for(record) for record in self._section.records)
         self._histories: dict[tuple[str, str], RecordHistory] = {}
+        self._ttl_tracks = {
+            record.name: _TtlTrack((ttl_seen or {}).get(record_key(record.name), TtlSeen()))
+            for record in section.records
+        }
 
     async def read(self) -> list[Reading]:
         deadline = asyncio.get_running_loop().time() + self._query_timeout_seconds
+        records = self._section.records
         async with DnsClient() as client:
-            per_record = await asyncio.gather(
-                *(self._ask_all(client, record, deadline) for record in self._section.records)
+            per_record, serials = await asyncio.gather(
+                asyncio.gather(*(self._ask_all(client, r, deadline) for r in records)),
+                asyncio.gather(*(self._serial(client, r, deadline) for r in records)),
             )
         observed_at = self._clock()
         return [
-            self._reading(record, answers, observed_at)
-            for record, answers in zip(self._section.records, per_record, strict=True)
+            self._reading(record, answers, serial, observed_at)
+            for record, answers, serial in zip(records, per_record, serials, strict=True)
         ]
+
+    async def _serial(self, client: DnsClient, record: DnsRecord, deadline: float) -> int | None:
+        """The zone's SOA serial from the record's first authoritative server (None without
+        one): a date or Unix-time serial says since when the zone, and so its TTL, is as now."""
+        targets = self._authoritative_for(record)
+        if not targets:
+            return None
+        return await client.zone_serial(
+            targets[0].server,
+            record.name,
+            timeout_seconds=self._query_timeout_seconds,
+            deadline=deadline,
+        )
 
     async def _ask_all(
         self, client: DnsClient, record: DnsRecord, deadline: float
@@ -547,7 +608,11 @@ class DnsSource:
         return server_answer(target.label, address_text(target.server), target.role, record, answer)
 
     def _reading(
-        self, record: DnsRecord, answers: list[ServerAnswer], observed_at: datetime
+        self,
+        record: DnsRecord,
+        answers: list[ServerAnswer],
+        serial: int | None,
+        observed_at: datetime,
     ) -> Reading:
         view = RecordView(
             record=record,
@@ -555,7 +620,9 @@ class DnsSource:
             authoritative=tuple(a for a in answers if a.role == "authoritative"),
             max_ttl_seconds=self._section.max_ttl_seconds,
             observed_at=observed_at,
+            soa_serial=serial,
         )
+        view = self._with_ttl_low(view)
         key = (record.name, record.type)
         history = self._histories.get(key, RecordHistory())
         view, self._histories[key] = with_history(view, history, self._section.stuck_margin_seconds)
@@ -568,8 +635,22 @@ class DnsSource:
             record_values(view),
         )
 
+    def _with_ttl_low(self, view: RecordView) -> RecordView:
+        """The view with since when its TTL has been low (while it is) and the TTL before."""
+        track = self._ttl_tracks[view.record.name]
+        track.saw(
+            authoritative_ttl_seconds(view.authoritative), view.max_ttl_seconds, view.observed_at
+        )
+        before = track.seen.last_high_ttl_seconds
+        if view.preflight_ok is not True:
+            return replace(view, ttl_before_seconds=before)
+        low = track.low(view.soa_serial, view.observed_at)
+        return replace(view, ttl_low=low, ttl_before_seconds=before)
+
 
 def build_dns_sources(context: SourceContext) -> list[Source]:
     """One source for the whole [dns] section (a reading per record), or none without it."""
     section = context.config.dns
-    return [] if section is None else [DnsSource(section, context.clock)]
+    if section is None:
+        return []
+    return [DnsSource(section, context.clock, context.dns_ttl_seen)]

@@ -1,5 +1,7 @@
 """A multiplexing async UDP DNS client: one socket per address family, many queries in flight.
 
+A truncated UDP answer (TC set) is asked again over TCP, as resolvers do.
+
 Each query gets a random 16-bit id that no other query in flight holds, and a response counts
 only if its id, source address and question all match; anything else is dropped as stray. A
 datagram with the right id from the right server that does not parse is remembered: if no
@@ -312,6 +314,8 @@ class DnsClient:
             question = (qname, qtype, recursion_desired)
             sent_at, outcome = await self._exchange(server, question, timeout_seconds, cutoff)
             cutoff = min(cutoff, sent_at + timeout_seconds)
+            if _truncated(outcome):
+                outcome = await _over_tcp(server, question, cutoff - loop.time())
             if isinstance(outcome, _Failure):
                 reason = timeout_text if outcome.reason == "timeout" else outcome.reason
                 return failed_answer(_about_target(reason, hop, qname), chain=chain)
@@ -323,6 +327,20 @@ class DnsClient:
                 return DnsAnswer(step.rcode, step.answers, max(ttls), chain, None, ttls)
             qname = step.dangling
         return failed_answer(f"CNAME chain unresolved after {MAX_CNAME_FOLLOWUPS} follow-ups")
+
+    async def zone_serial(
+        self, server: Server, name: str, *, timeout_seconds: float, deadline: float | None = None
+    ) -> int | None:
+        """The SOA serial of the zone `name` is in, as `server` (authoritative for it) says:
+        the SOA in the answer at the apex, else in the authority section. None when the
+        server does not say."""
+        qname = self._names.get(name) or self._names.setdefault(name, dns.name.from_text(name))
+        cutoff = math.inf if deadline is None else deadline
+        question = (qname, dns.rdatatype.SOA, False)
+        _, outcome = await self._exchange(server, question, timeout_seconds, cutoff)
+        if isinstance(outcome, _Failure):
+            return None
+        return soa_serial(outcome.message)
 
     async def _exchange(
         self,
@@ -422,6 +440,43 @@ class DnsClient:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
         return transport
+
+
+def soa_serial(response: dns.message.Message) -> int | None:
+    """The serial of the first SOA record in the answer or the authority section."""
+    for rrset in (*response.answer, *response.authority):
+        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            return int(rrset[0].serial)
+    return None
+
+
+def _truncated(outcome: _Parsed | _Failure) -> bool:
+    return isinstance(outcome, _Parsed) and bool(outcome.message.flags & dns.flags.TC)
+
+
+async def _over_tcp(
+    server: Server,
+    question: tuple[dns.name.Name, dns.rdatatype.RdataType, bool],
+    seconds_left: float,
+) -> _Parsed | _Failure:
+    """The question asked again over TCP, as a resolver does after a truncated UDP answer
+    (TC set: the answer did not fit), within what is left of the query's timeout."""
+    import dns.asyncquery  # only a truncated answer needs it: kept off the startup path
+
+    if seconds_left <= 0:
+        return _Failure("truncated answer over UDP, no time left to ask over TCP")
+    qname, qtype, recursion_desired = question
+    flags = dns.flags.RD if recursion_desired else dns.flags.Flag(0)
+    query = dns.message.make_query(
+        qname, qtype, use_edns=0, payload=EDNS_PAYLOAD_BYTES, flags=flags
+    )
+    try:
+        response = await dns.asyncquery.tcp(query, server[0], seconds_left, server[1])
+    except dns.exception.Timeout:
+        return _Failure("truncated answer over UDP, and TCP timed out")
+    except (OSError, dns.exception.DNSException, ValueError) as error:
+        return _Failure(f"truncated answer over UDP, and TCP failed: {type(error).__name__}")
+    return _Parsed(response)
 
 
 def _send(

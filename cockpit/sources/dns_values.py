@@ -54,6 +54,11 @@ def record_name(signal: str) -> str:
     return signal.removeprefix(SIGNAL_PREFIX)
 
 
+def record_key(name: str) -> str:
+    """A record's name as maps by record are keyed: lowercase, no final dot."""
+    return name.rstrip(".").lower()
+
+
 def iso_utc(at: datetime) -> str:
     """'2026-11-23T01:02:03Z': a moment as the reading keeps it, in whole seconds."""
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -163,6 +168,11 @@ class DnsValues:
     split: bool | None = None
     authoritative_ttl_seconds: float | None = None
     ttl_preflight_ok: bool | None = None
+    soa_serial: int | None = None
+    ttl_low_since: datetime | None = None
+    ttl_low_basis: str | None = None
+    ttl_before_seconds: float | None = None
+    ttl_drained_at: datetime | None = None
     max_ttl_seconds: float | None = None
     authoritative_matches: str | None = None
     new_count: int | None = None
@@ -201,6 +211,11 @@ class DnsValues:
             "split": self.split,
             "authoritative_ttl_seconds": self.authoritative_ttl_seconds,
             "ttl_preflight_ok": self.ttl_preflight_ok,
+            "soa_serial": self.soa_serial,
+            "ttl_low_since": _iso_or_none(self.ttl_low_since),
+            "ttl_low_basis": self.ttl_low_basis,
+            "ttl_before_seconds": self.ttl_before_seconds,
+            "ttl_drained_at": _iso_or_none(self.ttl_drained_at),
             "max_ttl_seconds": self.max_ttl_seconds,
             "authoritative_matches": self.authoritative_matches,
             "new_count": self.new_count,
@@ -231,6 +246,11 @@ class DnsValues:
             split=bool_field(values.get("split")),
             authoritative_ttl_seconds=number_field(values.get("authoritative_ttl_seconds")),
             ttl_preflight_ok=bool_field(values.get("ttl_preflight_ok")),
+            soa_serial=whole_field(values.get("soa_serial")),
+            ttl_low_since=aware_time(values.get("ttl_low_since")),
+            ttl_low_basis=said_text(values.get("ttl_low_basis")),
+            ttl_before_seconds=number_field(values.get("ttl_before_seconds")),
+            ttl_drained_at=aware_time(values.get("ttl_drained_at")),
             max_ttl_seconds=number_field(values.get("max_ttl_seconds")),
             authoritative_matches=_said(values.get("authoritative_matches")),
             new_count=whole_field(values.get("new_count")),

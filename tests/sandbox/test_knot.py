@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.query
 import dns.rdatatype
@@ -21,6 +23,7 @@ from cockpit.sandbox.files import cockpit_config
 from cockpit.sandbox.knot import HandZone, KnotServer, free_knot_port
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import SandboxError, free_port
+from cockpit.sources.dns_client import DnsAnswer, DnsClient
 
 needs_knot = pytest.mark.skipif(
     not KnotServer.available(), reason="knot is not installed (apt-get install knot)"
@@ -170,6 +173,49 @@ def test_unbound_resolves_the_knot_zone_through_its_stub_zone(
         assert records(flushed, "AAAA")[ZONE.app][1] == ["2001:db8:20::1"]
     finally:
         unbound.stop()
+
+
+def client_answer(address: str, name: str, *, recursion: bool) -> DnsAnswer:
+    """What the cockpit's own DNS client reads from `address`."""
+
+    async def query() -> DnsAnswer:
+        async with DnsClient() as client:
+            server = parse_host_port(address)
+            return await client.query(
+                server, name, "A", timeout_seconds=5.0, recursion_desired=recursion
+            )
+
+    return asyncio.run(query())
+
+
+@needs_knot
+@pytest.mark.skipif(not UnboundResolver.available(), reason="unbound is not installed")
+def test_a_truncated_udp_answer_is_asked_again_over_tcp(knot: KnotServer, short_dir: Path) -> None:
+    """knot and unbound both answer the big pool with TC set over UDP; the client reads the
+    whole set over TCP from each, as a resolver would."""
+    truncated = ask(knot.address, ZONE.pool, recursion=False)
+    assert truncated.flags & dns.flags.TC, "the pool must not fit a UDP answer for this test"
+    from_knot = client_answer(knot.address, ZONE.pool, recursion=False)
+    assert from_knot.error is None and sorted(from_knot.answers) == sorted(ZONE.pool_addresses())
+    assert from_knot.ttl_seconds == ZONE.ttl_seconds
+
+    unbound = UnboundResolver(
+        "127.0.0.3",
+        free_knot_port("127.0.0.3"),
+        ("127.0.0.1", udp_port("127.0.0.1")),
+        zone="cutover.test.",
+        work_dir=short_dir / "unbound",
+        more_zones={ZONE.origin: parse_host_port(knot.address)},
+        tcp=True,
+    )
+    unbound.start()
+    try:
+        assert ask(unbound.address, ZONE.pool).flags & dns.flags.TC
+        through_unbound = client_answer(unbound.address, ZONE.pool, recursion=True)
+    finally:
+        unbound.stop()
+    assert through_unbound.error is None
+    assert sorted(through_unbound.answers) == sorted(ZONE.pool_addresses())
 
 
 # --- in the sandbox ------------------------------------------------------------------------------

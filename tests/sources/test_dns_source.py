@@ -537,12 +537,15 @@ def big_zone() -> Iterator[AuthoritativeServer]:
     server.stop()
 
 
-async def test_a_truncated_answer_is_an_error(big_zone: AuthoritativeServer) -> None:
+async def test_a_truncated_answer_without_tcp_is_an_error(big_zone: AuthoritativeServer) -> None:
+    """This stand-in answers over UDP only: the client tries TCP after the truncated answer
+    and says both (knot and unbound, which do answer over TCP: tests/sandbox/test_knot.py)."""
     async with DnsClient() as client:
         result = await client.query(
             parse_host_port(big_zone.address), "big.bench.test", "A", timeout_seconds=2
         )
-    assert result.error == "truncated answer"
+    assert result.error is not None
+    assert result.error.startswith("truncated answer over UDP, and TCP ")
     assert result.answers == ()
 
 
