@@ -149,7 +149,12 @@ def run_demo(environ: Mapping[str, str], *, database: str = "streaming") -> int:
         try:
             handle = start_sandbox(workdir / "sandbox")
             logical = database == "logical"
-            story = DemoStory(handle.client, LOGICAL_STORY if logical else STORY)
+            journal_dir = handle.directory / "journal"
+            story = DemoStory(
+                handle.client,
+                LOGICAL_STORY if logical else STORY,
+                operator_acted=lambda: journal_has_actions(journal_dir),
+            )
             story.start()
             config_path = handle.directory / COCKPIT_LOGICAL_TOML if logical else handle.config_path
             try:
@@ -166,6 +171,22 @@ def run_demo(environ: Mapping[str, str], *, database: str = "streaming") -> int:
                 handle.stop()
             _keep_only_journals(workdir)
     return 0
+
+
+ACTION_RECORD_MARK = b'"kind":"action"'
+"""How an action record reads in a journal line (compact JSON; inside a text it is escaped)."""
+
+
+def journal_has_actions(directory: Path) -> bool:
+    """Whether any journal in `directory` holds an action record (the operator pressed one)."""
+    for path in directory.glob("*.jsonl"):
+        try:
+            with path.open("rb") as stream:
+                if any(ACTION_RECORD_MARK in line for line in stream):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _demo_session(config_path: Path, environ: Mapping[str, str]) -> None:

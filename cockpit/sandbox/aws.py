@@ -38,8 +38,10 @@ from cockpit.sandbox.shared import (
     WeightsSource,
 )
 
-DUMMY_ACCESS_KEY_ID = "testing"
-DUMMY_SECRET_ACCESS_KEY = "testing"
+# The demo's AWS keys: the stand-in takes any, and the redactor hides them wherever they
+# appear, so they must not be words people write ("testing" once turned notes into ***).
+DUMMY_ACCESS_KEY_ID = "AKIASANDBOXDEMOKEY00"
+DUMMY_SECRET_ACCESS_KEY = "sandbox-demo-secret-not-a-real-key-7Qx2"
 # The stand-in's own clients (seed, reset, metrics) sign with this key id, so the request log
 # can tell their requests from the cockpit's.
 STAND_IN_ACCESS_KEY_ID = "sandbox-stand-in"

@@ -4,11 +4,15 @@ Each cycle: traffic split 75/25, lag that builds and drains, an error burst on t
 then a DNS switch to the new side with one resolver stuck on the old answer for a while. With
 the database moving by logical replication, the lag is the subscription's, and the publisher's
 sequences move ahead of the subscriber's.
+
+The weights are the operator's once they have acted: from the first action on, the story no
+longer sets them (it would undo their steps), and lag, errors and resolvers go on as before.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +20,8 @@ from cockpit.sandbox.control import ControlClient
 from cockpit.sandbox.shared import SandboxError
 
 CYCLE_SECONDS = 180.0
+OPERATOR_OWNED = frozenset({"traffic-split"})
+"""Scenarios that change what the operator steers: skipped once the operator has acted."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +53,21 @@ LOGICAL_STORY = (
 
 
 class DemoStory:
-    """Runs STORY in a background thread until stopped; a failed beat is skipped, not fatal."""
+    """Runs STORY in a background thread until stopped; a failed beat is skipped, not fatal.
 
-    def __init__(self, client: ControlClient, story: tuple[Beat, ...] = STORY) -> None:
+    operator_acted: whether the operator has run an action yet (read before each beat).
+    """
+
+    def __init__(
+        self,
+        client: ControlClient,
+        story: tuple[Beat, ...] = STORY,
+        operator_acted: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._client = client
         self._story = story
+        self._operator_acted = operator_acted
+        self.skipped: list[str] = []
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._tell, name="demo-story", daemon=True)
         self.failures: list[str] = []
@@ -75,6 +91,9 @@ class DemoStory:
                 return
 
     def _play(self, beat: Beat) -> None:
+        if beat.scenario in OPERATOR_OWNED and self._operator_acted():
+            self.skipped.append(beat.scenario)
+            return
         try:
             self._client.inject(beat.scenario, **beat.args)
         except SandboxError as error:

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar
 from cockpit.jsonvalue import JsonValue
 from cockpit.sandbox.aws import (
     ASSET_PREFIX,
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
     AwsSeed,
     AwsStandIn,
     MetricsPublisher,
@@ -414,8 +416,8 @@ class Sandbox:
             "http": self._describe_http(front_door),
             "env": {
                 PASSWORD_ENV: self.password,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
                 "AWS_DEFAULT_REGION": aws.region,
             },
             "control_url": "",
