@@ -196,3 +196,24 @@ def test_act_accepts_exactly_the_actions_the_registry_declares() -> None:
     from cockpit.commands.cli import ACTION_IDS
 
     assert sorted(ACTION_IDS) == sorted(spec.action_id.value for spec in ACTIONS)
+
+
+def test_the_sandbox_names_its_extra_when_it_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Stands for an install without the extra (CI also proves it on a real one: the wheel in
+    a fresh virtualenv, see scripts/check-package)."""
+    import importlib.util
+
+    from cockpit.sandbox import lifecycle
+    from cockpit.sandbox.shared import SandboxError
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *rest: None if name == "moto" else real_find_spec(name, *rest),
+    )
+    with pytest.raises(SandboxError, match=r"pipx install --force 'cutover-cockpit\[sandbox\]'"):
+        lifecycle.start_sandbox(tmp_path / "sandbox")
+    assert not (tmp_path / "sandbox").exists(), "nothing started, nothing left behind"

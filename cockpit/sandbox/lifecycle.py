@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -58,6 +59,9 @@ def start_sandbox(
     timeout_seconds: float = STARTUP_TIMEOUT_SECONDS,
 ) -> SandboxHandle:
     """Starts the runner in its own session and waits until every stand-in answers."""
+    missing = missing_sandbox_extra()
+    if missing is not None:
+        raise SandboxError(missing)
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     running = _live_runner_pid(directory)
@@ -74,6 +78,23 @@ def start_sandbox(
         stop_sandbox(directory, process=process)
         raise
     return SandboxHandle(directory, info, process)
+
+
+SANDBOX_EXTRA_MODULES = ("moto",)
+"""What the `sandbox` extra installs: moto's server, the AWS stand-in."""
+
+
+def missing_sandbox_extra() -> str | None:
+    """What to run when the sandbox's own packages are not installed; None when they are."""
+    missing = [name for name in SANDBOX_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"the sandbox needs the `sandbox` extra ({', '.join(missing)}, the AWS stand-in), "
+        "which is not installed. Add it with: pipx install --force 'cutover-cockpit[sandbox]' "
+        "(or, in this virtualenv: pip install 'cutover-cockpit[sandbox]'; from a checkout: "
+        "pip install '.[sandbox]')"
+    )
 
 
 def _spawn_runner(directory: Path, options: SandboxOptions) -> subprocess.Popen[bytes]:
