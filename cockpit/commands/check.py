@@ -17,6 +17,8 @@ from cockpit.live.poller import poll_all_once
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status, reading_to_json, worst
 from cockpit.redact import redacted_reading, redactor_for_config
+from cockpit.rules.idle_side import settled_idle_sides
+from cockpit.sources import traffic_values
 from cockpit.sources.background import BackgroundCheck
 from cockpit.sources.base import Source
 from cockpit.sources.build import aws_services_in_use, build_sources
@@ -69,7 +71,9 @@ def run_check(
     context.dns_ttl_seen = dns_ttl_seen_for(config, config.journal_dir)
     sources = build_sources(context)
     polled = asyncio.run(poll_with_clients_made(context, sources, clock))
-    readings = [redacted_reading(redactor, reading) for reading in polled]
+    redacted = [redacted_reading(redactor, reading) for reading in polled]
+    traffic = next((r for r in redacted if r.signal_id == traffic_values.SIGNAL_ID), None)
+    readings = settled_idle_sides(redacted, traffic)
     checked_at = clock()
     session = live_session_log(config, clock)
     guards = guards_now(config, readings, checked_at, session)

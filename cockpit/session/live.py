@@ -34,6 +34,7 @@ from cockpit.live.state import State, apply
 from cockpit.model import Reading, Status
 from cockpit.redact import Redactor, redacted_reading
 from cockpit.rules.auto_abort import AutoAbortWatch, armed, judge
+from cockpit.rules.idle_side import settled_idle_sides
 from cockpit.rules.verdicts import GuardResult, blocking
 from cockpit.session.action_rows import action_row
 from cockpit.session.drift import Drift, DriftWatch
@@ -44,6 +45,7 @@ from cockpit.session.view import (
     cockpit_view,
     configured_kinds,
 )
+from cockpit.sources import traffic_values
 
 Severity = Literal["information", "warning", "error"]
 NO_ACTIONS = "this session has no actions (read-only)"
@@ -141,6 +143,7 @@ class LiveSession:
         Secrets are removed here, once, so neither the screen nor the journal ever holds them.
         """
         clean = [redacted_reading(self.redactor, reading) for reading in readings]
+        clean = settled_idle_sides(clean, self._traffic_of(clean))
         self.state, changes = apply(self.state, clean)
         self._journal_entries(self.recorder.readings(clean, self.clock()))
         if changes:
@@ -149,6 +152,11 @@ class LiveSession:
         in_flight = self.runner is not None and self.runner.running is not None
         for drift in self.drift.observe(clean, action_in_flight=in_flight):
             self._drifted(drift)
+
+    def _traffic_of(self, readings: Sequence[Reading]) -> Reading | None:
+        """The newest traffic reading: in this batch, else the last one folded."""
+        batch = [r for r in readings if r.signal_id == traffic_values.SIGNAL_ID]
+        return batch[-1] if batch else self.state.latest(traffic_values.SIGNAL_ID)
 
     def _drifted(self, drift: Drift) -> None:
         """A change this cutover did not make: the event log, the journal and a loud notice."""

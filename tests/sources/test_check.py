@@ -71,7 +71,9 @@ def test_check_json_reads_every_configured_signal(sandbox: SandboxHandle) -> Non
         values = readings[signal]["values"]
         if not values["requests"]:  # no data is never 0 %
             assert values["error_ratio"] is None
-            assert readings[signal]["status"] == "unknown"
+            expected = "ok" if signal.endswith(":new") else "unknown"
+            assert readings[signal]["status"] == expected, "new has 0 %: idle is expected"
+    assert readings["errors:cloudwatch:new"]["detail"].endswith(": expected, its weight is 0 %")
 
 
 def test_check_exits_2_on_a_critical_signal(sandbox: SandboxHandle) -> None:
