@@ -73,14 +73,14 @@ def test_act_knows_the_action_ids() -> None:
     for action in ("maintenance-on", "maintenance-off", "promote", "weight-up", "weight-down"):
         assert action in result.stdout
     bad = cockpit("act", "promote-now")
-    assert bad.returncode == 2
+    assert bad.returncode == 3
     assert "invalid choice: 'promote-now'" in bad.stderr
 
 
 @pytest.mark.parametrize("command", ["replay", "report", "verify"])
 def test_a_missing_journal_is_named_without_a_traceback(command: str, tmp_path: Path) -> None:
     result = cockpit(command, tmp_path / "nope.jsonl")
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "nope.jsonl" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
 
@@ -102,7 +102,7 @@ def test_a_note_from_the_shell_lands_in_the_session_journal(tmp_path: Path) -> N
     ]
     assert all("@" in str(note["operator"]) for note in notes)
     empty = cockpit("note", "  ", "-c", config)
-    assert empty.returncode == 2 and "empty" in empty.stdout
+    assert empty.returncode == 3 and "empty" in empty.stdout
 
 
 def test_validate_example_config() -> None:
@@ -115,7 +115,7 @@ def test_validate_reports_all_six_problems_with_key_paths(tmp_path: Path) -> Non
     path = tmp_path / "broken.toml"
     path.write_text(SIX_PROBLEMS)
     result = cockpit("config", "validate", path)
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.splitlines() == [
         f"{path}: 6 problems",
@@ -134,14 +134,14 @@ def test_validate_unparseable_files(tmp_path: Path, content: bytes, message: str
     path = tmp_path / "bad.toml"
     path.write_bytes(content)
     result = cockpit("config", "validate", path)
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_validate_missing_file(tmp_path: Path) -> None:
     result = cockpit("config", "validate", tmp_path / "nope.toml")
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "no such file" in result.stderr
 
 
@@ -186,7 +186,7 @@ def test_verify_fails_on_a_truncated_tail(journal: Path) -> None:
 
 def test_verify_missing_journal(tmp_path: Path) -> None:
     result = cockpit("verify", tmp_path / "nope.jsonl")
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "NOT VERIFIED: cannot read" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -217,3 +217,33 @@ def test_the_sandbox_names_its_extra_when_it_is_not_installed(
     with pytest.raises(SandboxError, match=r"pipx install --force 'cutover-cockpit\[sandbox\]'"):
         lifecycle.start_sandbox(tmp_path / "sandbox")
     assert not (tmp_path / "sandbox").exists(), "nothing started, nothing left behind"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["check", "--bogus"], ["check", "--count", "2"], ["check", "--watch", "0"], ["nope"]],
+)
+def test_wrong_arguments_exit_3_could_not_run_not_2_critical(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_help_documents_the_exit_codes_and_the_json_words() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "check", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    text = " ".join(result.stdout.split())
+    assert "0 OK; 1 WARN, UNKNOWN or STALE" in text and "2 CRIT; 3 could not run" in text
+    assert "status is ok, warn, critical, unknown or stale" in text

@@ -106,7 +106,7 @@ def test_cockpit_integrity_compares_from_a_shell(stand_in: S3StandIn, tmp_path: 
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "nothing to compare: the config has no [integrity] section" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -335,7 +335,7 @@ def test_truncated_last_line_and_no_end_record_are_stated(journal: Path, tmp_pat
     assert len(errors.lines) == 1 and "the journal was cut" in errors.lines[0]
 
 
-def test_unreadable_file_gives_a_clear_message_and_exit_1(tmp_path: Path) -> None:
+def test_unreadable_file_gives_a_clear_message_and_exit_3(tmp_path: Path) -> None:
     output = tmp_path / "report.md"
     missing, directory = tmp_path / "nope.jsonl", tmp_path
     not_a_journal = tmp_path / "cockpit.toml"
@@ -344,7 +344,7 @@ def test_unreadable_file_gives_a_clear_message_and_exit_1(tmp_path: Path) -> Non
     empty.write_bytes(b"")
     for path in (missing, directory, not_a_journal, empty):
         errors = Errors()
-        assert run_report(path, output, "md", errors) == 1
+        assert run_report(path, output, "md", errors) == 3
         assert str(path) in errors.text
         assert "Traceback" not in errors.text
         assert not output.exists()
@@ -355,7 +355,7 @@ def test_unreadable_file_gives_a_clear_message_and_exit_1(tmp_path: Path) -> Non
 def test_unwritable_output_is_worded(journal: Path, tmp_path: Path) -> None:
     errors = Errors()
     output = tmp_path / "missing" / "report.md"
-    assert run_report(journal, output, "md", errors) == 1
+    assert run_report(journal, output, "md", errors) == 3
     assert f"cannot write {output}" in errors.text
     assert "choose another -o path" in errors.text
 

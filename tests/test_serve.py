@@ -68,7 +68,7 @@ def test_a_non_loopback_address_is_refused_unless_allowed(tmp_path: Path) -> Non
     journal.write_text("{}\n")
     command = [sys.executable, "-m", "cockpit", "serve", str(journal), "--host", "0.0.0.0"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "0.0.0.0 is not a loopback address" in result.stderr
     assert "--allow-remote" in result.stderr and "Traceback" not in result.stderr
 
@@ -76,7 +76,7 @@ def test_a_non_loopback_address_is_refused_unless_allowed(tmp_path: Path) -> Non
 def test_journal_or_follow_is_required_and_follow_needs_a_session(tmp_path: Path) -> None:
     cockpit = [sys.executable, "-m", "cockpit", "serve"]
     neither = subprocess.run(cockpit, capture_output=True, text=True, timeout=60, check=False)
-    assert neither.returncode == 2 and "give a JOURNAL or --follow" in neither.stderr
+    assert neither.returncode == 3 and "give a JOURNAL or --follow" in neither.stderr
     config = tmp_path / "cockpit.toml"
     config.write_text('[cutover]\nname = "shop"\n[journal]\ndir = "journal"\n')
     follow = subprocess.run(
@@ -86,7 +86,7 @@ def test_journal_or_follow_is_required_and_follow_needs_a_session(tmp_path: Path
         timeout=60,
         check=False,
     )
-    assert follow.returncode == 2
+    assert follow.returncode == 3
     assert "no session journal of 'shop'" in follow.stderr and "Traceback" not in follow.stderr
 
 

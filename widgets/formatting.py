@@ -8,33 +8,12 @@ from rich.text import Text
 from textual.keys import format_key
 
 from cockpit.model import Reading, Status
+from cockpit.status_words import STATUS_MEANINGS as STATUS_MEANINGS
+from cockpit.status_words import STATUS_STYLES as STATUS_STYLES
+from cockpit.status_words import STATUS_WORDS as STATUS_WORDS
 from cockpit.units import age_text as age_text
 from cockpit.units import fine_duration_text, fixed_percent_text, size_text
 
-STATUS_WORDS = {
-    Status.OK: "OK",
-    Status.WARN: "WARN",
-    Status.CRITICAL: "CRIT",
-    Status.UNKNOWN: "UNKNOWN",
-    Status.STALE: "STALE",
-}
-STATUS_STYLES = {
-    Status.OK: "green",
-    Status.WARN: "bold yellow",
-    Status.CRITICAL: "bold reverse red",
-    Status.UNKNOWN: "reverse magenta",
-    Status.STALE: "bold underline magenta",
-}
-"""Worst states the most visible even without colour: OK plain, WARN bold, CRIT bold reverse,
-UNKNOWN reverse, STALE bold underlined; colours are the terminal's own ANSI ones."""
-STATUS_MEANINGS = {
-    Status.OK: "read, fresh and within its limits",
-    Status.WARN: "read and fresh, but needs watching (lag building, a resolver on the old answer)",
-    Status.CRITICAL: "read and fresh, and over a limit: stop and decide, or roll back",
-    Status.STALE: "the last reading is older than its limit: what it shows may no longer be true",
-    Status.UNKNOWN: "could not be read (error, timeout, no data); guards block on it, never pass",
-}
-"""What each status word means, for the help screen."""
 NO_DATA = "—"
 
 

@@ -15,6 +15,7 @@ from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
 from cockpit.actions.session_log import SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, ConfigError, load_config, read_config_text
+from cockpit.exit_codes import EXIT_COULD_NOT_RUN, EXIT_NOT_DONE, EXIT_OK
 from cockpit.io.backends import build_backends
 from cockpit.io.context import SourceContext
 from cockpit.io.failures import describe_failure
@@ -29,10 +30,6 @@ from cockpit.session.live import LiveSession, ScreenShot
 from cockpit.sources.build import build_sources
 from cockpit.units import age_text
 from cockpit.visible import visible
-
-EXIT_DONE = 0
-EXIT_NOT_DONE = 1
-EXIT_USAGE = 2
 
 Ask = Callable[[str], str]
 Say = Callable[[str], None]
@@ -65,7 +62,7 @@ def run_act(
         config_text = read_config_text(request.config_path)
     except ConfigError as error:
         say(error.report())
-        return EXIT_USAGE
+        return EXIT_COULD_NOT_RUN
     say = _cleaned(say, redactor_for_config(config, environ))
     mode = "dry-run" if request.dry_run else "live"
     try:
@@ -245,7 +242,7 @@ async def _act(
     )
     _say_outcome(outcome, say)
     transcript.keep(live, request.action_id, prepared.run_id, "completed")
-    return EXIT_DONE if outcome.succeeded else EXIT_NOT_DONE
+    return EXIT_OK if outcome.succeeded else EXIT_NOT_DONE
 
 
 def _say_signals(state: State, now: datetime, say: Say) -> None:

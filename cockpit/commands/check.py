@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config
+from cockpit.exit_codes import EXIT_COULD_NOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARN
 from cockpit.io.context import SourceContext
 from cockpit.journal.dns_ttl_history import dns_ttl_seen_for
 from cockpit.jsonvalue import JsonValue
@@ -22,17 +24,18 @@ from cockpit.sources import traffic_values
 from cockpit.sources.background import BackgroundCheck
 from cockpit.sources.base import Source
 from cockpit.sources.build import aws_services_in_use, build_sources
+from cockpit.status_words import STATUS_WORDS
 from cockpit.visible import visible_json
 
 if TYPE_CHECKING:
     from cockpit.actions.session_log import SessionLog
 
 EXIT_BY_STATUS = {
-    Status.OK: 0,
-    Status.WARN: 1,
-    Status.UNKNOWN: 1,
-    Status.STALE: 1,
-    Status.CRITICAL: 2,
+    Status.OK: EXIT_OK,
+    Status.WARN: EXIT_WARN,
+    Status.UNKNOWN: EXIT_WARN,
+    Status.STALE: EXIT_WARN,
+    Status.CRITICAL: EXIT_CRITICAL,
 }
 
 
@@ -153,11 +156,14 @@ def check_json(result: CheckResult, config: Config, environ: Mapping[str, str]) 
     readings: list[JsonValue] = []
     for reading in result.readings:
         data = reading_to_json(reading)
-        data["status"] = reading.status_at(result.checked_at).value
+        status = reading.status_at(result.checked_at)
+        data["status"], data["word"] = status.value, STATUS_WORDS[status]
         readings.append(data)
     document: JsonValue = {
         "checked_at": result.checked_at.isoformat(),
         "status": result.worst_status.value,
+        "word": STATUS_WORDS[result.worst_status],
+        "exit_code": result.exit_code,
         "readings": readings,
         "guards": list(result.guards),
         "loose_ends": list(result.loose_ends),
@@ -177,3 +183,24 @@ def describe_empty(config: Config) -> str | None:
     if any(section is not None for section in sections):
         return None
     return "the config names no source ([replication], [targets], [dns], [errors], [traffic])"
+
+
+def watch(
+    check_once: Callable[[], int],
+    every_seconds: float,
+    count: int | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """check_once() every `every_seconds` until ctrl-c or `count` checks; the last one's code
+    (3, could not run, if none finished)."""
+    code = EXIT_COULD_NOT_RUN
+    done = 0
+    try:
+        while count is None or done < count:
+            if done:
+                sleep(every_seconds)
+            code = check_once()
+            done += 1
+    except KeyboardInterrupt:
+        pass
+    return code

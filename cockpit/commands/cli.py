@@ -8,17 +8,23 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cockpit import __version__
+from cockpit.exit_codes import (
+    EXIT_CODES_HELP,
+    EXIT_COULD_NOT_RUN,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_DONE,
+    EXIT_OK,
+)
 from cockpit.sandbox.commands import add_sandbox_commands
 
 if TYPE_CHECKING:
     from cockpit.config import Config
 
-EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
+EXIT_PROBLEM = EXIT_NOT_DONE
+EXIT_USAGE = EXIT_COULD_NOT_RUN
 
 
 class RegistryActionIds:
@@ -52,25 +58,37 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class CockpitParser(argparse.ArgumentParser):
+    """argparse, but wrong arguments exit 3 (could not run): 2 is CRIT for `check`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_COULD_NOT_RUN, f"{self.prog}: error: {message}\n")
+
+
 def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: argparse._SubParsersAction[CockpitParser],
     name: str,
     summary: str,
     handler: Handler,
+    *,
+    epilog: str | None = None,
 ) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=summary, description=summary)
+    parser = commands.add_parser(name, help=summary, description=summary, epilog=epilog)
     parser.set_defaults(handler=handler)
     return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CockpitParser(
         prog="cockpit",
         description="A terminal cockpit for cutover night: live replication lag, target health, "
         "DNS propagation and error rates; guarded actions; a session journal for the postmortem.",
+        epilog="Every command exits 3 when it cannot run (bad config, unreadable file, wrong "
+        "arguments); see each command's --help for what its other codes mean.",
     )
     parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CockpitParser)
 
     run = _command(commands, "run", "open the cockpit on a real environment", _run)
     _add_config_option(run)
@@ -88,10 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     check = _command(
-        commands, "check", "poll every source once, then the guards (exit 0/1/2)", _check
+        commands,
+        "check",
+        "poll every source once, then every action's guards",
+        _check,
+        epilog=f"{EXIT_CODES_HELP}. In --json, status is ok, warn, critical, unknown or stale "
+        "(the screen's OK, WARN, CRIT, UNKNOWN, STALE); word is the screen's.",
     )
     _add_config_option(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--watch",
+        type=float,
+        metavar="N",
+        help="check again every N seconds until ctrl-c (--json: one document per line); "
+        "exits with the last check's code",
+    )
+    check.add_argument("--count", type=int, metavar="K", help="with --watch: stop after K checks")
 
     integrity = _command(
         commands,
@@ -172,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     config = _command(commands, "config", "work with config files", _needs_subcommand)
-    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    config_commands = config.add_subparsers(
+        dest="config_command", metavar="SUBCOMMAND", parser_class=CockpitParser
+    )
     validate = _command(
         config_commands, "validate", "report every problem in a config file", _validate
     )
@@ -345,18 +378,39 @@ def _usable_config(
 def _check(args: argparse.Namespace) -> int:
     import json
 
-    from cockpit.commands.check import check_json, describe_empty, run_check
+    from cockpit.commands.check import check_json, describe_empty, run_check, watch
+    from cockpit.commands.check_output import print_check
 
+    problem = _watch_problem(args)
+    if problem is not None:
+        print(f"cockpit check: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     config = _usable_config(args.config, "check", _prefixed("nothing to check", describe_empty))
     if config is None:
         return EXIT_USAGE
-    result = run_check(config, os.environ)
-    document = check_json(result, config, os.environ)
-    if args.json:
-        print(json.dumps(document, indent=2))
-    else:
-        _print_check_table(document)
-    return result.exit_code
+
+    def check_once() -> int:
+        result = run_check(config, os.environ)
+        document = check_json(result, config, os.environ)
+        if args.json:
+            print(json.dumps(document, indent=None if args.watch else 2), flush=True)
+        else:
+            print_check(document)
+        return result.exit_code
+
+    if args.watch is None:
+        return check_once()
+    return watch(check_once, args.watch, args.count)
+
+
+def _watch_problem(args: argparse.Namespace) -> str | None:
+    if args.count is not None and args.watch is None:
+        return "--count needs --watch N"
+    if args.watch is not None and args.watch <= 0:
+        return "--watch needs a number of seconds above 0"
+    if args.count is not None and args.count < 1:
+        return "--count needs at least 1"
+    return None
 
 
 def _integrity(args: argparse.Namespace) -> int:
@@ -407,31 +461,6 @@ def _print_integrity_table(report: Any, redact: Any) -> None:
     Console().print(table)
 
 
-def _print_check_table(document: Any) -> None:
-    """Status spelled out in words, so it survives a terminal without colour."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    styles = {"ok": "green", "warn": "yellow", "critical": "bold red", "unknown": "magenta"}
-    table = Table(title=f"cockpit check at {document['checked_at'][:19]}Z", expand=True)
-    table.add_column("STATUS", no_wrap=True)
-    table.add_column("SIGNAL", no_wrap=True)
-    table.add_column("DETAIL", ratio=1)
-    for reading in document["readings"]:
-        status = reading["status"]
-        table.add_row(
-            Text(status.upper(), style=styles.get(status, "dim")),
-            Text(reading["signal"]),
-            Text(reading["detail"]),
-        )
-    console = Console()
-    console.print(table)
-    for loose_end in document.get("loose_ends", []):
-        console.print(f"UNKNOWN action outcome: {loose_end}", markup=False, highlight=False)
-    console.print(f"overall: {document['status'].upper()}", markup=False, highlight=False)
-
-
 def _verify(args: argparse.Namespace) -> int:
     from cockpit.journal.verify import verify_journal
 
@@ -440,7 +469,9 @@ def _verify(args: argparse.Namespace) -> int:
     print(f"{args.journal}:", file=stream)
     for line in verification.summary():
         print(f"  {line}", file=stream)
-    return EXIT_OK if verification.intact else EXIT_PROBLEM
+    if verification.intact:
+        return EXIT_OK
+    return EXIT_COULD_NOT_RUN if not args.journal.is_file() else EXIT_NOT_DONE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -453,14 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:
         print(f"cockpit {args.command}: internal error: {_error_text(error)}", file=sys.stderr)
         if os.environ.get("COCKPIT_DEBUG"):
             traceback.print_exc()
         else:
             print("  (set COCKPIT_DEBUG=1 to see the traceback)", file=sys.stderr)
-        return EXIT_PROBLEM
+        return EXIT_COULD_NOT_RUN
 
 
 def _error_text(error: BaseException) -> str:

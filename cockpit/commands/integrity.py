@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, IntegritySection
+from cockpit.exit_codes import EXIT_CRITICAL, EXIT_OK, EXIT_WARN
 from cockpit.io.bucket_compare import BucketComparison, ListingProgress, compare_buckets
 from cockpit.io.context import AwsClients
 from cockpit.io.integrity_db import IntegrityControls, check_databases, check_table
@@ -34,12 +35,14 @@ class IntegrityReport:
         if self.database is not None:
             statuses.add(self.database.status)
         if "DIFFERENT" in statuses:
-            return 2
-        return 1 if "UNCHECKED" in statuses else 0
+            return EXIT_CRITICAL
+        return EXIT_WARN if "UNCHECKED" in statuses else EXIT_OK
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
-            "status": {0: "ok", 1: "unchecked", 2: "different"}[self.exit_code],
+            "status": {EXIT_OK: "ok", EXIT_WARN: "unchecked", EXIT_CRITICAL: "different"}[
+                self.exit_code
+            ],
             "database": None if self.database is None else self.database.to_json(),
             "buckets": [bucket.to_json() for bucket in self.buckets],
         }

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from cockpit.config import Config, ConfigError, load_config, read_config_text
+from cockpit.exit_codes import EXIT_COULD_NOT_RUN
 from cockpit.journal.chain import JournalError
 from cockpit.journal.opening import SessionBusy, open_session_journal
 from cockpit.journal.verify import verify_journal
@@ -24,21 +25,19 @@ from cockpit.review.timeline import Timeline
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
 
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
 MODE_WORDS = {"live": "LIVE", "dry-run": "DRY-RUN", "read-only": "READ-ONLY"}
 
 
 def run_cockpit(
     config_path: Path, *, mode: str, journal_dir: Path | None, environ: Mapping[str, str]
 ) -> int:
-    """Opens the cockpit on a real environment's config; 2 with a clear message on bad config."""
+    """Opens the cockpit on a real environment's config; 3 with a clear message on bad config."""
     try:
         config = load_config(config_path)
         config_text = read_config_text(config_path)
     except ConfigError as error:
         print(error.report(), file=sys.stderr)
-        return 2
+        return EXIT_COULD_NOT_RUN
     try:
         journal = open_session_journal(
             config,
@@ -165,7 +164,7 @@ def run_demo(environ: Mapping[str, str], *, database: str = "streaming") -> int:
             print("cockpit demo: interrupted", file=sys.stderr)
         except SandboxError as error:
             print(f"cockpit demo: {error}", file=sys.stderr)
-            return 1
+            return EXIT_COULD_NOT_RUN
         finally:
             if handle is not None:
                 handle.stop()
@@ -222,10 +221,10 @@ def run_replay(path: Path, *, speed: float, follow: bool) -> int:
     problem = speed_problem(speed)
     if problem is not None:
         print(f"{command}: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_COULD_NOT_RUN
     loaded = _load_timeline(path, command)
     if loaded is None:
-        return EXIT_PROBLEM
+        return EXIT_COULD_NOT_RUN
     broken = chain_problem(verify_journal(path))
     if follow and broken:
         print(
@@ -233,7 +232,7 @@ def run_replay(path: Path, *, speed: float, follow: bool) -> int:
             f"what it holds, and run `cockpit verify {path}` for the details.",
             file=sys.stderr,
         )
-        return EXIT_PROBLEM
+        return EXIT_COULD_NOT_RUN
     from screens.replay_app import ReplayApp
 
     journal: Timeline | Path = path if follow else loaded

@@ -7,13 +7,11 @@ from pathlib import Path
 
 from cockpit.clock import Clock, system_clock
 from cockpit.config import ConfigError, load_config, read_config_text
+from cockpit.exit_codes import EXIT_COULD_NOT_RUN, EXIT_NOT_DONE, EXIT_OK
 from cockpit.journal.chain import operator_name
 from cockpit.journal.opening import SessionBusy, open_session_journal
 
 NOTE_KIND = "note"
-EXIT_DONE = 0
-EXIT_NOT_DONE = 1
-EXIT_USAGE = 2
 
 
 def run_note(
@@ -28,13 +26,13 @@ def run_note(
     """Appends the note (fsync'ed, secrets removed) to the session's journal; 0 when written."""
     if not text.strip():
         say("cockpit note: the note is empty; write what happened, e.g. cockpit note 'db paused'")
-        return EXIT_USAGE
+        return EXIT_COULD_NOT_RUN
     try:
         config = load_config(config_path)
         config_text = read_config_text(config_path)
     except ConfigError as error:
         say(error.report())
-        return EXIT_USAGE
+        return EXIT_COULD_NOT_RUN
     try:
         journal = open_session_journal(
             config,
@@ -52,4 +50,4 @@ def run_note(
             NOTE_KIND, {"text": text.strip(), "operator": operator_name(environ)}, sync=True
         )
     say(f"note added to {journal.path}")
-    return EXIT_DONE
+    return EXIT_OK

@@ -27,6 +27,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from cockpit.exit_codes import EXIT_COULD_NOT_RUN, EXIT_OK
+
 TOKEN_BYTES = 24
 VIEW_QUIT_SECONDS = 3.0
 VIEW_PREFIX = "/view"
@@ -214,19 +216,19 @@ async def _resize(app_service: Any, data: dict[str, object]) -> None:
 
 
 def serve(request: ServeRequest, say: Say) -> int:
-    """Serves until interrupted; 0 after a clean stop, 1 when it cannot start (said why)."""
+    """Serves until interrupted; 0 after a clean stop, 3 when it cannot start (said why)."""
     problem = _request_problem(request)
     if problem is not None:
         say(f"cockpit serve: {problem}")
-        return 1
+        return EXIT_COULD_NOT_RUN
     token = secrets.token_urlsafe(TOKEN_BYTES)
     server = make_server(request, token)
     try:
         asyncio.run(_run(server, request, token, say))
     except OSError as error:
         say(f"cockpit serve: cannot listen on {request.host}:{request.port}: {error.strerror}")
-        return 1
-    return 0
+        return EXIT_COULD_NOT_RUN
+    return EXIT_OK
 
 
 def _request_problem(request: ServeRequest) -> str | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cockpit.actions.session_log import DRIFT_KIND
+from cockpit.exit_codes import EXIT_COULD_NOT_RUN, EXIT_NOT_DONE, EXIT_OK
 from cockpit.journal.chain import (
     END_KIND,
     HEADER_KIND,
@@ -968,30 +969,30 @@ def _point_json(point: tuple[datetime, float]) -> dict[str, JsonValue]:
 def run_report(path: Path, output: Path | None, fmt: str, say_error: Callable[[str], None]) -> int:
     """Writes the report of `path` as Markdown or JSON to `output` (stdout when None).
 
-    Exit 0 when written from an intact journal. Exit 1 when the journal cannot be read or the
-    report cannot be written (nothing written, the reason told), and also when the journal's
-    chain is broken: the report is then still written, saying so at its top, and the non-zero
-    exit makes scripts notice.
+    Exit 0 when written from an intact journal; 1 when the journal's chain is broken (the
+    report is still written, saying so at its top, and the non-zero exit makes scripts
+    notice); 3 when the journal cannot be read or the report cannot be written (nothing
+    written, the reason told).
     """
     if fmt not in ("md", "json"):
         say_error(f"cockpit report: unknown format {fmt!r}: use md or json")
-        return 1
+        return EXIT_COULD_NOT_RUN
     try:
         document = build_report(path)
     except ReportError as error:
         say_error(f"cockpit report: {error}")
-        return 1
+        return EXIT_COULD_NOT_RUN
     text = render_markdown(document) if fmt == "md" else _json_text(document)
     if not _write(text, output, say_error):
-        return 1
+        return EXIT_COULD_NOT_RUN
     integrity = json_object(document.get("integrity"))
     if integrity.get("intact") is True:
-        return 0
+        return EXIT_OK
     say_error(
         f"cockpit report: {path}: {json_text(integrity.get('verdict'))}; the report says so at its "
         "top and marks what cannot be trusted"
     )
-    return 1
+    return EXIT_NOT_DONE
 
 
 def _json_text(document: Mapping[str, JsonValue]) -> str:

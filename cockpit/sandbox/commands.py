@@ -16,7 +16,9 @@ DEFAULT_DIR = Path(".cockpit-sandbox")
 
 def add_sandbox_commands(sandbox: argparse.ArgumentParser, set_handler: Any) -> None:
     """Adds up, down, status and inject under `cockpit sandbox`."""
-    commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    commands = sandbox.add_subparsers(
+        dest="sandbox_command", metavar="SUBCOMMAND", parser_class=type(sandbox)
+    )
     up = commands.add_parser("up", help="start the sandbox in the background")
     up.add_argument("--foreground", action="store_true", help="run here; ctrl-c stops it")
     up.add_argument("--ttl", type=int, default=30, help="DNS TTL of the app record (s)")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,46 @@ def test_check_exits_2_on_a_critical_signal(sandbox: SandboxHandle) -> None:
     assert result.returncode == 2
 
 
-def test_check_table_spells_statuses_in_words(sandbox: SandboxHandle) -> None:
-    result = check(sandbox, "-c", sandbox.config_path, env={"NO_COLOR": "1", "COLUMNS": "100"})
+def test_check_table_spells_statuses_in_words_and_shows_every_guard(
+    sandbox: SandboxHandle,
+) -> None:
+    sandbox.client.inject("target-unhealthy", side="new")
+    result = check(sandbox, "-c", sandbox.config_path, env={"NO_COLOR": "1", "COLUMNS": "160"})
+    lines = result.stdout.splitlines()
     assert "STATUS" in result.stdout
-    assert "replication" in result.stdout
-    assert "overall: " in result.stdout
+    assert any(" CRIT " in line and "targets:app-new" in line for line in lines)
+    assert "CRITICAL" not in result.stdout, "the screen's word, CRIT"
+    assert any("maintenance-on" in line and "READY" in line for line in lines)
+    promote = next(line for line in lines if " promote " in f" {line} ")
+    assert "BLOCKED" in promote and "maintenance is off" in promote
+    assert {"weight-up", "weight-down", "rollback", "maintenance-off"} <= set(result.stdout.split())
+    assert "overall: CRIT" in result.stdout
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_a_pre_flight_check_comes_out_green_before_traffic_moves(sandbox: SandboxHandle) -> None:
+    """Weights old 100 / new 0: the idle new side is expected, so nothing keeps this from 0."""
+    deadline = time.monotonic() + 90
+    while True:
+        result = check(sandbox, "-c", sandbox.config_path, "--json")
+        document = json.loads(result.stdout)
+        if result.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    not_ok = {r["signal"]: r["detail"] for r in document["readings"] if r["status"] != "ok"}
+    assert result.returncode == 0, not_ok
+    assert (document["status"], document["word"], document["exit_code"]) == ("ok", "OK", 0)
+
+
+def test_watch_repeats_the_check_and_exits_with_the_last_code(sandbox: SandboxHandle) -> None:
+    result = check(sandbox, "-c", sandbox.config_path, "--json", "--watch", "0.2", "--count", "2")
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(documents) == 2, "one JSON document per line, one line per check"
+    assert documents[0]["checked_at"] < documents[1]["checked_at"]
+    assert result.returncode == documents[-1]["exit_code"]
+    for reading in documents[-1]["readings"]:
+        assert reading["word"] in {"OK", "WARN", "CRIT", "UNKNOWN", "STALE"}
 
 
 def test_check_never_shows_a_password(sandbox: SandboxHandle, tmp_path: Path) -> None:
@@ -110,6 +145,6 @@ def test_check_with_a_bad_config_is_a_clean_error(tmp_path: Path, sandbox: Sandb
     config = tmp_path / "bad.toml"
     config.write_text("[cutover]\nname = 'x'\nrefresh = 1\n")
     result = check(sandbox, "-c", config)
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "cutover.refresh: unknown key" in result.stderr
     assert "Traceback" not in result.stderr

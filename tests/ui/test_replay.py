@@ -459,18 +459,18 @@ async def test_a_broken_chain_is_replayed_with_a_warning(tmp_path: Path) -> None
 def test_run_replay_refuses_a_missing_or_damaged_journal_in_words(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_replay(tmp_path / "nope.jsonl", speed=1.0, follow=False) == 1
+    assert run_replay(tmp_path / "nope.jsonl", speed=1.0, follow=False) == 3
     missing = capsys.readouterr().err
     assert "nope.jsonl does not exist" in missing and "journal.dir" in missing
     story = write_story(tmp_path)
     with story.path.open("ab") as stream:
         stream.write(b"this is not json\n")
         stream.write(b'{"seq": 99}\n')
-    assert run_replay(story.path, speed=1.0, follow=False) == 1
+    assert run_replay(story.path, speed=1.0, follow=False) == 3
     damaged = capsys.readouterr().err
     assert "is damaged at line" in damaged and "cockpit verify" in damaged
     assert "Traceback" not in damaged
-    assert run_replay(story.path, speed=0.0, follow=False) == 2
+    assert run_replay(story.path, speed=0.0, follow=False) == 3
     assert "--speed must be a positive number" in capsys.readouterr().err
 
 
@@ -479,7 +479,7 @@ def test_run_replay_will_not_follow_a_broken_chain(
 ) -> None:
     story = write_story(tmp_path)
     line = break_chain(story)
-    assert run_replay(story.path, speed=1.0, follow=True) == 1
+    assert run_replay(story.path, speed=1.0, follow=True) == 3
     said = capsys.readouterr().err
     assert "cannot follow" in said and f"hash chain broken at line {line}" in said
     assert "without --follow" in said
