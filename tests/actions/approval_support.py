@@ -1,0 +1,151 @@
+"""A promotion runner without the sandbox, for the two-person rule: fake replica, real files.
+
+The promotion backend is faked at our own adapter boundary (a replica that is in recovery until
+promoted); the approvals folder, the journal and the file owners are real.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cockpit.actions.approval import (
+    Approval,
+    Person,
+    approval_of,
+    current_person,
+    read_request,
+    request_path,
+    write_approval,
+)
+from cockpit.actions.confirmation import Confirmation
+from cockpit.actions.model import ActionId
+from cockpit.actions.runner import ActionRunner, AwaitingApproval, Prepared
+from cockpit.clock import FrozenClock
+from cockpit.config import ApprovalSection, Config, JournalSection
+from cockpit.io.backends import Backends, Writers
+from cockpit.journal.reader import read_journal
+from cockpit.journal.writer import JournalWriter
+from cockpit.jsonvalue import JsonValue
+from cockpit.live.state import State, apply
+from tests.test_guards import CONFIG, GOOD, NOW
+from tests.test_journal import create_writer
+
+REPLICA = "shop-db-new"
+OPERATOR = Person("alice-test", 4_242_424)
+"""A requester who is not this process's user, so an approval this process writes is another
+person's; the uid is one no account here has."""
+EXPIRES_MINUTES = 15.0
+
+
+@dataclass
+class FakeReplica:
+    """A replica in recovery until promoted; counts every promotion."""
+
+    recovering: bool = True
+    promotions: int = 0
+
+    def in_recovery(self) -> bool:
+        return self.recovering
+
+    def promote(self) -> tuple[str, ...]:
+        self.promotions += 1
+        self.recovering = False
+        return ("SELECT pg_promote(wait => true)",)
+
+
+def approval_config(folder: Path, **approval: Any) -> Config:
+    """The guards' test config with a journal in `folder` and an [approval] section."""
+    journal = JournalSection(dir=str(folder / "journal"), anchor_syslog=False)
+    section = ApprovalSection(expires_minutes=EXPIRES_MINUTES, **approval)
+    return CONFIG.model_copy(update={"journal": journal, "approval": section})
+
+
+def good_state() -> State:
+    """Readings on which every promotion guard passes at NOW."""
+    state, _ = apply(State(), list(GOOD.values()))
+    return state
+
+
+@dataclass
+class Bench:
+    """A live runner over a fake replica, its journal and its frozen clock."""
+
+    config: Config
+    runner: ActionRunner
+    replica: FakeReplica
+    journal: JournalWriter
+    clock: FrozenClock
+    state: State = field(default_factory=good_state)
+
+    @property
+    def approvals(self) -> Path:
+        return self.config.approvals_dir
+
+    async def prepare(self) -> Prepared:
+        prepared = await self.runner.prepare(ActionId.PROMOTE, self.state, actor="alice@bastion")
+        assert isinstance(prepared, Prepared), prepared
+        return prepared
+
+    async def request(self) -> AwaitingApproval:
+        prepared = await self.prepare()
+        waiting = await self.runner.request_approval(prepared, Confirmation(typed_word=REPLICA))
+        assert isinstance(waiting, AwaitingApproval), waiting
+        return waiting
+
+    def approve(self, waiting: AwaitingApproval, reason: str = "lag 0, writes stopped") -> Path:
+        """This process approves, as the second person, exactly what the request file holds."""
+        return self.approve_as(waiting, self.me, reason)
+
+    def approve_as(self, waiting: AwaitingApproval, approver: Person, reason: str) -> Path:
+        request = read_request(request_path(self.approvals, waiting.prepared.run_id))
+        return write_approval(self.approvals, approval_of(request, approver, reason, self.clock()))
+
+    def write(self, approval: Approval) -> Path:
+        return write_approval(self.approvals, approval)
+
+    @property
+    def me(self) -> Person:
+        """This process's user: the second person, unless the runner asks as it too."""
+        return current_person()
+
+    def phases(self, phase: str) -> list[dict[str, JsonValue]]:
+        """The promotion's journal records of `phase`, oldest first."""
+        return [
+            record.data
+            for record in read_journal(self.journal.path)[0]
+            if record.kind == "action" and record.data.get("phase") == phase
+        ]
+
+
+def bench(
+    folder: Path, *, identity: Person | None = OPERATOR, mode: str = "live", **approval: Any
+) -> Bench:
+    """A runner for the promotion with [approval] on, asking as `identity` (None: this user)."""
+    config = approval_config(folder, **approval)
+    clock = FrozenClock(NOW)
+    replica = FakeReplica()
+    writers = Writers(None, None, replica) if mode == "live" else None  # type: ignore[arg-type]
+    backends = Backends(None, None, replica, writers)  # type: ignore[arg-type]
+    state = good_state()
+
+    async def refresh() -> State:
+        return state
+
+    journal = create_writer(config.journal_dir, clock=clock)
+    runner = ActionRunner(
+        config=config,
+        mode=mode,
+        backends=backends,
+        refresh=refresh,
+        journal=journal,
+        clock=clock,
+        identity=identity,
+    )
+    return Bench(config, runner, replica, journal, clock, state)
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
