@@ -7,6 +7,7 @@ promoted); the approvals folder, the journal and the file owners are real.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from cockpit.actions.approval import (
 )
 from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId
-from cockpit.actions.runner import ActionRunner, AwaitingApproval, Prepared
+from cockpit.actions.runner import ActionRunner, AwaitingApproval, Prepared, Refresh
 from cockpit.clock import FrozenClock
 from cockpit.config import ApprovalSection, Config, JournalSection
 from cockpit.io.backends import Backends, Writers
@@ -113,11 +114,43 @@ class Bench:
 
     def phases(self, phase: str) -> list[dict[str, JsonValue]]:
         """The promotion's journal records of `phase`, oldest first."""
-        return [
-            record.data
-            for record in read_journal(self.journal.path)[0]
-            if record.kind == "action" and record.data.get("phase") == phase
-        ]
+        return phases(self.journal, phase)
+
+
+def phases(journal: JournalWriter, phase: str) -> list[dict[str, JsonValue]]:
+    """The action records of `phase` in the journal, oldest first."""
+    return [
+        record.data
+        for record in read_journal(journal.path)[0]
+        if record.kind == "action" and record.data.get("phase") == phase
+    ]
+
+
+def promotion_runners(
+    config: Config,
+    replica: FakeReplica,
+    journal: JournalWriter,
+    clock: FrozenClock,
+    *,
+    identity: Person | None = OPERATOR,
+    mode: str = "live",
+) -> Callable[[Refresh], ActionRunner]:
+    """Builds the runner around a refresh, as the cockpit and `act` do, over the fake replica."""
+    writers = Writers(None, None, replica) if mode == "live" else None  # type: ignore[arg-type]
+    backends = Backends(None, None, replica, writers)  # type: ignore[arg-type]
+
+    def runner(refresh: Refresh) -> ActionRunner:
+        return ActionRunner(
+            config=config,
+            mode=mode,
+            backends=backends,
+            refresh=refresh,
+            journal=journal,
+            clock=clock,
+            identity=identity,
+        )
+
+    return runner
 
 
 def bench(
@@ -127,24 +160,14 @@ def bench(
     config = approval_config(folder, **approval)
     clock = FrozenClock(NOW)
     replica = FakeReplica()
-    writers = Writers(None, None, replica) if mode == "live" else None  # type: ignore[arg-type]
-    backends = Backends(None, None, replica, writers)  # type: ignore[arg-type]
+    journal = create_writer(config.journal_dir, clock=clock)
     state = good_state()
 
     async def refresh() -> State:
         return state
 
-    journal = create_writer(config.journal_dir, clock=clock)
-    runner = ActionRunner(
-        config=config,
-        mode=mode,
-        backends=backends,
-        refresh=refresh,
-        journal=journal,
-        clock=clock,
-        identity=identity,
-    )
-    return Bench(config, runner, replica, journal, clock, state)
+    runners = promotion_runners(config, replica, journal, clock, identity=identity, mode=mode)
+    return Bench(config, runners(refresh), replica, journal, clock, state)
 
 
 def running_as_root() -> bool:
