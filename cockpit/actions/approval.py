@@ -286,11 +286,10 @@ def _person_problem(requester: Person, approval: Approval) -> str | None:
     )
     if owner == requester.uid or approver.uid == requester.uid or approver.name == requester.name:
         return same
-    if owner is None or owner != approver.uid:
-        whose = "nobody known" if owner is None else _uid_words(owner)
+    if owner != approver.uid:
         return (
-            f"the approval file belongs to {whose}, but names {approver.words()}: not counted; "
-            "the approver runs `cockpit approve` as themselves"
+            f"the approval file belongs to {uid_words(owner)}, but names {approver.words()}: "
+            "not counted; the approver runs `cockpit approve` as themselves"
         )
     known = user_name(approver.uid)
     if known is not None and known != approver.name:
@@ -301,7 +300,10 @@ def _person_problem(requester: Person, approval: Approval) -> str | None:
     return None
 
 
-def _uid_words(uid: int) -> str:
+def uid_words(uid: int | None) -> str:
+    """'postgres (uid 101)', or 'uid 4242' when this host has no name for it."""
+    if uid is None:
+        return "nobody known"
     name = user_name(uid)
     return f"uid {uid}" if name is None else f"{name} (uid {uid})"
 

@@ -24,7 +24,7 @@ from cockpit.actions.approval import (
     pending_requests,
     read_request,
     request_path,
-    user_name,
+    uid_words,
     valid_run_id,
     write_approval,
 )
@@ -158,16 +158,10 @@ def _refuse_requester(request: ApprovalRequest, approver: Person) -> None:
             "another user, must approve it"
         )
     if request.owner_uid != requester.uid:
-        owner = "nobody known" if request.owner_uid is None else _uid_words(request.owner_uid)
         raise _Refused(
-            f"the request file belongs to {owner} but names {requester.words()}: it is not "
-            "that operator's request; tell them, and approve nothing"
+            f"the request file belongs to {uid_words(request.owner_uid)} but names "
+            f"{requester.words()}: it is not that operator's request; tell them and approve nothing"
         )
-
-
-def _uid_words(uid: int) -> str:
-    name = user_name(uid)
-    return f"uid {uid}" if name is None else f"{name} (uid {uid})"
 
 
 def _approver_words(ask: Ask) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from cockpit.actions.approval import (
     Approval,
     Person,
@@ -25,13 +27,13 @@ from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId
 from cockpit.actions.runner import ActionRunner, AwaitingApproval, Prepared, Refresh
 from cockpit.clock import FrozenClock
-from cockpit.config import ApprovalSection, Config, JournalSection
+from cockpit.config import Config, load_config
 from cockpit.io.backends import Backends, Writers
 from cockpit.journal.reader import read_journal
 from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State, apply
-from tests.test_guards import CONFIG, GOOD, NOW
+from tests.test_guards import GOOD, NOW, SECTIONS
 from tests.test_journal import create_writer
 
 REPLICA = "shop-db-new"
@@ -39,6 +41,17 @@ OPERATOR = Person("alice-test", 4_242_424)
 """A requester who is not this process's user, so an approval this process writes is another
 person's; the uid is one no account here has."""
 EXPIRES_MINUTES = 15.0
+NOBODY = Person("nobody", 65534)
+"""Another user to stand for the second person, where root gives a file away."""
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\x9b"
+"""What a hostile file holds: a title change, a screen clear, colour and a C1 control."""
+
+
+def no_raw_control(text: str) -> bool:
+    """Whether `text` would reach a terminal without a control character (line breaks aside)."""
+    return not any(
+        (ord(char) < 0x20 and char not in "\n\t") or 0x7F <= ord(char) < 0xA0 for char in text
+    )
 
 
 @dataclass
@@ -57,11 +70,21 @@ class FakeReplica:
         return ("SELECT pg_promote(wait => true)",)
 
 
+def write_approval_config(folder: Path, **approval: Any) -> Path:
+    """The guards' test config as a file in `folder`, with its journal there and [approval]."""
+    tables = {
+        "journal": {"dir": str(folder / "journal"), "anchor_syslog": False},
+        "approval": {"expires_minutes": EXPIRES_MINUTES, **approval},
+        "guards": {"weight_max_new_p95_ms": 300.0},
+    }
+    path = folder / "cockpit.toml"
+    path.write_text("\n".join([*SECTIONS.values(), tomli_w.dumps(tables)]))
+    return path
+
+
 def approval_config(folder: Path, **approval: Any) -> Config:
     """The guards' test config with a journal in `folder` and an [approval] section."""
-    journal = JournalSection(dir=str(folder / "journal"), anchor_syslog=False)
-    section = ApprovalSection(expires_minutes=EXPIRES_MINUTES, **approval)
-    return CONFIG.model_copy(update={"journal": journal, "approval": section})
+    return load_config(write_approval_config(folder, **approval))
 
 
 def good_state() -> State:

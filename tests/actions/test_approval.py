@@ -20,7 +20,6 @@ from cockpit.actions.approval import (
     DIRECTORY_MODE,
     FILE_MODE,
     REQUEST_SUFFIX,
-    Person,
     approval_path,
     plan_digest,
     read_approval,
@@ -35,13 +34,13 @@ from cockpit.config import ACTION_IDS, ONE_WAY_DOORS, ApprovalSection
 from cockpit.review.report import build_report, render_markdown
 from tests.actions.approval_support import (
     EXPIRES_MINUTES,
+    NOBODY,
     OPERATOR,
     REPLICA,
     bench,
     running_as_root,
 )
 
-NOBODY = Person("nobody", 65534)
 needs_root = pytest.mark.skipif(
     not running_as_root(), reason="only root can give a file to another user (os.chown)"
 )

@@ -18,7 +18,6 @@ import pytest
 import tomli_w
 
 from cockpit.actions.approval import (
-    Person,
     approval_of,
     read_request,
     write_approval,
@@ -28,11 +27,13 @@ from cockpit.clock import system_clock
 from cockpit.commands.act import ActRequest, run_act
 from cockpit.config import load_config
 from cockpit.sandbox.lifecycle import SandboxHandle
-from tests.actions.approval_support import running_as_root
+from tests.actions.approval_support import (
+    NOBODY,
+    running_as_root,
+)
 from tests.actions.support import Act, action_records, sandbox_environ, write_config
 from tests.actions.test_act_sandbox import REPLICA, postgres
 
-NOBODY = Person("nobody", 65534)
 Pause = Callable[[float], Awaitable[None]]
 
 

@@ -33,11 +33,10 @@ from cockpit.actions.approval import (
 )
 from cockpit.actions.model import ActionId, Change, Plan
 from cockpit.rules.verdicts import GuardFact, GuardResult
+from tests.actions.approval_support import ESCAPES, OPERATOR, no_raw_control
 from tests.test_guards import NOW
 
 RUN = "4242-1790000000-1"
-ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\x9b"
-OPERATOR = Person("alice-test", 4_242_424)
 PLAN = Plan(
     ActionId.PROMOTE,
     "Promote shop-db-new to primary — ONE-WAY DOOR",
@@ -63,10 +62,6 @@ def raw_request(**changes: object) -> dict[str, object]:
     assert isinstance(plan, dict)
     document["digest"] = digest_of(str(document["action"]), plan)
     return document
-
-
-def no_raw_control(text: str) -> bool:
-    return not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in text)
 
 
 def test_a_request_and_an_approval_read_back_as_written(tmp_path: Path) -> None:

@@ -35,17 +35,18 @@ from cockpit.commands.approve import (
     run_approve,
 )
 from tests.actions.approval_support import (
+    ESCAPES,
     OPERATOR,
     REPLICA,
     Bench,
     bench,
+    no_raw_control,
     running_as_root,
 )
 from tests.test_guards import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 SECOND_USER = "postgres"
-ESCAPES = "\x1b]0;owned\x07\x1b[2J\x9b31m"
 
 
 class Terminal:
@@ -77,9 +78,18 @@ def approve(bench_: Bench, terminal: Terminal, run_id: str | None = None) -> int
     )
 
 
-def no_raw_control(text: str) -> bool:
-    return not any(
-        (ord(char) < 0x20 and char not in "\n\t") or 0x7F <= ord(char) < 0xA0 for char in text
+def cockpit_approve(
+    as_user: tuple[str, ...], typed: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`cockpit approve ARGS` as a real command (started through `as_user`), `typed` on stdin."""
+    return subprocess.run(
+        [*as_user, sys.executable, "-m", "cockpit", "approve", *args],
+        input=typed,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
     )
 
 
@@ -167,15 +177,7 @@ async def test_hostile_files_never_crash_approve_nor_reach_the_terminal(tmp_path
     assert terminal.text.count("ignored:") == 3
     assert "not approved" in terminal.text
 
-    process = subprocess.run(
-        [sys.executable, "-m", "cockpit", "approve", "-c", str(tmp_path / "cockpit.toml")],
-        input="APPROVE\nok\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    process = cockpit_approve((), "APPROVE\nok\n", "-c", str(tmp_path / "cockpit.toml"))
     assert process.returncode == EXIT_NOT_APPROVED, process.stderr
     assert "Traceback" not in process.stderr and "internal error" not in process.stderr
     assert no_raw_control(process.stdout + process.stderr)
@@ -298,18 +300,10 @@ async def test_cockpit_approve_run_by_another_user_end_to_end(shared_folder: Pat
     bench_.clock.now = system_clock()
     waiting = await bench_.runner.request_approval(prepared, Confirmation(typed_word=REPLICA))
     assert isinstance(waiting, AwaitingApproval), waiting
-    command = [
-        *("runuser", "-u", user.pw_name, "--", sys.executable, "-m", "cockpit", "approve"),
+    process = cockpit_approve(
+        ("runuser", "-u", user.pw_name, "--"),
+        "APPROVE\nsecond pair of eyes\n",
         *("-c", str(shared_folder / "cockpit.toml"), "--run", waiting.prepared.run_id),
-    ]
-    process = subprocess.run(
-        command,
-        input="APPROVE\nsecond pair of eyes\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
     )
     assert process.returncode == EXIT_APPROVED, process.stdout + process.stderr
     check = await bench_.runner.check_approval(waiting)
