@@ -255,6 +255,8 @@ async def _act(
     _say_plan(prepared, say, dry_run=request.dry_run)
     transcript.keep(live, request.action_id, prepared.run_id, "planned")
     confirmation = _confirm(prepared, request, ask, say)
+    if request.break_glass_reason is not None and not runner.needs_second_person(prepared):
+        say(f"--break-glass ignored: {prepared.spec.title} needs no second operator")
     if confirmation is None:
         outcome = runner.cancel(prepared)
     elif runner.needs_second_person(prepared):
