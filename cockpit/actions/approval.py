@@ -392,6 +392,23 @@ def open_folder(directory: Path, group: str | None) -> None:
             + (f": are you in group {group}? (id -nG)" if group else "")
         ) from None
     _check_folder(directory, found, group, gid)
+    if group is not None and gid is not None:
+        _check_reachable(directory, group, gid)
+
+
+def _check_reachable(directory: Path, group: str, gid: int) -> None:
+    """ApprovalUnavailable when a folder above stops the group before it reaches `directory`."""
+    for parent in directory.resolve().parents:
+        try:
+            found = parent.stat()
+        except OSError:
+            continue
+        if found.st_mode & stat.S_IXOTH or (found.st_gid == gid and found.st_mode & stat.S_IXGRP):
+            continue
+        raise ApprovalUnavailable(
+            f"members of {group} cannot reach {directory}: {parent} does not let them through "
+            f"(chgrp {group} {parent}; chmod g+x {parent}), or set [approval] dir elsewhere"
+        )
 
 
 def _check_folder(

@@ -7,6 +7,7 @@ are real. Where a second person must own a file, the test runs as root and gives
 
 from __future__ import annotations
 
+import grp
 import os
 import stat
 from dataclasses import replace
@@ -269,6 +270,21 @@ async def test_the_folder_and_its_files_are_the_groups_alone(tmp_path: Path) -> 
     for path in bench_.approvals.iterdir():
         assert path.name.endswith((REQUEST_SUFFIX, APPROVAL_SUFFIX)), path.name
         assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE
+
+
+async def test_a_folder_the_group_cannot_reach_is_said_before_anyone_waits(
+    tmp_path: Path,
+) -> None:
+    group = grp.getgrgid(os.getegid()).gr_name
+    bench_ = bench(tmp_path, group=group)
+    bench_.config.journal_dir.chmod(0o700)
+    prepared = await bench_.prepare()
+    waiting = await bench_.runner.request_approval(prepared, Confirmation(typed_word=REPLICA))
+    assert isinstance(waiting, AwaitingApproval) and waiting.unshared is not None
+    assert f"members of {group} cannot reach {bench_.approvals}" in waiting.unshared
+    assert f"chmod g+x {bench_.config.journal_dir}" in waiting.unshared
+
+    assert bench_.approvals.stat().st_gid == os.getegid()
 
 
 async def test_an_approval_file_that_names_someone_else_does_not_count(tmp_path: Path) -> None:
