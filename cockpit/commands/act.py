@@ -289,12 +289,15 @@ async def _second_person(
     if isinstance(waiting, Outcome):
         return waiting
     talk.say(runner.waiting_words(waiting, f"cockpit approve -c {request.config_path}"))
+    if waiting.unshared is not None:
+        return await _break_glass_or_withdraw(runner, waiting, talk, "nobody could be asked")
     talk.say("Ctrl-C withdraws the request (or breaks the glass when nobody else is there)")
     try:
         check = await _wait_for_approval(runner, waiting, talk)
     except (KeyboardInterrupt, asyncio.CancelledError):
         _uncancel()
-        return await _interrupted(runner, waiting, talk)
+        withdrawn = "withdrawn with Ctrl-C while waiting for a second operator"
+        return await _break_glass_or_withdraw(runner, waiting, talk, withdrawn)
     if check.approval is None:
         why = f"{check.problem}: run `cockpit act` again to ask anew"
         return runner.withdraw(waiting, why, expired=True)
@@ -309,7 +312,7 @@ async def _wait_for_approval(
     said = None
     while True:
         check = await runner.check_approval(waiting)
-        if check.approval is not None or check.expired or waiting.unshared is not None:
+        if check.approval is not None or check.expired:
             return check
         if check.problem is not None and check.problem != said:
             talk.say(f"not counted: {check.problem}")
@@ -317,9 +320,11 @@ async def _wait_for_approval(
         await talk.pause(APPROVAL_POLL_SECONDS)
 
 
-async def _interrupted(runner: ActionRunner, waiting: AwaitingApproval, talk: _Talk) -> Outcome:
-    """Ctrl-C while waiting: withdrawn, unless the operator breaks the glass with a reason."""
-    withdrawn = "withdrawn with Ctrl-C while waiting for a second operator"
+async def _break_glass_or_withdraw(
+    runner: ActionRunner, waiting: AwaitingApproval, talk: _Talk, withdrawn: str
+) -> Outcome:
+    """No approval is coming: withdrawn (with `withdrawn` as why), unless the operator breaks
+    the glass with OVERRIDE and a reason."""
     try:
         word = talk.ask(
             f"type {OVERRIDE_WORD} to break glass and run without a second operator, "

@@ -172,3 +172,16 @@ def test_a_request_nobody_approved_in_time_ends_with_a_clear_message(
     assert "run `cockpit act` again to ask anew" in text
     assert phase(tmp_path, "approval-expired")
     assert postgres(sandbox)["promoted"] is False
+
+
+def test_a_request_nobody_can_be_asked_for_offers_only_the_break_glass(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    path = approval_config(sandbox, tmp_path, group="no-such-cutover-group")
+    code, text = promote(sandbox, path, ctrl_c, "")
+    assert code == 1, text
+    assert "'no-such-cutover-group' is not a group on this host" in text
+    assert "cancelled: nobody could be asked" in text
+    assert "nobody could be asked" in phase(tmp_path, "approval-withdrawn")["why"]
+    assert phase(tmp_path, "approval-unavailable")
+    assert postgres(sandbox)["promoted"] is False
