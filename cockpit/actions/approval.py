@@ -27,6 +27,7 @@ from cockpit.actions.model import ActionId, Plan, plan_from_json
 from cockpit.journal.chain import format_timestamp, parse_timestamp
 from cockpit.jsonvalue import JsonValue, json_int, json_items, json_object, json_string
 from cockpit.outside import outside_text
+from cockpit.redact import known_secrets
 from cockpit.rules.verdicts import GuardResult
 from cockpit.untrusted_files import NotARegularFile, TooLarge, read_owned_file
 
@@ -103,9 +104,14 @@ def digest_of(action_id: str, plan: Mapping[str, JsonValue]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+def shared_json(value: JsonValue) -> dict[str, JsonValue]:
+    """A plan or guard as it may leave this process: every secret it names removed."""
+    return json_object(known_secrets().scrub(value))
+
+
 def plan_digest(plan: Plan) -> str:
     """The digest an approval of this plan carries; another target or replica gives another."""
-    return digest_of(plan.action_id.value, plan.to_json())
+    return digest_of(plan.action_id.value, shared_json(plan.to_json()))
 
 
 def short_digest(digest: str) -> str:
@@ -194,8 +200,8 @@ def new_request(
         action_id=plan.action_id,
         title=spec.title,
         cutover=spec.cutover,
-        plan=plan.to_json(),
-        guards=tuple(guard.to_json() for guard in guards),
+        plan=shared_json(plan.to_json()),
+        guards=tuple(shared_json(guard.to_json()) for guard in guards),
         digest=plan_digest(plan),
         requester=spec.requester,
         operator=spec.operator,

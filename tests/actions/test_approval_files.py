@@ -25,6 +25,7 @@ from cockpit.actions.approval import (
     digest_of,
     new_request,
     pending_requests,
+    plan_digest,
     read_approval,
     read_request,
     request_path,
@@ -32,6 +33,7 @@ from cockpit.actions.approval import (
     write_request,
 )
 from cockpit.actions.model import ActionId, Change, Plan
+from cockpit.redact import redactor_for, remember_secrets
 from cockpit.rules.verdicts import GuardFact, GuardResult
 from tests.actions.approval_support import ESCAPES, OPERATOR, no_raw_control
 from tests.test_guards import NOW
@@ -214,3 +216,14 @@ def test_escapes_in_an_approval_are_spelled_out(tmp_path: Path) -> None:
     approval = approval_of(a_request(), Person(ESCAPES, 1001), ESCAPES, NOW)
     back = read_approval(write_approval(tmp_path, approval))
     assert no_raw_control(back.reason) and no_raw_control(back.approver.name)
+
+
+def test_a_secret_the_config_names_never_leaves_in_a_request(tmp_path: Path) -> None:
+    secret = "hunter2-not-for-the-group"
+    remember_secrets(redactor_for([secret]))
+    leaky = replace(PLAN, calls=(f"psql 'host=db password={secret}'", f"token {secret}"))
+    spec = RequestSpec(RUN, "Promote replica", "shop", OPERATOR, "alice@bastion", 15)
+    request = new_request(spec, leaky, (GUARD,), NOW)
+    text = write_request(tmp_path, request).read_text()
+    assert secret not in text
+    assert read_request(request_path(tmp_path, RUN)).digest == plan_digest(leaky)
