@@ -87,13 +87,11 @@ class ApprovalWaitScreen(PlanDialog[WaitAnswer]):
         self,
         request: ConfirmRequest,
         waiting: AwaitingApproval,
-        waiting_words: str,
         check: Check,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         super().__init__(request, BREAK_GLASS_FIELDS)
         self.waiting = waiting
-        self.waiting_words = waiting_words
         self._check = check
         self._poll_seconds = poll_seconds
         self._checking = False
@@ -102,7 +100,7 @@ class ApprovalWaitScreen(PlanDialog[WaitAnswer]):
         with Vertical(id="dialog", classes="-danger") as dialog:
             dialog.border_title = f"{self.request.title}: waiting for a second operator"
             with Vertical(id="answer"):
-                yield Static(self.waiting_words, id="waiting", markup=False)
+                yield Static(self.waiting.words(), id="waiting", markup=False)
                 yield Static("", id="problem", markup=False)
                 yield from self.field_rows()
                 yield Static(KEYS, id="keys")

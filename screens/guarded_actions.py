@@ -142,12 +142,8 @@ class GuardedActionsApp(DeliberateKeysApp):
         if isinstance(waiting, Outcome):
             self.show_outcome(waiting)
             return
-        runner = self.session.runner
-        assert runner is not None
         request = confirm_request(prepared, dry_run=self.session.dry_run, second_person=True)
-        screen = ApprovalWaitScreen(
-            request, waiting, runner.waiting_words(waiting), self.session.check_approval
-        )
+        screen = ApprovalWaitScreen(request, waiting, self.session.check_approval)
         self.push_screen(screen, partial(self._second_person_answered, waiting))
         self.call_after_refresh(
             self._capture_action_screen, prepared.spec.action_id, prepared.run_id, "waiting"

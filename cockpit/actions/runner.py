@@ -121,6 +121,15 @@ class AwaitingApproval:
         """The operator's words with a break-glass instead of an approval."""
         return replace(self.confirmation, break_glass_word=word, break_glass_reason=reason)
 
+    def words(self, command: str = "cockpit approve") -> str:
+        """The line the operator reads while the action waits for a second operator."""
+        if self.unshared is not None:
+            return f"{self.unshared}: break glass to run it without a second operator"
+        return (
+            f"waiting for a second operator: run `{command}` as another user "
+            f"(expires {clock_time(self.request.expires_at)})"
+        )
+
 
 def weights_held_since(state: State) -> datetime | None:
     """When the current split was first seen in the unbroken run of traffic readings held."""
@@ -286,15 +295,6 @@ class ActionRunner:
         phase = "approval-expired" if expired else "approval-withdrawn"
         self._record_phase(waiting.prepared, phase, {"why": why})
         return self.cancel(waiting.prepared, why)
-
-    def waiting_words(self, waiting: AwaitingApproval, command: str = "cockpit approve") -> str:
-        """The line the operator reads while the action waits for a second operator."""
-        if waiting.unshared is not None:
-            return f"{waiting.unshared}: break glass to run it without a second operator"
-        return (
-            f"waiting for a second operator: run `{command}` as another user "
-            f"(expires {clock_time(waiting.request.expires_at)})"
-        )
 
     # --- confirm -> run ---------------------------------------------------------------------
 

@@ -288,7 +288,7 @@ async def _second_person(
     waiting = await runner.request_approval(prepared, confirmation)
     if isinstance(waiting, Outcome):
         return waiting
-    talk.say(runner.waiting_words(waiting, f"cockpit approve -c {request.config_path}"))
+    talk.say(waiting.words(f"cockpit approve -c {request.config_path}"))
     if waiting.unshared is not None:
         return await _break_glass_or_withdraw(runner, waiting, talk, "nobody could be asked")
     talk.say("Ctrl-C withdraws the request (or breaks the glass when nobody else is there)")

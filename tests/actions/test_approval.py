@@ -312,7 +312,7 @@ async def test_a_folder_anyone_may_write_is_not_used_and_break_glass_is_offered(
     assert isinstance(waiting, AwaitingApproval)
     assert waiting.unshared is not None and "may be written by anyone" in waiting.unshared
     assert bench_.phases("approval-unavailable")
-    assert "break glass" in bench_.runner.waiting_words(waiting)
+    assert "break glass" in waiting.words()
     assert list(folder.iterdir()) == []
 
 
