@@ -645,6 +645,37 @@ class IntegritySection(Section):
         return self
 
 
+ACTION_IDS = (
+    "maintenance-on",
+    "maintenance-off",
+    "promote",
+    "weight-up",
+    "weight-down",
+    "rollback",
+)
+"""Every action id, as `cockpit act` and the journal name them (the registry declares each)."""
+
+ONE_WAY_DOORS = ("promote",)
+"""The actions that cannot be undone: by default the ones a second person must approve."""
+
+
+def _check_action_id(value: str) -> str:
+    if value not in ACTION_IDS:
+        raise ValueError(f"{value!r} is not an action; the actions are {', '.join(ACTION_IDS)}")
+    return value
+
+
+class ApprovalSection(Section):
+    """The two-person rule: the actions a second operator must approve before they run."""
+
+    actions: Annotated[tuple[Annotated[str, AfterValidator(_check_action_id)], ...], NotEmpty] = (
+        ONE_WAY_DOORS
+    )
+    expires_minutes: Annotated[float, Field(gt=0, le=1440)] = 15.0
+    group: NonBlank | None = None
+    dir: ConfigPath | None = None
+
+
 class Config(Section):
     """The whole cockpit configuration, validated; paths are absolute."""
 
@@ -659,6 +690,7 @@ class Config(Section):
     maintenance: MaintenanceSection | None = None
     promotion: PromotionSection | None = None
     integrity: IntegritySection | None = None
+    approval: ApprovalSection | None = None
     guards: GuardsSection = GuardsSection()
     secrets: SecretsSection = SecretsSection()
 
@@ -673,6 +705,13 @@ class Config(Section):
     @property
     def journal_dir(self) -> Path:
         return Path(self.journal.dir)
+
+    @property
+    def approvals_dir(self) -> Path:
+        """Where approval requests and approvals are exchanged: by default beside the journals."""
+        if self.approval is not None and self.approval.dir is not None:
+            return Path(self.approval.dir)
+        return self.journal_dir / "approvals"
 
     def secret_env_names(self) -> tuple[str, ...]:
         """Every env var whose value must never be written: named in the config or standard."""

@@ -31,17 +31,21 @@ class NotARegularFile(OSError):
         self.kind_words = kind_words
 
 
-def open_regular_file(path: Path) -> BinaryIO:
+def open_regular_file(path: Path, *, follow_links: bool = True) -> BinaryIO:
     """`path` opened for binary reading, only when it is a regular file.
 
     Opened without blocking and checked with fstat, so a FIFO is refused, never waited on;
-    IsADirectoryError for a directory, NotARegularFile for a pipe, device or socket.
+    IsADirectoryError for a directory, NotARegularFile for a pipe, device or socket, and for a
+    symbolic link when `follow_links` is False.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as error:
         if error.errno == errno.ENXIO and _is_socket(path):
             raise NotARegularFile(path, "a socket") from None
+        if error.errno == errno.ELOOP and not follow_links:
+            raise NotARegularFile(path, "a symbolic link") from None
         raise
     try:
         _require_regular(path, os.fstat(fd).st_mode)
@@ -81,7 +85,21 @@ class TooLarge(OSError):
 def read_regular_file(path: Path, limit_bytes: int) -> bytes:
     """The whole of a regular file of at most `limit_bytes`; TooLarge past it (never read on)."""
     with open_regular_file(path) as file:
-        data = file.read(limit_bytes + 1)
+        return _read_whole(file, path, limit_bytes)
+
+
+def read_owned_file(path: Path, limit_bytes: int) -> tuple[bytes, int]:
+    """A regular file (never through a symbolic link) of at most `limit_bytes`, and its owner's uid.
+
+    The owner is read from the open file, so it is the owner of exactly the bytes returned.
+    """
+    with open_regular_file(path, follow_links=False) as file:
+        owner_uid = os.fstat(file.fileno()).st_uid
+        return _read_whole(file, path, limit_bytes), owner_uid
+
+
+def _read_whole(file: BinaryIO, path: Path, limit_bytes: int) -> bytes:
+    data = file.read(limit_bytes + 1)
     if len(data) > limit_bytes:
         raise TooLarge(path, limit_bytes)
     return data

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -36,6 +36,7 @@ from widgets.formatting import seconds_text
 
 ONE_WAY_BANNER = "ONE-WAY DOOR — cannot be undone"
 DRY_RUN_BANNER = "DRY RUN — nothing will change; the plan is journaled"
+SECOND_PERSON_BANNER = "TWO-PERSON RULE — a second operator must approve this plan before it runs"
 OVERRIDE_INPUT_ID = "override-word"
 REASON_INPUT_ID = "override-reason"
 NAME_INPUT_ID = "confirm-word"
@@ -57,6 +58,7 @@ class ConfirmRequest:
     blocked: tuple[GuardResult, ...]
     dry_run: bool = False
     confirm_verb: str = "confirm"
+    second_person: bool = False
 
     @property
     def needs_override(self) -> bool:
@@ -113,6 +115,8 @@ def banner_text(request: ConfirmRequest) -> Text:
         lines.append(Text(f" {ONE_WAY_BANNER} ", style="bold white on red"))
     if request.dry_run:
         lines.append(Text(f" {DRY_RUN_BANNER} ", style="bold black on yellow"))
+    if request.second_person:
+        lines.append(Text(f" {SECOND_PERSON_BANNER} ", style="bold white on blue"))
     return Text("\n").join(lines)
 
 
@@ -182,30 +186,32 @@ def blocked_text(blocked: Sequence[GuardResult]) -> Text:
 def keys_hint(request: ConfirmRequest, *, settled: bool) -> str:
     """The keys that answer this dialog, always visible at the bottom; a wait while settling."""
     verb = "journal the plan (dry run)" if request.dry_run else "run it"
+    if request.second_person:
+        verb = "ask a second operator"
     if not settled:
         return f"wait {SETTLE_SECONDS:g} s… then ctrl+y = {verb} · esc = cancel"
     answer = f"ctrl+y = {verb} · esc = cancel · pgup/pgdn = scroll"
     return f"enter = next field · {answer}" if request.needs_typing else answer
 
 
-class ConfirmActionScreen(ModalScreen[Confirmation | None]):
-    """Shows exactly what an action will do and what the guards saw; returns the operator's answer.
+Answer = TypeVar("Answer")
 
-    Dismisses with a Confirmation when confirmed, None when cancelled. The answer area is docked
-    at the bottom so the inputs and keys stay visible while a long plan scrolls. Focus starts on
-    Cancel; the Confirm button takes only a mouse click, so no key but ctrl+y can confirm.
+
+class PlanDialog(ModalScreen[Answer]):
+    """The plan and the guard facts above, typed answers docked below; answered exactly once.
+
+    The answer area stays visible while a long plan scrolls (pgup/pgdn scroll it while the focus
+    stays in the input being typed). Subclasses compose the answer area and say what answers.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+y", "confirm", "Confirm"),
-        Binding("escape", "cancel", "Cancel", show=False),
         Binding("pageup", "scroll_plan(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_plan(1)", "Scroll down", show=False),
     ]
 
     DEFAULT_CSS = """
-    ConfirmActionScreen { align: center middle; }
-    ConfirmActionScreen > #dialog {
+    PlanDialog { align: center middle; }
+    PlanDialog > #dialog {
         width: 100%;
         max-width: 120;
         height: 100%;
@@ -215,57 +221,29 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
         background: $surface;
         padding: 0 1;
     }
-    ConfirmActionScreen > #dialog.-danger { border: heavy $error; }
-    ConfirmActionScreen #plan { height: 1fr; }
-    ConfirmActionScreen #plan > Static { margin-bottom: 1; }
-    ConfirmActionScreen #answer { dock: bottom; height: auto; }
-    ConfirmActionScreen #answer > Horizontal { height: 1; }
-    ConfirmActionScreen #answer Label { width: auto; margin-right: 1; text-style: bold; }
-    ConfirmActionScreen #answer Input { width: 1fr; }
-    ConfirmActionScreen #problem { color: $error; text-style: bold; }
-    ConfirmActionScreen #problem.-ready { color: $success; }
-    ConfirmActionScreen #buttons { height: 1; }
-    ConfirmActionScreen #buttons > Button { margin-right: 2; }
-    ConfirmActionScreen #keys { color: $text-muted; }
+    PlanDialog > #dialog.-danger { border: heavy $error; }
+    PlanDialog #plan { height: 1fr; }
+    PlanDialog #plan > Static { margin-bottom: 1; }
+    PlanDialog #answer { dock: bottom; height: auto; }
+    PlanDialog #answer > Horizontal { height: 1; }
+    PlanDialog #answer Label { width: auto; margin-right: 1; text-style: bold; }
+    PlanDialog #answer Input { width: 1fr; }
+    PlanDialog #problem { color: $error; text-style: bold; }
+    PlanDialog #problem.-ready { color: $success; }
+    PlanDialog #keys { color: $text-muted; }
     """
 
-    AUTO_FOCUS = f"#{CANCEL_BUTTON_ID}"
+    READY_WORDS = "typed correctly: ctrl+y runs it, esc cancels"
+    """What the problem line says once every field is typed correctly."""
 
-    class Shown(Message):
-        """The dialog is on screen: from `shown_at` (monotonic seconds) its settle time runs."""
-
-        def __init__(self, shown_at: float) -> None:
-            super().__init__()
-            self.shown_at = shown_at
-
-    def __init__(self, request: ConfirmRequest, clock: MonotonicClock = time.monotonic) -> None:
+    def __init__(self, request: ConfirmRequest, fields: tuple[AnswerField, ...]) -> None:
         super().__init__()
         self.request = request
-        self.fields = answer_fields(request)
+        self.fields = fields
         self.answered = False
-        self.clock = clock
-        self.shown_at: float | None = None
-        self._settle_timer: Timer | None = None
 
-    def compose(self) -> ComposeResult:
-        request = self.request
-        with Vertical(id="dialog") as dialog:
-            dialog.border_title = request.title
-            dialog.set_class(request.plan.one_way or request.needs_override, "-danger")
-            with Vertical(id="answer"):
-                yield Static("", id="problem", markup=False)
-                for field in self.fields:
-                    with Horizontal():
-                        yield Label(field.label)
-                        yield Input(id=field.input_id, compact=True, placeholder=field.placeholder)
-                with Horizontal(id="buttons"):
-                    yield Button("Cancel", id=CANCEL_BUTTON_ID, compact=True)
-                    yield self._confirm_button()
-                yield Static(keys_hint(request, settled=False), id="keys")
-            with VerticalScroll(id="plan"):
-                yield from self._plan_statics()
-
-    def _plan_statics(self) -> ComposeResult:
+    def plan_statics(self) -> ComposeResult:
+        """The banners, the plan, any blocked guards, and every guard with its facts."""
         request = self.request
         banner = banner_text(request)
         if banner:
@@ -278,6 +256,111 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
         if request.plan.notes:
             yield Static(notes_text(request.plan), id="notes")
         yield Static(guards_text(request.guards), id="guards")
+
+    def field_rows(self) -> ComposeResult:
+        """One line per field: its label, then its input."""
+        for field in self.fields:
+            with Horizontal():
+                yield Label(field.label)
+                yield Input(id=field.input_id, compact=True, placeholder=field.placeholder)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter moves to the next field, or says what is still wrong; it never answers."""
+        event.stop()
+        index = next(i for i, f in enumerate(self.fields) if f.input_id == event.input.id)
+        problem = self.fields[index].problem(event.value)
+        if problem is not None:
+            self.show_problem(problem)
+        elif index + 1 < len(self.fields):
+            self.show_problem("")
+            self.set_focus(self._field_input(index + 1))
+        elif self._checked_values() is not None:
+            self.show_problem(self.READY_WORDS, ready=True)
+
+    def _checked_values(self) -> dict[str, str] | None:
+        """Every field's value when all are right; else the first problem is shown and focused."""
+        values = {field.input_id: self._value(field.input_id) for field in self.fields}
+        for index, field in enumerate(self.fields):
+            problem = field.problem(values[field.input_id])
+            if problem is not None:
+                self.show_problem(problem)
+                self.set_focus(self._field_input(index))
+                return None
+        return values
+
+    def answer(self, result: Answer) -> None:
+        """Dismisses once: a second key pressed before the dialog closes does nothing."""
+        if self.answered:
+            return
+        self.answered = True
+        self.dismiss(result)
+
+    def show_problem(self, problem: str, *, ready: bool = False) -> None:
+        line = self.query_one("#problem", Static)
+        line.set_class(ready, "-ready")
+        line.update(problem)
+
+    def _value(self, input_id: str) -> str:
+        return self.query_one(f"#{input_id}", Input).value
+
+    def _field_input(self, index: int) -> Input:
+        return self.query_one(f"#{self.fields[index].input_id}", Input)
+
+    def action_scroll_plan(self, pages: int) -> None:
+        """Scrolls the plan a page while the focus stays in the input being typed."""
+        plan = self.query_one("#plan", VerticalScroll)
+        if pages < 0:
+            plan.scroll_page_up(animate=False)
+        else:
+            plan.scroll_page_down(animate=False)
+
+
+class ConfirmActionScreen(PlanDialog[Confirmation | None]):
+    """Shows exactly what an action will do and what the guards saw; returns the operator's answer.
+
+    Dismisses with a Confirmation when confirmed, None when cancelled. Focus starts on Cancel;
+    the Confirm button takes only a mouse click, so no key but ctrl+y can confirm.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+y", "confirm", "Confirm"),
+        Binding("escape", "cancel", "Cancel", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ConfirmActionScreen #buttons { height: 1; }
+    ConfirmActionScreen #buttons > Button { margin-right: 2; }
+    """
+
+    AUTO_FOCUS = f"#{CANCEL_BUTTON_ID}"
+
+    class Shown(Message):
+        """The dialog is on screen: from `shown_at` (monotonic seconds) its settle time runs."""
+
+        def __init__(self, shown_at: float) -> None:
+            super().__init__()
+            self.shown_at = shown_at
+
+    def __init__(self, request: ConfirmRequest, clock: MonotonicClock = time.monotonic) -> None:
+        super().__init__(request, answer_fields(request))
+        self.clock = clock
+        self.shown_at: float | None = None
+        self._settle_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        request = self.request
+        with Vertical(id="dialog") as dialog:
+            dialog.border_title = request.title
+            dialog.set_class(request.plan.one_way or request.needs_override, "-danger")
+            with Vertical(id="answer"):
+                yield Static("", id="problem", markup=False)
+                yield from self.field_rows()
+                with Horizontal(id="buttons"):
+                    yield Button("Cancel", id=CANCEL_BUTTON_ID, compact=True)
+                    yield self._confirm_button()
+                yield Static(keys_hint(request, settled=False), id="keys")
+            with VerticalScroll(id="plan"):
+                yield from self.plan_statics()
 
     def _confirm_button(self) -> Button:
         """Confirm answers a mouse click only: it takes no focus, so enter can never press it."""
@@ -319,54 +402,12 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
         """Why the dialog takes no answer yet (None: it has been on screen long enough)."""
         return settle_reason(self.clock(), self.shown_at)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter moves to the next field, or says what is still wrong; it never confirms."""
-        event.stop()
-        index = next(i for i, f in enumerate(self.fields) if f.input_id == event.input.id)
-        problem = self.fields[index].problem(event.value)
-        if problem is not None:
-            self.show_problem(problem)
-        elif index + 1 < len(self.fields):
-            self.show_problem("")
-            self.set_focus(self._field_input(index + 1))
-        elif self._checked_values() is not None:
-            self.show_problem("typed correctly: ctrl+y runs it, esc cancels", ready=True)
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == CONFIRM_BUTTON_ID:
             self.action_confirm()
         else:
             self.action_cancel()
-
-    def _checked_values(self) -> dict[str, str] | None:
-        """Every field's value when all are right; else the first problem is shown and focused."""
-        values = {field.input_id: self._value(field.input_id) for field in self.fields}
-        for index, field in enumerate(self.fields):
-            problem = field.problem(values[field.input_id])
-            if problem is not None:
-                self.show_problem(problem)
-                self.set_focus(self._field_input(index))
-                return None
-        return values
-
-    def answer(self, confirmation: Confirmation | None) -> None:
-        """Dismisses once: a second key pressed before the dialog closes does nothing."""
-        if self.answered:
-            return
-        self.answered = True
-        self.dismiss(confirmation)
-
-    def show_problem(self, problem: str, *, ready: bool = False) -> None:
-        line = self.query_one("#problem", Static)
-        line.set_class(ready, "-ready")
-        line.update(problem)
-
-    def _value(self, input_id: str) -> str:
-        return self.query_one(f"#{input_id}", Input).value
-
-    def _field_input(self, index: int) -> Input:
-        return self.query_one(f"#{self.fields[index].input_id}", Input)
 
     def action_confirm(self) -> None:
         """ctrl+y: answers with the typed words once settled and every field is right."""
@@ -377,14 +418,6 @@ class ConfirmActionScreen(ModalScreen[Confirmation | None]):
         values = self._checked_values()
         if values is not None:
             self.answer(confirmation_from(values))
-
-    def action_scroll_plan(self, pages: int) -> None:
-        """Scrolls the plan a page while the focus stays in the input being typed."""
-        plan = self.query_one("#plan", VerticalScroll)
-        if pages < 0:
-            plan.scroll_page_up(animate=False)
-        else:
-            plan.scroll_page_down(animate=False)
 
     def action_cancel(self) -> None:
         self.answer(None)

@@ -11,9 +11,10 @@ from functools import partial
 from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId
 from cockpit.actions.registry import ACTIONS, action
-from cockpit.actions.runner import Outcome, Prepared
+from cockpit.actions.runner import AwaitingApproval, Outcome, Prepared
 from cockpit.deliberate_input import MonotonicClock
 from cockpit.session.live import LiveSession, Notice, ScreenShot, ShiftBack
+from screens.approval_wait import ApprovalWaitScreen, WaitAnswer
 from screens.confirm_action import ConfirmActionScreen, ConfirmRequest
 from screens.deliberate_keys import DeliberateKeysApp
 from screens.screen_text import screen_text
@@ -28,7 +29,9 @@ def read_only_refusal(title: str) -> str:
     return f"read-only: {title} cannot run here; {READ_ONLY_REASON}"
 
 
-def confirm_request(prepared: Prepared, *, dry_run: bool) -> ConfirmRequest:
+def confirm_request(
+    prepared: Prepared, *, dry_run: bool, second_person: bool = False
+) -> ConfirmRequest:
     """What the confirm screen asks about a prepared action."""
     return ConfirmRequest(
         title=prepared.spec.title,
@@ -37,6 +40,7 @@ def confirm_request(prepared: Prepared, *, dry_run: bool) -> ConfirmRequest:
         blocked=prepared.blocked,
         dry_run=dry_run,
         confirm_verb=prepared.plan.confirm_verb or prepared.spec.confirm_verb,
+        second_person=second_person,
     )
 
 
@@ -110,7 +114,10 @@ class GuardedActionsApp(DeliberateKeysApp):
         if self.session.early_cancel is not None:
             self._decided(prepared, None)
             return
-        request = confirm_request(prepared, dry_run=self.session.dry_run)
+        second_person = self.session.needs_second_person(prepared)
+        request = confirm_request(
+            prepared, dry_run=self.session.dry_run, second_person=second_person
+        )
         self._dialog = ConfirmActionScreen(request, clock=self.keys.clock)
         self.push_screen(self._dialog, partial(self._decided, prepared))
 
@@ -121,11 +128,33 @@ class GuardedActionsApp(DeliberateKeysApp):
         cancelled = self.session.decided(prepared, confirmation)
         if cancelled is not None:
             self.show_outcome(cancelled)
+        elif confirmation is not None and self.session.needs_second_person(prepared):
+            self.run_worker(self._ask_second_person(prepared, confirmation), group="actions")
         elif confirmation is not None:
             self.run_worker(self._run(prepared, confirmation), group="actions")
 
     async def _run(self, prepared: Prepared, confirmation: Confirmation) -> None:
         self.show_outcome(await self.session.run(prepared, confirmation, self.refresh_view))
+
+    async def _ask_second_person(self, prepared: Prepared, confirmation: Confirmation) -> None:
+        """Confirmed, but a second operator must approve: the plan stays up while it waits."""
+        waiting = await self.session.request_approval(prepared, confirmation)
+        if isinstance(waiting, Outcome):
+            self.show_outcome(waiting)
+            return
+        request = confirm_request(prepared, dry_run=self.session.dry_run, second_person=True)
+        screen = ApprovalWaitScreen(request, waiting, self.session.check_approval)
+        self.push_screen(screen, partial(self._second_person_answered, waiting))
+        self.call_after_refresh(
+            self._capture_action_screen, prepared.spec.action_id, prepared.run_id, "waiting"
+        )
+
+    def _second_person_answered(self, waiting: AwaitingApproval, answer: WaitAnswer) -> None:
+        """Approved or glass broken: it runs (guards re-checked first); else the request ends."""
+        if answer.confirmation is not None:
+            self.run_worker(self._run(waiting.prepared, answer.confirmation), group="actions")
+            return
+        self.show_outcome(self.session.withdraw(waiting, answer.why, expired=answer.expired))
 
     def shift_back(self, order: ShiftBack) -> None:
         """Auto-abort's order, run like any action, its outcome shown."""

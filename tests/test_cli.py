@@ -35,6 +35,7 @@ SUBCOMMANDS = [
     ["sandbox", "status"],
     ["sandbox", "inject"],
     ["integrity"],
+    ["approve"],
 ]
 
 
@@ -64,7 +65,8 @@ def test_help_on_every_subcommand(words: list[str]) -> None:
 
 def test_help_lists_every_command() -> None:
     result = cockpit("--help")
-    for command in ("run", "demo", "check", "act", "replay", "report", "verify", "config"):
+    commands = ("run", "demo", "check", "act", "approve", "replay", "report", "verify", "config")
+    for command in commands:
         assert f"\n    {command} " in result.stdout
 
 
@@ -103,6 +105,24 @@ def test_a_note_from_the_shell_lands_in_the_session_journal(tmp_path: Path) -> N
     assert all("@" in str(note["operator"]) for note in notes)
     empty = cockpit("note", "  ", "-c", config)
     assert empty.returncode == 3 and "empty" in empty.stdout
+
+
+def test_approve_with_a_bad_config_cannot_run_and_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "cockpit.toml"
+    path.write_text('[cutover]\nname = "shop"\n[approval]\nexpires_minutes = -1\n')
+    result = cockpit("approve", "-c", path)
+    assert result.returncode == 3
+    assert "approval.expires_minutes: must be greater than 0" in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    path.write_text('[cutover]\nname = "shop"\n[approval]\n')
+    nothing = cockpit("approve", "-c", path)
+    assert nothing.returncode == 1 and "nothing to approve" in nothing.stdout
+
+
+def test_act_break_glass_needs_a_reason(tmp_path: Path) -> None:
+    result = cockpit("act", "promote", "-c", tmp_path / "none.toml", "--break-glass", " ")
+    assert result.returncode == 2
+    assert "--break-glass needs a reason" in result.stderr
 
 
 def test_validate_example_config() -> None:

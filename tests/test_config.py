@@ -109,6 +109,29 @@ def test_example_alternatives_load(block: str) -> None:
     config_from_data(example, source="example", base_dir=ROOT)
 
 
+def test_example_approval_block_loads() -> None:
+    """The commented-out [approval] section in the example is valid, and its default folder
+    lies beside the journals."""
+    example = tomllib.loads(EXAMPLE.read_text())
+    example["approval"] = tomllib.loads(_commented_block(EXAMPLE.read_text(), "approval"))
+    from cockpit.config import config_from_data
+
+    config = config_from_data(example, source="example", base_dir=ROOT)
+    assert config.approval is not None and config.approval.actions == ("promote",)
+    assert config.approvals_dir == ROOT / "journal" / "approvals"
+    assert load(MINIMAL + "[approval]\n").approvals_dir == Path("/srv/cutover/journal/approvals")
+
+
+def test_approval_names_only_known_actions() -> None:
+    assert problems_of(MINIMAL + '[approval]\nactions = ["promote-now"]\n') == [
+        "approval.actions[0]: 'promote-now' is not an action; the actions are maintenance-on, "
+        "maintenance-off, promote, weight-up, weight-down, rollback"
+    ]
+    assert problems_of(MINIMAL + "[approval]\nexpires_minutes = 0\n") == [
+        "approval.expires_minutes: must be greater than 0 (got 0)"
+    ]
+
+
 def _commented_block(text: str, block: str) -> str:
     lines = text.splitlines()
     start = lines.index(f"# [{block}]") + 1

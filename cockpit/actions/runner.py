@@ -15,7 +15,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cockpit.actions.confirmation import Confirmation, confirmation_problem
+from cockpit.actions import approval
+from cockpit.actions.approval import (
+    ApprovalCheck,
+    ApprovalRequest,
+    ApprovalUnavailable,
+    Person,
+    RequestSpec,
+    clock_time,
+    current_person,
+    new_request,
+)
+from cockpit.actions.confirmation import (
+    Confirmation,
+    SecondPerson,
+    confirmation_problem,
+    needs_second_person,
+)
 from cockpit.actions.context import StepContext
 from cockpit.actions.model import ActionId, Plan, Verification, plan_from_json
 from cockpit.actions.registry import KEY_LABELS, action, available_actions, evaluate_guards
@@ -36,6 +52,7 @@ from cockpit.io.backends import Backends
 from cockpit.io.failures import ActionFailed, describe_failure
 from cockpit.io.traffic import split_percent
 from cockpit.io.weights import RawWeights
+from cockpit.journal.chain import format_timestamp
 from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State
@@ -83,6 +100,37 @@ class Prepared:
         return blocking(self.guards)
 
 
+@dataclass(frozen=True)
+class AwaitingApproval:
+    """A confirmed action waiting for a second operator to approve its plan.
+
+    unshared: why the request could not be put where `cockpit approve` finds it (None: it is
+    there); only a break-glass can run it then.
+    """
+
+    prepared: Prepared
+    confirmation: Confirmation
+    request: ApprovalRequest
+    unshared: str | None = None
+
+    def approved(self, given: approval.Approval) -> Confirmation:
+        """The operator's words with the second operator's approval."""
+        return replace(self.confirmation, approval=given)
+
+    def broken_glass(self, word: str | None, reason: str | None) -> Confirmation:
+        """The operator's words with a break-glass instead of an approval."""
+        return replace(self.confirmation, break_glass_word=word, break_glass_reason=reason)
+
+    def words(self, command: str = "cockpit approve") -> str:
+        """The line the operator reads while the action waits for a second operator."""
+        if self.unshared is not None:
+            return f"{self.unshared}: break glass to run it without a second operator"
+        return (
+            f"waiting for a second operator: run `{command}` as another user "
+            f"(expires {clock_time(self.request.expires_at)})"
+        )
+
+
 def weights_held_since(state: State) -> datetime | None:
     """When the current split was first seen in the unbroken run of traffic readings held."""
     history = state.history(traffic_values.SIGNAL_ID)
@@ -110,10 +158,14 @@ class ActionRunner:
         journal: JournalWriter | None = None,
         session: SessionLog | None = None,
         clock: Clock = system_clock,
+        identity: Person | None = None,
     ) -> None:
         self.config = config
         self.mode = mode
         self.session = session or SessionLog()
+        self.identity = identity or current_person()
+        self._requests: dict[str, ApprovalRequest] = {}
+        self._refusals_said: dict[str, str] = {}
         self._backends = backends
         self._refresh = refresh
         self._journal = journal
@@ -179,13 +231,80 @@ class ActionRunner:
             prepared.spec.action_id, "cancelled", message, prepared.run_id, prepared.guards
         )
 
+    # --- confirm -> a second operator -------------------------------------------------------
+
+    def needs_second_person(self, prepared: Prepared) -> bool:
+        """Whether this action waits for a second operator's approval before it runs."""
+        return needs_second_person(self.config, prepared.spec.action_id)
+
+    async def request_approval(
+        self, prepared: Prepared, confirmation: Confirmation
+    ) -> AwaitingApproval | Outcome:
+        """Confirmed by the operator: the request goes where `cockpit approve` finds it."""
+        if self._running is not None:
+            return self._busy(prepared.spec.action_id)
+        problem = confirmation_problem(prepared.plan, prepared.blocked, confirmation)
+        if problem:
+            return self.cancel(prepared, problem)
+        request = new_request(
+            self._request_spec(prepared), prepared.plan, prepared.guards, self._clock()
+        )
+        self._requests[prepared.run_id] = request
+        try:
+            await asyncio.to_thread(self._share, request)
+        except (ApprovalUnavailable, OSError) as error:
+            why = str(error) if isinstance(error, ApprovalUnavailable) else _failure_text(error)
+            unshared = f"the request for a second operator could not be written: {why}"
+            self._record_phase(prepared, "approval-unavailable", {"why": unshared})
+            return AwaitingApproval(prepared, confirmation, request, unshared)
+        self._record_phase(prepared, "approval-requested", _request_json(request))
+        return AwaitingApproval(prepared, confirmation, request)
+
+    def _request_spec(self, prepared: Prepared) -> RequestSpec:
+        section = self.config.approval
+        return RequestSpec(
+            run_id=prepared.run_id,
+            title=prepared.spec.title,
+            cutover=self.config.cutover.name,
+            requester=self.identity,
+            operator=prepared.actor,
+            expires_minutes=section.expires_minutes if section is not None else 0.0,
+            dry_run=self.mode != "live",
+        )
+
+    def _share(self, request: ApprovalRequest) -> None:
+        directory = self.config.approvals_dir
+        approval.open_folder(
+            directory, self.config.approval.group if self.config.approval else None
+        )
+        approval.write_request(directory, request)
+
+    async def check_approval(self, waiting: AwaitingApproval) -> ApprovalCheck:
+        """What the approvals folder says now; an approval that does not count is journaled once."""
+        check = await asyncio.to_thread(
+            approval.check_approval, self.config.approvals_dir, waiting.request, self._clock()
+        )
+        run_id = waiting.prepared.run_id
+        if check.problem and not check.expired and self._refusals_said.get(run_id) != check.problem:
+            self._refusals_said[run_id] = check.problem
+            self._record_phase(waiting.prepared, "approval-refused", {"why": check.problem})
+        return check
+
+    def withdraw(self, waiting: AwaitingApproval, why: str, *, expired: bool = False) -> Outcome:
+        """No approval will come: the request is taken back, journaled, and the press ends."""
+        phase = "approval-expired" if expired else "approval-withdrawn"
+        self._record_phase(waiting.prepared, phase, {"why": why})
+        return self.cancel(waiting.prepared, why)
+
     # --- confirm -> run ---------------------------------------------------------------------
 
     async def run(self, prepared: Prepared, confirmation: Confirmation) -> Outcome:
         """Confirmed: re-check guards on fresh data, execute, verify, record the inverse."""
         if self._running is not None:
             return self._busy(prepared.spec.action_id)
-        problem = confirmation_problem(prepared.plan, prepared.blocked, confirmation)
+        problem = confirmation_problem(
+            prepared.plan, prepared.blocked, confirmation, self._second_person(prepared)
+        )
         if problem:
             return self.cancel(prepared, problem)
         self._running = prepared.spec.action_id
@@ -195,8 +314,33 @@ class ActionRunner:
         finally:
             self._running = None
 
+    def _second_person(self, prepared: Prepared) -> SecondPerson | None:
+        if not self.needs_second_person(prepared):
+            return None
+        return SecondPerson(self._requests.get(prepared.run_id), self._clock())
+
+    def _record_second_person(self, prepared: Prepared, confirmation: Confirmation) -> None:
+        """Who let a two-person action run: the approval with both names, or the break-glass."""
+        if not self.needs_second_person(prepared):
+            return
+        request = self._requests.get(prepared.run_id)
+        requester = request.requester if request is not None else self.identity
+        if confirmation.breaks_glass:
+            data: dict[str, JsonValue] = {
+                "reason": confirmation.break_glass_reason,
+                "requester": requester.name,
+                "requester_uid": requester.uid,
+                "requested": request is not None,
+            }
+            self._record_phase(prepared, "break-glass", data)
+            return
+        given = confirmation.approval
+        assert given is not None and request is not None
+        self._record_phase(prepared, "approved", _approved_json(request, given))
+
     def _record_confirmation(self, prepared: Prepared, confirmation: Confirmation) -> None:
         spec, run_id, actor = prepared.spec, prepared.run_id, prepared.actor
+        self._record_second_person(prepared, confirmation)
         if prepared.blocked:
             data = {
                 "reason": confirmation.override_reason,
@@ -453,6 +597,13 @@ class ActionRunner:
     ) -> None:
         data = {"outcome": result, "message": message, "inverse": inverse, **(extra or {})}
         self._record_phase(prepared, COMPLETED, data)
+        self._close_request(prepared.run_id)
+
+    def _close_request(self, run_id: str) -> None:
+        """The run is over: its request and approval leave the folder, so none is reused."""
+        self._refusals_said.pop(run_id, None)
+        if self._requests.pop(run_id, None) is not None:
+            approval.withdraw(self.config.approvals_dir, run_id)
 
     def _record(
         self,
@@ -485,6 +636,28 @@ def _guards_json(guards: Sequence[GuardResult]) -> list[JsonValue]:
 
 def _planned_json(plan: Plan, guards: Sequence[GuardResult]) -> dict[str, JsonValue]:
     return {"plan": plan.to_json(), "guards": _guards_json(guards)}
+
+
+def _request_json(request: ApprovalRequest) -> dict[str, JsonValue]:
+    return {
+        "digest": request.digest,
+        "requester": request.requester.name,
+        "requester_uid": request.requester.uid,
+        "requested_at": format_timestamp(request.requested_at),
+        "expires_at": format_timestamp(request.expires_at),
+    }
+
+
+def _approved_json(request: ApprovalRequest, given: approval.Approval) -> dict[str, JsonValue]:
+    return {
+        "digest": given.digest,
+        "requester": request.requester.name,
+        "requester_uid": request.requester.uid,
+        "approver": given.approver.name,
+        "approver_uid": given.approver.uid,
+        "approved_at": format_timestamp(given.approved_at),
+        "reason": given.reason,
+    }
 
 
 def _blocked_message(spec: ActionSpec, guards: Sequence[GuardResult]) -> str:

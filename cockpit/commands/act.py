@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from cockpit.actions.approval import ApprovalCheck
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
 from cockpit.actions.model import ActionId, Plan
 from cockpit.actions.registry import action
-from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
+from cockpit.actions.runner import ActionRunner, AwaitingApproval, Outcome, Prepared, Refresh
 from cockpit.actions.session_log import SessionLog, session_log_of
 from cockpit.clock import Clock, system_clock
 from cockpit.config import Config, ConfigError, load_config, read_config_text
@@ -31,8 +32,11 @@ from cockpit.sources.build import build_sources
 from cockpit.units import age_text
 from cockpit.visible import visible
 
+APPROVAL_POLL_SECONDS = 1.0
+
 Ask = Callable[[str], str]
 Say = Callable[[str], None]
+Pause = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ActRequest:
     confirm_name: str | None = None
     override_reason: str | None = None
     journal_dir: Path | None = None
+    break_glass_reason: str | None = None
 
 
 def run_act(
@@ -55,8 +60,12 @@ def run_act(
     ask: Ask = input,
     say: Say = print,
     clock: Clock = system_clock,
+    pause: Pause = asyncio.sleep,
 ) -> int:
-    """Runs one action to its end; 0 when it succeeded (or dry-ran), 1 when not, 2 on usage."""
+    """Runs one action to its end; 0 when it succeeded (or dry-ran), 1 when not, 2 on usage.
+
+    `pause` is how it waits between looks for a second operator's approval.
+    """
     try:
         config = load_config(request.config_path)
         config_text = read_config_text(request.config_path)
@@ -86,7 +95,8 @@ def run_act(
         return EXIT_NOT_DONE
     try:
         session = _session_so_far(config, journal, request.journal_dir, clock)
-        return asyncio.run(_act(request, config, environ, journal, session, ask, say, clock))
+        talk = _Talk(ask, say, pause)
+        return asyncio.run(_act(request, config, environ, journal, session, talk, clock))
     except OSError as error:
         say(
             f"cockpit act: stopped: the session journal {journal.path} cannot be written "
@@ -181,6 +191,15 @@ def _stop_unrecorded(live: LiveSession) -> None:
         raise live.write_failure
 
 
+@dataclass(frozen=True)
+class _Talk:
+    """How `act` talks with the operator: asks, says, and waits between looks."""
+
+    ask: Ask
+    say: Say
+    pause: Pause
+
+
 class _Transcript:
     """What `act` showed the operator, kept so the journal holds the screen they decided on."""
 
@@ -210,11 +229,10 @@ async def _act(
     environ: Mapping[str, str],
     journal: JournalWriter,
     session: SessionLog,
-    ask: Ask,
-    say: Say,
+    talk: _Talk,
     clock: Clock,
 ) -> int:
-    transcript = _Transcript(say, ask)
+    transcript = _Transcript(talk.say, talk.ask)
     say, ask = transcript.say, transcript.ask
     mode = "dry-run" if request.dry_run else "live"
     live = _live_session(config, environ, clock, journal, session, mode, say)
@@ -235,14 +253,94 @@ async def _act(
     _say_plan(prepared, say, dry_run=request.dry_run)
     transcript.keep(live, request.action_id, prepared.run_id, "planned")
     confirmation = _confirm(prepared, request, ask, say)
-    outcome = (
-        runner.cancel(prepared)
-        if confirmation is None
-        else await runner.run(prepared, confirmation)
-    )
+    if request.break_glass_reason is not None and not runner.needs_second_person(prepared):
+        say(f"--break-glass ignored: {prepared.spec.title} needs no second operator")
+    if confirmation is None:
+        outcome = runner.cancel(prepared)
+    elif runner.needs_second_person(prepared):
+        talked = _Talk(ask, say, talk.pause)
+        outcome = await _second_person(runner, prepared, confirmation, request, talked)
+    else:
+        outcome = await runner.run(prepared, confirmation)
     _say_outcome(outcome, say)
     transcript.keep(live, request.action_id, prepared.run_id, "completed")
     return EXIT_OK if outcome.succeeded else EXIT_NOT_DONE
+
+
+async def _second_person(
+    runner: ActionRunner,
+    prepared: Prepared,
+    confirmation: Confirmation,
+    request: ActRequest,
+    talk: _Talk,
+) -> Outcome:
+    """A second operator approves, or the glass is broken; either way the runner decides."""
+    if request.break_glass_reason is not None:
+        word = _ask(
+            talk.ask, f"BREAK GLASS: type {OVERRIDE_WORD} to run without a second operator: "
+        )
+        glass = replace(
+            confirmation, break_glass_word=word, break_glass_reason=request.break_glass_reason
+        )
+        return await runner.run(prepared, glass)
+    waiting = await runner.request_approval(prepared, confirmation)
+    if isinstance(waiting, Outcome):
+        return waiting
+    talk.say(waiting.words(f"cockpit approve -c {request.config_path}"))
+    if waiting.unshared is not None:
+        return await _break_glass_or_withdraw(runner, waiting, talk, "nobody could be asked")
+    talk.say("Ctrl-C withdraws the request (or breaks the glass when nobody else is there)")
+    try:
+        check = await _wait_for_approval(runner, waiting, talk)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        _uncancel()
+        withdrawn = "withdrawn with Ctrl-C while waiting for a second operator"
+        return await _break_glass_or_withdraw(runner, waiting, talk, withdrawn)
+    if check.approval is None:
+        why = f"{check.problem}: run `cockpit act` again to ask anew"
+        return runner.withdraw(waiting, why, expired=True)
+    talk.say(f"approved by {check.approval.approver.words()}: {check.approval.reason}")
+    return await runner.run(prepared, waiting.approved(check.approval))
+
+
+async def _wait_for_approval(
+    runner: ActionRunner, waiting: AwaitingApproval, talk: _Talk
+) -> ApprovalCheck:
+    """Looks at the approvals folder until an approval counts or the request lapses."""
+    said = None
+    while True:
+        check = await runner.check_approval(waiting)
+        if check.approval is not None or check.expired:
+            return check
+        if check.problem is not None and check.problem != said:
+            talk.say(f"not counted: {check.problem}")
+            said = check.problem
+        await talk.pause(APPROVAL_POLL_SECONDS)
+
+
+async def _break_glass_or_withdraw(
+    runner: ActionRunner, waiting: AwaitingApproval, talk: _Talk, withdrawn: str
+) -> Outcome:
+    """No approval is coming: withdrawn (with `withdrawn` as why), unless the operator breaks
+    the glass with OVERRIDE and a reason."""
+    try:
+        word = talk.ask(
+            f"type {OVERRIDE_WORD} to break glass and run without a second operator, "
+            "or press enter to withdraw: "
+        ).strip()
+        if word != OVERRIDE_WORD:
+            return runner.withdraw(waiting, withdrawn)
+        reason = talk.ask("reason (journaled as BREAK-GLASS): ").strip()
+    except (KeyboardInterrupt, EOFError):
+        return runner.withdraw(waiting, withdrawn)
+    return await runner.run(waiting.prepared, waiting.broken_glass(word, reason))
+
+
+def _uncancel() -> None:
+    """Ctrl-C cancelled the waiting task; the withdrawal that follows must still run."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        task.uncancel()
 
 
 def _say_signals(state: State, now: datetime, say: Say) -> None:

@@ -152,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="run despite blocked guards (journaled with REASON; OVERRIDE must still be typed)",
     )
     act.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
+    act.add_argument(
+        "--break-glass",
+        metavar="REASON",
+        help="run an action that needs a second operator without one (journaled as BREAK-GLASS "
+        "with REASON; OVERRIDE must still be typed)",
+    )
+
+    approve = _command(
+        commands, "approve", "a second operator approves the pending one-way door", _approve
+    )
+    _add_config_option(approve)
+    approve.add_argument(
+        "--run", metavar="RUN_ID", help="the request to approve, when more than one is pending"
+    )
 
     note = _command(commands, "note", "add an operator's note to the session journal", _note)
     note.add_argument("text", nargs="+", metavar="TEXT", help="what happened, in words")
@@ -238,6 +252,9 @@ def _act(args: argparse.Namespace) -> int:
     if args.override is not None and not args.override.strip():
         print("cockpit act: --override needs a reason (it is journaled)", file=sys.stderr)
         return EXIT_USAGE
+    if args.break_glass is not None and not args.break_glass.strip():
+        print("cockpit act: --break-glass needs a reason (it is journaled)", file=sys.stderr)
+        return EXIT_USAGE
     request = ActRequest(
         action_id=ActionId(args.action),
         config_path=args.config,
@@ -246,8 +263,15 @@ def _act(args: argparse.Namespace) -> int:
         confirm_name=args.confirm_name,
         override_reason=args.override,
         journal_dir=args.journal_dir,
+        break_glass_reason=args.break_glass,
     )
     return run_act(request, os.environ)
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from cockpit.commands.approve import run_approve
+
+    return run_approve(args.config, run_id=args.run)
 
 
 def _replay(args: argparse.Namespace) -> int:

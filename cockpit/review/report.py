@@ -686,6 +686,7 @@ def _action_json(run: _Run, walk: _Walk, timeline: Timeline) -> dict[str, JsonVa
         "plan": _plan_json(plan) if plan else None,
         "guards": _guards_json(decided.data.get("guards") if decided else None),
         "override": _override_json(run),
+        "approval": _approval_json(run),
         "evidence": json_text_values(_phase_value(run, "executed", "evidence")),
         "undone": [_undone_json(record) for record in run.all("undone")],
         "verification": _verification_json(run),
@@ -766,6 +767,23 @@ def _override_json(run: _Run) -> dict[str, JsonValue] | None:
         "reason": json_text(record.data.get("reason")),
         "guards": [json_text(guard) for guard in guards],
     }
+
+
+def _approval_json(run: _Run) -> dict[str, JsonValue] | None:
+    """Who let a two-person action run: the second operator, the break-glass, or nobody yet."""
+    for phase in ("approved", "break-glass", "approval-requested"):
+        record = run.first(phase)
+        if record is not None:
+            data = record.data
+            return {
+                "kind": phase,
+                "at": format_timestamp(record.t),
+                "requester": json_text(data.get("requester")),
+                "approver": json_text(data.get("approver")),
+                "digest": json_text(data.get("digest")),
+                "reason": json_text(data.get("reason")),
+            }
+    return None
 
 
 def _undone_json(record: JournalRecord) -> dict[str, JsonValue]:

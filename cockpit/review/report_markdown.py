@@ -212,6 +212,7 @@ class _Markdown:
                 f"{json_text(override.get('reason'))} (overridden: "
                 f"{', '.join(json_texts(override.get('guards')))})"
             )
+        lines += self._approval_lines(json_object(action.get("approval")))
         lines += _bullets("Execution", json_texts(action.get("evidence")))
         for undone in (json_object(item) for item in json_items(action.get("undone"))):
             evidence = "; ".join(json_texts(undone.get("evidence")))
@@ -221,6 +222,22 @@ class _Markdown:
             )
         lines += self._verification_lines(action)
         return lines
+
+    def _approval_lines(self, approval: Mapping[str, JsonValue]) -> list[str]:
+        """The two-person rule's word on this action: approved by whom, broken glass, or neither."""
+        kind, at = approval.get("kind"), self.when(approval.get("at"))
+        requester, reason = json_text(approval.get("requester")), json_text(approval.get("reason"))
+        if kind == "approved":
+            return [
+                f"- **Approved** by {json_text(approval.get('approver'))} (requested by "
+                f"{requester}) at {at}, plan digest `{json_text(approval.get('digest'))}`, "
+                f"reason: {reason}"
+            ]
+        if kind == "break-glass":
+            return [f"- **BREAK-GLASS:** {reason} (run without a second operator, at {at})"]
+        if kind == "approval-requested":
+            return [f"- **Second operator:** asked for by {requester} at {at}; never approved"]
+        return []
 
     def _verification_lines(self, action: Mapping[str, JsonValue]) -> list[str]:
         lines = []

@@ -45,7 +45,9 @@ MAX_PID = 2**31 - 1
 ACTION_KIND = "action"
 NOTE_KIND = "note"
 GUARD_KIND = "guard"
-MARK_PHASES = frozenset({"refused", "override", "completed", "unplannable"})
+DECISION_PHASES = frozenset({"override", "approved", "break-glass"})
+"""Phases that record who let an action run past its guards or without a second operator."""
+MARK_PHASES = frozenset({"refused", "completed", "unplannable"}) | DECISION_PHASES
 GOOD_OUTCOMES = frozenset({"succeeded", "dry-run"})
 MILD_OUTCOMES = frozenset({"cancelled", "busy"})
 
@@ -231,7 +233,7 @@ class Timeline:
             return
         text = action_text(data)
         self.marks.append(Mark(record.t, "action", text, record.seq))
-        if phase != "override":
+        if phase not in DECISION_PHASES:
             status = _outcome_status(str(data.get("outcome") or phase))
             self._add_event(Event(record.t, action, "action", status, text))
 
@@ -431,6 +433,13 @@ def action_text(data: Mapping[str, JsonValue]) -> str:
         return f"{action} by {actor}: REFUSED: " + "; ".join(reasons or [str(data.get("why"))])
     if phase == "override":
         return f"{action} by {actor}: GUARDS OVERRIDDEN: {data.get('reason')}"
+    if phase == "approved":
+        return (
+            f"{action} by {actor}: APPROVED by {data.get('approver')} "
+            f"(requested by {data.get('requester')}): {data.get('reason')}"
+        )
+    if phase == "break-glass":
+        return f"{action} by {actor}: BREAK-GLASS (no second operator): {data.get('reason')}"
     return f"{action} by {actor}: {str(phase).upper()}: {data.get('error')}"
 
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from cockpit.actions.approval import ApprovalCheck
 from cockpit.actions.confirmation import Confirmation
 from cockpit.actions.model import ActionId
 from cockpit.actions.registry import action
-from cockpit.actions.runner import ActionRunner, Outcome, Prepared, Refresh
+from cockpit.actions.runner import ActionRunner, AwaitingApproval, Outcome, Prepared, Refresh
 from cockpit.actions.session_log import DRIFT_KIND, expected_after
 from cockpit.actions.spec import AutoAbortRole
 from cockpit.clock import Clock
@@ -393,6 +394,31 @@ class LiveSession:
         self._pressing = False
         runner = self._runner()
         return runner.cancel(prepared) if why is None else runner.cancel(prepared, why)
+
+    def needs_second_person(self, prepared: Prepared) -> bool:
+        """Whether the confirmed action waits for a second operator before it runs."""
+        return self._runner().needs_second_person(prepared)
+
+    async def request_approval(
+        self, prepared: Prepared, confirmation: Confirmation
+    ) -> AwaitingApproval | Outcome:
+        """Asks a second operator (the press stays open while it waits); a failure ends it."""
+        try:
+            waiting = await self._runner().request_approval(prepared, confirmation)
+        except Exception as error:
+            waiting = broken_off(prepared.spec.action_id, error, started=False)
+        if isinstance(waiting, Outcome):
+            self._pressing = False
+        return waiting
+
+    async def check_approval(self, waiting: AwaitingApproval) -> ApprovalCheck:
+        """What the approvals folder says now about the waiting action."""
+        return await self._runner().check_approval(waiting)
+
+    def withdraw(self, waiting: AwaitingApproval, why: str, *, expired: bool = False) -> Outcome:
+        """The wait ends without an approval: journaled, and the press is over."""
+        self._pressing = False
+        return self._runner().withdraw(waiting, why, expired=expired)
 
     async def run(
         self,
