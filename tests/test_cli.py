@@ -121,7 +121,7 @@ def test_approve_with_a_bad_config_cannot_run_and_says_why(tmp_path: Path) -> No
 
 def test_act_break_glass_needs_a_reason(tmp_path: Path) -> None:
     result = cockpit("act", "promote", "-c", tmp_path / "none.toml", "--break-glass", " ")
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "--break-glass needs a reason" in result.stderr
 
 
