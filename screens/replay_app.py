@@ -16,6 +16,20 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.widgets import Static
 
+from cockpit.actions.approval import (
+    ApprovalRequest,
+    ApprovalUnavailable,
+    Person,
+    current_person,
+    pending_requests,
+)
+from cockpit.actions.approving import (
+    ApprovalNotWritten,
+    ApprovalRefused,
+    approve_request,
+    request_lines,
+    requester_refusal,
+)
 from cockpit.actions.registry import ACTIONS
 from cockpit.clock import Clock, system_clock
 from cockpit.journal.chain import JournalError
@@ -34,6 +48,8 @@ from cockpit.review.replay import (
 from cockpit.review.timeline import Mark, Timeline, moment
 from cockpit.session.action_rows import action_row
 from cockpit.session.view import EVENTS_SHOWN, ActionRow, CockpitView, cockpit_view
+from cockpit.visible import visible
+from screens.approve_request import ApproveRequestScreen, ApproverWords
 from screens.cockpit_commands import key_help, panel_help, status_help
 from screens.cockpit_screen import CockpitScreen
 from screens.held_toasts import HeldToastsApp
@@ -126,6 +142,13 @@ class ReplayApp(HeldToastsApp):
             show=False,
             tooltip="60 s earlier",
         ),
+        Binding(
+            "A",
+            "approve",
+            "Approve",
+            show=False,
+            tooltip="follow: approve the one-way door the operator is waiting on",
+        ),
     ]
 
     def __init__(
@@ -137,9 +160,13 @@ class ReplayApp(HeldToastsApp):
         speed: float = 1.0,
         journal_path: Path | None = None,
         chain_problem: str | None = None,
+        approvals_dir: Path | None = None,
     ) -> None:
+        """approvals_dir: where a follower approves pending one-way doors (key A); None
+        means this view cannot approve (a replay, or a view served to browsers)."""
         super().__init__()
         self.clock = clock
+        self.approvals_dir = approvals_dir if follow else None
         self.mode = FOLLOW_MODE if follow else REPLAY_MODE
         self.problem = chain_problem or ""
         self._startup_notes: list[tuple[str, SeverityLevel]] = []
@@ -228,6 +255,54 @@ class ReplayApp(HeldToastsApp):
                 self.controller.seek(self.timeline.end)
         else:
             self._startup_notes.append((note, "error"))
+
+    # --- approving -------------------------------------------------------------------------------
+
+    def action_approve(self) -> None:
+        """Shows the pending request and, once APPROVE and a reason are typed, approves it."""
+        directory = self.approvals_dir
+        if directory is None:
+            self.notify("this view cannot approve: follow the session in your own terminal")
+            return
+        try:
+            pending = pending_requests(directory, self.clock())
+        except ApprovalUnavailable as error:
+            self.notify(str(error), severity="error", timeout=20, markup=False)
+            return
+        if not pending.requests:
+            self.notify(f"nothing to approve: no pending request in {directory}", markup=False)
+            return
+        request = min(pending.requests, key=lambda r: r.expires_at)
+        approver = current_person()
+        refusal = requester_refusal(request, approver)
+        if refusal is not None:
+            self.notify(f"not approved: {refusal}", severity="warning", timeout=20, markup=False)
+            return
+        lines = [visible(line) for line in request_lines(request, self.clock())]
+        more = len(pending.requests) - 1
+        if more:
+            lines.append(f"({more} more pending: cockpit approve --run RUN_ID chooses one)")
+
+        def approved(words: ApproverWords | None) -> None:
+            if words is not None:
+                self._approve(directory, request, approver, words.reason)
+
+        self.push_screen(ApproveRequestScreen(lines), approved)
+
+    def _approve(
+        self, directory: Path, request: ApprovalRequest, approver: Person, reason: str
+    ) -> None:
+        try:
+            approve_request(directory, request, approver, reason, self.clock)
+        except (ApprovalRefused, ApprovalNotWritten) as problem:
+            self.notify(f"not approved: {problem}", severity="error", timeout=20, markup=False)
+            return
+        self.notify(
+            f"approved {request.title} (run {request.run_id}) as {approver.words()}: the "
+            "operator's cockpit runs it after checking the guards again",
+            timeout=15,
+            markup=False,
+        )
 
     # --- drawing ---------------------------------------------------------------------------------
 

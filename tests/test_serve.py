@@ -53,7 +53,7 @@ def test_the_token_must_match_exactly() -> None:
 
 def test_each_viewer_follows_the_journal_in_place_of_the_shell() -> None:
     command = viewer_command(Path("/srv/journal dir/it's.jsonl"))
-    assert command.startswith(f"exec {sys.executable} -m cockpit replay --follow ")
+    assert command.startswith(f"exec {sys.executable} -m cockpit replay --follow --no-approve ")
     assert command.endswith("'/srv/journal dir/it'\"'\"'s.jsonl'")
 
 

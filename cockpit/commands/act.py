@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from cockpit.actions.approval import ApprovalCheck
+from cockpit.actions.approving import guard_lines, plan_lines
 from cockpit.actions.confirmation import OVERRIDE_WORD, Confirmation
-from cockpit.actions.model import ActionId, Plan
+from cockpit.actions.model import ActionId
 from cockpit.actions.registry import action
 from cockpit.actions.runner import ActionRunner, AwaitingApproval, Outcome, Prepared, Refresh
 from cockpit.actions.session_log import SessionLog, session_log_of
@@ -26,10 +27,8 @@ from cockpit.journal.writer import JournalWriter
 from cockpit.live.poller import poll_all_once
 from cockpit.live.state import State
 from cockpit.redact import Redactor, redactor_for_config
-from cockpit.rules.verdicts import GuardResult
 from cockpit.session.live import LiveSession, ScreenShot
 from cockpit.sources.build import build_sources
-from cockpit.units import age_text
 from cockpit.visible import visible
 
 APPROVAL_POLL_SECONDS = 1.0
@@ -399,31 +398,6 @@ def _ask(ask: Ask, prompt: str) -> str:
 def _say_plan(prepared: Prepared, say: Say, *, dry_run: bool) -> None:
     for line in plan_lines(prepared.plan, prepared.guards, dry_run=dry_run):
         say(line)
-
-
-def plan_lines(plan: Plan, guards: tuple[GuardResult, ...], *, dry_run: bool) -> list[str]:
-    """The plan and the guard facts as plain lines, as the confirm screen shows them."""
-    lines = [("DRY RUN (nothing will change): " if dry_run else "") + plan.summary]
-    if plan.one_way:
-        lines.append("ONE-WAY DOOR: this cannot be undone")
-    lines += [f"  change: {change.sentence()}" for change in plan.changes]
-    lines += [f"  call:   {call}" for call in plan.calls]
-    lines += [f"  note:   {note}" for note in plan.notes]
-    lines += guard_lines(guards)
-    return lines
-
-
-def guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
-    lines = []
-    for guard in guards:
-        verdict = "ok     " if guard.passed else "BLOCKED"
-        lines.append(
-            f"  guard {verdict} {guard.title}" + (f": {guard.reason}" if guard.reason else "")
-        )
-        for fact in guard.facts:
-            age = "" if fact.age_seconds is None else f" ({age_text(fact.age_seconds)} ago)"
-            lines.append(f"          {fact.label}: {fact.value}{age}")
-    return lines
 
 
 def _say_outcome(outcome: Outcome, say: Say) -> None:

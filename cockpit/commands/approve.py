@@ -16,23 +16,22 @@ from cockpit.actions.approval import (
     TEXT_CHARS,
     ApprovalRequest,
     ApprovalUnavailable,
-    NotAnApproval,
     Person,
-    approval_of,
     clock_time,
     current_person,
     pending_requests,
-    read_request,
-    request_path,
-    uid_words,
     valid_run_id,
-    write_approval,
+)
+from cockpit.actions.approving import (
+    ApprovalNotWritten,
+    ApprovalRefused,
+    approve_request,
+    request_lines,
+    requester_refusal,
 )
 from cockpit.clock import Clock, system_clock
-from cockpit.commands.act import plan_lines
 from cockpit.config import Config, ConfigError, load_config
 from cockpit.exit_codes import EXIT_COULD_NOT_RUN, EXIT_NOT_DONE, EXIT_OK
-from cockpit.io.failures import describe_failure
 from cockpit.outside import outside_text
 from cockpit.visible import visible
 
@@ -137,32 +136,14 @@ def _one_of(
 
 
 def _say_request(request: ApprovalRequest, say: Say, now: datetime) -> None:
-    """The request as its operator's cockpit wrote it: who asked, until when, the plan, guards."""
-    minutes_left = max(0.0, (request.expires_at - now).total_seconds() / 60)
-    say(f"{request.cutover}: {request.title}")
-    say(
-        f"asked by {request.requester.words()} as {request.operator} at "
-        f"{clock_time(request.requested_at)}; expires {clock_time(request.expires_at)} "
-        f"(in {minutes_left:.0f} min)"
-    )
-    say(f"run {request.run_id}, plan digest {request.digest}")
-    for line in plan_lines(request.shown_plan(), request.shown_guards(), dry_run=request.dry_run):
+    for line in request_lines(request, now):
         say(line)
 
 
 def _refuse_requester(request: ApprovalRequest, approver: Person) -> None:
-    """_Refused when the approver asked for it, or the request is not its requester's own."""
-    requester = request.requester
-    if approver.uid == requester.uid or approver.name == requester.name:
-        raise _Refused(
-            f"you ({approver.words()}) asked for this approval: a second person, logged in as "
-            "another user, must approve it"
-        )
-    if request.owner_uid != requester.uid:
-        raise _Refused(
-            f"the request file belongs to {uid_words(request.owner_uid)} but names "
-            f"{requester.words()}: it is not that operator's request; tell them and approve nothing"
-        )
+    refusal = requester_refusal(request, approver)
+    if refusal is not None:
+        raise _Refused(refusal)
 
 
 def _approver_words(ask: Ask) -> str:
@@ -186,23 +167,11 @@ def _answer(ask: Ask, prompt: str) -> str:
 def _approve(
     config: Config, shown: ApprovalRequest, approver: Person, reason: str, clock: Clock
 ) -> None:
-    """Writes the approval, once the request is still the one shown and still open."""
-    directory = config.approvals_dir
     try:
-        current = read_request(request_path(directory, shown.run_id))
-    except FileNotFoundError:
-        raise _Refused("the operator withdrew the request while you read it") from None
-    except (NotAnApproval, OSError) as error:
-        raise _Refused(f"the request can no longer be read: {error}") from None
-    _refuse_requester(current, approver)
-    if current.digest != shown.digest:
-        raise _Refused("the plan changed while you read it: run cockpit approve again to see it")
-    if current.expired(clock()):
-        raise _Refused(f"the request expired at {clock_time(current.expires_at)}")
-    try:
-        write_approval(directory, approval_of(current, approver, reason, clock()))
-    except OSError as error:
-        raise _CannotRun(
-            f"cannot write the approval into {directory}: {describe_failure(error)}: are you in "
-            "the cutover's group? (id -nG)"
+        approve_request(config.approvals_dir, shown, approver, reason, clock)
+    except ApprovalRefused as refused:
+        raise _Refused(
+            str(refused).replace("look at it again", "run cockpit approve again")
         ) from None
+    except ApprovalNotWritten as problem:
+        raise _CannotRun(str(problem)) from None

@@ -176,6 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("journal", type=Path, metavar="JOURNAL")
     replay.add_argument("--speed", type=float, default=1.0, metavar="N", help="playback speed")
     replay.add_argument("--follow", action="store_true", help="watch a live session read-only")
+    replay.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="with --follow: the cutover's config, for where approvals go (default: an "
+        "approvals folder beside the journal)",
+    )
+    replay.add_argument(
+        "--no-approve",
+        action="store_true",
+        help="with --follow: key A does not approve (the view cockpit serve hands to browsers)",
+    )
 
     serve = _command(
         commands, "serve", "show a session read-only in browsers (loopback + token)", _serve
@@ -277,7 +290,26 @@ def _approve(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from cockpit.commands.launch import run_replay
 
-    return run_replay(args.journal, speed=args.speed, follow=args.follow)
+    approvals = None
+    if args.follow and not args.no_approve:
+        approvals = _approvals_dir(args.config, args.journal)
+        if approvals is None:
+            return EXIT_USAGE
+    return run_replay(args.journal, speed=args.speed, follow=args.follow, approvals_dir=approvals)
+
+
+def _approvals_dir(config_path: Path | None, journal: Path) -> Path | None:
+    """The config's approvals folder, or the default one beside the journal; None after saying
+    why the config cannot be read."""
+    if config_path is None:
+        return journal.parent / "approvals"
+    from cockpit.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path).approvals_dir
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return None
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -215,7 +215,7 @@ def _keep_only_journals(workdir: Path) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_replay(path: Path, *, speed: float, follow: bool) -> int:
+def run_replay(path: Path, *, speed: float, follow: bool, approvals_dir: Path | None = None) -> int:
     """Replays (or follows) the journal at `path`; a journal that cannot be shown is said first."""
     command = "cockpit replay --follow" if follow else "cockpit replay"
     problem = speed_problem(speed)
@@ -236,7 +236,14 @@ def run_replay(path: Path, *, speed: float, follow: bool) -> int:
     from screens.replay_app import ReplayApp
 
     journal: Timeline | Path = path if follow else loaded
-    app = ReplayApp(journal, journal_path=path, follow=follow, speed=speed, chain_problem=broken)
+    app = ReplayApp(
+        journal,
+        journal_path=path,
+        follow=follow,
+        speed=speed,
+        chain_problem=broken,
+        approvals_dir=approvals_dir,
+    )
     app.run()
     return app.return_code or 0
 

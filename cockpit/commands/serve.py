@@ -65,9 +65,9 @@ def token_matches(given: str, token: str) -> bool:
 
 
 def viewer_command(journal: Path) -> str:
-    """The shell command each browser's view runs: this Python, following the journal (exec,
-    so the view is the process textual-serve started and can be ended by it)."""
-    parts = [sys.executable, "-m", "cockpit", "replay", "--follow", str(journal)]
+    """The shell command each browser's view runs: this Python, following the journal without
+    the approve key (exec, so the view is the process textual-serve started and can end)."""
+    parts = [sys.executable, "-m", "cockpit", "replay", "--follow", "--no-approve", str(journal)]
     return "exec " + shlex.join(parts)
 
 
