@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -267,3 +268,44 @@ def test_check_help_documents_the_exit_codes_and_the_json_words() -> None:
     text = " ".join(result.stdout.split())
     assert "0 OK; 1 WARN, UNKNOWN or STALE" in text and "2 CRIT; 3 could not run" in text
     assert "status is ok, warn, critical, unknown or stale" in text
+
+
+def completions(line: str, cwd: Path) -> list[str]:
+    """What the shell would offer for `line`, asked the way argcomplete's shell code asks."""
+    out = cwd / "completions.out"
+    env = {
+        **os.environ,
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_IFS": "\v",
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+    }
+    subprocess.run([sys.executable, "-m", "cockpit"], cwd=cwd, env=env, timeout=60, check=False)
+    return sorted(part.strip() for part in out.read_text().split("\v") if part.strip())
+
+
+def test_the_shell_completes_commands_actions_options_and_journals(tmp_path: Path) -> None:
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / "20261204T010000Z-shop-1.jsonl").write_text("{}\n")
+    (tmp_path / "journal" / "notes.txt").write_text("not a journal\n")
+    assert completions("cockpit rep", tmp_path) == ["replay", "report"]
+    actions = {"maintenance-on", "maintenance-off", "promote", "weight-up", "weight-down"}
+    assert actions | {"rollback"} <= set(completions("cockpit act ", tmp_path))
+    assert completions("cockpit act weight-", tmp_path) == ["weight-down", "weight-up"]
+    assert completions("cockpit check --wa", tmp_path) == ["--watch"]
+    assert completions("cockpit verify journal/", tmp_path) == [
+        "journal/20261204T010000Z-shop-1.jsonl"
+    ]
+
+
+def test_completion_prints_the_shell_code_to_load() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "completion", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "complete " in result.stdout and "cockpit" in result.stdout

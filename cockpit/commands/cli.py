@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cockpit import __version__
+from cockpit.commands.completion import SHELLS, complete_if_asked, journal_files, shell_code
 from cockpit.exit_codes import (
     EXIT_CODES_HELP,
     EXIT_COULD_NOT_RUN,
@@ -64,6 +65,14 @@ class CockpitParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_COULD_NOT_RUN, f"{self.prog}: error: {message}\n")
+
+
+def _add_journal_argument(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    """JOURNAL, which the shell completes with *.jsonl files."""
+    argument = parser.add_argument(
+        "journal", type=Path, nargs="?" if optional else None, metavar="JOURNAL"
+    )
+    argument.completer = journal_files  # type: ignore[attr-defined]
 
 
 def _command(
@@ -173,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     note.add_argument("--journal-dir", type=Path, metavar="DIR", help="override journal.dir")
 
     replay = _command(commands, "replay", "replay a session journal in the cockpit", _replay)
-    replay.add_argument("journal", type=Path, metavar="JOURNAL")
+    _add_journal_argument(replay)
     replay.add_argument("--speed", type=float, default=1.0, metavar="N", help="playback speed")
     replay.add_argument("--follow", action="store_true", help="watch a live session read-only")
     replay.add_argument(
@@ -193,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = _command(
         commands, "serve", "show a session read-only in browsers (loopback + token)", _serve
     )
-    serve.add_argument("journal", type=Path, nargs="?", metavar="JOURNAL")
+    _add_journal_argument(serve, optional=True)
     serve.add_argument(
         "--follow",
         action="store_true",
@@ -211,14 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     report = _command(commands, "report", "write a postmortem draft from a journal", _report)
-    report.add_argument("journal", type=Path, metavar="JOURNAL")
+    _add_journal_argument(report)
     report.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
     report.add_argument("--format", choices=("md", "json"), default="md")
 
     verify = _command(
         commands, "verify", "check a journal's hash chain (exit 0 intact, 1 broken)", _verify
     )
-    verify.add_argument("journal", type=Path, metavar="JOURNAL")
+    _add_journal_argument(verify)
     verify.add_argument(
         "--anchors",
         type=Path,
@@ -237,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
         config_commands, "validate", "report every problem in a config file", _validate
     )
     validate.add_argument("file", type=Path, metavar="FILE")
+
+    completion = _command(
+        commands,
+        "completion",
+        "print the shell code that makes cockpit complete (eval it, or add it to ~/.bashrc)",
+        _completion,
+    )
+    completion.add_argument("shell", choices=SHELLS, nargs="?", default="bash")
 
     sandbox = _command(commands, "sandbox", "the local stand-in infrastructure", _needs_subcommand)
     add_sandbox_commands(sandbox, lambda sub, handler: sub.set_defaults(handler=_sandbox(handler)))
@@ -517,6 +534,11 @@ def _print_integrity_table(report: Any, redact: Any) -> None:
     Console().print(table)
 
 
+def _completion(args: argparse.Namespace) -> int:
+    print(shell_code(args.shell))
+    return EXIT_OK
+
+
 def _verify(args: argparse.Namespace) -> int:
     from cockpit.journal.verify import verify_journal
 
@@ -532,6 +554,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    complete_if_asked(parser)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
