@@ -245,13 +245,7 @@ def test_the_sandbox_names_its_extra_when_it_is_not_installed(
     [["check", "--bogus"], ["check", "--count", "2"], ["check", "--watch", "0"], ["nope"]],
 )
 def test_wrong_arguments_exit_3_could_not_run_not_2_critical(args: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cockpit", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = cockpit(*args)
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
 
@@ -300,12 +294,6 @@ def test_the_shell_completes_commands_actions_options_and_journals(tmp_path: Pat
 
 
 def test_completion_prints_the_shell_code_to_load() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cockpit", "completion", "bash"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = cockpit("completion", "bash")
     assert result.returncode == 0
     assert "complete " in result.stdout and "cockpit" in result.stdout
