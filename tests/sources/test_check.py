@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.sandbox.lifecycle import SandboxHandle
+from cockpit.sandbox.shared import free_port
 
 EXPECTED_SIGNALS = {
     "replication",
@@ -72,9 +74,11 @@ def test_check_json_reads_every_configured_signal(sandbox: SandboxHandle) -> Non
         values = readings[signal]["values"]
         if not values["requests"]:  # no data is never 0 %
             assert values["error_ratio"] is None
-            expected = "ok" if signal.endswith(":new") else "unknown"
-            assert readings[signal]["status"] == expected, "new has 0 %: idle is expected"
-    assert readings["errors:cloudwatch:new"]["detail"].endswith(": expected, its weight is 0 %")
+            if signal.endswith(":new"):
+                assert readings[signal]["status"] == "ok", "new has 0 %: idle is expected"
+                assert readings[signal]["detail"].endswith(": expected, its weight is 0 %")
+            else:
+                assert readings[signal]["status"] == "unknown"
 
 
 def test_check_exits_2_on_a_critical_signal(sandbox: SandboxHandle) -> None:
@@ -115,6 +119,22 @@ def test_a_pre_flight_check_comes_out_green_before_traffic_moves(sandbox: Sandbo
     not_ok = {r["signal"]: r["detail"] for r in document["readings"] if r["status"] != "ok"}
     assert result.returncode == 0, not_ok
     assert (document["status"], document["word"], document["exit_code"]) == ("ok", "OK", 0)
+
+
+def test_a_warning_exits_1(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """A resolver that does not answer (nothing listens on its port) is a WARN: exit 1."""
+    dead_port = free_port("127.0.0.9", socket.SOCK_DGRAM)
+    text = sandbox.config_path.read_text().replace(
+        "resolvers = [\n",
+        f'resolvers = [\n    {{ address = "127.0.0.9:{dead_port}", name = "gone" }},\n',
+        1,
+    )
+    config = tmp_path / "cockpit.toml"
+    config.write_text(text)
+    result = check(sandbox, "-c", config, "--json")
+    dns = readings_by_signal(json.loads(result.stdout))["dns:app.cutover.test"]
+    assert (dns["status"], dns["word"]) == ("warn", "WARN"), dns["detail"]
+    assert result.returncode == 1
 
 
 def test_watch_repeats_the_check_and_exits_with_the_last_code(sandbox: SandboxHandle) -> None:
