@@ -8,6 +8,7 @@ until they finish, and the budget slows the rounds down, holds them, or stops th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from cockpit.clock import FrozenClock
+from cockpit.commands.check import check_json, run_check
 from cockpit.config import Config, config_from_data
 from cockpit.io.globalping import GlobalpingApi, Pacer
 from cockpit.model import Reading, SignalKind, Status, reading_to_json
@@ -354,3 +356,30 @@ async def test_the_first_round_is_waited_for_so_a_one_shot_check_has_answers(
     reading, values = await read_one(source)
     assert reading.status is Status.OK
     assert values.finished is True
+
+
+def test_check_json_carries_the_world_reading_and_never_the_token(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    stand_in.reply("POST", "/v1/measurements", "globalping_created")
+    stand_in.reply("GET", f"/v1/measurements/{MSM}", "globalping_finished_mixed")
+    section = {"base_url": f"{stand_in.url}/v1", "token_env": "GP_TOKEN", "timeout_seconds": 4.0}
+    cfg = config(stand_in, tmp_path, globalping=section)
+    environ = {"GP_TOKEN": TOKEN}
+    result = run_check(cfg, environ, FrozenClock(T0))
+    document = check_json(result, cfg, environ)
+    assert TOKEN not in json.dumps(document)
+    assert isinstance(document, dict) and isinstance(document["readings"], list)
+    world = [
+        item
+        for item in document["readings"]
+        if isinstance(item, dict) and item["signal"] == "dns-world:globalping:app.example.com"
+    ]
+    assert len(world) == 1
+    assert world[0]["kind"] == "world_dns"
+    assert world[0]["status"] == "warn"
+    values = world[0]["values"]
+    assert isinstance(values, dict)
+    assert values["new_fraction"] == 0.5
+    assert values["slowest_regions"] == ["NA", "OC", "SA"]
+    assert stand_in.sent("POST")[0].headers["authorization"] == f"Bearer {TOKEN}"

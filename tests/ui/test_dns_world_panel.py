@@ -6,69 +6,22 @@ RIPE Atlas payloads (tests/fixtures/world_dns/, built from the services' publish
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cockpit.clock import FrozenClock
-from cockpit.config import DnsRecord, config_from_data
+from cockpit.config import config_from_data
 from cockpit.model import Reading, SignalKind
 from cockpit.session.view import configured_kinds
-from cockpit.sources.dns_world import (
-    InFlight,
-    Pacing,
-    RecordState,
-    world_detail,
-    world_status,
-    world_values,
-)
-from cockpit.sources.dns_world_globalping import parse_measurement
-from cockpit.sources.dns_world_results import Started
-from cockpit.sources.dns_world_values import BudgetValues, Service, signal_id
+from cockpit.sources.dns_world import Pacing
+from cockpit.sources.dns_world_values import BudgetValues
 from tests.ui.samples import moment_after, recorded_readings
 from tests.ui.test_cockpit_app import drawn_text, make_app, panel
 from tests.ui.test_dns_traffic_panels import after, drawn, lines_of, recorded
-from tests.world_dns_stand_in import body_of
+from tests.world_dns_samples import RECORD, world_reading
 from widgets.dns_panel import DnsPanel
-
-RECORD = "app.cutover.test"
-
-
-def world_reading(
-    payload: str | None,
-    at: datetime,
-    *,
-    service: Service = "globalping",
-    pacing: Pacing | None = None,
-    budget: BudgetValues | None = None,
-    record_name: str = RECORD,
-) -> Reading:
-    """What the world source reads for the record when the service answered `payload`."""
-    record = DnsRecord.model_validate(
-        {"name": record_name, "expect": "198.51.100.20", "old": "192.0.2.10"}
-    )
-    state = RecordState(record)
-    if payload is not None:
-        started = Started("Bq1JaKp5dT0HqtVm", 6)
-        body = json.loads(json.dumps(body_of(payload)).replace("app.example.com", record_name))
-        measured = parse_measurement(body, record, started, at, at)
-        if measured.finished:
-            state.shown = measured
-        else:
-            state.in_flight = InFlight(started, at, measured)
-    region = "country" if service == "atlas" else "continent"
-    values = world_values(service, region, state, budget, pacing or Pacing())
-    return Reading(
-        signal_id(service, record_name),
-        SignalKind.WORLD_DNS,
-        world_status(values),
-        at,
-        values.to_values(),
-        world_detail(values),
-        30.0,
-    )
 
 
 async def world_drawn(
