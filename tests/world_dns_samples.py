@@ -18,13 +18,13 @@ from cockpit.sources.dns_world import (
 )
 from cockpit.sources.dns_world_globalping import parse_measurement
 from cockpit.sources.dns_world_results import Started
-from cockpit.sources.dns_world_values import BudgetValues, Service, signal_id
+from cockpit.sources.dns_world_values import BudgetValues, Service, WorldValues, signal_id
 from tests.world_dns_stand_in import body_of
 
 RECORD = "app.cutover.test"
 
 
-def world_reading(
+def world_values_for(
     payload: str | None,
     at: datetime,
     *,
@@ -32,8 +32,9 @@ def world_reading(
     pacing: Pacing | None = None,
     budget: BudgetValues | None = None,
     record_name: str = RECORD,
-) -> Reading:
-    """What the world source reads for the record when the service answered `payload`."""
+) -> WorldValues:
+    """The values the world source gives the record when Globalping answered `payload` at
+    `at` (finished: shown; still running: as the measurement in flight)."""
     record = DnsRecord.model_validate(
         {"name": record_name, "expect": "198.51.100.20", "old": "192.0.2.10"}
     )
@@ -47,7 +48,22 @@ def world_reading(
         else:
             state.in_flight = InFlight(started, at, measured)
     region = "country" if service == "atlas" else "continent"
-    values = world_values(service, region, state, budget, pacing or Pacing())
+    return world_values(service, region, state, budget, pacing or Pacing())
+
+
+def world_reading(
+    payload: str | None,
+    at: datetime,
+    *,
+    service: Service = "globalping",
+    pacing: Pacing | None = None,
+    budget: BudgetValues | None = None,
+    record_name: str = RECORD,
+) -> Reading:
+    """What the world source reads for the record when the service answered `payload`."""
+    values = world_values_for(
+        payload, at, service=service, pacing=pacing, budget=budget, record_name=record_name
+    )
     return Reading(
         signal_id(service, record_name),
         SignalKind.WORLD_DNS,

@@ -16,9 +16,10 @@ from cockpit.io.world_http import (
     JsonHttp,
     JsonReply,
     RateBudget,
+    RefusalWords,
     ServiceRefusal,
-    error_words,
     number_header,
+    refusal,
     whole_header,
 )
 from cockpit.jsonvalue import JsonValue
@@ -105,26 +106,21 @@ def budget_of(reply: JsonReply) -> RateBudget | None:
     return None if budget == RateBudget() else budget
 
 
+WORDS = RefusalWords("Globalping", "the token was refused")
+
+
 def refusal_of(reply: JsonReply) -> ServiceRefusal:
-    """What a failed reply means: wait (429), no credits, a bad token, or a bad request."""
-    words, budget = error_words(reply), budget_of(reply)
+    """What a failed reply means; Globalping names the reason in its error's type."""
+    budget = budget_of(reply)
     error = reply.body.get("error") if isinstance(reply.body, dict) else None
     kind = error.get("type") if isinstance(error, dict) else None
     retry = number_header(reply, "Retry-After")
     if retry is None and budget is not None:
         retry = budget.reset_after_seconds
-    if kind == "insufficient_credits":
-        return ServiceRefusal("no-credits", f"out of credits: {words}", retry, budget, reply.status)
-    if reply.status == 429:
-        return ServiceRefusal("rate-limited", f"rate limited: {words}", retry, budget, reply.status)
-    if reply.status in (401, 403):
-        message = f"the token was refused (HTTP {reply.status}): {words}"
-        return ServiceRefusal("unauthorized", message, None, budget, reply.status)
-    if reply.status >= 500:
-        message = f"Globalping unavailable (HTTP {reply.status}): {words}"
-        return ServiceRefusal("unavailable", message, retry, budget, reply.status)
-    message = f"measurement refused (HTTP {reply.status}): {words}"
-    return ServiceRefusal("rejected", message, None, budget, reply.status)
+    out_of_credits = kind == "insufficient_credits"
+    return refusal(
+        reply, WORDS, out_of_credits=out_of_credits, budget=budget, retry_after_seconds=retry
+    )
 
 
 class GlobalpingApi:

@@ -13,9 +13,11 @@ from cockpit.config import split_location
 from cockpit.io.world_http import (
     JsonHttp,
     JsonReply,
+    RefusalWords,
     ServiceRefusal,
     error_words,
     number_header,
+    refusal,
 )
 from cockpit.jsonvalue import JsonValue
 
@@ -55,24 +57,14 @@ def measurement_request(
     }
 
 
+WORDS = RefusalWords("RIPE Atlas", "the key was refused or may not create measurements")
+
+
 def refusal_of(reply: JsonReply) -> ServiceRefusal:
     """What a failed reply means; RIPE Atlas says "not enough credit" in its error's words."""
-    words = error_words(reply)
+    out_of_credits = "credit" in error_words(reply).lower()
     retry = number_header(reply, "Retry-After")
-    if "credit" in words.lower():
-        return ServiceRefusal("no-credits", f"out of credits: {words}", None, None, reply.status)
-    if reply.status == 429:
-        return ServiceRefusal("rate-limited", f"rate limited: {words}", retry, None, reply.status)
-    if reply.status in (401, 403):
-        message = (
-            f"the key was refused or may not create measurements (HTTP {reply.status}): {words}"
-        )
-        return ServiceRefusal("unauthorized", message, None, None, reply.status)
-    if reply.status >= 500:
-        message = f"RIPE Atlas unavailable (HTTP {reply.status}): {words}"
-        return ServiceRefusal("unavailable", message, retry, None, reply.status)
-    message = f"measurement refused (HTTP {reply.status}): {words}"
-    return ServiceRefusal("rejected", message, None, None, reply.status)
+    return refusal(reply, WORDS, out_of_credits=out_of_credits, retry_after_seconds=retry)
 
 
 class AtlasApi:

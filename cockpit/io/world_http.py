@@ -179,3 +179,37 @@ def error_words(reply: JsonReply) -> str:
         if isinstance(detail, str) and detail:
             return said(detail)
     return said(reply.text) if reply.text.strip() else f"HTTP {reply.status}"
+
+
+@dataclass(frozen=True)
+class RefusalWords:
+    """How one service's refusals read: its name, and what a 401/403 says about the credential."""
+
+    service: str
+    credential_refused: str
+
+
+def refusal(
+    reply: JsonReply,
+    words: RefusalWords,
+    *,
+    out_of_credits: bool,
+    budget: RateBudget | None = None,
+    retry_after_seconds: float | None = None,
+) -> ServiceRefusal:
+    """What a failed reply means: no credits, wait (429), a refused credential, the service's
+    own trouble (5xx), or a request it rejects."""
+    said_words, status, retry = error_words(reply), reply.status, retry_after_seconds
+    if out_of_credits:
+        message = f"out of credits: {said_words}"
+        return ServiceRefusal("no-credits", message, retry, budget, status)
+    if status == 429:
+        return ServiceRefusal("rate-limited", f"rate limited: {said_words}", retry, budget, status)
+    if status in (401, 403):
+        message = f"{words.credential_refused} (HTTP {status}): {said_words}"
+        return ServiceRefusal("unauthorized", message, None, budget, status)
+    if status >= 500:
+        message = f"{words.service} unavailable (HTTP {status}): {said_words}"
+        return ServiceRefusal("unavailable", message, retry, budget, status)
+    message = f"measurement refused (HTTP {status}): {said_words}"
+    return ServiceRefusal("rejected", message, None, budget, status)

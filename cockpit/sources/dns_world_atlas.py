@@ -232,26 +232,14 @@ class AtlasService:
         self._has_key = bool(environ.get(section.key_env))
         key = environ.get(section.key_env) or None
         self._api = api or AtlasApi(section.base_url, key, section.timeout_seconds)
+        self.service: Service = "atlas"
+        self.label = self._api.label
+        self.region_kind = "country"
+        self.every_seconds = section.measure_every_seconds
         self._places: dict[int, ProbePlace] = {}
         self._balance: int | None = None
         self._balance_at_round: int | None = None
         self._round_cost: int | None = None
-
-    @property
-    def service(self) -> Service:
-        return "atlas"
-
-    @property
-    def label(self) -> str:
-        return self._api.label
-
-    @property
-    def region_kind(self) -> str:
-        return "country"
-
-    @property
-    def every_seconds(self) -> float:
-        return self._section.measure_every_seconds
 
     @property
     def known_budget(self) -> BudgetValues | None:

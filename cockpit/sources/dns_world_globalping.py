@@ -170,24 +170,12 @@ class GlobalpingService:
         token = environ.get(section.token_env) if section.token_env else None
         self._section = section
         self._api = api or GlobalpingApi(section.base_url, token or None, section.timeout_seconds)
+        self.service: Service = "globalping"
+        self.label = self._api.label
+        self.region_kind: str = section.group_by
+        self.every_seconds = section.measure_every_seconds
         self._budget: BudgetValues | None = None
         self._round_costs: dict[str, int] = {}
-
-    @property
-    def service(self) -> Service:
-        return "globalping"
-
-    @property
-    def label(self) -> str:
-        return self._api.label
-
-    @property
-    def region_kind(self) -> str:
-        return self._section.group_by
-
-    @property
-    def every_seconds(self) -> float:
-        return self._section.measure_every_seconds
 
     @property
     def known_budget(self) -> BudgetValues | None:

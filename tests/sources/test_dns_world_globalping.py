@@ -24,7 +24,6 @@ from cockpit.io.world_http import JsonReply
 from cockpit.model import Status
 from cockpit.redact import redactor_for, remember_secrets
 from cockpit.sources.dns_world import (
-    InFlight,
     Pacing,
     RecordState,
     world_detail,
@@ -34,6 +33,7 @@ from cockpit.sources.dns_world import (
 from cockpit.sources.dns_world_globalping import parse_measurement, reset_at
 from cockpit.sources.dns_world_results import Measurement, Started, classified
 from cockpit.sources.dns_world_values import WorldValues
+from tests.world_dns_samples import world_values_for
 from tests.world_dns_stand_in import body_of, recorded
 
 NOW = datetime(2026, 11, 22, 1, 0, 5, tzinfo=UTC)
@@ -58,15 +58,7 @@ def reply(name: str) -> JsonReply:
 
 
 def values_of(name: str) -> WorldValues:
-    """The reading's values for the measurement: shown when finished, else as the one running."""
-    measurement = parsed(name)
-    state = RecordState(record())
-    if measurement.finished:
-        state.shown = measurement
-    else:
-        flight = Started(measurement.measurement_id, 6)
-        state.in_flight = InFlight(flight, STARTED_AT, measurement)
-    return world_values("globalping", "continent", state, None, Pacing())
+    return world_values_for(name, NOW, record_name="app.example.com")
 
 
 def test_in_progress_counts_only_the_probes_that_finished() -> None:
