@@ -64,6 +64,7 @@ LANE_THREADS = 2
 FIRST_SETTLE_SHARE = 0.5
 """Of the poll's timeout, how long the first round's results are waited for."""
 SETTLE_STEP_SECONDS = 1.0
+MIN_SETTLE_CALL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -282,27 +283,33 @@ class WorldDnsSource:
         observed_at = self._clock()
         return [self._reading(state, observed_at) for state in self._states]
 
-    async def _collect_all(self, now: datetime) -> None:
-        await asyncio.gather(*(self._collect(state, now) for state in self._states))
+    async def _collect_all(self, now: datetime, within: float | None = None) -> None:
+        within = self.schedule.call_budget_seconds if within is None else within
+        await asyncio.gather(*(self._collect(state, now, within) for state in self._states))
 
     async def _settle_first(self, started: float) -> None:
         """The very first round is read again for a while, so a one-shot `cockpit check`
-        reports the world's answers rather than "running"."""
+        reports the world's answers rather than "running"; each read again gets only what is
+        left of the poll's call budget, so a slow service never overruns the poll."""
         if any(state.shown for state in self._states):
             return
         deadline = started + self._settle_seconds
+        poll_end = started + self.schedule.call_budget_seconds
         while any(state.in_flight for state in self._states):
             if time.monotonic() + SETTLE_STEP_SECONDS > deadline:
                 return
             await asyncio.sleep(SETTLE_STEP_SECONDS)
-            await self._collect_all(self._clock())
+            within = poll_end - time.monotonic()
+            if within < MIN_SETTLE_CALL_SECONDS:
+                return
+            await self._collect_all(self._clock(), within)
 
     def _failure(self, error: BaseException) -> str:
         if isinstance(error, SourceProblem | ServiceRefusal):
             return str(error)
         return describe_failure(error, timeout_seconds=self.schedule.call_budget_seconds)
 
-    async def _collect(self, state: RecordState, now: datetime) -> None:
+    async def _collect(self, state: RecordState, now: datetime, within: float) -> None:
         flight = state.in_flight
         if flight is None:
             return
@@ -313,7 +320,7 @@ class WorldDnsSource:
                 flight.started_at,
                 state.record,
                 now,
-                within_seconds=self.schedule.call_budget_seconds,
+                within_seconds=within,
             )
         except Exception as error:
             state.problem = f"reading the measurement: {self._failure(error)}"
