@@ -401,6 +401,80 @@ class DnsRecord(Section):
         return answers
 
 
+GLOBALPING_LOCATION_KINDS = ("continent", "country", "asn", "region", "city", "network")
+"""The fields a Globalping location may name ("country:DE"); a plain string is matched by the
+service itself (its "magic" field: "EU", "Germany", "AS3320", "Frankfurt")."""
+ATLAS_PROBE_KINDS = ("area", "country", "asn", "prefix")
+"""The kinds of probe selection RIPE Atlas takes ("area:WW", "country:DE", "asn:3320")."""
+CONTINENT_CODES = ("AF", "AN", "AS", "EU", "NA", "OC", "SA")
+ATLAS_AREAS = ("WW", "West", "North-Central", "South-Central", "North-East", "South-East")
+
+
+def split_location(value: str) -> tuple[str | None, str]:
+    """'country:DE' -> ('country', 'DE'); 'EU' -> (None, 'EU')."""
+    kind, colon, rest = value.partition(":")
+    return (kind.strip().lower(), rest.strip()) if colon else (None, value.strip())
+
+
+def _check_location_value(kind: str | None, value: str) -> None:
+    if not value:
+        raise ValueError("names no place after the colon")
+    if kind == "asn" and not value.removeprefix("AS").isdigit():
+        raise ValueError(f"asn:{value} is not an AS number like asn:3320")
+    if kind == "country" and not re.fullmatch(r"[A-Za-z]{2}", value):
+        raise ValueError(f"country:{value} is not a two-letter ISO country code like country:DE")
+    if kind == "continent" and value.upper() not in CONTINENT_CODES:
+        raise ValueError(f"continent:{value} is not one of {', '.join(CONTINENT_CODES)}")
+    if kind == "area" and value not in ATLAS_AREAS:
+        raise ValueError(f"area:{value} is not one of {', '.join(ATLAS_AREAS)}")
+
+
+def _location_check(kinds: Sequence[str], plain_allowed: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        kind, place = split_location(value)
+        if kind is None and not plain_allowed:
+            raise ValueError(f"{value!r} needs a kind: one of {', '.join(k + ':' for k in kinds)}")
+        if kind is not None and kind not in kinds:
+            raise ValueError(f"{value!r}: the kind must be one of {', '.join(kinds)}")
+        _check_location_value(kind, place)
+        return value
+
+    return AfterValidator(check)
+
+
+GlobalpingLocation = Annotated[str, _location_check(GLOBALPING_LOCATION_KINDS, True)]
+AtlasProbeSpec = Annotated[str, _location_check(ATLAS_PROBE_KINDS, False)]
+MeasureEverySeconds = Annotated[float, Field(ge=60, le=86400)]
+ReserveShare = Annotated[float, Field(ge=0, lt=1)]
+
+
+class GlobalpingDns(Polled):
+    """One-off DNS measurements through Globalping's probes, each asking its own resolver."""
+
+    interval_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 2.0
+    timeout_seconds: Seconds = 10.0
+    token_env: EnvName | None = None
+    locations: tuple[GlobalpingLocation, ...] = ()
+    limit: Annotated[int, Field(ge=1, le=500)] = 30
+    group_by: Literal["continent", "country"] = "continent"
+    measure_every_seconds: MeasureEverySeconds = 300.0
+    reserve: ReserveShare = 0.1
+    base_url: HttpUrl = "https://api.globalping.io/v1"
+
+
+class RipeAtlasDns(Polled):
+    """One-off DNS measurements through RIPE Atlas probes, each asking its own resolver."""
+
+    interval_seconds: Seconds = 10.0
+    timeout_seconds: Seconds = 20.0
+    key_env: EnvName
+    probes: Annotated[tuple[AtlasProbeSpec, ...], NotEmpty] = ("area:WW",)
+    probes_per_spec: Annotated[int, Field(ge=1, le=1000)] = 20
+    measure_every_seconds: MeasureEverySeconds = 900.0
+    reserve_credits: Annotated[int, Field(ge=0)] = 10_000
+    base_url: HttpUrl = "https://atlas.ripe.net/api/v2"
+
+
 class DnsSection(Polled):
     interval_seconds: Seconds = 2.0
     resolvers: Annotated[Resolvers, NotEmpty]
@@ -408,6 +482,8 @@ class DnsSection(Polled):
     records: Annotated[tuple[DnsRecord, ...], NotEmpty]
     max_ttl_seconds: Annotated[int, Field(gt=0, le=86400)] = 300
     stuck_margin_seconds: Seconds = 5.0
+    globalping: GlobalpingDns | None = None
+    ripe_atlas: RipeAtlasDns | None = None
 
 
 class CloudWatchErrors(Section):

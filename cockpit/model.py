@@ -53,6 +53,7 @@ class SignalKind(StrEnum):
     REPLICATION = "replication"
     TARGETS = "targets"
     DNS = "dns"
+    WORLD_DNS = "world_dns"
     ERRORS = "errors"
     TRAFFIC = "traffic"
     MAINTENANCE = "maintenance"

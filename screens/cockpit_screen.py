@@ -176,6 +176,8 @@ class CockpitScreen(Screen[None]):
                 self._feed(panel, view)
                 panel_statuses[panel.id or ""] = panel.panel_status()
         self.query_one(TrafficPanel).maintenance = _latest_of(view.readings, SignalKind.MAINTENANCE)
+        world = tuple(r for r in view.readings if r.kind is SignalKind.WORLD_DNS)
+        self.query_one(DnsPanel).world = world
         self.query_one(OverviewPanel).overview = view.overview
         runbook = self.query_one(RunbookPanel)
         runbook.now, runbook.checks = view.now, view.checks

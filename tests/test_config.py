@@ -82,6 +82,8 @@ def test_example_documents_every_key() -> None:
         "replication.dms",
         "promotion.logical",
         "promotion.dms",
+        "dns.globalping",
+        "dns.ripe_atlas",
     ],
 )
 def test_example_alternatives_load(block: str) -> None:
@@ -471,3 +473,50 @@ def test_example_integrity_block_loads() -> None:
     assert config.integrity is not None
     assert config.integrity.buckets[0].name == "uploads"
     assert config.integrity.guard_actions == ("maintenance-off", "weight-up")
+
+
+WORLD_DNS = """
+[cutover]
+name = "world"
+[dns]
+resolvers = ["1.1.1.1"]
+[[dns.records]]
+name = "shop.example.com"
+expect = "198.51.100.20"
+old = "192.0.2.10"
+"""
+
+
+def test_world_dns_sections_load_and_name_their_secrets() -> None:
+    config = load(
+        WORLD_DNS
+        + '[dns.globalping]\ntoken_env = "GP_TOKEN"\n'
+        + 'locations = ["EU", "country:de", "asn:AS3320"]\n'
+        + '[dns.ripe_atlas]\nkey_env = "ATLAS_KEY"\n'
+    )
+    assert config.dns is not None
+    assert config.dns.globalping is not None and config.dns.ripe_atlas is not None
+    assert config.dns.globalping.base_url == "https://api.globalping.io/v1"
+    assert config.dns.ripe_atlas.probes == ("area:WW",)
+    assert {"GP_TOKEN", "ATLAS_KEY"} <= set(config.secret_env_names())
+
+
+def test_world_dns_problems_name_their_key_paths() -> None:
+    problems = problems_of(
+        WORLD_DNS
+        + '[dns.globalping]\nlocations = ["country:Germany", "planet:mars"]\n'
+        + "interval_seconds = 0.2\nmeasure_every_seconds = 10\n"
+        + '[dns.ripe_atlas]\nprobes = ["WW", "area:Moon"]\n'
+    )
+    assert problems == [
+        "dns.globalping.interval_seconds: must be greater than or equal to 0.5 (got 0.2)",
+        "dns.globalping.locations[0]: country:Germany is not a two-letter ISO country code like "
+        "country:DE",
+        "dns.globalping.locations[1]: 'planet:mars': the kind must be one of continent, country, "
+        "asn, region, city, network",
+        "dns.globalping.measure_every_seconds: must be greater than or equal to 60 (got 10)",
+        "dns.ripe_atlas.key_env: missing required key",
+        "dns.ripe_atlas.probes[0]: 'WW' needs a kind: one of area:, country:, asn:, prefix:",
+        "dns.ripe_atlas.probes[1]: area:Moon is not one of WW, West, North-Central, "
+        "South-Central, North-East, South-East",
+    ]

@@ -11,15 +11,20 @@ from typing import ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.reactive import reactive
 
 from cockpit.model import Reading, SignalKind
-from cockpit.sources import dns_values
+from cockpit.sources import dns_values, dns_world_values
 from cockpit.sources.dns_values import ResolverAnswer
 from cockpit.units import countdown_text
+from widgets.dns_world_lines import for_record, world_lines, world_record_name, world_summary_line
 from widgets.formatting import (
     NO_DATA,
+    SEGMENT_GAP,
     clock_text,
+    fit_line,
     freshness,
+    packed_lines,
     percent_text,
     status_text,
 )
@@ -37,7 +42,6 @@ MIN_REASON_WIDTH = 8
 """Room kept for an error's reason in a narrow cell: enough for SERVFAIL or NXDOMAIN."""
 WORST_NAMED = 2
 INDENT = "  "
-SEGMENT_GAP = "  "
 
 MATCH_WORDS = {"new": "NEW", "old": "OLD", "other": "OTHER", "error": "ERR", "stuck": "STUCK"}
 MATCH_STYLES = {
@@ -259,17 +263,8 @@ def summary_lines(reading: Reading, now: datetime, width: int) -> list[Text]:
     else:
         lines = [head, _with_worst(Text.assemble(INDENT, rest), reading, width)]
     for line in lines:
-        _fit(line, width, dim=reading.is_stale(now))
+        fit_line(line, width, dim=reading.is_stale(now))
     return lines
-
-
-def _fit(line: Text, width: int, *, dim: bool = False) -> Text:
-    """The line kept to one row, cut with an ellipsis, dimmed when its reading is stale."""
-    if dim:
-        line.stylize("dim")
-    line.no_wrap = True
-    line.truncate(width, overflow="ellipsis")
-    return line
 
 
 def _with_worst(line: Text, reading: Reading, width: int) -> Text:
@@ -424,22 +419,16 @@ def _flowed_cell(cell: ResolverAnswer, label_width: int, cell_width: int) -> Tex
     return text
 
 
-def packed_lines(segments: Sequence[Text], width: int) -> list[Text]:
-    """Segments side by side while they fit in `width`, else on indented following lines."""
-    lines: list[Text] = []
-    for segment in segments:
-        if lines and lines[-1].cell_len + len(SEGMENT_GAP) + segment.cell_len <= width:
-            lines[-1].append(SEGMENT_GAP).append_text(segment)
-        else:
-            lines.append(Text(INDENT if lines else "").append_text(segment))
-    return lines
-
-
 class DnsPanel(SignalPanel):
-    """Per record: percent converged, when the old answer is gone, TTL preflight, every server."""
+    """Per record: percent converged, when the old answer is gone, TTL preflight, every server;
+    and, when measuring services are configured, what probes around the world see."""
 
     panel_title: ClassVar[str] = "DNS"
     kind: ClassVar[SignalKind | None] = SignalKind.DNS
+
+    world: reactive[tuple[Reading, ...]] = reactive(())
+    """The world's view (Globalping, RIPE Atlas), one reading per service and record, drawn
+    under each record apart from its resolvers; it never changes the panel's own status."""
 
     def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
         width = self.row_width()
@@ -459,31 +448,55 @@ class DnsPanel(SignalPanel):
             if table is None:
                 lines.extend(flowed_cells(server_cells(reading), width))
             rows.append(PanelRow(Group(*lines), dns_detail(reading, now), reading.signal_id))
+            rows.extend(self._world_rows(record_name(reading), now, width))
+        rows.extend(self._unmatched_world_rows(readings, now, width))
         if table is not None:
             rows.append(PanelRow(table))
         rows.append(PanelRow(freshness(_oldest(readings, now), now)))
         return rows
+
+    def _world_rows(
+        self, record: str, now: datetime, width: int, *, summary: bool = False
+    ) -> list[PanelRow]:
+        """The record's world lines, each a row that opens into its own detail."""
+        rows = []
+        for reading in for_record(self.world, record):
+            if summary:
+                lines = [world_summary_line(reading, now, width)]
+            else:
+                lines = world_lines(reading, now, width)
+            detail = reading_detail(reading, now, dns_world_values.from_reading(reading))
+            rows.append(PanelRow(Group(*lines), detail, reading.signal_id))
+        return rows
+
+    def _unmatched_world_rows(
+        self, readings: Sequence[Reading], now: datetime, width: int, *, summary: bool = False
+    ) -> list[PanelRow]:
+        """World lines of records the resolvers have no reading of (yet)."""
+        shown = {record_name(reading) for reading in readings}
+        others = sorted({world_record_name(r) for r in self.world} - shown)
+        return [
+            row for name in others for row in self._world_rows(name, now, width, summary=summary)
+        ]
 
     def _summary(
         self, readings: Sequence[Reading], now: datetime, width: int, height: int
     ) -> list[PanelRow]:
         """Records in a line or two each (the worst first when not all fit), expiry, preflight."""
         footer = [
-            _fit(latest_old_gone(readings, now), width),
-            _fit(preflight_summary(readings), width),
+            fit_line(latest_old_gone(readings, now), width),
+            fit_line(preflight_summary(readings), width),
         ]
         entries = [summary_lines(reading, now, width) for reading in readings]
         order = list(range(len(readings)))
         if sum(len(entry) for entry in entries) > height - len(footer):
             order.sort(key=lambda i: -readings[i].status_at(now).severity)
-        rows = [
-            PanelRow(
-                entries[i][0] if len(entries[i]) == 1 else Group(*entries[i]),
-                dns_detail(readings[i], now),
-                readings[i].signal_id,
-            )
-            for i in order
-        ]
+        rows: list[PanelRow] = []
+        for i in order:
+            content = entries[i][0] if len(entries[i]) == 1 else Group(*entries[i])
+            rows.append(PanelRow(content, dns_detail(readings[i], now), readings[i].signal_id))
+            rows.extend(self._world_rows(record_name(readings[i]), now, width, summary=True))
+        rows.extend(self._unmatched_world_rows(readings, now, width, summary=True))
         return rows + [PanelRow(line) for line in footer]
 
 

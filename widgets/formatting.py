@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
@@ -15,6 +16,7 @@ from cockpit.units import age_text as age_text
 from cockpit.units import fine_duration_text, fixed_percent_text, size_text
 
 NO_DATA = "—"
+SEGMENT_GAP = "  "
 
 
 def status_text(status: Status) -> Text:
@@ -65,6 +67,28 @@ def freshness(reading: Reading, now: datetime) -> Text:
     if reading.is_stale(now):
         return Text(f"STALE, {age} old", style="dim italic")
     return Text(f"{age} ago", style="dim")
+
+
+def fit_line(line: Text, width: int, *, dim: bool = False) -> Text:
+    """The line kept to one row, cut with an ellipsis, dimmed when its reading is stale."""
+    if dim:
+        line.stylize("dim")
+    line.no_wrap = True
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def packed_lines(
+    segments: Sequence[Text], width: int, *, first_indent: str = "", indent: str = "  "
+) -> list[Text]:
+    """Segments side by side while they fit in `width`, else on indented following lines."""
+    lines: list[Text] = []
+    for segment in segments:
+        if lines and lines[-1].cell_len + len(SEGMENT_GAP) + segment.cell_len <= width:
+            lines[-1].append(SEGMENT_GAP).append_text(segment)
+        else:
+            lines.append(Text(indent if lines else first_indent).append_text(segment))
+    return lines
 
 
 def number(reading: Reading, name: str) -> float | None:

@@ -66,6 +66,7 @@ from cockpit.review.timeline import (
 from cockpit.rules.verdicts import GuardResult
 from cockpit.sources import (
     dns_values,
+    dns_world_values,
     errors_values,
     integrity_values,
     maintenance_values,
@@ -875,12 +876,14 @@ class _ChartSpec:
 ANY_ERRORS_SIGNAL = f"{errors_values.SIGNAL_PREFIX}*"
 ANY_DNS_SIGNAL = f"{dns_values.SIGNAL_PREFIX}*"
 CONVERGED = dns_values.CONVERGED_FRACTION
+WORLD_NEW = dns_world_values.NEW_FRACTION
 
 
 def _chart_specs(timeline: Timeline) -> list[_ChartSpec]:
     signals = timeline.signal_ids()
     errors = [s for s in signals if errors_values.is_errors_signal(s)] or [ANY_ERRORS_SIGNAL]
     dns = [s for s in signals if dns_values.is_dns_signal(s)] or [ANY_DNS_SIGNAL]
+    world = [s for s in signals if dns_world_values.is_world_signal(s)]
     return [
         _ChartSpec(
             replication_values.SIGNAL_ID,
@@ -892,6 +895,7 @@ def _chart_specs(timeline: Timeline) -> list[_ChartSpec]:
         ),
         *(_ChartSpec(s, errors_values.ERROR_RATIO, f"5xx ratio {s}", "%", 100.0) for s in errors),
         *(_ChartSpec(s, CONVERGED, f"DNS converged {s}", "%", 100.0, False, 100.0) for s in dns),
+        *(_ChartSpec(s, WORLD_NEW, f"probes on new {s}", "%", 100.0, False, 100.0) for s in world),
     ]
 
 

@@ -18,7 +18,7 @@ from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind, Status, worst
 from cockpit.rules.runbook import StepCheck, current_step_index
 from cockpit.session.action_rows import ActionRow
-from cockpit.sources import dns_values, errors_values
+from cockpit.sources import dns_values, dns_world_values, errors_values
 from cockpit.sources.integrity_values import verdict_of
 from cockpit.sources.maintenance_values import MaintenanceValues
 from cockpit.sources.replication_values import ReplicationValues
@@ -34,6 +34,7 @@ FAMILY_NAMES: Mapping[SignalKind, str] = MappingProxyType(
         SignalKind.REPLICATION: "replication",
         SignalKind.TARGETS: "targets",
         SignalKind.DNS: "DNS",
+        SignalKind.WORLD_DNS: "world DNS",
         SignalKind.ERRORS: "errors",
         SignalKind.TRAFFIC: "traffic",
         SignalKind.MAINTENANCE: "maintenance",
@@ -186,6 +187,17 @@ def _dns_number(readings: Sequence[Reading], config: Config | None) -> str:
     return f"{share} on new, {where}{of}"
 
 
+def _world_dns_number(readings: Sequence[Reading], config: Config | None) -> str:
+    """'50 % of probes on new': the record the world sees least on new, by any service."""
+    values = [dns_world_values.from_reading(reading) for reading in readings]
+    known = [v.new_fraction for v in values if v.new_fraction is not None]
+    if not known:
+        measured = any(v.has_results for v in values)
+        return "no probe answered" if measured else "no measurement yet"
+    of = f" (lowest of {len(readings)})" if len(readings) > 1 else ""
+    return f"{ratio_percent_text(min(known))} of probes on new{of}"
+
+
 def _highest_ratio(readings: Sequence[Reading]) -> str:
     ratios = [errors_values.from_reading(reading).error_ratio for reading in readings]
     known = [ratio for ratio in ratios if ratio is not None]
@@ -230,6 +242,7 @@ _KEY_NUMBERS: Mapping[SignalKind, KeyNumber] = MappingProxyType(
         SignalKind.REPLICATION: _replication_number,
         SignalKind.TARGETS: _targets_number,
         SignalKind.DNS: _dns_number,
+        SignalKind.WORLD_DNS: _world_dns_number,
         SignalKind.ERRORS: _errors_number,
         SignalKind.TRAFFIC: _traffic_number,
         SignalKind.MAINTENANCE: _maintenance_number,

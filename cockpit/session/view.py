@@ -42,12 +42,21 @@ def configured_kinds(config: Config) -> frozenset[SignalKind]:
         SignalKind.REPLICATION: config.replication,
         SignalKind.TARGETS: config.targets,
         SignalKind.DNS: config.dns,
+        SignalKind.WORLD_DNS: _world_dns(config),
         SignalKind.ERRORS: config.errors,
         SignalKind.TRAFFIC: config.traffic,
         SignalKind.MAINTENANCE: config.maintenance,
         SignalKind.INTEGRITY: config.integrity,
     }
     return frozenset(kind for kind, section in sections.items() if section is not None)
+
+
+def _world_dns(config: Config) -> object | None:
+    """The measuring services' sections, when the config has any."""
+    dns = config.dns
+    if dns is None:
+        return None
+    return dns.globalping or dns.ripe_atlas
 
 
 def cockpit_view(

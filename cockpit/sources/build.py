@@ -10,6 +10,7 @@ from cockpit.sources.base import Source
 def build_sources(context: SourceContext) -> list[Source]:
     """The configured sources, in the order the screen lists their panels."""
     from cockpit.sources.dns import build_dns_sources
+    from cockpit.sources.dns_world import build_world_dns_sources
     from cockpit.sources.maintenance import build_maintenance_sources
     from cockpit.sources.replication import build_replication_sources
     from cockpit.sources.targets import build_target_sources
@@ -19,6 +20,7 @@ def build_sources(context: SourceContext) -> list[Source]:
         build_replication_sources,
         build_target_sources,
         build_dns_sources,
+        build_world_dns_sources,
         build_errors_sources,
         build_traffic_sources,
         build_maintenance_sources,
