@@ -111,9 +111,12 @@ class CockpitApp(GuardedActionsApp):
         await self.sources.stop()
 
     def receive_readings(self, readings: list[Reading]) -> None:
-        """New readings into the session, then onto the screen."""
-        self.session.receive(readings)
-        self.refresh_view()
+        """New readings into the session; onto the screen at once when a status changed or an
+        action is in flight, else at the next tick (values move every poll, a repaint per
+        poll would cost more than it shows)."""
+        changed = self.session.receive(readings)
+        if changed or self.session.in_flight:
+            self.refresh_view()
 
     async def refresh_now(self) -> State:
         """One fresh poll of every source, folded into the state: guards re-check on this."""

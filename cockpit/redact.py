@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from cockpit.config import STANDARD_SECRET_ENV, Config, dsn_fields
@@ -13,6 +13,7 @@ from cockpit.model import Reading, Value, reading_to_json
 from cockpit.visible import visible, visible_json
 
 REDACTED = "***"
+REMEMBERED_STRINGS = 16384
 
 # Secrets that can be recognised by shape even when nobody told us their value:
 # a DSN's password=..., credentials in a URL, a token in a query string, an AWS key id.
@@ -33,13 +34,22 @@ class Redactor:
     """Replaces known secret values and secret-shaped text in strings, however nested."""
 
     secret_values: tuple[str, ...] = ()
+    _done: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Strings already redacted: a poll brings back mostly the same ones."""
 
     def text(self, text: str) -> str:
+        done = self._done.get(text)
+        if done is not None:
+            return done
+        redacted = text
         for secret in self.secret_values:
-            text = text.replace(secret, REDACTED)
+            redacted = redacted.replace(secret, REDACTED)
         for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
-        return text
+            redacted = pattern.sub(replacement, redacted)
+        if len(self._done) >= REMEMBERED_STRINGS:
+            self._done.clear()
+        self._done[text] = redacted
+        return redacted
 
     def scrub(self, value: JsonValue) -> JsonValue:
         if isinstance(value, str):

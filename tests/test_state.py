@@ -174,3 +174,26 @@ def test_nested_values_are_frozen_and_round_trip() -> None:
         ],
         "weights": {"old": 75.0, "new": 25.0},
     }
+
+
+def test_older_readings_keep_only_what_history_is_read_for() -> None:
+    """A DNS reading with a thousand rows stays whole only while it is the latest."""
+    big = {"replay_lag_bytes": 7, "resolvers": [{"resolver": f"r{i}"} for i in range(1000)]}
+    first = Reading("replication", SignalKind.REPLICATION, Status.OK, T0, big, "detail")
+    state, _ = apply(State(), [first, lag(T0 + timedelta(seconds=1), 5)])
+    older, latest = state.history("replication")
+    assert dict(older.values) == {"replay_lag_bytes": 7} and older.detail == ""
+    assert latest == lag(T0 + timedelta(seconds=1), 5), "the latest stays whole"
+    assert state.latest("replication") == latest
+
+
+def test_sparkline_numbers_are_kept_as_readings_arrive() -> None:
+    state = State(history_limit=4)
+    for second, value in enumerate([10, None, 30, 40, 50]):
+        state, _ = apply(state, [lag(T0 + timedelta(seconds=second), value)])
+    assert state.numbers("replication", "replay_lag_bytes") == (30, 40, 50)
+    assert state.numbers("replication", "replay_lag_bytes") == tuple(
+        number for _, number in state.series("replication", "replay_lag_bytes")
+    )
+    assert state.numbers("replication", "error_ratio") == ()
+    assert state.numbers("nothing", "replay_lag_bytes") == ()

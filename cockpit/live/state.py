@@ -1,15 +1,26 @@
-"""The latest reading per signal plus a bounded history; apply() is pure."""
+"""The latest reading per signal plus a bounded history; apply() is pure.
+
+Only the latest reading is kept whole. Older ones keep what history is read for (the numbers
+sparklines draw, the weights a dwell time is measured from), so 300 polls of a DNS reading
+with a thousand resolver rows do not stay in memory; each sparkline's numbers are kept as a
+series of their own, extended as readings arrive rather than rebuilt for every frame.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
 from cockpit.model import Reading, Status
 
 DEFAULT_HISTORY_LIMIT = 300
+SPARKLINE_VALUES = frozenset({"replay_lag_bytes", "replay_lag_seconds", "error_ratio"})
+"""The values whose history the panels draw as sparklines."""
+HISTORY_VALUES = SPARKLINE_VALUES | {"weights", "raw_weights"}
+"""What an older reading keeps of its values: sparkline numbers, and the weights read back."""
+NO_NUMBERS: Mapping[str, tuple[float | None, ...]] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -18,6 +29,8 @@ class Track:
 
     latest: Reading
     history: tuple[Reading, ...]
+    numbers: Mapping[str, tuple[float | None, ...]] = field(default_factory=lambda: NO_NUMBERS)
+    """Each sparkline value over the history, oldest first, None where a reading lacks it."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,15 @@ class State:
         """UNKNOWN when never read, STALE when too old: absence is never OK."""
         reading = self.latest(signal_id)
         return reading.status_at(now) if reading else Status.UNKNOWN
+
+    def numbers(self, signal_id: str, value_name: str) -> tuple[float, ...]:
+        """A sparkline value's numbers over the history, kept as readings arrived."""
+        track = self.tracks.get(signal_id)
+        if track is None:
+            return ()
+        if track.numbers is NO_NUMBERS:
+            return tuple(number for _, number in self.series(signal_id, value_name))
+        return tuple(n for n in track.numbers.get(value_name, ()) if n is not None)
 
     def series(self, signal_id: str, value_name: str) -> tuple[tuple[datetime, float], ...]:
         """(observed_at, number) points for a sparkline; readings without the number are gaps."""
@@ -82,5 +104,24 @@ def apply(state: State, readings: Iterable[Reading]) -> tuple[State, tuple[Statu
 
 
 def _extended(track: Track | None, reading: Reading, limit: int) -> Track:
-    history = (*track.history, reading) if track else (reading,)
-    return Track(reading, history[-limit:])
+    if track is None:
+        return Track(reading, (reading,), _numbers(NO_NUMBERS, reading, limit))
+    history = (*track.history[:-1], slim(track.latest), reading)[-limit:]
+    return Track(reading, history, _numbers(track.numbers, reading, limit))
+
+
+def slim(reading: Reading) -> Reading:
+    """The reading as history keeps it: HISTORY_VALUES only, no detail."""
+    kept = {name: value for name, value in reading.values.items() if name in HISTORY_VALUES}
+    return replace(reading, values=kept, detail="")
+
+
+def _numbers(
+    before: Mapping[str, tuple[float | None, ...]], reading: Reading, limit: int
+) -> Mapping[str, tuple[float | None, ...]]:
+    """Each sparkline value extended by this reading's (None where it has none), over the same
+    window of readings as the history."""
+    numbers = {
+        name: (*before.get(name, ()), reading.number(name))[-limit:] for name in SPARKLINE_VALUES
+    }
+    return MappingProxyType(numbers)

@@ -138,8 +138,9 @@ class LiveSession:
 
     # --- readings in -------------------------------------------------------------------------
 
-    def receive(self, readings: Sequence[Reading]) -> None:
+    def receive(self, readings: Sequence[Reading]) -> bool:
         """Folds new readings into the state; status changes go to the event log and journal.
+        True when a signal changed status (the screen should say so at once).
 
         Secrets are removed here, once, so neither the screen nor the journal ever holds them.
         """
@@ -153,6 +154,7 @@ class LiveSession:
         in_flight = self.runner is not None and self.runner.running is not None
         for drift in self.drift.observe(clean, action_in_flight=in_flight):
             self._drifted(drift)
+        return bool(changes)
 
     def _traffic_of(self, readings: Sequence[Reading]) -> Reading | None:
         """The newest traffic reading: in this batch, else the last one folded."""

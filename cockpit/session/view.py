@@ -7,14 +7,13 @@ from datetime import datetime
 
 from cockpit.config import Config
 from cockpit.live.events import Event
+from cockpit.live.state import SPARKLINE_VALUES as SPARKLINE_VALUES
 from cockpit.live.state import State
 from cockpit.model import Reading, SignalKind
 from cockpit.rules.runbook import StepCheck, current_phase, evaluate_runbook
 from cockpit.session.action_rows import ActionRow as ActionRow
 from cockpit.session.overview import Overview, overview
 
-SPARKLINE_VALUES = frozenset({"replay_lag_bytes", "replay_lag_seconds", "error_ratio"})
-"""The values whose history the panels draw as sparklines."""
 EVENTS_SHOWN = 200
 
 
@@ -78,7 +77,7 @@ def cockpit_view(
     """
     readings = tuple(sorted(state.readings(), key=lambda r: r.signal_id))
     series = {
-        (reading.signal_id, name): tuple(v for _, v in state.series(reading.signal_id, name))
+        (reading.signal_id, name): state.numbers(reading.signal_id, name)
         for reading in readings
         for name in SPARKLINE_VALUES
     }
