@@ -171,10 +171,13 @@ class CockpitScreen(Screen[None]):
         header = self.query_one(HeaderBar)
         header.now, header.phase = view.now, view.phase
         panel_statuses: dict[str, Status | None] = {}
+        words: dict[str, str] = {}
         for panel in self.query(SignalPanel):
             if panel.kind is not None:
                 self._feed(panel, view)
                 panel_statuses[panel.id or ""] = panel.panel_status()
+                if not panel.configured:
+                    words[panel.id or ""] = "OFF"
         self.query_one(TrafficPanel).maintenance = _latest_of(view.readings, SignalKind.MAINTENANCE)
         world = tuple(r for r in view.readings if r.kind is SignalKind.WORLD_DNS)
         self.query_one(DnsPanel).world = world
@@ -183,7 +186,7 @@ class CockpitScreen(Screen[None]):
         runbook.now, runbook.checks = view.now, view.checks
         self.query_one(EventLogPanel).events = view.events
         done = sum(check.state is StepState.DONE for check in view.checks)
-        words = {"runbook": f"{done}/{len(view.checks)}", "events": str(len(view.events))}
+        words |= {"runbook": f"{done}/{len(view.checks)}", "events": str(len(view.events))}
         words["actions"] = self._show_actions(view)
         panel_statuses["actions"] = Status.OK if view.actions else None
         panel_statuses["runbook"] = _runbook_status(view.checks)
