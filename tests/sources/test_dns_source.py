@@ -7,7 +7,7 @@ import math
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +32,7 @@ from cockpit.config import (
 )
 from cockpit.io.context import SourceContext
 from cockpit.model import Reading, Status, reading_to_json
+from cockpit.redact import redactor_for, remember_secrets
 from cockpit.sandbox.dns import AuthoritativeServer
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import WeightedRecordSet, free_port
@@ -897,3 +898,16 @@ def test_text_from_a_server_is_made_printable_before_it_enters_a_reading() -> No
     assert entry.chain == ("lb\\x07.example.net",)
     failed = server_answer("r1", "127.0.0.1:53", "resolver", record(), failed_answer("x\r\n" * 99))
     assert failed.error is not None and failed.error.isprintable() and len(failed.error) <= 201
+
+
+def test_an_answer_seen_before_its_secret_was_known_is_redacted_once_it_is() -> None:
+    secret = "s3cr3t-token-in-a-txt-style-answer"
+    answer = DnsAnswer("NOERROR", (f"{secret}.example.net",), 30, (), None, (30,))
+    cname = record(record_type="CNAME")
+    before = server_answer("r1", "127.0.0.1:53", "resolver", cname, answer)
+    assert before.answers == (f"{secret}.example.net",)
+    remember_secrets(redactor_for([secret]))
+    after = server_answer("r1", "127.0.0.1:53", "resolver", cname, answer)
+    assert secret not in after.answers[0]
+    again = server_answer("r2", "127.0.0.2:53", "resolver", cname, replace(answer, ttl_seconds=9))
+    assert again.answers == after.answers and again.ttl_seconds == 9
