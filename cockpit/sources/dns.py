@@ -38,7 +38,7 @@ from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.outside import outside_text
 from cockpit.redact import Redactor, known_secrets
 from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.dns_client import DnsAnswer, DnsClient, Server
+from cockpit.sources.dns_client import Ask, DnsAnswer, DnsClient, Server
 from cockpit.sources.dns_propagation import (
     Judgement,
     RecordHistory,
@@ -628,7 +628,7 @@ class DnsSource:
         records = self._section.records
         async with DnsClient() as client:
             per_record, serials = await asyncio.gather(
-                asyncio.gather(*(self._ask_all(client, r, deadline) for r in records)),
+                self._ask_all(client, deadline),
                 asyncio.gather(*(self._serial(client, r, deadline) for r in records)),
             )
         observed_at = self._clock()
@@ -636,6 +636,20 @@ class DnsSource:
             self._reading(record, answers, serial, observed_at)
             for record, answers, serial in zip(records, per_record, serials, strict=True)
         ]
+
+    async def _ask_all(self, client: DnsClient, deadline: float) -> list[list[ServerAnswer]]:
+        """Every server's answer for every record, asked all at once; a list per record."""
+        records = self._section.records
+        asked = [(i, target) for i, r in enumerate(records) for target in self._targets(r)]
+        answers = await client.query_many(
+            [self._ask(target, records[i]) for i, target in asked],
+            timeout_seconds=self._query_timeout_seconds,
+            deadline=deadline,
+        )
+        per_record: list[list[ServerAnswer]] = [[] for _ in records]
+        for (i, to), answer in zip(asked, answers, strict=True):
+            per_record[i].append(server_answer(to.label, to.address, to.role, records[i], answer))
+        return per_record
 
     async def _serial(self, client: DnsClient, record: DnsRecord, deadline: float) -> int | None:
         """The zone's SOA serial from the record's first authoritative server (None without
@@ -650,12 +664,9 @@ class DnsSource:
             deadline=deadline,
         )
 
-    async def _ask_all(
-        self, client: DnsClient, record: DnsRecord, deadline: float
-    ) -> list[ServerAnswer]:
-        targets = (*self._resolvers, *self._authoritative_for(record))
-        asked = (self._ask(client, target, record, deadline) for target in targets)
-        return list(await asyncio.gather(*asked))
+    def _targets(self, record: DnsRecord) -> tuple[_Target, ...]:
+        """The servers asked for `record`: every resolver, then its authoritative servers."""
+        return (*self._resolvers, *self._authoritative_for(record))
 
     def _authoritative_for(self, record: DnsRecord) -> tuple[_Target, ...]:
         """The record's own authoritative servers when configured, else the section's."""
@@ -663,18 +674,10 @@ class DnsSource:
             return self._authoritative
         return tuple(_Target.of(r, "authoritative") for r in record.authoritative)
 
-    async def _ask(
-        self, client: DnsClient, target: _Target, record: DnsRecord, deadline: float
-    ) -> ServerAnswer:
-        answer = await client.query(
-            target.server,
-            record.name,
-            record.type,
-            timeout_seconds=self._query_timeout_seconds,
-            recursion_desired=target.role == "resolver",
-            deadline=deadline,
-        )
-        return server_answer(target.label, target.address, target.role, record, answer)
+    @staticmethod
+    def _ask(target: _Target, record: DnsRecord) -> Ask:
+        """The question for `target`: recursion is asked of resolvers only."""
+        return Ask(target.server, record.name, record.type, target.role == "resolver")
 
     def _reading(
         self,

@@ -51,6 +51,7 @@ from cockpit.sources.dns import (
     server_answer,
 )
 from cockpit.sources.dns_client import (
+    Ask,
     DnsAnswer,
     DnsClient,
     IdPool,
@@ -508,6 +509,42 @@ async def test_a_chain_leaving_the_response_is_asked_again_at_the_same_server(
         qname("lb.example"),
     ]
     assert not server.queries[0].flags & dns.flags.RD
+
+
+async def test_questions_asked_together_are_answered_each_as_alone(scripted: Any) -> None:
+    def chained(query: dns.message.Message) -> list[bytes]:
+        name = query.question[0].name
+        if name == qname("www.example"):
+            response = dns.message.make_response(query)
+            response.answer.append(dns.rrset.from_text(name, 300, "IN", "CNAME", "lb.example."))
+            return [response.to_wire()]
+        return [response_to(query, "192.0.2.7", ttl=20).to_wire()]
+
+    answering = await scripted(lambda query: [response_to(query, "192.0.2.1").to_wire()])
+    silent = await scripted(lambda query: [])
+    chain = await scripted(chained)
+    asks = [
+        Ask(answering.address, "app.example", "A"),
+        Ask(silent.address, "app.example", "A"),
+        Ask(chain.address, "www.example", "A", recursion_desired=False),
+        Ask(answering.address, "api.example", "A"),
+    ]
+    async with DnsClient() as client:
+        started = asyncio.get_running_loop().time()
+        answers = await client.query_many(asks, timeout_seconds=0.4)
+        took = asyncio.get_running_loop().time() - started
+    assert answers == [
+        DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None, (60,)),
+        failed_answer("timeout after 0.4 s"),
+        DnsAnswer("NOERROR", ("192.0.2.7",), 300, ("lb.example",), None, (300, 20)),
+        DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None, (60,)),
+    ]
+    assert len(silent.queries) == 2, "sent once, and once more halfway to the timeout"
+    assert [q.question[0].name for q in chain.queries] == [
+        qname("www.example"),
+        qname("lb.example"),
+    ]
+    assert took < 2
 
 
 async def test_nothing_waits_past_the_deadline(scripted: Any) -> None:
