@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from cockpit.jsonvalue import JsonValue
 
@@ -60,8 +60,20 @@ class SignalKind(StrEnum):
     INTEGRITY = "integrity"
 
 
+_IMMUTABLE_SCALARS = frozenset({str, int, bool, type(None)})
+"""Exact types whose values are kept as they are (a float is checked to be finite first)."""
+
+
 def _frozen_value(value: object) -> Value:
-    """Lists become tuples and dicts read-only mappings, so a reading cannot change."""
+    """Lists become tuples and dicts read-only mappings, so a reading cannot change.
+
+    Plain scalars, and tuples holding only those, are already frozen and kept as they are:
+    a reading of a hundred servers is mostly such values.
+    """
+    if type(value) in _IMMUTABLE_SCALARS:
+        return cast(Scalar, value)
+    if type(value) is tuple and all(type(item) in _IMMUTABLE_SCALARS for item in value):
+        return cast(Value, value)
     if isinstance(value, list | tuple):
         return tuple(_frozen_value(item) for item in value)
     if isinstance(value, Mapping):

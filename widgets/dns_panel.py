@@ -6,8 +6,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -80,6 +82,12 @@ def answer_note(answer: ResolverAnswer, reason_width: int | None) -> str:
 def answer_text(answer: ResolverAnswer, reason_width: int | None) -> Text:
     """'NEW 12s' or 'ERR SERVFAIL'."""
     return Text.assemble(match_word(answer), " ", answer_note(answer, reason_width))
+
+
+def answer_width(answer: ResolverAnswer, reason_width: int | None) -> int:
+    """The cells answer_text() takes, counted without building it."""
+    word = MATCH_WORDS.get(shown_match(answer), NO_DATA)
+    return cell_len(word) + 1 + cell_len(answer_note(answer, reason_width))
 
 
 def _cut(text: str, width: int | None) -> str:
@@ -349,7 +357,7 @@ def _cell_for(reading: Reading, column: Column) -> ResolverAnswer | None:
 def grid_table(readings: Sequence[Reading], width: int) -> Table | None:
     """Records as rows, servers as columns; None when it does not fit in `width`."""
     columns = grid_columns(readings)
-    if not columns:
+    if not columns or _headers_width(columns) > width:
         return None
     for reason_width in (None, SHORT_REASON_WIDTH):
         rows = [_grid_row(reading, columns, reason_width) for reading in readings]
@@ -394,16 +402,45 @@ def flowed_cells(cells: Sequence[ResolverAnswer], width: int) -> list[Text]:
     return lines
 
 
+def flowed_line_count(cells: Sequence[ResolverAnswer], width: int) -> int:
+    """The lines flowed_cells() takes at `width`, counted without drawing a cell."""
+    resolvers = [cell for cell in cells if not cell.authoritative]
+    authoritative = [cell for cell in cells if cell.authoritative]
+    return _flow_lines(resolvers, width - len(INDENT)) + _flow_lines(
+        authoritative, width - len(INDENT) - len("auth: ")
+    )
+
+
+@dataclass(frozen=True)
+class FlowLayout:
+    """How flowed cells sit: so many to a line, each so wide, its label cut to so many cells."""
+
+    per_line: int
+    cell_width: int
+    label_width: int
+
+
+def flow_layout(cells: Sequence[ResolverAnswer], width: int) -> FlowLayout:
+    """The layout of `cells` (at least one) flowed into `width` columns."""
+    longest_label = max(len(cell.label) for cell in cells)
+    widest_answer = max(answer_width(cell, MIN_REASON_WIDTH) for cell in cells)
+    base = min(NARROW_LABEL_WIDTH, longest_label) + 1 + widest_answer
+    per_line = max(1, min(len(cells), (width + CELL_GAP) // (base + CELL_GAP)))
+    cell_width = (width - CELL_GAP * (per_line - 1)) // per_line
+    label_width = min(longest_label, max(NARROW_LABEL_WIDTH, cell_width - 1 - widest_answer))
+    return FlowLayout(per_line, cell_width, label_width)
+
+
+def _flow_lines(cells: Sequence[ResolverAnswer], width: int) -> int:
+    return math.ceil(len(cells) / flow_layout(cells, width).per_line) if cells else 0
+
+
 def _flow(cells: Sequence[ResolverAnswer], width: int, prefix: str) -> list[Text]:
     if not cells:
         return []
-    longest_label = max(len(cell.label) for cell in cells)
-    answer_width = max(answer_text(cell, MIN_REASON_WIDTH).cell_len for cell in cells)
-    base = min(NARROW_LABEL_WIDTH, longest_label) + 1 + answer_width
-    per_line = max(1, min(len(cells), (width + CELL_GAP) // (base + CELL_GAP)))
-    cell_width = (width - CELL_GAP * (per_line - 1)) // per_line
-    label_width = min(longest_label, max(NARROW_LABEL_WIDTH, cell_width - 1 - answer_width))
-    texts = [_flowed_cell(cell, label_width, cell_width) for cell in cells]
+    layout = flow_layout(cells, width)
+    texts = [_flowed_cell(cell, layout.label_width, layout.cell_width) for cell in cells]
+    per_line = layout.per_line
     return [
         Text(prefix).append_text(Text(" " * CELL_GAP).join(texts[start : start + per_line]))
         for start in range(0, len(texts), per_line)
@@ -431,11 +468,17 @@ class DnsPanel(SignalPanel):
     under each record apart from its resolvers; it never changes the panel's own status."""
 
     def reading_rows(self, readings: Sequence[Reading], now: datetime) -> list[PanelRow]:
+        """Every server's answer when that fits, else a line or two per record.
+
+        Which one is decided from the sizes before any server's cell is drawn: with a hundred
+        resolvers the detailed layout never fits, and drawing it to find out cost the most.
+        """
         width = self.row_width()
         height = self.size.height or FALLBACK_HEIGHT
-        detailed = self._detailed(readings, now, width)
-        if _line_count([row.content for row in detailed], width) <= height:
-            return detailed
+        if detailed_lines_at_least(readings, width) <= height:
+            detailed = self._detailed(readings, now, width)
+            if _line_count([row.content for row in detailed], width) <= height:
+                return detailed
         return self._summary(readings, now, width, height)
 
     def _detailed(self, readings: Sequence[Reading], now: datetime, width: int) -> list[PanelRow]:
@@ -447,7 +490,8 @@ class DnsPanel(SignalPanel):
             lines.extend(record_lines(reading, now, width, label_stale=len(readings) > 1))
             if table is None:
                 lines.extend(flowed_cells(server_cells(reading), width))
-            rows.append(PanelRow(Group(*lines), dns_detail(reading, now), reading.signal_id))
+            detail = partial(dns_detail, reading, now)
+            rows.append(PanelRow(Group(*lines), detail, reading.signal_id))
             rows.extend(self._world_rows(record_name(reading), now, width))
         rows.extend(self._unmatched_world_rows(readings, now, width))
         if table is not None:
@@ -465,8 +509,9 @@ class DnsPanel(SignalPanel):
                 lines = [world_summary_line(reading, now, width)]
             else:
                 lines = world_lines(reading, now, width)
-            detail = reading_detail(reading, now, dns_world_values.from_reading(reading))
-            rows.append(PanelRow(Group(*lines), detail, reading.signal_id))
+            rows.append(
+                PanelRow(Group(*lines), partial(world_detail, reading, now), reading.signal_id)
+            )
         return rows
 
     def _unmatched_world_rows(
@@ -494,7 +539,8 @@ class DnsPanel(SignalPanel):
         rows: list[PanelRow] = []
         for i in order:
             content = entries[i][0] if len(entries[i]) == 1 else Group(*entries[i])
-            rows.append(PanelRow(content, dns_detail(readings[i], now), readings[i].signal_id))
+            detail = partial(dns_detail, readings[i], now)
+            rows.append(PanelRow(content, detail, readings[i].signal_id))
             rows.extend(self._world_rows(record_name(readings[i]), now, width, summary=True))
         rows.extend(self._unmatched_world_rows(readings, now, width, summary=True))
         return rows + [PanelRow(line) for line in footer]
@@ -503,6 +549,25 @@ class DnsPanel(SignalPanel):
 def dns_detail(reading: Reading, now: datetime) -> RowDetail:
     """The record's status, sentence, and what every server answers with its TTL or error."""
     return reading_detail(reading, now, dns_values.from_reading(reading))
+
+
+def world_detail(reading: Reading, now: datetime) -> RowDetail:
+    """A world line's status, sentence, and every typed value of the measurement."""
+    return reading_detail(reading, now, dns_world_values.from_reading(reading))
+
+
+def detailed_lines_at_least(readings: Sequence[Reading], width: int) -> int:
+    """A floor on the lines the detailed layout takes at `width`, counted without drawing it:
+    a headline per record, the age line, and the servers' cells unless a grid may hold them."""
+    floor = len(readings) + 1
+    if width >= COLUMNS_MIN_WIDTH and _headers_width(grid_columns(readings)) <= width:
+        return floor
+    return floor + sum(flowed_line_count(server_cells(reading), width) for reading in readings)
+
+
+def _headers_width(columns: Sequence[Column]) -> int:
+    """The grid's width from its header row alone: what it takes at the least."""
+    return sum(len(column.header) + CELL_GAP for column in columns) + len("record")
 
 
 def _oldest(readings: Sequence[Reading], now: datetime) -> Reading:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -53,10 +53,14 @@ class RowDetail:
 
 @dataclass(frozen=True)
 class PanelRow:
-    """One row of a panel: what it draws, a key that keeps it selected, and its detail if any."""
+    """One row of a panel: what it draws, a key that keeps it selected, and its detail if any.
+
+    The detail may be a function that builds it, for rows whose detail costs far more than
+    the row itself (a record with a hundred servers): it is built only when the row is opened.
+    """
 
     content: RenderableType
-    detail: RowDetail | None = None
+    detail: RowDetail | Callable[[], RowDetail] | None = None
     key: str = ""
 
 
@@ -427,7 +431,7 @@ class ScrollPanel(Static, can_focus=True):
             self._select(index)
         detail = self._rows[index].detail
         if detail is not None:
-            self.post_message(self.RowOpened(detail))
+            self.post_message(self.RowOpened(detail() if callable(detail) else detail))
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         event.stop()

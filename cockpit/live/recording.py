@@ -60,14 +60,17 @@ def values_differ(before: Mapping[str, Value], after: Mapping[str, Value]) -> bo
 
 
 def _mapping_differs(before: Mapping[str, Value], after: Mapping[str, Value]) -> bool:
-    tracked = set(before) | set(after)
-    return any(
-        key not in before or key not in after or _differs(key, before[key], after[key])
-        for key in tracked - UNTRACKED_KEYS
-    )
+    for key, old in before.items():
+        if key in UNTRACKED_KEYS:
+            continue
+        if key not in after or _differs(key, old, after[key]):
+            return True
+    return any(key not in before and key not in UNTRACKED_KEYS for key in after)
 
 
 def _differs(key: str, before: Value, after: Value) -> bool:
+    if before is after:
+        return False
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         return _mapping_differs(before, after)
     if isinstance(before, tuple) and isinstance(after, tuple):

@@ -24,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from cockpit.clock import Clock
 from cockpit.config import DnsRecord, DnsSection, Resolver, parse_host_port
@@ -34,10 +36,10 @@ from cockpit.io.context import SourceContext
 from cockpit.io.dns_ttl_low import LowSince, TtlSeen, drained_at, low_since
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.outside import outside_text
+from cockpit.redact import Redactor, known_secrets
 from cockpit.sources.base import Schedule, Source, make_reading
-from cockpit.sources.dns_client import DnsAnswer, DnsClient, Server
+from cockpit.sources.dns_client import Ask, DnsAnswer, DnsClient, Server
 from cockpit.sources.dns_propagation import (
-    ChainAnswer,
     Judgement,
     RecordHistory,
     deciding_ttl,
@@ -58,6 +60,8 @@ from cockpit.sources.dns_values import (
 # Each query may use this share of the poll's timeout, so a dead server never times out the poll.
 QUERY_TIMEOUT_FRACTION = 0.8
 MAX_NAMED_IN_DETAIL = 3
+SAID_KEPT = 4096
+"""Distinct answers kept sanitized and classified: every record's old, new and error texts."""
 
 
 def signal_id_for(record: DnsRecord) -> str:
@@ -86,14 +90,60 @@ def answer_set(record_type: str, answers: tuple[str, ...]) -> frozenset[str]:
 
 def classify(record: DnsRecord, answer: DnsAnswer) -> Match:
     """Whether a server's answer is the new set, the old set, something else, or an error."""
-    if answer.error is not None:
+    return match_of(record.type, record.expect, record.old, answer.answers, answer.error)
+
+
+def match_of(
+    record_type: str,
+    expect: tuple[str, ...],
+    old: tuple[str, ...],
+    answers: tuple[str, ...],
+    error: str | None,
+) -> Match:
+    """classify() on the parts it reads."""
+    if error is not None:
         return "error"
-    seen = answer_set(record.type, answer.answers)
-    if seen == answer_set(record.type, record.expect):
+    seen = answer_set(record_type, answers)
+    if seen == answer_set(record_type, expect):
         return "new"
-    if seen == answer_set(record.type, record.old):
+    if seen == answer_set(record_type, old):
         return "old"
     return "other"
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a server said for a record, made fit to show and classified: the same for every
+    server, and every poll, that says the same, whatever TTL each counts down."""
+
+    answers: tuple[str, ...]
+    matches: Match
+    error: str | None
+    chain: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=SAID_KEPT)
+def said(
+    record_type: str,
+    expect: tuple[str, ...],
+    old: tuple[str, ...],
+    answers: tuple[str, ...],
+    error: str | None,
+    cname_chain: tuple[str, ...],
+    secrets: Redactor,
+) -> Said:
+    """The answer's text sanitized and redacted, and its kind, once per distinct answer.
+
+    `secrets` (the redactor `outside_text` applies) is part of the key, so an answer first
+    seen before a secret was known is redacted again once it is.
+    """
+    del secrets
+    return Said(
+        answers=tuple(sorted(outside_text(text) for text in answers)),
+        matches=match_of(record_type, expect, old, answers, error),
+        error=None if error is None else outside_text(error),
+        chain=tuple(outside_text(name.lower()) for name in cname_chain),
+    )
 
 
 @dataclass(frozen=True)
@@ -115,9 +165,6 @@ class ServerAnswer:
     def stuck(self) -> bool:
         return self.stuck_since is not None
 
-    def as_chain_answer(self) -> ChainAnswer:
-        return ChainAnswer(self.label, self.matches, self.chain, self.hop_ttls)
-
     def row(self) -> ResolverAnswer:
         """The answer as the reading lists it."""
         return ResolverAnswer(
@@ -137,15 +184,24 @@ def server_answer(
     label: str, address: str, role: Role, record: DnsRecord, answer: DnsAnswer
 ) -> ServerAnswer:
     """A client answer turned into what the reading shows for that server."""
+    text = said(
+        record.type,
+        record.expect,
+        record.old,
+        answer.answers,
+        answer.error,
+        answer.cname_chain,
+        known_secrets(),
+    )
     return ServerAnswer(
         label=label,
         address=address,
         role=role,
-        answers=tuple(sorted(outside_text(text) for text in answer.answers)),
+        answers=text.answers,
         ttl_seconds=answer.ttl_seconds,
-        matches=classify(record, answer),
-        error=None if answer.error is None else outside_text(answer.error),
-        chain=tuple(outside_text(name.lower()) for name in answer.cname_chain),
+        matches=text.matches,
+        error=text.error,
+        chain=text.chain,
         hop_ttls=answer.hop_ttls,
     )
 
@@ -227,13 +283,22 @@ class RecordView:
     ttl_low: LowSince | None = None
     ttl_before_seconds: float | None = None
 
-    @property
+    @cached_property
     def answered(self) -> tuple[ServerAnswer, ...]:
         return tuple(a for a in self.resolvers if a.matches != "error")
 
-    @property
+    @cached_property
     def stuck(self) -> tuple[ServerAnswer, ...]:
         return tuple(a for a in self.resolvers if a.stuck)
+
+    @cached_property
+    def resolver_counts(self) -> Counter[str]:
+        """How many resolvers answer each kind, counted once however often it is asked."""
+        return Counter(a.matches for a in self.resolvers)
+
+    def count(self, match: Match) -> int:
+        """How many resolvers answer `match`."""
+        return self.resolver_counts[match]
 
     @property
     def split(self) -> bool:
@@ -254,7 +319,7 @@ def old_expiry_unknown_reason(view: RecordView) -> str | None:
         return "no resolver answered"
     if view.stuck:
         return f"STUCK: {_named(view.stuck, _stuck_words)}"
-    if view.split and count(view.resolvers, "old"):
+    if view.split and view.count("old"):
         return "weighted split: the set still answers old"
     return None
 
@@ -297,10 +362,10 @@ def record_dns_values(view: RecordView) -> DnsValues:
         ttl_drained_at=drained_at(view.ttl_low, view.ttl_before_seconds),
         max_ttl_seconds=view.max_ttl_seconds,
         authoritative_matches=view.authoritative_matches,
-        new_count=count(view.resolvers, "new"),
-        old_count=count(view.resolvers, "old"),
-        other_count=count(view.resolvers, "other"),
-        error_count=count(view.resolvers, "error"),
+        new_count=view.count("new"),
+        old_count=view.count("old"),
+        other_count=view.count("other"),
+        error_count=view.count("error"),
     )
 
 
@@ -332,7 +397,7 @@ def record_status(view: RecordView) -> Status:
         return Status.CRITICAL
     if not view.answered:
         return Status.UNKNOWN
-    resolver_errors = count(view.resolvers, "error") > 0
+    resolver_errors = view.count("error") > 0
     if view.stuck or resolver_errors or view.preflight_ok is False:
         return Status.WARN
     if view.split:
@@ -365,21 +430,20 @@ def _stuck_headline(view: RecordView) -> str:
     since = "" if new_since is None else f" since new at {new_since.astimezone(UTC):%H:%M:%S}Z"
     return (
         f"STUCK: {_named(view.stuck, _stuck_words)}, past every TTL{since}; "
-        f"{count(view.resolvers, 'new')}/{total} new; old gone time cannot be estimated"
+        f"{view.count('new')}/{total} new; old gone time cannot be estimated"
     )
 
 
 def _split_headline(view: RecordView) -> str:
     """'weighted split: resolvers see 2 old, 3 new (both expected from the set)'."""
-    old, new = count(view.resolvers, "old"), count(view.resolvers, "new")
+    old, new = view.count("old"), view.count("new")
     return f"weighted split: resolvers see {old} old, {new} new (both expected from the set)"
 
 
 def _named(answers: Sequence[ServerAnswer], say: Callable[[ServerAnswer], str]) -> str:
     """'cache-1: timeout after 0.8 s, cache-2: SERVFAIL and 3 more'."""
-    texts = [f"{answer.label}: {say(answer)}" for answer in answers]
-    shown = ", ".join(texts[:MAX_NAMED_IN_DETAIL])
-    hidden = len(texts) - MAX_NAMED_IN_DETAIL
+    shown = ", ".join(f"{a.label}: {say(a)}" for a in answers[:MAX_NAMED_IN_DETAIL])
+    hidden = len(answers) - MAX_NAMED_IN_DETAIL
     return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
@@ -391,7 +455,7 @@ def _new_thing(record: DnsRecord) -> str:
 
 def _propagating(view: RecordView) -> str:
     total = len(view.resolvers)
-    new, old = count(view.resolvers, "new"), count(view.resolvers, "old")
+    new, old = view.count("new"), view.count("old")
     if view.authoritative_matches == "old" and new:
         return f"authoritative answers old but {new}/{total} resolvers answer new"
     gone_at = record_gone_at(view)
@@ -420,7 +484,7 @@ def _headline(view: RecordView) -> str:
         return _split_headline(view)
     if not _resolvers_agree(view):
         return _propagating(view)
-    new, old = count(view.resolvers, "new"), count(view.resolvers, "old")
+    new, old = view.count("new"), view.count("old")
     if new:
         prefix = "converged: " if new == total else ""
         return f"{prefix}{new}/{total} resolvers answer {_new_thing(view.record)}"
@@ -459,11 +523,15 @@ def record_detail(view: RecordView) -> str:
 def _judged_resolver(
     answer: ServerAnswer, chain: tuple[str, ...] | None, judgement: Judgement
 ) -> ServerAnswer:
-    """The resolver's answer with the TTL of the record that decides, and whether it is stuck."""
+    """The resolver's answer with the TTL of the record that decides, and whether it is stuck;
+    the answer itself when that changes nothing (no CNAME chain, not stuck: most of them)."""
     ttl = answer.ttl_seconds
     if answer.hop_ttls:
-        ttl = deciding_ttl(answer.as_chain_answer(), chain)
-    return replace(answer, ttl_seconds=ttl, stuck_since=judgement.stuck_since.get(answer.label))
+        ttl = deciding_ttl(answer, chain)
+    stuck_since = judgement.stuck_since.get(answer.label)
+    if ttl == answer.ttl_seconds and stuck_since == answer.stuck_since:
+        return answer
+    return replace(answer, ttl_seconds=ttl, stuck_since=stuck_since)
 
 
 def with_history(
@@ -471,8 +539,7 @@ def with_history(
 ) -> tuple[RecordView, RecordHistory]:
     """The view judged against the record's earlier polls, and the history including this one."""
     qname = view.record.name.rstrip(".").lower()
-    authoritative = [answer.as_chain_answer() for answer in view.authoritative]
-    resolvers = [answer.as_chain_answer() for answer in view.resolvers]
+    authoritative, resolvers = view.authoritative, view.resolvers
     history = observed(history, qname, authoritative, resolvers, view.observed_at)
     history, judgement = judged(
         history,
@@ -503,10 +570,12 @@ class _Target:
     label: str
     server: Server
     role: Role
+    address: str
 
     @classmethod
     def of(cls, resolver: Resolver, role: Role) -> _Target:
-        return cls(resolver.label, parse_host_port(resolver.address), role)
+        server = parse_host_port(resolver.address)
+        return cls(resolver.label, server, role, address_text(server))
 
 
 @dataclass
@@ -559,7 +628,7 @@ class DnsSource:
         records = self._section.records
         async with DnsClient() as client:
             per_record, serials = await asyncio.gather(
-                asyncio.gather(*(self._ask_all(client, r, deadline) for r in records)),
+                self._ask_all(client, deadline),
                 asyncio.gather(*(self._serial(client, r, deadline) for r in records)),
             )
         observed_at = self._clock()
@@ -567,6 +636,20 @@ class DnsSource:
             self._reading(record, answers, serial, observed_at)
             for record, answers, serial in zip(records, per_record, serials, strict=True)
         ]
+
+    async def _ask_all(self, client: DnsClient, deadline: float) -> list[list[ServerAnswer]]:
+        """Every server's answer for every record, asked all at once; a list per record."""
+        records = self._section.records
+        asked = [(i, target) for i, r in enumerate(records) for target in self._targets(r)]
+        answers = await client.query_many(
+            [self._ask(target, records[i]) for i, target in asked],
+            timeout_seconds=self._query_timeout_seconds,
+            deadline=deadline,
+        )
+        per_record: list[list[ServerAnswer]] = [[] for _ in records]
+        for (i, to), answer in zip(asked, answers, strict=True):
+            per_record[i].append(server_answer(to.label, to.address, to.role, records[i], answer))
+        return per_record
 
     async def _serial(self, client: DnsClient, record: DnsRecord, deadline: float) -> int | None:
         """The zone's SOA serial from the record's first authoritative server (None without
@@ -581,12 +664,9 @@ class DnsSource:
             deadline=deadline,
         )
 
-    async def _ask_all(
-        self, client: DnsClient, record: DnsRecord, deadline: float
-    ) -> list[ServerAnswer]:
-        targets = (*self._resolvers, *self._authoritative_for(record))
-        asked = (self._ask(client, target, record, deadline) for target in targets)
-        return list(await asyncio.gather(*asked))
+    def _targets(self, record: DnsRecord) -> tuple[_Target, ...]:
+        """The servers asked for `record`: every resolver, then its authoritative servers."""
+        return (*self._resolvers, *self._authoritative_for(record))
 
     def _authoritative_for(self, record: DnsRecord) -> tuple[_Target, ...]:
         """The record's own authoritative servers when configured, else the section's."""
@@ -594,18 +674,10 @@ class DnsSource:
             return self._authoritative
         return tuple(_Target.of(r, "authoritative") for r in record.authoritative)
 
-    async def _ask(
-        self, client: DnsClient, target: _Target, record: DnsRecord, deadline: float
-    ) -> ServerAnswer:
-        answer = await client.query(
-            target.server,
-            record.name,
-            record.type,
-            timeout_seconds=self._query_timeout_seconds,
-            recursion_desired=target.role == "resolver",
-            deadline=deadline,
-        )
-        return server_answer(target.label, address_text(target.server), target.role, record, answer)
+    @staticmethod
+    def _ask(target: _Target, record: DnsRecord) -> Ask:
+        """The question for `target`: recursion is asked of resolvers only."""
+        return Ask(target.server, record.name, record.type, target.role == "resolver")
 
     def _reading(
         self,

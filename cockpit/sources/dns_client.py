@@ -1,6 +1,8 @@
 """A multiplexing async UDP DNS client: one socket per address family, many queries in flight.
 
-A truncated UDP answer (TC set) is asked again over TCP, as resolvers do.
+A truncated UDP answer (TC set) is asked again over TCP, as resolvers do. A poll's questions
+go out together (query_many): sent in one pass, their responses read in bursts as the socket
+has them, one timer for every resend; only CNAME follow-ups and TCP go one by one.
 
 Each query gets a random 16-bit id that no other query in flight holds, and a response counts
 only if its id, source address and question all match; anything else is dropped as stray. A
@@ -16,8 +18,9 @@ import logging
 import math
 import random
 import socket
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import dns.exception
 import dns.flags
@@ -43,6 +46,9 @@ MAX_CNAME_FOLLOWUPS = 3
 MAX_CHAIN_LENGTH = 16
 # Parsed responses kept per client, by their bytes after the id: many resolvers send the same.
 PARSE_CACHE_SIZE = 4096
+MAX_DATAGRAM_BYTES = 65535
+DRAIN_DATAGRAMS = 4096
+"""Datagrams read in one go when the socket is readable, before other callbacks get a turn."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,11 @@ def parse_response(wire: bytes) -> dns.message.Message | None:
 
 @dataclass(frozen=True)
 class _Template:
-    """A query's wire form (any id) and the question a response must echo."""
+    """A query's wire form (any id) and the question a response must echo.
+
+    A client keeps its templates as long as it lives, so a question's identity can key what
+    is read from a response about it.
+    """
 
     wire: bytes
     question: Question
@@ -187,20 +197,55 @@ class _Template:
 
 @dataclass
 class _Parsed:
-    """A parsed response and what it says, read once however many servers sent the same bytes."""
+    """A parsed response and what it says, read once however many servers sent the same bytes.
+
+    Keyed by the identity of a template's question: comparing and hashing names costs more
+    than reading the answer.
+    """
 
     message: dns.message.Message
-    steps: dict[tuple[dns.name.Name, int], AnswerStep] = field(default_factory=dict)
+    steps: dict[int, AnswerStep] = field(default_factory=dict)
+    matches: dict[int, bool] = field(default_factory=dict)
 
-    def step(self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType) -> AnswerStep:
-        key = (qname, int(qtype))
-        step = self.steps.get(key)
+    def answers(self, question: Question) -> bool:
+        """answers_question() for this response."""
+        known = self.matches.get(id(question))
+        if known is None:
+            known = self.matches[id(question)] = answers_question(self.message, question)
+        return known
+
+    def step(self, question: Question) -> AnswerStep:
+        """read_step() for the question's name and type."""
+        step = self.steps.get(id(question))
         if step is None:
-            step = self.steps[key] = read_step(self.message, qname, qtype)
+            step = self.steps[id(question)] = read_step(self.message, question[0], question[1])
         return step
 
 
 @dataclass
+class _Batch:
+    """Questions asked together: what each has come to, and a future done once all have."""
+
+    walks: Sequence[_Walk]
+    answers: list[DnsAnswer | None]
+    all_done: asyncio.Future[None]
+    going_on: dict[int, asyncio.Task[DnsAnswer]] = field(default_factory=dict)
+    waiting: int = 0
+    sealed: bool = False
+
+    def finished(self, index: int, answer: DnsAnswer | None = None) -> None:
+        """The question at `index` is done: answered, or its follow-up task has ended."""
+        if answer is not None:
+            self.answers[index] = answer
+        self.waiting -= 1
+        self.settle()
+
+    def settle(self) -> None:
+        if self.sealed and self.waiting <= 0 and not self.all_done.done():
+            self.all_done.set_result(None)
+
+
+@dataclass(slots=True)
 class _Pending:
     """One query in flight, waiting for its response."""
 
@@ -208,6 +253,82 @@ class _Pending:
     question: Question
     future: asyncio.Future[_Parsed]
     malformed: bool = False
+    batch: _Batch | None = None
+    index: int = 0
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A batched query on its way: its id, what waits for it, and how to send it again."""
+
+    query_id: int
+    pending: _Pending
+    wire: bytes
+    sock: _Socket
+
+    def send(self) -> None:
+        _send(self.sock, self.wire, self.pending)
+
+    def failure(self) -> _Failure:
+        """Why no response came."""
+        return _Failure("malformed answer" if self.pending.malformed else "timeout")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question for one server, as query_many() takes it."""
+
+    server: Server
+    name: str
+    rdtype: str
+    recursion_desired: bool = True
+
+
+@dataclass
+class _Walk:
+    """One question's way through its CNAME follow-ups: where it asks now, what it has seen."""
+
+    server: Server
+    template: _Template
+    recursion_desired: bool
+    timeout_seconds: float
+    cutoff: float
+    hop: int = 0
+    chain: tuple[str, ...] = ()
+    ttls: tuple[int, ...] = ()
+
+    @property
+    def qname(self) -> dns.name.Name:
+        return self.template.question[0]
+
+    def sent(self, at: float) -> None:
+        """Follow-ups share the first query's timeout: nothing waits past it."""
+        self.cutoff = min(self.cutoff, at + self.timeout_seconds)
+
+    def timed_out(self) -> DnsAnswer:
+        return failed_answer(f"timeout after {self.timeout_seconds:g} s", chain=self.chain)
+
+    def failed(self, failure: _Failure) -> DnsAnswer:
+        """The answer when the exchange got no usable response."""
+        if failure.reason == "timeout":
+            reason = f"timeout after {self.timeout_seconds:g} s"
+        else:
+            reason = failure.reason
+        return failed_answer(_about_target(reason, self.hop, self.qname), chain=self.chain)
+
+    def took(self, response: _Parsed) -> DnsAnswer | dns.name.Name:
+        """The answer when `response` ends the walk, else the CNAME target to ask next."""
+        step = response.step(self.template.question)
+        self.chain, self.ttls = self.chain + step.cname_chain, self.ttls + step.ttls
+        if step.error is not None:
+            reason = _about_target(step.error, self.hop, self.qname)
+            return failed_answer(reason, step.rcode, self.chain)
+        if step.dangling is None:
+            return DnsAnswer(step.rcode, step.answers, max(self.ttls), self.chain, None, self.ttls)
+        if self.hop == MAX_CNAME_FOLLOWUPS:
+            return failed_answer(f"CNAME chain unresolved after {MAX_CNAME_FOLLOWUPS} follow-ups")
+        self.hop += 1
+        return step.dangling
 
 
 @dataclass(frozen=True)
@@ -222,43 +343,89 @@ class IdPool:
 
     def __init__(self, size: int = ID_COUNT) -> None:
         self._free = list(range(size))
-        self._available = asyncio.Semaphore(size)
+        self._waiting: deque[asyncio.Future[int]] = deque()
         self._random = random.SystemRandom()
 
     @property
     def free_count(self) -> int:
         return len(self._free)
 
-    async def acquire(self) -> int:
-        await self._available.acquire()
+    def take(self) -> int | None:
+        """A free id now; None when every id is in flight (or others already wait for one)."""
+        while self._waiting and self._waiting[0].done():
+            self._waiting.popleft()
+        if not self._free or self._waiting:
+            return None
         index = self._random.randrange(len(self._free))
         self._free[index], self._free[-1] = self._free[-1], self._free[index]
         return self._free.pop()
 
+    async def acquire(self) -> int:
+        """A free id, waiting for one to be released when every id is in flight."""
+        query_id = self.take()
+        if query_id is not None:
+            return query_id
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())
+            raise
+
     def release(self, query_id: int) -> None:
+        """The id back: to the longest waiting acquire(), else to the free ones."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(query_id)
+                return
         self._free.append(query_id)
-        self._available.release()
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    """Hands every datagram the socket receives to the client."""
+class _Socket:
+    """One of the client's UDP sockets: sends at once and, each time it is readable, hands every
+    datagram waiting to the client, so a burst of responses costs one wakeup, not one each."""
 
-    def __init__(self, client: DnsClient) -> None:
+    def __init__(self, sock: socket.socket, client: DnsClient) -> None:
+        self._sock = sock
         self._client = client
+        self._loop = asyncio.get_running_loop()
+        self.closed = False
+        self._loop.add_reader(sock.fileno(), self._drain)
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self._client.on_datagram(data, (str(addr[0]), int(addr[1])))
+    def sendto(self, wire: bytes, server: Server) -> None:
+        try:
+            self._sock.sendto(wire, server)
+        except OSError as error:
+            log.debug("DNS client could not send (the query it concerns will time out): %s", error)
 
-    def error_received(self, exc: Exception) -> None:
-        log.debug("DNS client socket error (the query it concerns will time out): %s", exc)
+    def _drain(self) -> None:
+        for _ in range(DRAIN_DATAGRAMS):
+            try:
+                data, source = self._sock.recvfrom(MAX_DATAGRAM_BYTES)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                log.debug(
+                    "DNS client socket error (the query it concerns will time out): %s", error
+                )
+                return
+            self._client.on_datagram(data, (str(source[0]), int(source[1])))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
 
 
 @dataclass
-class _Transports:
+class _Sockets:
     """The client's sockets by address family, opened on first use."""
 
-    by_family: dict[int, asyncio.DatagramTransport] = field(default_factory=dict)
-    opening: asyncio.Lock = field(default_factory=asyncio.Lock)
+    by_family: dict[int, _Socket] = field(default_factory=dict)
 
 
 class DnsClient:
@@ -268,7 +435,8 @@ class DnsClient:
         self._ids = id_pool or IdPool()
         self._pending: dict[int, _Pending] = {}
         self._templates: dict[tuple[dns.name.Name, int, bool], _Template] = {}
-        self._transports = _Transports()
+        self._asked: dict[tuple[str, str, bool], _Template] = {}
+        self._sockets = _Sockets()
         self._parsed: dict[bytes, _Parsed | None] = {}
         self._names: dict[str, dns.name.Name] = {}
         self.stray_datagrams = 0
@@ -281,9 +449,9 @@ class DnsClient:
 
     def close(self) -> None:
         """Closes the sockets; queries still in flight run into their timeout."""
-        for transport in self._transports.by_family.values():
-            transport.close()
-        self._transports.by_family.clear()
+        for sock in self._sockets.by_family.values():
+            sock.close()
+        self._sockets.by_family.clear()
 
     async def query(
         self,
@@ -301,32 +469,67 @@ class DnsClient:
         loop's time), so a poll of many servers ends on time however long sending took; the
         reason still reads "timeout after <timeout_seconds> s".
         """
-        qname = self._names.get(name) or self._names.setdefault(name, dns.name.from_text(name))
-        qtype = dns.rdatatype.from_text(rdtype)
-        timeout_text = f"timeout after {timeout_seconds:g} s"
+        cutoff = math.inf if deadline is None else deadline
+        ask = Ask(server, name, rdtype, recursion_desired)
+        return await self._walk_on(self._walk(ask, timeout_seconds, cutoff), None)
+
+    async def query_many(
+        self, asks: Sequence[Ask], *, timeout_seconds: float, deadline: float | None = None
+    ) -> list[DnsAnswer]:
+        """Every ask's answer, each as query() gives it, in the order asked.
+
+        The first query of every ask goes out in one pass and all of them are waited for
+        together, with one timer to send the unanswered again; only the few that need more
+        (a CNAME target to ask for, a truncated answer to ask over TCP) go on one by one.
+        """
         loop = asyncio.get_running_loop()
         cutoff = math.inf if deadline is None else deadline
-        chain: tuple[str, ...] = ()
-        ttls: tuple[int, ...] = ()
-        for hop in range(MAX_CNAME_FOLLOWUPS + 1):
-            if cutoff <= loop.time():
-                return failed_answer(timeout_text, chain=chain)
-            question = (qname, qtype, recursion_desired)
-            sent_at, outcome = await self._exchange(server, question, timeout_seconds, cutoff)
-            cutoff = min(cutoff, sent_at + timeout_seconds)
-            if _truncated(outcome):
-                outcome = await _over_tcp(server, question, cutoff - loop.time())
-            if isinstance(outcome, _Failure):
-                reason = timeout_text if outcome.reason == "timeout" else outcome.reason
-                return failed_answer(_about_target(reason, hop, qname), chain=chain)
-            step = outcome.step(qname, qtype)
-            chain, ttls = chain + step.cname_chain, ttls + step.ttls
-            if step.error is not None:
-                return failed_answer(_about_target(step.error, hop, qname), step.rcode, chain)
-            if step.dangling is None:
-                return DnsAnswer(step.rcode, step.answers, max(ttls), chain, None, ttls)
-            qname = step.dangling
-        return failed_answer(f"CNAME chain unresolved after {MAX_CNAME_FOLLOWUPS} follow-ups")
+        walks = [self._walk(ask, timeout_seconds, cutoff) for ask in asks]
+        if not walks or cutoff <= loop.time():
+            return [walk.timed_out() for walk in walks]
+        return await self._walk_all(walks)
+
+    def _walk(self, ask: Ask, timeout_seconds: float, cutoff: float) -> _Walk:
+        key = (ask.name, ask.rdtype, ask.recursion_desired)
+        template = self._asked.get(key)
+        if template is None:
+            name = self._names.get(ask.name) or dns.name.from_text(ask.name)
+            self._names[ask.name] = name
+            qtype = dns.rdatatype.from_text(ask.rdtype)
+            template = self._asked[key] = self._template(name, qtype, ask.recursion_desired)
+        return _Walk(ask.server, template, ask.recursion_desired, timeout_seconds, cutoff)
+
+    async def _walk_on(self, walk: _Walk, outcome: _Parsed | None) -> DnsAnswer:
+        """The rest of a walk, one query at a time: `outcome` is a truncated response to ask
+        again over TCP, or None when the walk's next question is still to be asked."""
+        loop = asyncio.get_running_loop()
+        while True:
+            response: _Parsed | _Failure
+            if outcome is None:
+                if walk.cutoff <= loop.time():
+                    return walk.timed_out()
+                sent_at, response = await self._exchange(
+                    walk.server, walk.template, walk.timeout_seconds, walk.cutoff
+                )
+                walk.sent(sent_at)
+            else:
+                response = outcome
+            if _truncated(response):
+                left = walk.cutoff - loop.time()
+                response = await _over_tcp(
+                    walk.server, walk.template.question, walk.recursion_desired, left
+                )
+            if isinstance(response, _Failure):
+                return walk.failed(response)
+            took = walk.took(response)
+            if isinstance(took, DnsAnswer):
+                return took
+            self._ask_next(walk, took)
+            outcome = None
+
+    def _ask_next(self, walk: _Walk, target: dns.name.Name) -> None:
+        """The walk's next question: the same type, for the CNAME target."""
+        walk.template = self._template(target, walk.template.question[1], walk.recursion_desired)
 
     async def zone_serial(
         self, server: Server, name: str, *, timeout_seconds: float, deadline: float | None = None
@@ -336,26 +539,21 @@ class DnsClient:
         server does not say."""
         qname = self._names.get(name) or self._names.setdefault(name, dns.name.from_text(name))
         cutoff = math.inf if deadline is None else deadline
-        question = (qname, dns.rdatatype.SOA, False)
-        _, outcome = await self._exchange(server, question, timeout_seconds, cutoff)
+        template = self._template(qname, dns.rdatatype.SOA, False)
+        _, outcome = await self._exchange(server, template, timeout_seconds, cutoff)
         if isinstance(outcome, _Failure):
             return None
         return soa_serial(outcome.message)
 
     async def _exchange(
-        self,
-        server: Server,
-        question: tuple[dns.name.Name, dns.rdatatype.RdataType, bool],
-        timeout_seconds: float,
-        cutoff: float,
+        self, server: Server, template: _Template, timeout_seconds: float, cutoff: float
     ) -> tuple[float, _Parsed | _Failure]:
         """(when it was sent, the matching response or why there is none)."""
         loop = asyncio.get_running_loop()
         try:
-            transport = await self._transport_for(server)
+            sock = self._socket_for(server)
         except OSError as error:
             return loop.time(), _Failure(f"cannot open a UDP socket: {error.strerror or error}")
-        template = self._template(*question)
         query_id = await self._ids.acquire()
         pending = _Pending(server, template.question, loop.create_future())
         self._pending[query_id] = pending
@@ -363,9 +561,9 @@ class DnsClient:
         sent_at = loop.time()
         expires_at = min(cutoff, sent_at + timeout_seconds)
         resend_at = sent_at + (expires_at - sent_at) * RESEND_AFTER_FRACTION
-        resend = loop.call_at(resend_at, _send, transport, wire, server, pending)
+        resend = loop.call_at(resend_at, _send, sock, wire, pending)
         try:
-            _send(transport, wire, server, pending)
+            _send(sock, wire, pending)
             async with asyncio.timeout_at(expires_at):
                 return sent_at, await pending.future
         except TimeoutError:
@@ -374,6 +572,87 @@ class DnsClient:
             resend.cancel()
             del self._pending[query_id]
             self._ids.release(query_id)
+
+    async def _walk_all(self, walks: Sequence[_Walk]) -> list[DnsAnswer]:
+        """Each walk's first question sent, all in one pass; each response taken as it comes
+        (a walk that needs more goes on in a task of its own at once); then waited for together
+        until every walk has its answer or the last query's timeout has run out."""
+        loop = asyncio.get_running_loop()
+        batch = _Batch(walks, [None] * len(walks), loop.create_future())
+        started = loop.time()
+        sent: list[_Sent | None] = []
+        try:
+            for index, walk in enumerate(walks):
+                sent.append(await self._send_in(batch, index, walk))
+            batch.sealed = True
+            batch.settle()
+            expires_at = max(walk.cutoff for walk in walks)
+            resend_at = started + (expires_at - started) * RESEND_AFTER_FRACTION
+            resend = loop.call_at(resend_at, _send_again, sent)
+            try:
+                async with asyncio.timeout_at(expires_at):
+                    await batch.all_done
+            except TimeoutError:
+                pass
+            finally:
+                resend.cancel()
+            return [await self._answer_of(batch, i, entry) for i, entry in enumerate(sent)]
+        finally:
+            for entry in sent:
+                if entry is not None:
+                    del self._pending[entry.query_id]
+                    self._ids.release(entry.query_id)
+            for task in batch.going_on.values():
+                task.cancel()
+
+    async def _send_in(self, batch: _Batch, index: int, walk: _Walk) -> _Sent | None:
+        """The walk's question sent as one of `batch`; None when it could not be (the walk
+        then has its answer: why)."""
+        loop = asyncio.get_running_loop()
+        try:
+            sock = self._socket_for(walk.server)
+        except OSError as error:
+            walk.sent(loop.time())
+            reason = f"cannot open a UDP socket: {error.strerror or error}"
+            batch.answers[index] = walk.failed(_Failure(reason))
+            return None
+        query_id = self._ids.take()
+        if query_id is None:
+            query_id = await self._ids.acquire()
+        future: asyncio.Future[_Parsed] = loop.create_future()
+        pending = _Pending(walk.server, walk.template.question, future, batch=batch, index=index)
+        self._pending[query_id] = pending
+        batch.waiting += 1
+        wire = query_id.to_bytes(2, "big") + walk.template.wire[2:]
+        entry = _Sent(query_id, pending, wire, sock)
+        walk.sent(loop.time())
+        entry.send()
+        return entry
+
+    def _responded(self, batch: _Batch, index: int, response: _Parsed) -> None:
+        """A batched question's response: its answer, or its walk going on in a task."""
+        walk = batch.walks[index]
+        took = None if _truncated(response) else walk.took(response)
+        if isinstance(took, DnsAnswer):
+            batch.finished(index, took)
+            return
+        if took is not None:
+            self._ask_next(walk, took)
+        going_on = self._walk_on(walk, response if took is None else None)
+        task = batch.going_on[index] = asyncio.get_running_loop().create_task(going_on)
+        task.add_done_callback(lambda _: batch.finished(index))
+
+    async def _answer_of(self, batch: _Batch, index: int, entry: _Sent | None) -> DnsAnswer:
+        """The answer the walk at `index` came to (a follow-up still running ends by its own
+        timeout, which is never later than the batch's)."""
+        answer = batch.answers[index]
+        if answer is not None:
+            return answer
+        task = batch.going_on.get(index)
+        if task is not None:
+            return await task
+        assert entry is not None, "a question that was never sent has its answer"
+        return batch.walks[index].failed(entry.failure())
 
     def on_datagram(self, data: bytes, source: Server) -> None:
         """Hands a datagram to the query it answers; drops it if it answers none."""
@@ -386,10 +665,12 @@ class DnsClient:
             pending.malformed = True
             self.stray_datagrams += 1
             return
-        if not answers_question(parsed.message, pending.question):
+        if not parsed.answers(pending.question):
             self.stray_datagrams += 1
             return
         pending.future.set_result(parsed)
+        if pending.batch is not None:
+            self._responded(pending.batch, pending.index, parsed)
 
     def _parse(self, data: bytes) -> _Parsed | None:
         """parse_response(), once per distinct response (the id aside); the result is only read."""
@@ -416,30 +697,25 @@ class DnsClient:
             template = self._templates[key] = _Template(query.to_wire(), question)
         return template
 
-    async def _transport_for(self, server: Server) -> asyncio.DatagramTransport:
+    def _socket_for(self, server: Server) -> _Socket:
         family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-        transport = self._transports.by_family.get(family)
-        if transport is not None:
-            return transport
-        async with self._transports.opening:
-            transport = self._transports.by_family.get(family)
-            if transport is None:
-                transport = await self._open(family)
-                self._transports.by_family[family] = transport
-            return transport
+        sock = self._sockets.by_family.get(family)
+        if sock is None:
+            sock = self._sockets.by_family[family] = _Socket(_open_socket(family), self)
+        return sock
 
-    async def _open(self, family: int) -> asyncio.DatagramTransport:
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
-        return transport
+
+def _open_socket(family: int) -> socket.socket:
+    """A non-blocking UDP socket on any port, with room to queue a poll's responses."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def soa_serial(response: dns.message.Message) -> int | None:
@@ -455,9 +731,7 @@ def _truncated(outcome: _Parsed | _Failure) -> bool:
 
 
 async def _over_tcp(
-    server: Server,
-    question: tuple[dns.name.Name, dns.rdatatype.RdataType, bool],
-    seconds_left: float,
+    server: Server, question: Question, recursion_desired: bool, seconds_left: float
 ) -> _Parsed | _Failure:
     """The question asked again over TCP, as a resolver does after a truncated UDP answer
     (TC set: the answer did not fit), within what is left of the query's timeout."""
@@ -465,7 +739,7 @@ async def _over_tcp(
 
     if seconds_left <= 0:
         return _Failure("truncated answer over UDP, no time left to ask over TCP")
-    qname, qtype, recursion_desired = question
+    qname, qtype, _ = question
     flags = dns.flags.RD if recursion_desired else dns.flags.Flag(0)
     query = dns.message.make_query(
         qname, qtype, use_edns=0, payload=EDNS_PAYLOAD_BYTES, flags=flags
@@ -479,11 +753,16 @@ async def _over_tcp(
     return _Parsed(response)
 
 
-def _send(
-    transport: asyncio.DatagramTransport, wire: bytes, server: Server, pending: _Pending
-) -> None:
-    if not pending.future.done() and not transport.is_closing():
-        transport.sendto(wire, server)
+def _send(sock: _Socket, wire: bytes, pending: _Pending) -> None:
+    if not pending.future.done() and not sock.closed:
+        sock.sendto(wire, pending.server)
+
+
+def _send_again(sent: Sequence[_Sent | None]) -> None:
+    """Every query of a batch still unanswered, sent once more (UDP may have dropped it)."""
+    for entry in sent:
+        if entry is not None:
+            entry.send()
 
 
 def _about_target(reason: str, hop: int, qname: dns.name.Name) -> str:

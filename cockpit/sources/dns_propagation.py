@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 TruthKind = Literal["old", "new", "both"]
 
@@ -30,9 +30,25 @@ SPLIT_QUIET_FACTOR = 10
 WEIGHTED_MIN_FLIPS = 3
 
 
+class Answered(Protocol):
+    """The part of one server's answer the history needs: kind, chain and each RRset's TTL."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def matches(self) -> str: ...
+
+    @property
+    def chain(self) -> tuple[str, ...]: ...
+
+    @property
+    def hop_ttls(self) -> tuple[int, ...]: ...
+
+
 @dataclass(frozen=True)
 class ChainAnswer:
-    """The part of one server's answer the history needs: kind, chain and each RRset's TTL."""
+    """An answer as the history needs it, on its own (the source hands its own answers)."""
 
     label: str
     matches: str
@@ -53,14 +69,14 @@ def hop_owners(qname: str, chain: Sequence[str]) -> tuple[str, ...]:
     return (qname, *chain)
 
 
-def deciding_hop(answer: ChainAnswer, reference_chain: Sequence[str] | None) -> int | None:
+def deciding_hop(answer: Answered, reference_chain: Sequence[str] | None) -> int | None:
     """Which of the answer's RRsets decides when it changes; None when that is unknown."""
     if not answer.hop_ttls or reference_chain is None:
         return None
     return min(changed_hop(answer.chain, reference_chain), len(answer.hop_ttls) - 1)
 
 
-def deciding_ttl(answer: ChainAnswer, reference_chain: Sequence[str] | None) -> int | None:
+def deciding_ttl(answer: Answered, reference_chain: Sequence[str] | None) -> int | None:
     """The TTL left on the RRset that decides; the longest in the answer when that is unknown."""
     hop = deciding_hop(answer, reference_chain)
     if hop is None:
@@ -69,7 +85,7 @@ def deciding_ttl(answer: ChainAnswer, reference_chain: Sequence[str] | None) -> 
 
 
 def reference_chain(
-    authoritative: Sequence[ChainAnswer], resolvers: Sequence[ChainAnswer]
+    authoritative: Sequence[Answered], resolvers: Sequence[Answered]
 ) -> tuple[str, ...] | None:
     """The chain of the new answer: as the authoritative servers give it, else a resolver."""
     for answer in (*authoritative, *resolvers):
@@ -79,7 +95,7 @@ def reference_chain(
 
 
 def truth_kind(
-    authoritative: Sequence[ChainAnswer], resolvers: Sequence[ChainAnswer]
+    authoritative: Sequence[Answered], resolvers: Sequence[Answered]
 ) -> TruthKind | None:
     """What the source of truth answers now: the authoritative servers, else any resolver new."""
     if authoritative:
@@ -113,13 +129,18 @@ class RecordHistory:
 
 
 def _longest_ttls(
-    known: Mapping[str, int], qname: str, answers: Iterable[ChainAnswer]
-) -> dict[str, int]:
-    longest = dict(known)
+    known: Mapping[str, int], qname: str, answers: Iterable[Answered]
+) -> Mapping[str, int]:
+    """The longest TTL seen per owner name; `known` itself when no answer adds to it, as is
+    usual poll after poll, so a poll that changes nothing copies nothing."""
+    longest: dict[str, int] | None = None
     for answer in answers:
         for owner, ttl in zip(hop_owners(qname, answer.chain), answer.hop_ttls, strict=False):
-            longest[owner] = max(ttl, longest.get(owner, 0))
-    return longest
+            seen = (known if longest is None else longest).get(owner)
+            if seen is None or ttl > seen:
+                longest = dict(known) if longest is None else longest
+                longest[owner] = max(ttl, 0) if seen is None else ttl
+    return known if longest is None else longest
 
 
 def _after_kind(history: RecordHistory, kind: TruthKind | None, now: datetime) -> RecordHistory:
@@ -138,7 +159,7 @@ def _after_kind(history: RecordHistory, kind: TruthKind | None, now: datetime) -
 
 
 def fresh_draws(
-    history: RecordHistory, authoritative: Sequence[ChainAnswer], resolvers: Sequence[ChainAnswer]
+    history: RecordHistory, authoritative: Sequence[Answered], resolvers: Sequence[Answered]
 ) -> set[str]:
     """The kinds this poll shows being handed out now: every authoritative answer, and each
     resolver answer seen first or changed since its last poll (a fetch, not a cache held on)."""
@@ -160,18 +181,23 @@ def _after_draws(history: RecordHistory, kinds: set[str], now: datetime) -> Reco
 def observed(
     history: RecordHistory,
     qname: str,
-    authoritative: Sequence[ChainAnswer],
-    resolvers: Sequence[ChainAnswer],
+    authoritative: Sequence[Answered],
+    resolvers: Sequence[Answered],
     now: datetime,
 ) -> RecordHistory:
     """The history with one more poll folded in (stuck resolvers aside: see judged())."""
     answered = [a for a in (*authoritative, *resolvers) if a.matches in ("old", "new")]
     history = _after_draws(history, fresh_draws(history, authoritative, resolvers), now)
-    kinds = {a.label: a.matches for a in resolvers if a.matches in ("old", "new")}
+    known = history.resolver_kinds
+    kinds = {
+        a.label: a.matches
+        for a in resolvers
+        if a.matches in ("old", "new") and known.get(a.label) != a.matches
+    }
     history = replace(
         history,
         longest_ttls=_longest_ttls(history.longest_ttls, qname, answered),
-        resolver_kinds={**history.resolver_kinds, **kinds},
+        resolver_kinds={**known, **kinds} if kinds else known,
     )
     return _after_kind(history, truth_kind(authoritative, resolvers), now)
 
@@ -215,7 +241,7 @@ def is_split(history: RecordHistory, weighted: bool, now: datetime, margin_secon
 def stuck_after(
     history: RecordHistory,
     qname: str,
-    answer: ChainAnswer,
+    answer: Answered,
     chain: Sequence[str] | None,
     margin_seconds: float,
 ) -> datetime | None:
@@ -231,8 +257,8 @@ def stuck_after(
 def judged(
     history: RecordHistory,
     qname: str,
-    authoritative: Sequence[ChainAnswer],
-    resolvers: Sequence[ChainAnswer],
+    authoritative: Sequence[Answered],
+    resolvers: Sequence[Answered],
     now: datetime,
     *,
     configured_weighted: bool,
@@ -243,9 +269,10 @@ def judged(
     split = is_split(history, weighted, now, margin_seconds)
     chain = reference_chain(authoritative, resolvers)
     stuck: dict[str, datetime] = {}
-    for answer in resolvers:
+    old = () if split or history.new_since is None else resolvers
+    for answer in (answer for answer in old if answer.matches == "old"):
         deadline = stuck_after(history, qname, answer, chain, margin_seconds)
-        if answer.matches == "old" and not split and deadline is not None and now > deadline:
+        if deadline is not None and now > deadline:
             stuck[answer.label] = history.stuck_since.get(answer.label, now)
     history = replace(history, stuck_since=stuck)
     return history, Judgement(history.new_since, stuck, weighted, split)

@@ -261,6 +261,24 @@ class DnsValues:
         )
 
 
+DECODED_KEPT = 64
+"""Readings whose decoded values are remembered: the screen, the guards and the runbook each
+decode the same few latest readings every second, a hundred server rows apiece."""
+
+_decoded: dict[int, tuple[Mapping[str, Value], DnsValues]] = {}
+
+
 def from_reading(reading: Reading) -> DnsValues:
-    """The typed values of a DNS reading (or of any reading: what it lacks reads as None)."""
-    return DnsValues.from_values(reading.values)
+    """The typed values of a DNS reading (or of any reading: what it lacks reads as None).
+
+    A reading's values never change, so they are decoded once and the result is shared.
+    """
+    values = reading.values
+    known = _decoded.get(id(values))
+    if known is not None and known[0] is values:
+        return known[1]
+    if len(_decoded) >= DECODED_KEPT:
+        _decoded.clear()
+    decoded = DnsValues.from_values(values)
+    _decoded[id(values)] = (values, decoded)
+    return decoded

@@ -7,7 +7,7 @@ import math
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +32,7 @@ from cockpit.config import (
 )
 from cockpit.io.context import SourceContext
 from cockpit.model import Reading, Status, reading_to_json
+from cockpit.redact import redactor_for, remember_secrets
 from cockpit.sandbox.dns import AuthoritativeServer
 from cockpit.sandbox.lifecycle import SandboxHandle
 from cockpit.sandbox.shared import WeightedRecordSet, free_port
@@ -50,6 +51,7 @@ from cockpit.sources.dns import (
     server_answer,
 )
 from cockpit.sources.dns_client import (
+    Ask,
     DnsAnswer,
     DnsClient,
     IdPool,
@@ -509,6 +511,42 @@ async def test_a_chain_leaving_the_response_is_asked_again_at_the_same_server(
     assert not server.queries[0].flags & dns.flags.RD
 
 
+async def test_questions_asked_together_are_answered_each_as_alone(scripted: Any) -> None:
+    def chained(query: dns.message.Message) -> list[bytes]:
+        name = query.question[0].name
+        if name == qname("www.example"):
+            response = dns.message.make_response(query)
+            response.answer.append(dns.rrset.from_text(name, 300, "IN", "CNAME", "lb.example."))
+            return [response.to_wire()]
+        return [response_to(query, "192.0.2.7", ttl=20).to_wire()]
+
+    answering = await scripted(lambda query: [response_to(query, "192.0.2.1").to_wire()])
+    silent = await scripted(lambda query: [])
+    chain = await scripted(chained)
+    asks = [
+        Ask(answering.address, "app.example", "A"),
+        Ask(silent.address, "app.example", "A"),
+        Ask(chain.address, "www.example", "A", recursion_desired=False),
+        Ask(answering.address, "api.example", "A"),
+    ]
+    async with DnsClient() as client:
+        started = asyncio.get_running_loop().time()
+        answers = await client.query_many(asks, timeout_seconds=0.4)
+        took = asyncio.get_running_loop().time() - started
+    assert answers == [
+        DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None, (60,)),
+        failed_answer("timeout after 0.4 s"),
+        DnsAnswer("NOERROR", ("192.0.2.7",), 300, ("lb.example",), None, (300, 20)),
+        DnsAnswer("NOERROR", ("192.0.2.1",), 60, (), None, (60,)),
+    ]
+    assert len(silent.queries) == 2, "sent once, and once more halfway to the timeout"
+    assert [q.question[0].name for q in chain.queries] == [
+        qname("www.example"),
+        qname("lb.example"),
+    ]
+    assert took < 2
+
+
 async def test_nothing_waits_past_the_deadline(scripted: Any) -> None:
     server = await scripted(lambda query: [])
     async with DnsClient() as client:
@@ -897,3 +935,16 @@ def test_text_from_a_server_is_made_printable_before_it_enters_a_reading() -> No
     assert entry.chain == ("lb\\x07.example.net",)
     failed = server_answer("r1", "127.0.0.1:53", "resolver", record(), failed_answer("x\r\n" * 99))
     assert failed.error is not None and failed.error.isprintable() and len(failed.error) <= 201
+
+
+def test_an_answer_seen_before_its_secret_was_known_is_redacted_once_it_is() -> None:
+    secret = "s3cr3t-token-in-a-txt-style-answer"
+    answer = DnsAnswer("NOERROR", (f"{secret}.example.net",), 30, (), None, (30,))
+    cname = record(record_type="CNAME")
+    before = server_answer("r1", "127.0.0.1:53", "resolver", cname, answer)
+    assert before.answers == (f"{secret}.example.net",)
+    remember_secrets(redactor_for([secret]))
+    after = server_answer("r1", "127.0.0.1:53", "resolver", cname, answer)
+    assert secret not in after.answers[0]
+    again = server_answer("r2", "127.0.0.2:53", "resolver", cname, replace(answer, ttl_seconds=9))
+    assert again.answers == after.answers and again.ttl_seconds == 9

@@ -89,6 +89,15 @@ def test_a_source_reading_decodes_every_value_it_carries() -> None:
     assert (decoded.new_count, decoded.old_count, decoded.converged_fraction) == (1, 1, 0.5)
 
 
+def test_a_reading_is_decoded_once_and_an_equal_new_one_again() -> None:
+    reading = source_reading()
+    decoded = dns_values.from_reading(reading)
+    assert dns_values.from_reading(reading) is decoded
+    again = journaled(reading)
+    assert dns_values.from_reading(again) == decoded
+    assert dns_values.from_reading(again) is not decoded
+
+
 def test_wrong_typed_values_read_as_not_known() -> None:
     values = dns_values.from_reading(
         dns_reading(

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from rich.console import Console
+from rich.text import Text
 from textual.app import App, ComposeResult
 
+from cockpit.config import DnsRecord
 from cockpit.model import Reading, SignalKind, Status, reading_from_json
+from cockpit.sources.dns import (
+    RecordView,
+    ServerAnswer,
+    record_detail,
+    record_status,
+    record_values,
+)
 from tests.ui.samples import without_gutter
-from widgets.dns_panel import DnsPanel
-from widgets.panel import SignalPanel
+from widgets import dns_panel
+from widgets.dns_panel import DnsPanel, detailed_lines_at_least
+from widgets.panel import DetailLine, SignalPanel
 from widgets.traffic_panel import Split, TrafficPanel, bar_cells, members_lines
 
 
@@ -845,6 +857,90 @@ async def test_dns_without_readings_waits_and_unconfigured_says_so() -> None:
     shown, _ = await drawn(panel, (), datetime.fromisoformat("2026-11-23T01:00:00+00:00"))
     text = shown.text
     assert text.strip() == "not configured"
+
+
+def crowd(resolvers: int, records: int) -> tuple[Reading, ...]:
+    """`records` readings of `resolvers` resolvers each (a third of them new), as the source
+    builds them, through JSON as a journal holds them."""
+    observed_at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    readings = []
+    for number in range(records):
+        record = DnsRecord.model_validate(
+            {"name": f"r{number}.shop.test", "expect": "127.0.20.1", "old": "127.0.10.1"}
+        )
+        answers = tuple(
+            ServerAnswer(
+                label=f"resolver-{index}",
+                address=f"127.0.1.{index}:53",
+                role="resolver",
+                answers=("127.0.20.1",) if index % 3 == 0 else ("127.0.10.1",),
+                ttl_seconds=30 - index % 30,
+                matches="new" if index % 3 == 0 else "old",
+                error=None,
+            )
+            for index in range(resolvers)
+        )
+        view = RecordView(record, answers, (), 60, observed_at)
+        data = {
+            "signal": f"dns:{record.name}",
+            "kind": "dns",
+            "status": record_status(view).value,
+            "observed_at": observed_at.isoformat(),
+            "values": json.loads(json.dumps(record_values(view))),
+            "detail": record_detail(view),
+            "stale_after_seconds": 10.0,
+        }
+        readings.append(reading_from_json(data))
+    return tuple(readings)
+
+
+@pytest.mark.parametrize(("size", "panel_height"), [((80, 24), None), ((160, 48), 14)])
+async def test_dns_a_hundred_resolvers_per_record_draw_no_cell_that_cannot_show(
+    size: tuple[int, int], panel_height: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn_cells: list[object] = []
+    draw_cell = dns_panel.answer_text
+
+    def counted(*args: Any) -> Text:
+        drawn_cells.append(args)
+        return draw_cell(*args)
+
+    monkeypatch.setattr(dns_panel, "answer_text", counted)
+    readings = crowd(100, 10)
+    shown, _ = await drawn(DnsPanel(), readings, after(readings[0], 1), size, panel_height)
+    lines = lines_of(shown.text)
+    assert drawn_cells == []
+    assert [line.split("  worst: ")[0] for line in lines[:10]] == [
+        f"WARN r{number}.shop.test  34 %  new 34 · old 66" for number in range(10)
+    ]
+    assert lines[10:] == [
+        "last old answer gone by 01:00:29Z (in 28 s)",
+        "TTL preflight ok for 0/10 records, 10 unknown",
+    ]
+
+
+async def test_dns_a_summary_row_opens_into_every_server() -> None:
+    readings = crowd(100, 10)
+    _, panel = await drawn(DnsPanel(), readings, after(readings[0], 1))
+    row = panel.panel_rows()[0]
+    assert callable(row.detail)
+    detail = row.detail()
+    assert detail.title == "dns:r0.shop.test"
+    assert DetailLine("resolvers", "100", 0) in detail.lines
+    assert sum(1 for line in detail.lines if line.label == "• resolver") == 100
+
+
+@pytest.mark.parametrize("width", [54, 80, 120, 160])
+async def test_dns_the_detailed_layout_is_never_shorter_than_its_floor(width: int) -> None:
+    first = recorded("dns_wrong_answer_preflight_failed")
+    readings = (
+        first,
+        replace(recorded("dns_propagating_with_errors"), observed_at=first.observed_at),
+        replace(recorded("dns_nxdomain"), observed_at=first.observed_at),
+    )
+    shown, _ = await drawn(DnsPanel(), readings, after(first, 2), (width, 60))
+    assert lines_of(shown.text)[-1] == "2s ago", "the detailed layout must be the one shown"
+    assert detailed_lines_at_least(readings, width - 4) <= len(lines_of(shown.text))
 
 
 # --- traffic --------------------------------------------------------------------------------
