@@ -153,6 +153,10 @@ class UnboundServers:
         self._work_dir = work_dir
         self._process: subprocess.Popen[bytes] | None = None
 
+    @staticmethod
+    def installed() -> bool:
+        return shutil.which("unbound") is not None
+
     def start(self, upstream: str) -> list[str]:
         from cockpit.sandbox.dns import UnboundPaths, unbound_config
 

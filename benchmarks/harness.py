@@ -165,7 +165,10 @@ class PaneApp:
 
     def wait_for(self, condition: Callable[[str], bool], timeout: float, what: str) -> float:
         """Seconds from launch until the screen satisfies `condition`."""
-        return wait_until(lambda: self._shows(condition, what), timeout, what) - self.started
+        try:
+            return wait_until(lambda: self._shows(condition, what), timeout, what) - self.started
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}; last screen:\n{self.screen()}") from None
 
     def _shows(self, condition: Callable[[str], bool], what: str) -> bool:
         screen = self.screen()
