@@ -7,6 +7,7 @@ cstime every child it has waited for, so a shell loop's commands are counted onc
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -261,6 +262,49 @@ def _unescape(payload: bytes) -> bytes:
             out.append(payload[index])
             index += 1
     return bytes(out)
+
+
+# --- what the cockpit's screen shows ---
+
+STRIP_ENTRY = re.compile(r"(?:^|\s)(\d) ([A-Z]{2,4}) (\S+)")
+
+
+def strip_words(screen: str) -> dict[str, str]:
+    """The status strip's entries ('1 REPL OK' → {'1 REPL': 'OK'}), from the lines under the
+    two header lines that start with an entry."""
+    words: dict[str, str] = {}
+    for line in screen.splitlines()[2:6]:
+        if not re.match(r"\s*\d [A-Z]{2,4} ", line):
+            continue
+        for key, name, word in STRIP_ENTRY.findall(line):
+            words[f"{key} {name}"] = word
+    return words
+
+
+PANEL_SECTIONS = {
+    "1 REPL": "replication",
+    "2 TGT": "targets",
+    "3 DNS": "dns",
+    "4 ERR": "errors",
+    "5 TRAF": "traffic",
+    "9 INTG": "integrity",
+}
+"""Panels fed by a config section: one the config leaves out keeps its "…"."""
+
+
+def every_panel_has_data(config: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether the strip shows a word for every panel the config gives a source."""
+
+    def shown(screen: str) -> bool:
+        words = strip_words(screen)
+        waiting = [
+            entry
+            for entry, word in words.items()
+            if word == "…" and PANEL_SECTIONS.get(entry, "") in (*config, "")
+        ]
+        return len(words) >= 2 and not waiting
+
+    return shown
 
 
 # --- configs -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from benchmarks.harness import (
     Table,
     Tmux,
     cpu_seconds,
+    every_panel_has_data,
     every_source_at,
     median,
     percent,
@@ -267,8 +269,8 @@ class Window:
     period_seconds: float | None = None
 
 
-def measure_app(app: PaneApp, ready: str, window: float) -> Window:
-    app.wait_for(lambda screen: ready in screen, 90, f"{app.session} ready")
+def measure_app(app: PaneApp, ready: Callable[[str], bool], window: float) -> Window:
+    app.wait_for(ready, 90, f"{app.session} ready")
     time.sleep(SETTLE_SECONDS)
     before, started = cpu_seconds(app.pid), time.perf_counter()
     time.sleep(window)
@@ -323,7 +325,9 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
         for round_number in range(args.rounds):
             print(f"round {round_number + 1} of {args.rounds} …", file=sys.stderr)
             trivial = tmux.launch(f"trivial{round_number}", f"{sys.executable} {trivial_app}")
-            results["trivial"].append(measure_app(trivial, "REPL panel 3", args.window))
+            results["trivial"].append(
+                measure_app(trivial, lambda screen: "REPL panel 3" in screen, args.window)
+            )
             (scratch / CYCLES_FILE).unlink(missing_ok=True)
             peer = tmux.launch(f"peer{round_number}", f"bash {scratch / 'peer.sh'}", handle.env)
             results["peer"].append(measure_peer(peer, scratch / CYCLES_FILE, args.window))
@@ -333,7 +337,9 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
                 f"{sys.executable} -m cockpit run -c {fast} --journal-dir {journal}",
                 handle.env,
             )
-            results["cockpit"].append(measure_app(cockpit, "1 REPL", args.window))
+            results["cockpit"].append(
+                measure_app(cockpit, every_panel_has_data(config), args.window)
+            )
     finally:
         tmux.stop()
         handle.stop()

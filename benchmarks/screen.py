@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ from benchmarks.harness import (
     Table,
     Tmux,
     cpu_seconds,
+    every_panel_has_data,
     every_source_at,
     median,
     ms,
@@ -60,6 +60,7 @@ from benchmarks.harness import (
     percent,
     read_toml,
     rss_mb,
+    strip_words,
     use_this_checkout,
     write_config,
 )
@@ -71,47 +72,8 @@ SETTLE_SECONDS = 5.0
 READY_TIMEOUT = 90.0
 HISTORY_FULL_MINUTES = 10.0
 PRESS_GAP = (max(0.65, QUIET_BEFORE_SECONDS), 0.95)
-STRIP_ENTRY = re.compile(r"(?:^|\s)(\d) ([A-Z]{2,4}) (\S+)")
 COCKPIT_KEYS = (("1", "REPLICATION ·".encode()), ("3", "DNS ·".encode()))
 TRIVIAL_KEYS = (("1", b"SHOWN PANEL 1"), ("2", b"SHOWN PANEL 2"))
-
-
-def strip_words(screen: str) -> dict[str, str]:
-    """The status strip's entries ('1 REPL OK' → {'1 REPL': 'OK'}), from the lines under the
-    two header lines that start with an entry."""
-    words: dict[str, str] = {}
-    for line in screen.splitlines()[2:6]:
-        if not re.match(r"\s*\d [A-Z]{2,4} ", line):
-            continue
-        for key, name, word in STRIP_ENTRY.findall(line):
-            words[f"{key} {name}"] = word
-    return words
-
-
-PANEL_SECTIONS = {
-    "1 REPL": "replication",
-    "2 TGT": "targets",
-    "3 DNS": "dns",
-    "4 ERR": "errors",
-    "5 TRAF": "traffic",
-    "9 INTG": "integrity",
-}
-"""Panels fed by a config section: one the config leaves out keeps its "…"."""
-
-
-def every_panel_has_data(config: dict[str, Any]) -> Callable[[str], bool]:
-    """Whether the strip shows a word for every panel the config gives a source."""
-
-    def shown(screen: str) -> bool:
-        words = strip_words(screen)
-        waiting = [
-            entry
-            for entry, word in words.items()
-            if word == "…" and PANEL_SECTIONS.get(entry, "") in (*config, "")
-        ]
-        return len(words) >= 2 and not waiting
-
-    return shown
 
 
 @dataclass
