@@ -265,6 +265,7 @@ class Bench:
             self.results.words["100 x 10"] = strip_words(app.screen())
             self.windows("100 x 10", app, baseline)
             self.results.rss["100 x 10"] = rss_mb(app.pid)
+            self.results.ages["rss"] = (time.perf_counter() - app.started) / 60
             self.results.latencies["100 x 10"] = key_latencies(app, COCKPIT_KEYS, args.presses)
             app.stop()
 
@@ -380,13 +381,18 @@ def rss_rows(table: Table, results: Results) -> None:
     if "100 x 10" not in results.rss:
         table.add("RSS, 100 x 10, settled", "not run", target="≤ 150 MB")
         return
-    value = results.rss["100 x 10"]
+    value, age = results.rss["100 x 10"], results.ages["rss"]
+    full = age >= HISTORY_FULL_MINUTES
     table.add(
-        "RSS, 100 x 10, settled",
+        f"RSS, 100 x 10 (age {age:.1f} min)",
         f"{value:.0f} MB",
         f"sandbox config {results.rss['sandbox']:.0f} MB",
         "≤ 150 MB",
-        value <= 150,
+        value <= 150 if full else None,
+        ""
+        if full
+        else "not settled: the DNS history (2 s polls) fills at 10 min; "
+        "benchmarks/soak.py shows the headless session's RSS once it has",
     )
 
 
