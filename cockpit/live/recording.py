@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cockpit.jsonvalue import JsonValue
+from cockpit.live.row_changes import RowChanges
 from cockpit.live.state import State, StatusChange
 from cockpit.model import Reading, Value, reading_to_json
 from cockpit.sources import dns_values, integrity_values, replication_values
@@ -117,6 +118,7 @@ class Recorder:
 
     keyframe_seconds: float = DEFAULT_KEYFRAME_SECONDS
     _written: dict[str, tuple[Reading, datetime]] = field(default_factory=dict)
+    _row_changes: RowChanges = field(default_factory=RowChanges)
     _stale: set[str] = field(default_factory=set)
     _last_keyframe_at: datetime | None = None
 
@@ -126,8 +128,12 @@ class Recorder:
         for reading in readings:
             if self._worth_writing(reading, now):
                 self._written[reading.signal_id] = (reading, now)
-                entries.append(JournalEntry(READING_KIND, reading_to_json(reading)))
+                entries.append(JournalEntry(READING_KIND, self._journaled(reading)))
         return entries
+
+    def _journaled(self, reading: Reading) -> dict[str, JsonValue]:
+        """The reading as the journal holds it (a DNS reading's rows as changes: row_changes)."""
+        return self._row_changes.journaled(reading_to_json(reading))
 
     def _worth_writing(self, reading: Reading, now: datetime) -> bool:
         written = self._written.get(reading.signal_id)
@@ -155,7 +161,7 @@ class Recorder:
             readings = sorted(state.readings(), key=lambda reading: reading.signal_id)
             for reading in readings:
                 self._written[reading.signal_id] = (reading, now)
-            keyframe: list[JsonValue] = [reading_to_json(reading) for reading in readings]
+            keyframe: list[JsonValue] = [self._journaled(reading) for reading in readings]
             entries.append(JournalEntry(KEYFRAME_KIND, {"readings": keyframe}))
         return entries
 

@@ -26,6 +26,7 @@ from cockpit.live.recording import (
     STALE_KIND,
     STATUS_KIND,
 )
+from cockpit.live.row_changes import JournaledRows
 from cockpit.live.state import State, Track
 from cockpit.model import (
     Reading,
@@ -79,19 +80,25 @@ class ScreenShot:
 
 @dataclass
 class _SignalRecords:
-    """One signal's recorded readings (parsed on first use) and staleness marks, in time order."""
+    """One signal's recorded readings (parsed on first use) and staleness marks, in time order.
+
+    `rows` rebuilds, in journal order, the rows of readings journaled as changes to the
+    signal's reading before (cockpit/live/row_changes.py).
+    """
 
     times: list[datetime] = field(default_factory=list)
     raw: list[Mapping[str, JsonValue]] = field(default_factory=list)
     parsed: dict[int, Reading | None] = field(default_factory=dict)
     stale_times: list[datetime] = field(default_factory=list)
     stale_marks: list[tuple[bool, datetime | None]] = field(default_factory=list)
+    rows: JournaledRows = field(default_factory=JournaledRows)
 
     def reading(self, index: int) -> Reading | None:
         """The recorded reading at `index`; None when the journal holds no reading there."""
         if index not in self.parsed:
+            whole = self.rows.whole_reading(self.raw[index])
             try:
-                self.parsed[index] = reading_from_json(self.raw[index])
+                self.parsed[index] = None if whole is None else reading_from_json(whole)
             except ValueError:
                 self.parsed[index] = None
         return self.parsed[index]
@@ -167,6 +174,7 @@ class Timeline:
         if not signal_id:
             return
         signal = self._signals.setdefault(signal_id, _SignalRecords())
+        signal.rows.add(data)
         if signal.raw and signal.raw[-1].get("observed_at") == data.get("observed_at"):
             return
         signal.times.append(at)
@@ -351,7 +359,8 @@ class Timeline:
         return points
 
     def raw_readings(self, signal_id: str) -> list[tuple[datetime, Mapping[str, JsonValue]]]:
-        """Every recorded reading of one signal as journaled, with its record time."""
+        """Every recorded reading of one signal as journaled, with its record time (a DNS
+        reading's rows may be journaled as changes: read them through state_at)."""
         records = self._signals.get(signal_id)
         return list(zip(records.times, records.raw, strict=True)) if records else []
 
