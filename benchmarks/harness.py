@@ -125,6 +125,7 @@ class Tmux:
         self._conf = work_dir / f"{self.socket}.conf"
         self._conf.write_text(
             "set -g default-terminal tmux-256color\nset -sg escape-time 10\nset -g status off\n"
+            "set -s exit-empty off\n"
         )
         self._started = False
 
