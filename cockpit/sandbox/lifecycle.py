@@ -19,7 +19,7 @@ from cockpit.sandbox.control import ControlClient
 from cockpit.sandbox.files import COCKPIT_TOML, SANDBOX_JSON, read_sandbox_json
 from cockpit.sandbox.pg_server import DATA_ROOT_PREFIX
 from cockpit.sandbox.processes import cmdline_has, process_alive, process_start_ticks
-from cockpit.sandbox.runner import SandboxOptions
+from cockpit.sandbox.runner import SCRATCH_PREFIX, SandboxOptions
 from cockpit.sandbox.shared import SandboxError
 
 RUNNER_MODULE = "cockpit.sandbox.runner_process"
@@ -176,7 +176,9 @@ def stop_sandbox(
         stopped.append(f"runner (pid {process.pid})")
     stopped += _end_children(pids)
     for key in ("postgres_data_root", "logical_data_root"):
-        _remove_postgres_data(pids.get(key))
+        _remove_folder(pids.get(key), DATA_ROOT_PREFIX)
+    for folder in pids.get("scratch_folders") or []:
+        _remove_folder(folder, SCRATCH_PREFIX)
     for name in (SANDBOX_JSON, "pids.json", "runner.pid"):
         (directory / name).unlink(missing_ok=True)
     return stopped
@@ -249,6 +251,7 @@ def _read_pids(directory: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _remove_postgres_data(data_root: object) -> None:
-    if isinstance(data_root, str) and Path(data_root).name.startswith(DATA_ROOT_PREFIX):
-        shutil.rmtree(data_root, ignore_errors=True)
+def _remove_folder(folder: object, prefix: str) -> None:
+    """Removes a folder the sandbox recorded, only if its name is one the sandbox gives."""
+    if isinstance(folder, str) and Path(folder).name.startswith(prefix):
+        shutil.rmtree(folder, ignore_errors=True)

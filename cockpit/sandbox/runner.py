@@ -68,6 +68,7 @@ class SandboxOptions:
 
 
 Stopper = Callable[[], None]
+SCRATCH_PREFIX = "cockpit-scratch-"
 
 
 class Sandbox:
@@ -95,6 +96,7 @@ class Sandbox:
         self.front_door: FrontDoor | None = None
         self.traffic: TrafficGenerator | None = None
         self.info: dict[str, JsonValue] = {}
+        self.scratch_folders: list[Path] = []
 
     # --- start and stop ------------------------------------------------------------------------
 
@@ -128,6 +130,17 @@ class Sandbox:
 
     def _started(self, name: str, stopper: Stopper) -> None:
         self._stoppers.append((name, stopper))
+
+    def _scratch_folder(self, server: str) -> Path:
+        """A short private folder for one server, removed on stop and listed for `down`.
+
+        Short because unix socket paths are limited to 107 characters; listed so that a runner
+        killed outright does not leave it behind.
+        """
+        folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{server}-"))
+        self.scratch_folders.append(folder)
+        self._started(f"{server} folder", lambda: shutil.rmtree(folder, ignore_errors=True))
+        return folder
 
     def _start_in_parallel_with_postgres(self) -> None:
         """PostgreSQL takes the longest to start, so the rest comes up meanwhile."""
@@ -259,8 +272,7 @@ class Sandbox:
         if not KnotServer.available():
             print(f"sandbox: running without the zone {HAND_ZONE}: knot is not installed")
             return {}
-        work_dir = Path(tempfile.mkdtemp(prefix="cockpit-knot-"))
-        self._started("knot folder", lambda: shutil.rmtree(work_dir, ignore_errors=True))
+        work_dir = self._scratch_folder("knot")
         try:
             knot = self._knot_on_a_free_port(work_dir)
         except SandboxError as error:
@@ -298,8 +310,7 @@ class Sandbox:
         Its folder is short and private: unix socket paths are limited to 107 characters.
         """
         host = f"127.0.0.{self.options.caching_resolvers + 2}"
-        work_dir = Path(tempfile.mkdtemp(prefix="cockpit-unbound-"))
-        self._started("unbound folder", lambda: shutil.rmtree(work_dir, ignore_errors=True))
+        work_dir = self._scratch_folder("unbound")
         unbound = UnboundResolver(
             host,
             free_port(host, _UDP),
@@ -517,6 +528,7 @@ class Sandbox:
             "markers": markers,
             "postgres_data_root": str(self.postgres.data_root) if self.postgres else None,
             "logical_data_root": str(self.logical.data_root) if self.logical else None,
+            "scratch_folders": [str(folder) for folder in self.scratch_folders],
         }
 
     def write_pids(self) -> None:

@@ -169,6 +169,8 @@ def test_down_after_the_runner_died_stops_every_child_it_recorded(tmp_path: Path
         assert name in down.stdout
     assert [name for name, pid in children.items() if process_alive(pid)] == []
     assert_nothing_left([runner, *children.values()], info)
+    assert pids["scratch_folders"], "knot and unbound each have a folder outside the sandbox's"
+    assert [folder for folder in pids["scratch_folders"] if Path(folder).exists()] == []
 
 
 def test_a_server_whose_port_was_taken_is_started_again_on_new_ports() -> None:
