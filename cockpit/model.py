@@ -67,18 +67,30 @@ _IMMUTABLE_SCALARS = frozenset({str, int, bool, type(None)})
 def _frozen_value(value: object) -> Value:
     """Lists become tuples and dicts read-only mappings, so a reading cannot change.
 
-    Plain scalars, and tuples holding only those, are already frozen and kept as they are:
-    a reading of a hundred servers is mostly such values.
+    Plain scalars, and tuples holding only those, are already frozen and kept as they are;
+    text is interned, so the labels, addresses and answers every poll repeats are held once
+    however many readings the history keeps.
     """
-    if type(value) in _IMMUTABLE_SCALARS:
+    kind = type(value)
+    if kind is str:
+        return sys.intern(cast(str, value))
+    if kind in _IMMUTABLE_SCALARS:
         return cast(Scalar, value)
-    if type(value) is tuple and all(type(item) in _IMMUTABLE_SCALARS for item in value):
+    if kind is tuple and all(_kept(item) for item in cast(tuple[object, ...], value)):
         return cast(Value, value)
     if isinstance(value, list | tuple):
         return tuple(_frozen_value(item) for item in value)
     if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _frozen_value(v) for k, v in value.items()})
+        return MappingProxyType({sys.intern(str(k)): _frozen_value(v) for k, v in value.items()})
     return _frozen_scalar(value)
+
+
+def _kept(item: object) -> bool:
+    """Whether an item of a tuple is frozen as it is: a plain scalar, text already interned."""
+    kind = type(item)
+    if kind is str:
+        return sys.intern(cast(str, item)) is item
+    return kind in _IMMUTABLE_SCALARS
 
 
 def thawed(value: Value) -> JsonValue:

@@ -13,7 +13,7 @@ from cockpit.journal.reader import read_journal
 from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.recording import KEYFRAME_KIND, JournalEntry, Recorder
-from cockpit.live.row_changes import ROWS_FROM, JournaledRows, RowChanges
+from cockpit.live.row_changes import ROWS_FROM, WHOLE_EVERY, JournaledRows, RowChanges
 from cockpit.live.state import State, apply
 from cockpit.model import Reading, SignalKind, Status, reading_to_json
 from cockpit.redact import Redactor
@@ -115,6 +115,15 @@ def test_changes_to_a_reading_not_in_the_journal_read_as_no_reading() -> None:
     beyond = {**orphan, ROWS_FROM: {**orphan[ROWS_FROM], "changed": {"100": {}}}}  # type: ignore[dict-item]
     rows.add(beyond)
     assert rows.whole_reading(beyond) is None
+
+
+def test_rows_are_written_whole_now_and_then_however_little_changed() -> None:
+    changes = RowChanges()
+    written = [
+        changes.journaled(journal_form(dns(START + timedelta(seconds=n)))) for n in range(70)
+    ]
+    whole = [n for n, entry in enumerate(written) if ROWS_FROM not in entry]
+    assert whole == [0, WHOLE_EVERY, 2 * WHOLE_EVERY]
 
 
 def write(tmp_path: Path, entries: list[tuple[datetime, JournalEntry]]) -> Path:

@@ -5,7 +5,10 @@ as they were but for the TTLs counting down. So after a signal's first reading (
 most of its rows changed at once) the journal holds, instead of the rows, the rows that
 changed since the signal's reading journaled before, and every row's TTL; keyframes too. A
 reader takes the journal in order and rebuilds each reading's rows from the one before it,
-which it has read just before (a journal is read whole, in order, or not at all).
+which it has read just before (a journal is read whole, in order, or not at all). Every
+WHOLE_EVERY journaled readings of a signal its rows are written whole all the same, so a
+record lost to a failed write (a full disk) costs the rows of the readings after it only
+until then: such a reading reads as none, never as rows it did not have.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ ROWS = dns_values.RESOLVERS
 TTL = dns_values.RESOLVER_TTL
 WHOLE_AGAIN_SHARE = 0.5
 """Rows are journaled whole when more than this share of them changed: as cheap, and simpler."""
+WHOLE_EVERY = 32
+"""A signal's rows are journaled whole at least once in this many of its journaled readings
+(about every 2 h 40 min of five-minute keyframes while nothing changes)."""
 
 
 @dataclass(frozen=True)
 class _Journaled:
     observed_at: str
     untimed: list[dict[str, JsonValue]]
+    since_whole: int
 
 
 @dataclass
@@ -45,8 +52,8 @@ class RowChanges:
             return data
         untimed = [_untimed(row) for row in rows]
         last = self._last.get(signal)
-        self._last[signal] = _Journaled(observed_at, untimed)
-        if last is None or len(last.untimed) != len(rows):
+        self._last[signal] = _Journaled(observed_at, untimed, 0)
+        if last is None or len(last.untimed) != len(rows) or last.since_whole + 1 >= WHOLE_EVERY:
             return data
         changed: dict[str, JsonValue] = {
             str(index): row
@@ -55,6 +62,7 @@ class RowChanges:
         }
         if len(changed) > WHOLE_AGAIN_SHARE * len(rows):
             return data
+        self._last[signal] = _Journaled(observed_at, untimed, last.since_whole + 1)
         return _as_changes(data, last.observed_at, changed, [row[TTL] for row in rows])
 
 

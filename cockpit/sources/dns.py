@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 
 from cockpit.clock import Clock
 from cockpit.config import DnsRecord, DnsSection, Resolver, parse_host_port
@@ -283,15 +282,15 @@ class RecordView:
     ttl_low: LowSince | None = None
     ttl_before_seconds: float | None = None
 
-    @cached_property
+    @functools.cached_property
     def answered(self) -> tuple[ServerAnswer, ...]:
         return tuple(a for a in self.resolvers if a.matches != "error")
 
-    @cached_property
+    @functools.cached_property
     def stuck(self) -> tuple[ServerAnswer, ...]:
         return tuple(a for a in self.resolvers if a.stuck)
 
-    @cached_property
+    @functools.cached_property
     def resolver_counts(self) -> Counter[str]:
         """How many resolvers answer each kind, counted once however often it is asked."""
         return Counter(a.matches for a in self.resolvers)
