@@ -172,3 +172,13 @@ def test_dns_says_whether_the_authoritative_servers_have_switched(
     session = session_with(with_values("dns:shop.example.com", **values))
     lines = {line.name: line for line in session.view(NOW).overview.families}
     assert lines["DNS"].key_number == said
+
+
+@pytest.mark.parametrize("changed", [case[0] for case in PHASES.values()], ids=PHASES.keys())
+def test_guards_judged_together_equal_each_actions_own(changed: tuple[Reading, ...]) -> None:
+    """A guard shared by several actions runs once per refresh, with the same result."""
+    live = session_with(*changed)
+    assert live.runner is not None
+    together = live.runner.every_action_guards(live.state)
+    one_by_one = {s.action_id: live.runner.guards(s.action_id, live.state) for s in ACTIONS}
+    assert together == one_by_one

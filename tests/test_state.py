@@ -197,3 +197,25 @@ def test_sparkline_numbers_are_kept_as_readings_arrive() -> None:
     )
     assert state.numbers("replication", "error_ratio") == ()
     assert state.numbers("nothing", "replay_lag_bytes") == ()
+
+
+def split(at: datetime, new_weight: int) -> Reading:
+    return Reading(
+        signal_id="traffic",
+        kind=SignalKind.TRAFFIC,
+        status=Status.OK,
+        observed_at=at,
+        values={"raw_weights": {"old": 100 - new_weight, "new": new_weight}},
+    )
+
+
+def test_held_since_reaches_past_the_history_and_restarts_on_a_change() -> None:
+    state = State(history_limit=3)
+    for second in range(10):
+        state, _ = apply(state, [split(T0 + timedelta(seconds=second), 5)])
+    assert state.held_since("traffic", "raw_weights") == T0, "held longer than the history"
+    state, _ = apply(state, [split(T0 + timedelta(seconds=10), 10)])
+    assert state.held_since("traffic", "raw_weights") == T0 + timedelta(seconds=10)
+    state, _ = apply(state, [split(T0 + timedelta(seconds=11), 10)])
+    assert state.held_since("traffic", "raw_weights") == T0 + timedelta(seconds=10)
+    assert state.held_since("replication", "raw_weights") is None

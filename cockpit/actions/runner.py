@@ -57,7 +57,12 @@ from cockpit.journal.writer import JournalWriter
 from cockpit.jsonvalue import JsonValue
 from cockpit.live.state import State
 from cockpit.model import SignalKind
-from cockpit.rules.guards import GuardInputs, demoted_primary_reason_for_weights
+from cockpit.rules.guards import (
+    Guard,
+    GuardInputs,
+    demoted_primary_reason_for_weights,
+    run_guard,
+)
 from cockpit.rules.verdicts import GuardResult, blocking
 from cockpit.sources import traffic_values
 from cockpit.sources.traffic_values import TrafficValues
@@ -133,16 +138,10 @@ class AwaitingApproval:
 
 def weights_held_since(state: State) -> datetime | None:
     """When the current split was first seen in the unbroken run of traffic readings held."""
-    history = state.history(traffic_values.SIGNAL_ID)
-    if not history or not TrafficValues.from_reading(history[-1]).read_back:
+    latest = state.latest(traffic_values.SIGNAL_ID)
+    if latest is None or not TrafficValues.from_reading(latest).read_back:
         return None
-    current = TrafficValues.from_reading(history[-1]).raw_weights
-    since = history[-1].observed_at
-    for reading in reversed(history):
-        if TrafficValues.from_reading(reading).raw_weights != current:
-            break
-        since = reading.observed_at
-    return since
+    return state.held_since(traffic_values.SIGNAL_ID, "raw_weights")
 
 
 class ActionRunner:
@@ -188,6 +187,18 @@ class ActionRunner:
     def guards(self, action_id: ActionId, state: State) -> tuple[GuardResult, ...]:
         """The action's guards on this state, now: what the screen shows before any key."""
         return evaluate_guards(action(action_id), self.guard_inputs(state))
+
+    def every_action_guards(self, state: State) -> dict[ActionId, tuple[GuardResult, ...]]:
+        """Each action's guards on this state, now; a guard several actions share runs once."""
+        inputs = self.guard_inputs(state)
+        judged: dict[Guard, GuardResult] = {}
+
+        def judge(guard: Guard) -> GuardResult:
+            if guard not in judged:
+                judged[guard] = run_guard(guard, inputs)
+            return judged[guard]
+
+        return {spec.action_id: tuple(map(judge, spec.every_guard)) for spec in self.actions}
 
     def _spec(self, action_id: ActionId) -> ActionSpec | None:
         return next((spec for spec in self.actions if spec.action_id is action_id), None)

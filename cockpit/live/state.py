@@ -21,6 +21,8 @@ SPARKLINE_VALUES = frozenset({"replay_lag_bytes", "replay_lag_seconds", "error_r
 HISTORY_VALUES = SPARKLINE_VALUES | {"weights", "raw_weights"}
 """What an older reading keeps of its values: sparkline numbers, and the weights read back."""
 NO_NUMBERS: Mapping[str, tuple[float | None, ...]] = MappingProxyType({})
+HELD_VALUES = ("raw_weights",)
+"""The values whose unbroken run is kept: since when the weights read back have been held."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Track:
     history: tuple[Reading, ...]
     numbers: Mapping[str, tuple[float | None, ...]] = field(default_factory=lambda: NO_NUMBERS)
     """Each sparkline value over the history, oldest first, None where a reading lacks it."""
+    held_since: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
+    """When each of HELD_VALUES took the value the latest reading has, in an unbroken run of
+    readings with it; kept as readings arrive, so it reaches back past the history."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,11 @@ class State:
             return tuple(number for _, number in self.series(signal_id, value_name))
         return tuple(n for n in track.numbers.get(value_name, ()) if n is not None)
 
+    def held_since(self, signal_id: str, value_name: str) -> datetime | None:
+        """Since when the signal's readings have held the latest one's value (HELD_VALUES only)."""
+        track = self.tracks.get(signal_id)
+        return track.held_since.get(value_name) if track else None
+
     def series(self, signal_id: str, value_name: str) -> tuple[tuple[datetime, float], ...]:
         """(observed_at, number) points for a sparkline; readings without the number are gaps."""
         points = ((r.observed_at, r.number(value_name)) for r in self.history(signal_id))
@@ -105,9 +115,22 @@ def apply(state: State, readings: Iterable[Reading]) -> tuple[State, tuple[Statu
 
 def _extended(track: Track | None, reading: Reading, limit: int) -> Track:
     if track is None:
-        return Track(reading, (reading,), _numbers(NO_NUMBERS, reading, limit))
+        return Track(
+            reading, (reading,), _numbers(NO_NUMBERS, reading, limit), _held(None, reading)
+        )
     history = (*track.history[:-1], slim(track.latest), reading)[-limit:]
-    return Track(reading, history, _numbers(track.numbers, reading, limit))
+    numbers = _numbers(track.numbers, reading, limit)
+    return Track(reading, history, numbers, _held(track, reading))
+
+
+def _held(track: Track | None, reading: Reading) -> Mapping[str, datetime]:
+    """HELD_VALUES' runs extended by this reading: kept while its value equals the last one's."""
+    held = {}
+    for name in HELD_VALUES:
+        since = track.held_since.get(name) if track else None
+        same = track is not None and track.latest.values.get(name) == reading.values.get(name)
+        held[name] = since if same and since is not None else reading.observed_at
+    return MappingProxyType(held)
 
 
 def slim(reading: Reading) -> Reading:

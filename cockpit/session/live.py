@@ -281,8 +281,9 @@ class LiveSession:
         if runner is None:
             return ()
         rows = []
+        every_guards = runner.every_action_guards(self.state)
         for spec in runner.actions:
-            guards = runner.guards(spec.action_id, self.state)
+            guards = every_guards[spec.action_id]
             self._note_guard_change(spec.action_id, spec.title, guards)
             rows.append(action_row(spec, guards, runner.running is spec.action_id))
         return tuple(rows)
