@@ -9,8 +9,8 @@ from typing import cast
 
 from cockpit.config import STANDARD_SECRET_ENV, Config, dsn_fields
 from cockpit.jsonvalue import JsonValue
-from cockpit.model import Reading, Value, reading_to_json
-from cockpit.visible import visible, visible_json
+from cockpit.model import Reading, Value
+from cockpit.visible import visible
 
 REDACTED = "***"
 REMEMBERED_STRINGS = 16384
@@ -36,6 +36,8 @@ class Redactor:
     secret_values: tuple[str, ...] = ()
     _done: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Strings already redacted: a poll brings back mostly the same ones."""
+    _lines: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Strings already redacted and made visible on one line, for readings' values."""
 
     def text(self, text: str) -> str:
         done = self._done.get(text)
@@ -50,6 +52,18 @@ class Redactor:
             self._done.clear()
         self._done[text] = redacted
         return redacted
+
+    def line(self, text: str) -> str:
+        """The text redacted, then made visible on one line; the same object when unchanged."""
+        done = self._lines.get(text)
+        if done is None:
+            done = visible(self.text(text))
+            if done == text:
+                done = text
+            if len(self._lines) >= REMEMBERED_STRINGS:
+                self._lines.clear()
+            self._lines[text] = done
+        return done
 
     def scrub(self, value: JsonValue) -> JsonValue:
         if isinstance(value, str):
@@ -107,12 +121,58 @@ def redacted_reading(redactor: Redactor, reading: Reading) -> Reading:
 
     This is where readings enter the session (screen, journal, `act`, `check`), so a source
     that forgot to clean a string still cannot leak a secret or move the terminal's cursor.
+    A reading with nothing to change is returned as it is, without being copied.
     """
-    values = reading_to_json(reading)["values"]
-    scrubbed = visible_json(redactor.scrub(values), multiline=False)
+    signal_id = visible(reading.signal_id)
+    detail = visible(redactor.text(reading.detail))
+    values = _cleaned_mapping(redactor, reading.values)
+    unchanged = signal_id == reading.signal_id and detail == reading.detail
+    if unchanged and values is reading.values:
+        return reading
     return replace(
         reading,
-        signal_id=visible(reading.signal_id),
-        detail=visible(redactor.text(reading.detail)),
-        values=cast(Mapping[str, Value], scrubbed if isinstance(scrubbed, dict) else {}),
+        signal_id=signal_id,
+        detail=detail,
+        values=cast(Mapping[str, Value], values),
     )
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+def _cleaned(redactor: Redactor, value: object) -> object:
+    """A frozen value with every string redacted and visible; the same object when unchanged.
+
+    Strings and plain numbers are handled in the loops rather than by a call each: a DNS
+    reading holds thousands of them, and most polls change none.
+    """
+    kind = type(value)
+    if kind is str:
+        return redactor.line(cast(str, value))
+    if kind is tuple:
+        items = cast(tuple[object, ...], value)
+        cleaned = [_item(redactor, item) for item in items]
+        same = all(new is old for new, old in zip(cleaned, items, strict=True))
+        return items if same else tuple(cleaned)
+    if isinstance(value, Mapping):
+        return _cleaned_mapping(redactor, cast(Mapping[str, object], value))
+    return value
+
+
+def _item(redactor: Redactor, item: object) -> object:
+    kind = type(item)
+    if kind in _PLAIN:
+        return item
+    if kind is str:
+        return redactor.line(cast(str, item))
+    return _cleaned(redactor, item)
+
+
+def _cleaned_mapping(redactor: Redactor, mapping: Mapping[str, object]) -> object:
+    changed = False
+    pairs = []
+    for key, item in mapping.items():
+        new_key, new_item = redactor.line(key), _item(redactor, item)
+        changed = changed or new_key is not key or new_item is not item
+        pairs.append((new_key, new_item))
+    return dict(pairs) if changed else mapping

@@ -102,3 +102,37 @@ def test_empty_env_values_are_not_secrets() -> None:
 def test_standard_aws_and_pg_env_values_redacted_without_config() -> None:
     redactor = redactor_for_config(None, {"PGPASSWORD": "pgpw-123", "AWS_SESSION_TOKEN": "sess-9"})
     assert redactor.text("pgpw-123 and sess-9") == "*** and ***"
+
+
+def test_a_reading_is_redacted_and_made_visible_however_deep_and_kept_when_clean() -> None:
+    from cockpit.model import Reading, SignalKind, Status
+    from cockpit.redact import redacted_reading
+
+    redactor = redactor_for([TOKEN_VALUE])
+    clean = Reading(
+        "dns:api",
+        SignalKind.DNS,
+        Status.OK,
+        datetime(2026, 12, 4, 2, 0, tzinfo=UTC),
+        values={"rows": ({"answer": "10.0.0.1", "ttl": 60},), "converged": 1.0},
+        detail="1/1 on new",
+    )
+    assert redacted_reading(redactor, clean) is clean, "nothing to change: not copied"
+
+    hostile_row = {f"key\x1b[2J{TOKEN_VALUE}": f"x\x1b[31m{TOKEN_VALUE}y", "ttl": 60}
+    hostile = Reading(
+        "dns:api\x07",
+        SignalKind.DNS,
+        Status.OK,
+        clean.observed_at,
+        values={"rows": ({"answer": "10.0.0.1"}, hostile_row), "converged": 1.0},
+        detail=f"token {TOKEN_VALUE}\n",
+    )
+    cleaned = redacted_reading(redactor, hostile)
+    text = repr(cleaned)
+    assert TOKEN_VALUE not in text and "\x1b" not in text and "\x07" not in text
+    assert cleaned.signal_id == "dns:api\\x07" and cleaned.detail == f"token {REDACTED}\\x0a"
+    rows = cleaned.values["rows"]
+    assert isinstance(rows, tuple)
+    assert dict(rows[1]) == {f"key\\x1b[2J{REDACTED}": f"x\\x1b[31m{REDACTED}y", "ttl": 60}
+    assert dict(rows[0]) == {"answer": "10.0.0.1"} and cleaned.values["converged"] == 1.0
