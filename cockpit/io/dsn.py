@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.config import dsn_fields
-from cockpit.io.failures import ActionFailed
+from cockpit.io.failures import ActionFailed, describe_failure
+
+APPLICATION_NAME = "cutover-cockpit"
+"""How our sessions show in pg_stat_activity."""
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,58 @@ def dsn_secrets(dsn: str, name: str | None, environ: Mapping[str, str]) -> list[
     except Exception:
         from_dsn = ""
     return [secret for secret in (from_env, from_dsn) if secret]
+
+
+@dataclass(frozen=True)
+class DatabaseEnd:
+    """One configured database: how to connect to it, how to name it, what to redact.
+
+    The password comes from the env var `password_env` (configured at `password_key`), else
+    libpq's own PGPASSWORD or ~/.pgpass; a connect_timeout in the DSN wins over the default.
+    """
+
+    label: str
+    dsn: str
+    password_env: str | None
+    password_key: str
+    environ: Mapping[str, str]
+
+    @property
+    def location(self) -> DsnLocation:
+        return dsn_location(self.dsn)
+
+    def connect(self, *, connect_timeout_seconds: int, **options: Any) -> Any:
+        """A blocking psycopg connection in autocommit; ActionFailed when the env var is unset."""
+        import psycopg
+
+        return psycopg.connect(
+            self.dsn,
+            autocommit=True,
+            application_name=APPLICATION_NAME,
+            **self._connect_timeout(connect_timeout_seconds),
+            **env_password(self.password_env, self.environ, self.password_key),
+            **options,
+        )
+
+    def secrets(self) -> list[str]:
+        """Every password a connection to this end could send."""
+        return dsn_secrets(self.dsn, self.password_env, self.environ)
+
+    def scrub(self, text: str) -> str:
+        """The text with this end's passwords replaced."""
+        for secret in self.secrets():
+            text = text.replace(secret, "***")
+        return text
+
+    def failure(self, what: str, error: BaseException) -> ActionFailed:
+        """`what` failed on this end, worded, with its passwords scrubbed out."""
+        text = f"{what} on the {self.label} ({self.location.text}) failed: "
+        return ActionFailed(self.scrub(text + describe_failure(error)))
+
+    def _connect_timeout(self, seconds: int) -> dict[str, Any]:
+        try:
+            if "connect_timeout" in dsn_fields(self.dsn):
+                return {}
+        except Exception:
+            pass
+        return {"connect_timeout": seconds}

@@ -32,8 +32,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cockpit.clock import Clock, system_clock
-from cockpit.config import IntegritySection, dsn_fields
-from cockpit.io.dsn import DsnLocation, dsn_location, dsn_secrets, env_password
+from cockpit.config import IntegritySection
+from cockpit.io.dsn import DatabaseEnd, DsnLocation
 from cockpit.io.failures import ActionFailed, describe_failure
 from cockpit.io.integrity_ranges import (
     Database,
@@ -59,7 +59,6 @@ __all__ = [
     "check_table",
 ]
 
-APPLICATION_NAME = "cutover-cockpit"
 CONNECT_TIMEOUT_SECONDS = 10
 # SQLSTATE query_canceled: a statement timeout, or a cancel request.
 QUERY_CANCELED = "57014"
@@ -134,23 +133,22 @@ class _End:
         self, label: EndLabel, dsn: str, settings: IntegritySection, environ: Mapping[str, str]
     ) -> None:
         self.label = label
-        self.location: DsnLocation = dsn_location(dsn)
-        self._dsn = dsn
+        self._database = DatabaseEnd(
+            label, dsn, settings.password_env, "integrity.password_env", environ
+        )
+        self.location: DsnLocation = self._database.location
         self._settings = settings
-        self._environ = environ
 
     def connect(self) -> Any:
         """A connection whose transactions are REPEATABLE READ READ ONLY, its settings pinned."""
         import psycopg
 
-        connection = psycopg.connect(
-            self._dsn,
-            autocommit=True,
-            prepare_threshold=None,
-            application_name=APPLICATION_NAME,
-            **self._connect_timeout(),
-            **self._password(),
-        )
+        try:
+            connection = self._database.connect(
+                connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS, prepare_threshold=None
+            )
+        except ActionFailed as failed:
+            raise _Unavailable(str(failed)) from None
         timeout_ms = int(self._settings.statement_timeout_seconds * 1000)
         connection.execute(*session_settings({"statement_timeout": str(timeout_ms)}))
         connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -164,7 +162,7 @@ class _End:
 
     def passwords(self) -> list[str]:
         """Every password this end could send, for redacting."""
-        return dsn_secrets(self._dsn, self._settings.password_env, self._environ)
+        return self._database.secrets()
 
     def _described(self, error: BaseException) -> str:
         if getattr(error, "sqlstate", None) != QUERY_CANCELED:
@@ -176,19 +174,6 @@ class _End:
             f"a query ran past the statement timeout of {seconds:g} s "
             "(integrity.statement_timeout_seconds): lower range_rows or raise the timeout"
         )
-
-    def _connect_timeout(self) -> dict[str, Any]:
-        with suppress(Exception):
-            if "connect_timeout" in dsn_fields(self._dsn):
-                return {}
-        return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-
-    def _password(self) -> dict[str, Any]:
-        name = self._settings.password_env
-        try:
-            return env_password(name, self._environ, "integrity.password_env")
-        except ActionFailed as failed:
-            raise _Unavailable(str(failed)) from None
 
 
 @dataclass

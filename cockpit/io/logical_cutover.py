@@ -12,14 +12,13 @@ sets every sequence in one transaction, then disables the subscription.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cockpit.config import LogicalReplication
-from cockpit.io.dsn import DsnLocation, dsn_location, dsn_secrets, env_password
-from cockpit.io.failures import ActionFailed, describe_failure
+from cockpit.io.dsn import DatabaseEnd
+from cockpit.io.failures import ActionFailed
 from cockpit.io.logical_replication import (
     SEQUENCES_SQL,
     SUBSCRIPTION_SQL,
@@ -33,7 +32,6 @@ from cockpit.io.logical_replication import (
 )
 from cockpit.jsonvalue import JsonValue
 
-APPLICATION_NAME = "cutover-cockpit"
 SHOWN_NAMES = 5
 SETVAL_SQL = (
     "SELECT setval(format('%%I.%%I', %(schema)s::text, %(sequence)s::text)::regclass,"
@@ -114,44 +112,19 @@ def _names(names: Sequence[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-class _End:
-    """One end's blocking connection, with the password from password_env, named safely."""
+def _end(
+    label: str, dsn: str, settings: LogicalReplication, environ: Mapping[str, str]
+) -> DatabaseEnd:
+    key = "replication.logical.password_env"
+    return DatabaseEnd(label, dsn, settings.password_env, key, environ)
 
-    def __init__(
-        self, label: str, dsn: str, settings: LogicalReplication, environ: Mapping[str, str]
-    ) -> None:
-        self.label = label
-        self.location: DsnLocation = dsn_location(dsn)
-        self._dsn = dsn
-        self._settings = settings
-        self._environ = environ
 
-    @contextmanager
-    def connection(self, timeout_seconds: float) -> Iterator[Any]:
-        import psycopg
-
-        with psycopg.connect(
-            self._dsn,
-            autocommit=True,
-            connect_timeout=max(1, int(timeout_seconds)),
-            application_name=APPLICATION_NAME,
-            options=f"-c statement_timeout={int(timeout_seconds * 1000)}",
-            **self._password(),
-        ) as connection:
-            yield connection
-
-    def failure(self, what: str, error: BaseException) -> ActionFailed:
-        text = f"{what} on the {self.label} ({self.location.text}) failed: "
-        return ActionFailed(self._scrub(text + describe_failure(error)))
-
-    def _password(self) -> dict[str, Any]:
-        name = self._settings.password_env
-        return env_password(name, self._environ, "replication.logical.password_env")
-
-    def _scrub(self, text: str) -> str:
-        for secret in dsn_secrets(self._dsn, self._settings.password_env, self._environ):
-            text = text.replace(secret, "***")
-        return text
+def _connected(end: DatabaseEnd, timeout_seconds: float) -> Any:
+    """A connection whose statements, like its connecting, end after timeout_seconds."""
+    return end.connect(
+        connect_timeout_seconds=max(1, int(timeout_seconds)),
+        options=f"-c statement_timeout={int(timeout_seconds * 1000)}",
+    )
 
 
 class LogicalCutoverReader:
@@ -162,8 +135,8 @@ class LogicalCutoverReader:
     ) -> None:
         self.settings = settings
         self.timeout_seconds = timeout_seconds
-        self.publisher = _End("publisher", settings.publisher_dsn, settings, environ)
-        self.subscriber = _End("subscriber", settings.subscriber_dsn, settings, environ)
+        self.publisher = _end("publisher", settings.publisher_dsn, settings, environ)
+        self.subscriber = _end("subscriber", settings.subscriber_dsn, settings, environ)
 
     def state(self) -> CutoverState:
         """The subscription, its tables and every sequence pair; ActionFailed when unreadable."""
@@ -176,7 +149,7 @@ class LogicalCutoverReader:
 
     def publisher_sequences(self) -> tuple[SequenceValue, ...]:
         try:
-            with self.publisher.connection(self.timeout_seconds) as connection:
+            with _connected(self.publisher, self.timeout_seconds) as connection:
                 return parse_sequences(connection.execute(SEQUENCES_SQL).fetchall())
         except ActionFailed:
             raise
@@ -186,7 +159,7 @@ class LogicalCutoverReader:
     def subscription(self) -> SubscriptionView:
         params = {"subscription": self.settings.subscription}
         try:
-            with self.subscriber.connection(self.timeout_seconds) as connection:
+            with _connected(self.subscriber, self.timeout_seconds) as connection:
                 rows = connection.execute(SUBSCRIPTION_SQL, params).fetchall()
                 tables = connection.execute(TABLE_STATES_SQL, params).fetchall()
                 sequences = connection.execute(SEQUENCES_SQL).fetchall()
@@ -230,7 +203,7 @@ class LogicalCutoverWriter:
         subscriber = self._reader.subscriber
         try:
             timeout = self._reader.timeout_seconds
-            with subscriber.connection(timeout) as connection, connection.transaction():
+            with _connected(subscriber, timeout) as connection, connection.transaction():
                 return [self._set_one(connection, name, entry) for name, entry in planned.items()]
         except Exception as error:
             raise subscriber.failure("setting sequences (none were changed)", error) from None
@@ -256,7 +229,7 @@ class LogicalCutoverWriter:
         subscriber, name = self._reader.subscriber, self._reader.settings.subscription
         statement = sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(sql.Identifier(name))
         try:
-            with subscriber.connection(self._reader.timeout_seconds) as connection:
+            with _connected(subscriber, self._reader.timeout_seconds) as connection:
                 connection.execute(statement)
         except Exception as error:
             raise subscriber.failure(

@@ -27,13 +27,12 @@ from cockpit.config import (
 )
 from cockpit.io.context import AwsClients
 from cockpit.io.dms import DmsTask, DmsTaskReader, DmsTaskWriter, dms_settings
-from cockpit.io.dsn import dsn_location, dsn_secrets, env_password
+from cockpit.io.dsn import DatabaseEnd, dsn_location
 from cockpit.io.failures import ActionFailed, describe_failure
 from cockpit.io.logical_cutover import LogicalCutoverReader, LogicalCutoverWriter
 from cockpit.io.rds import parse_instance
 from cockpit.jsonvalue import JsonValue
 
-APPLICATION_NAME = "cutover-cockpit"
 CONNECT_TIMEOUT_SECONDS = 5
 IN_RECOVERY_SQL = "SELECT pg_is_in_recovery()"
 NOT_IN_RECOVERY_SQLSTATE = "55000"
@@ -120,46 +119,18 @@ def _replication(config: Config) -> PostgresReplication:
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 
-class _ReplicaConnection:
-    """Opens a connection to the configured replica, with the password from password_env."""
+def _replica(config: Config, environ: Mapping[str, str]) -> DatabaseEnd:
+    """The configured replica, to connect to with the password from password_env."""
+    settings = _replication(config)
+    key = "replication.postgres.password_env"
+    return DatabaseEnd("replica", settings.replica_dsn, settings.password_env, key, environ)
 
-    def __init__(self, config: Config, environ: Mapping[str, str]) -> None:
-        self.settings = _replication(config)
-        self.location = dsn_location(self.settings.replica_dsn)
-        self._environ = environ
 
-    def fetch_one(self, sql: str) -> Any:
-        """The first column of the first row of `sql` on the replica (autocommit)."""
-        import psycopg
-
-        with psycopg.connect(
-            self.settings.replica_dsn,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name=APPLICATION_NAME,
-            **self._password(),
-        ) as connection:
-            row = connection.execute(sql).fetchone()
-        return None if row is None else row[0]
-
-    def failure(self, what: str, error: BaseException) -> ActionFailed:
-        """`what` failed on the replica, worded, with any password scrubbed out."""
-        text = f"{what} on the replica ({self.location.text}) failed: {describe_failure(error)}"
-        return ActionFailed(self.scrub(text))
-
-    def scrub(self, text: str) -> str:
-        """The text with the password (from the env var or the DSN) replaced."""
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
-
-    def _password(self) -> dict[str, Any]:
-        name = self.settings.password_env
-        return env_password(name, self._environ, "replication.postgres.password_env")
-
-    def _secrets(self) -> list[str]:
-        settings = self.settings
-        return dsn_secrets(settings.replica_dsn, settings.password_env, self._environ)
+def _fetch_one(replica: DatabaseEnd, sql: str) -> Any:
+    """The first column of the first row of `sql` on the replica (autocommit)."""
+    with replica.connect(connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS) as connection:
+        row = connection.execute(sql).fetchone()
+    return None if row is None else row[0]
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -205,9 +176,9 @@ class PromotionReader:
         return LogicalCutoverReader(settings, self._environ, section.timeout_seconds)
 
     def _postgres_in_recovery(self) -> bool:
-        replica = _ReplicaConnection(self._config, self._environ)
+        replica = _replica(self._config, self._environ)
         try:
-            return bool(replica.fetch_one(IN_RECOVERY_SQL))
+            return bool(_fetch_one(replica, IN_RECOVERY_SQL))
         except ActionFailed:
             raise
         except Exception as error:
@@ -255,10 +226,10 @@ class PromotionWriter:
         return self._promote_rds(_rds(self._section))
 
     def _promote_postgres(self, section: PostgresPromotion) -> tuple[str, ...]:
-        replica = _ReplicaConnection(self._config, self._environ)
+        replica = _replica(self._config, self._environ)
         sql = promote_sql(section)
         try:
-            finished = replica.fetch_one(sql)
+            finished = _fetch_one(replica, sql)
         except ActionFailed:
             raise
         except Exception as error:
@@ -271,7 +242,7 @@ class PromotionWriter:
             )
         return (f"SQL on the replica ({replica.location.address}): {sql} returned true",)
 
-    def _postgres_failure(self, replica: _ReplicaConnection, error: BaseException) -> ActionFailed:
+    def _postgres_failure(self, replica: DatabaseEnd, error: BaseException) -> ActionFailed:
         if _sqlstate(error) == NOT_IN_RECOVERY_SQLSTATE:
             return ActionFailed(
                 f"the replica ({replica.location.text}) is not in recovery: it was already "

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.clock import Clock
 from cockpit.config import PostgresReplication
+from cockpit.io.dsn import APPLICATION_NAME
 from cockpit.io.failures import SourceProblem, describe_failure
 from cockpit.model import Reading, SignalKind, Status, Value
 from cockpit.outside import outside_text
@@ -50,7 +51,6 @@ from cockpit.units import coarse_duration_text, size_text
 if TYPE_CHECKING:
     import psycopg
 
-APPLICATION_NAME = "cutover-cockpit"
 WARN_LAG_BYTES = 16 * 1024**2
 CRITICAL_LAG_BYTES = 1024**3
 WARN_LAG_SECONDS = 10.0
