@@ -45,7 +45,7 @@ def test_small_drift_is_not_a_change_but_a_real_move_is() -> None:
 
 def test_to_or_from_zero_always_counts() -> None:
     assert values_differ({"replay_lag_bytes": 100}, {"replay_lag_bytes": 0})
-    assert values_differ({"errors_5xx": 0}, {"errors_5xx": 1})
+    assert values_differ({"error_ratio": 0.0}, {"error_ratio": 0.0004})
 
 
 def test_ratios_and_latencies_have_floors() -> None:
@@ -63,6 +63,18 @@ def test_text_flags_and_shapes_count_but_countdowns_and_lsns_do_not() -> None:
     assert not values_differ(dns(START, 30).values, dns(START, 3).values)
     assert values_differ(dns(START, 30).values, dns(START, 30, "new").values)
     assert not values_differ(lag(START, 0).values | {"replay_lsn": "0/1"}, lag(START, 0).values)
+
+
+def test_one_slow_request_or_the_replay_clock_alone_is_not_a_change() -> None:
+    quick = {"p95_seconds": 0.2, "max_response_seconds": 0.36}
+    assert not values_differ(quick, quick | {"max_response_seconds": 0.65})
+    assert values_differ(quick, quick | {"p95_seconds": 0.9, "max_response_seconds": 0.65})
+    replaying = lag(START, 0).values | {"seconds_since_last_replay": -0.19}
+    assert not values_differ(replaying, replaying | {"seconds_since_last_replay": 0.17})
+    assert not values_differ(replaying | {"receive_lag_bytes": 0}, replaying)
+    counted = {"error_ratio": 0.0008, "errors_5xx": 2, "requests": 2600}
+    assert not values_differ(counted, counted | {"errors_5xx": 3, "requests": 2640})
+    assert values_differ(counted, counted | {"error_ratio": 0.02, "errors_5xx": 52})
 
 
 def test_first_sight_and_status_changes_are_written_at_once() -> None:

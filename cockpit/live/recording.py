@@ -16,7 +16,7 @@ from cockpit.jsonvalue import JsonValue
 from cockpit.live.row_changes import RowChanges
 from cockpit.live.state import State, StatusChange
 from cockpit.model import Reading, Value, reading_to_json
-from cockpit.sources import dns_values, integrity_values, replication_values
+from cockpit.sources import dns_values, errors_values, integrity_values, replication_values
 
 READING_KIND = "reading"
 STATUS_KIND = "status"
@@ -37,11 +37,16 @@ UNTRACKED_KEYS = frozenset(
         *COUNTDOWN_KEYS,
         dns_values.OLD_GONE_AT,
         *replication_values.WAL_POSITION_KEYS,
+        replication_values.RECEIVE_LAG_BYTES,
+        replication_values.SINCE_REPLAY_KEY,
+        errors_values.MAX_RESPONSE_SECONDS,
+        *errors_values.COUNT_KEYS,
         *integrity_values.PROGRESS_KEYS,
     }
 )
-"""Values that move with every write or tick and say nothing the byte lag, the TTLs or a
-check's result do not."""
+"""Values that move with every write, tick or single request and say nothing the replay lag,
+the error ratio, the p95, the TTLs or a check's result do not. They are still written with
+every reading that is written for another reason, and in every keyframe."""
 
 RELATIVE_TOLERANCE = 0.10
 ABSOLUTE_TOLERANCE_BY_SUFFIX = (

@@ -27,6 +27,12 @@ BACKENDS = (CLOUDWATCH, PROMETHEUS, ACCESS_LOG)
 NEW_SIDE = "new"
 SIDES = ("old", NEW_SIDE)
 ERROR_RATIO = "error_ratio"
+MAX_RESPONSE_SECONDS = "max_response_seconds"
+"""The slowest request of the window: one request moves it; the p95 says what it means."""
+REQUESTS = "requests"
+ERRORS_5XX = "errors_5xx"
+COUNT_KEYS = frozenset({REQUESTS, ERRORS_5XX})
+"""The window's counts, which move with every request; the error ratio says what they mean."""
 """The value charted and sparklined as a side's 5xx ratio."""
 ERROR = "error"
 THRESHOLD_P95_SECONDS = "threshold_p95_seconds"
@@ -68,8 +74,8 @@ class ErrorRates:
     def to_values(self) -> dict[str, Value]:
         values: dict[str, Value] = {
             ERROR_RATIO: self.error_ratio,
-            "requests": self.requests,
-            "errors_5xx": self.errors_5xx,
+            REQUESTS: self.requests,
+            ERRORS_5XX: self.errors_5xx,
             "p95_seconds": self.p95_seconds,
             "window_seconds": self.window_seconds,
             "threshold_ratio": self.threshold_ratio,
@@ -89,7 +95,7 @@ class ResponseTimes:
     def to_values(self) -> dict[str, Value]:
         return {
             "avg_response_seconds": self.avg_response_seconds,
-            "max_response_seconds": self.max_response_seconds,
+            MAX_RESPONSE_SECONDS: self.max_response_seconds,
         }
 
 
@@ -209,14 +215,14 @@ class ErrorValues:
         """Tolerant: a missing or wrong-typed value reads as None (or empty), never as a guess."""
         return cls(
             error_ratio=number_field(values.get(ERROR_RATIO)),
-            requests=number_field(values.get("requests")),
-            errors_5xx=number_field(values.get("errors_5xx")),
+            requests=number_field(values.get(REQUESTS)),
+            errors_5xx=number_field(values.get(ERRORS_5XX)),
             p95_seconds=number_field(values.get("p95_seconds")),
             window_seconds=number_field(values.get("window_seconds")),
             threshold_ratio=number_field(values.get("threshold_ratio")),
             threshold_p95_seconds=number_field(values.get(THRESHOLD_P95_SECONDS)),
             avg_response_seconds=number_field(values.get("avg_response_seconds")),
-            max_response_seconds=number_field(values.get("max_response_seconds")),
+            max_response_seconds=number_field(values.get(MAX_RESPONSE_SECONDS)),
             p95_unavailable_reason=said_text(values.get("p95_unavailable_reason")),
             period_seconds=number_field(values.get("period_seconds")),
             series_count=whole_field(values.get("series_count")),

@@ -23,6 +23,10 @@ REPLAY_LAG_SECONDS = "replay_lag_seconds"
 """What they draw for DMS, which reports lag in seconds only."""
 WAL_POSITION_KEYS = frozenset({"primary_wal_lsn", "receive_lsn", "replay_lsn"})
 """The WAL positions, which move with every write; the byte lag says what they mean."""
+RECEIVE_LAG_BYTES = "receive_lag_bytes"
+"""What the replica has not yet received; the replay lag, which includes it, says what it means."""
+SINCE_REPLAY_KEY = "seconds_since_last_replay"
+"""Counts up on an idle primary and jitters around zero on a busy one; the lag says it."""
 
 Engine = Literal["postgres", "rds", "logical", "dms"]
 
@@ -89,7 +93,7 @@ class ReplicationValues:
     def _postgres_values(self) -> dict[str, Value]:
         return {
             "replay_lag_bytes": self.replay_lag_bytes,
-            "receive_lag_bytes": self.receive_lag_bytes,
+            RECEIVE_LAG_BYTES: self.receive_lag_bytes,
             "replay_lag_seconds": self.replay_lag_seconds,
             "write_lag_seconds": self.write_lag_seconds,
             "flush_lag_seconds": self.flush_lag_seconds,
@@ -105,7 +109,7 @@ class ReplicationValues:
             "primary_wal_lsn": self.primary_wal_lsn,
             "receive_lsn": self.receive_lsn,
             "replay_lsn": self.replay_lsn,
-            "seconds_since_last_replay": self.seconds_since_last_replay,
+            SINCE_REPLAY_KEY: self.seconds_since_last_replay,
             "primary_quiet_seconds": self.primary_quiet_seconds,
             "catchup_bytes_per_second": self.catchup_bytes_per_second,
             "catchup_eta_seconds": self.catchup_eta_seconds,
@@ -136,7 +140,7 @@ class ReplicationValues:
             replay_lag_seconds=number_field(values.get("replay_lag_seconds")),
             in_recovery=bool_field(values.get("in_recovery")),
             promoted=bool_field(values.get("promoted")),
-            receive_lag_bytes=number_field(values.get("receive_lag_bytes")),
+            receive_lag_bytes=number_field(values.get(RECEIVE_LAG_BYTES)),
             write_lag_seconds=number_field(values.get("write_lag_seconds")),
             flush_lag_seconds=number_field(values.get("flush_lag_seconds")),
             state=text_field(values.get("state")),
@@ -150,7 +154,7 @@ class ReplicationValues:
             primary_wal_lsn=text_field(values.get("primary_wal_lsn")),
             receive_lsn=text_field(values.get("receive_lsn")),
             replay_lsn=text_field(values.get("replay_lsn")),
-            seconds_since_last_replay=number_field(values.get("seconds_since_last_replay")),
+            seconds_since_last_replay=number_field(values.get(SINCE_REPLAY_KEY)),
             primary_quiet_seconds=number_field(values.get("primary_quiet_seconds")),
             catchup_bytes_per_second=number_field(values.get("catchup_bytes_per_second")),
             catchup_eta_seconds=number_field(values.get("catchup_eta_seconds")),
