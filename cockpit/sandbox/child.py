@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -16,6 +17,19 @@ def spawn_server(command: Sequence[str], console: Path) -> subprocess.Popen[byte
         return subprocess.Popen(
             list(command), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
         )
+
+
+def run_control(program: str, package: str, arguments: Sequence[str], what: str) -> None:
+    """Runs a server's control program (unbound-control, knotc); SandboxError naming `what`
+    and the program's own words when it fails, or the package to install when it is missing."""
+    binary = shutil.which(program)
+    if binary is None:
+        raise SandboxError(f"{program} is not installed; install {package} (apt)")
+    result = subprocess.run(
+        [binary, *arguments], capture_output=True, text=True, timeout=10, check=False
+    )
+    if result.returncode != 0:
+        raise SandboxError(f"{what} failed: {(result.stderr or result.stdout).strip()}")
 
 
 def end_server(process: subprocess.Popen[bytes] | None, timeout_seconds: float) -> None:

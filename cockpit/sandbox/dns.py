@@ -30,7 +30,7 @@ import dns.rdtypes.ANY.NS
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 
-from cockpit.sandbox.child import ChildServer, spawn_server
+from cockpit.sandbox.child import ChildServer, run_control, spawn_server
 from cockpit.sandbox.shared import RecordSource, SandboxError, WeightedRecordSet
 
 log = logging.getLogger(__name__)
@@ -769,18 +769,6 @@ class UnboundResolver(ChildServer):
             self._control("flush_zone", zone)
 
     def _control(self, *command: str) -> None:
-        binary = shutil.which("unbound-control")
-        if binary is None:
-            raise SandboxError("unbound-control is not installed; install unbound (apt)")
-        result = subprocess.run(
-            [binary, "-c", str(self._paths.config), *command],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise SandboxError(
-                f"unbound-control {' '.join(command)} for {self._name} failed: "
-                f"{(result.stderr or result.stdout).strip()}"
-            )
+        arguments = ["-c", str(self._paths.config), *command]
+        what = f"unbound-control {' '.join(command)} for {self._name}"
+        run_control("unbound-control", "unbound", arguments, what)

@@ -20,7 +20,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from cockpit.sandbox.child import ChildServer, spawn_server
+from cockpit.sandbox.child import ChildServer, run_control, spawn_server
 from cockpit.sandbox.shared import SandboxError
 
 ZoneSide = Literal["old", "new"]
@@ -254,20 +254,8 @@ class KnotServer(ChildServer):
         self._wait_for_serial(serial, KNOT_RELOAD_TIMEOUT_SECONDS)
 
     def _control(self, *command: str) -> None:
-        binary = shutil.which("knotc")
-        if binary is None:
-            raise SandboxError("knotc is not installed; install knot (apt)")
-        result = subprocess.run(
-            [binary, "-s", str(self._paths.control_socket), *command],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise SandboxError(
-                f"knotc {' '.join(command)} failed: {(result.stderr or result.stdout).strip()}"
-            )
+        arguments = ["-s", str(self._paths.control_socket), *command]
+        run_control("knotc", "knot", arguments, f"knotc {' '.join(command)}")
 
     def serial(self) -> int | None:
         """The SOA serial knot answers now; None when it does not answer."""
