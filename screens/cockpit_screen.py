@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -123,6 +124,7 @@ class CockpitScreen(Screen[None]):
         self._header_values = (cutover_name, mode, operator, journal_path)
         self.shown_panel = PANELS[0].panel_id
         self.is_ready = False
+        self._action_bar_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         header = HeaderBar()
@@ -214,7 +216,9 @@ class CockpitScreen(Screen[None]):
         )
         actions.auto_abort_line = view.auto_abort_line
         bar = action_bar_text(view.actions, read_only=view.read_only)
-        self.query_one("#action-bar", Static).update(bar)
+        if bar != self._action_bar_shown:
+            self._action_bar_shown = bar
+            self.query_one("#action-bar", Static).update(bar, layout=False)
         return "read-only" if view.read_only else f"{actions.ready_count()} ready"
 
     def _feed(self, panel: SignalPanel, view: CockpitView) -> None:

@@ -110,8 +110,11 @@ class OverviewPanel(SignalPanel):
 
     panel_title: ClassVar[str] = "GO/NO-GO"
 
-    overview: reactive[Overview] = reactive(Overview, layout=True)
-    """The overview the session computed for this moment."""
+    overview: reactive[Overview] = reactive(Overview)
+    """The overview the session computed for this moment. Its ages change every second, but its
+    height only with its number of lines, so only that redoes the screen's layout."""
+
+    _lines_laid_out: int = -1
 
     def placeholder(self) -> Text | None:
         return None
@@ -136,3 +139,7 @@ class OverviewPanel(SignalPanel):
 
     def watch_overview(self) -> None:
         self._refresh_frame()
+        lines = len(overview_lines(self.overview, self.row_width(), self.app.console))
+        if lines != self._lines_laid_out:
+            self._lines_laid_out = lines
+            self.refresh(layout=True)

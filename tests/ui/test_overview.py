@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
@@ -108,6 +109,37 @@ async def test_the_overview_is_the_first_panel_at_80x24_and_a_strip_when_large()
         assert panel.has_class("-strip")
         assert panel.size.height == len(lines) == 4
         assert all(child.display for child in app.cockpit.query("#panels > *"))
+
+
+async def test_the_strip_grows_and_shrinks_with_its_lines_not_with_its_ages() -> None:
+    """Its ages change every second without a new layout; a change in lines gets one."""
+    async with running((120, 36)) as (app, pilot):
+        panel = app.cockpit.query_one(OverviewPanel)
+        family = FamilyLine(SignalKind.REPLICATION, "replication", Status.OK, "lag 0 B", 1.0)
+        step = NextStep(4, "Replica promoted", Go.NO_GO, ("one reason",), "P", "Promote replica")
+        app.cockpit.query_one(OverviewPanel).overview = Overview((family,), step)
+        await pilot.pause()
+        short = panel.size.height
+        reasons = tuple(f"guard {n} blocks for a reason long enough to wrap" for n in range(3))
+        panel.overview = Overview((family,), NextStep(4, "Replica promoted", Go.NO_GO, reasons))
+        await pilot.pause()
+        tall = panel.size.height
+        older = FamilyLine(SignalKind.REPLICATION, "replication", Status.OK, "lag 0 B", 2.0)
+        layouts: list[bool] = []
+        refresh = panel.refresh
+
+        def spied(*regions: Any, layout: bool = False, **options: Any) -> Any:
+            layouts.append(layout)
+            return refresh(*regions, layout=layout, **options)
+
+        panel.refresh = spied  # type: ignore[method-assign]
+        panel.overview = Overview((older,), NextStep(4, "Replica promoted", Go.NO_GO, reasons))
+        await pilot.pause()
+        assert tall == panel.size.height and layouts and not any(layouts)
+        panel.overview = Overview((older,), step)
+        await pilot.pause()
+        expected = len(drawn_lines(app, panel, panel.overview))
+        assert tall > short == panel.size.height == expected
 
 
 class OverviewAlone(App[None]):
