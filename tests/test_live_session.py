@@ -149,6 +149,26 @@ def test_a_failed_journal_write_is_a_notice_not_an_exception(
     assert session.take_notices() == ()
 
 
+def test_a_note_is_journaled_after_what_the_screen_showed_when_it_was_written(
+    journal: JournalWriter,
+) -> None:
+    clock = FrozenClock()
+    session = live_session(journal, CONFIG, clock)
+    session.receive(good_readings())
+    lag = GOOD["replication"]
+    clock.advance(1)
+    moved_values = {**lag.values, "replay_lag_bytes": 9_000_000}
+    moved = replace(lag, observed_at=clock.now, values=moved_values)
+    session.receive([moved])
+    kinds = [(record.kind, record.data.get("signal")) for record in read_journal(journal.path)[0]]
+    assert kinds[-1] != ("reading", "replication"), "held back by the value spacing"
+
+    session.add_note("lag jumped")
+    records = read_journal(journal.path)[0]
+    assert [record.kind for record in records[-2:]] == ["reading", "note"]
+    assert records[-2].data["values"]["replay_lag_bytes"] == 9_000_000  # type: ignore[index, call-overload]
+
+
 def errors_over_limit(at: datetime) -> Reading:
     errors = GOOD["errors:cloudwatch:new"]
     return replace(errors, observed_at=at, values={**errors.values, "error_ratio": 0.2})

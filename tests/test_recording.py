@@ -98,6 +98,49 @@ def test_a_value_change_waits_for_the_spacing_then_is_written() -> None:
     assert [entry.data["values"]["replay_lag_bytes"] for entry in written] == [900_000]  # type: ignore[index]
 
 
+def written_seconds(recorder: Recorder, readings: list[Reading]) -> list[int]:
+    """The seconds after START at which the recorder wrote each of these readings."""
+    seconds = []
+    for reading in readings:
+        if recorder.readings([reading], reading.observed_at):
+            seconds.append(round((reading.observed_at - START).total_seconds()))
+    return seconds
+
+
+def test_values_moving_every_poll_are_written_ever_less_often_until_they_settle() -> None:
+    recorder = Recorder()
+    moving = [lag(START + timedelta(seconds=s), 1_000_000 * (1 + s)) for s in range(120)]
+    assert written_seconds(recorder, moving) == [0, 5, 15, 35, 65, 95]
+    settled_at = START + timedelta(seconds=200)
+    assert written_seconds(recorder, [lag(settled_at, 5_000_000)]) == [200]
+    again = [lag(settled_at + timedelta(seconds=s), 1_000_000 * (1 + s % 2)) for s in (1, 5)]
+    assert written_seconds(recorder, again) == [205], "settled: the shortest spacing again"
+
+
+def test_a_status_change_is_written_at_once_and_starts_the_spacing_again() -> None:
+    recorder = Recorder()
+    moving = [lag(START + timedelta(seconds=s), 1_000_000 * (1 + s)) for s in range(40)]
+    assert written_seconds(recorder, moving) == [0, 5, 15, 35]
+    warn = [lag(START + timedelta(seconds=s), 9_000_000, Status.WARN) for s in (41, 42)]
+    assert written_seconds(recorder, warn) == [41]
+    moved = [lag(START + timedelta(seconds=s), 20_000_000, Status.WARN) for s in (47, 48)]
+    assert written_seconds(recorder, moved) == [47], "5 s after the status change, not 30 s"
+
+
+def test_the_readings_not_yet_written_are_written_when_asked_once() -> None:
+    recorder = Recorder()
+    first, moved = lag(START, 1_000_000), lag(START + timedelta(seconds=1), 3_000_000)
+    state, _ = apply(State(), [first])
+    recorder.readings([first], START)
+    assert recorder.unwritten(state, START) == []
+    state, _ = apply(state, [moved])
+    assert recorder.readings([moved], moved.observed_at) == [], "held back by the spacing"
+    entries = recorder.unwritten(state, moved.observed_at)
+    assert [entry.kind for entry in entries] == [READING_KIND]
+    assert entries[0].data["values"] == {"replay_lag_bytes": 3_000_000, "replay_lsn": "0/2DC6C0"}
+    assert recorder.unwritten(state, moved.observed_at) == []
+
+
 def test_a_late_older_reading_is_not_written() -> None:
     recorder = Recorder()
     recorder.readings([lag(START, 0)], START)

@@ -27,6 +27,10 @@ STALE_KIND = "stale"
 DEFAULT_KEYFRAME_SECONDS = 300.0
 VALUE_CHANGE_SPACING_SECONDS = 5.0
 """A value-only change of one signal is journaled at most this often; status changes at once."""
+LONGEST_VALUE_CHANGE_SPACING_SECONDS = 30.0
+"""A signal whose values keep moving poll after poll is journaled ever less often, down to once
+in this long, until it settles or its status changes; a press journals every signal's latest
+reading, so the record of what the screen showed at that moment stays exact."""
 
 COUNTDOWN_KEYS = dns_values.COUNTDOWN_KEYS
 """Values that count down by themselves: a replay ages them instead of the journal holding
@@ -123,6 +127,7 @@ class Recorder:
 
     keyframe_seconds: float = DEFAULT_KEYFRAME_SECONDS
     _written: dict[str, tuple[Reading, datetime]] = field(default_factory=dict)
+    _spacing: dict[str, float] = field(default_factory=dict)
     _row_changes: RowChanges = field(default_factory=RowChanges)
     _stale: set[str] = field(default_factory=set)
     _last_keyframe_at: datetime | None = None
@@ -132,9 +137,33 @@ class Recorder:
         entries = []
         for reading in readings:
             if self._worth_writing(reading, now):
+                self._space_out(reading, now)
                 self._written[reading.signal_id] = (reading, now)
                 entries.append(JournalEntry(READING_KIND, self._journaled(reading)))
         return entries
+
+    def unwritten(self, state: State, now: datetime) -> list[JournalEntry]:
+        """Every signal's latest reading not yet journaled: what the screen shows right now."""
+        entries = []
+        for reading in sorted(state.readings(), key=lambda reading: reading.signal_id):
+            written = self._written.get(reading.signal_id)
+            if written is None or written[0].observed_at < reading.observed_at:
+                self._written[reading.signal_id] = (reading, now)
+                entries.append(JournalEntry(READING_KIND, self._journaled(reading)))
+        return entries
+
+    def _space_out(self, reading: Reading, now: datetime) -> None:
+        """The signal's next value-only write waits twice as long when its values kept moving
+        (written again as soon as allowed), and the shortest time again once they settle."""
+        written = self._written.get(reading.signal_id)
+        spacing = self._spacing.get(reading.signal_id, VALUE_CHANGE_SPACING_SECONDS)
+        kept_moving = (
+            written is not None
+            and written[0].status is reading.status
+            and now - written[1] <= timedelta(seconds=2 * spacing)
+        )
+        longer = min(LONGEST_VALUE_CHANGE_SPACING_SECONDS, 2 * spacing)
+        self._spacing[reading.signal_id] = longer if kept_moving else VALUE_CHANGE_SPACING_SECONDS
 
     def _journaled(self, reading: Reading) -> dict[str, JsonValue]:
         """The reading as the journal holds it (a DNS reading's rows as changes: row_changes)."""
@@ -149,7 +178,8 @@ class Recorder:
             return False
         if previous.status is not reading.status:
             return True
-        spaced = now - written_at >= timedelta(seconds=VALUE_CHANGE_SPACING_SECONDS)
+        spacing = self._spacing.get(reading.signal_id, VALUE_CHANGE_SPACING_SECONDS)
+        spaced = now - written_at >= timedelta(seconds=spacing)
         return spaced and values_differ(previous.values, reading.values)
 
     def tick(self, state: State, now: datetime) -> list[JournalEntry]:

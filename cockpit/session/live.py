@@ -190,6 +190,11 @@ class LiveSession:
 
     # --- the journal -------------------------------------------------------------------------
 
+    def journal_what_is_shown(self) -> None:
+        """Every signal's latest reading not yet journaled, so the record of this moment (a
+        press, a note) holds exactly what the screen showed."""
+        self._journal_entries(self.recorder.unwritten(self.state, self.clock()))
+
     def _journal_entries(self, entries: Sequence[JournalEntry]) -> None:
         for entry in entries:
             self.record(entry.kind, entry.data)
@@ -237,6 +242,7 @@ class LiveSession:
         if not text:
             return
         clean = self.redactor.text(text)
+        self.journal_what_is_shown()
         kept = self.record("note", {"text": clean, "operator": self.operator}, sync=True)
         lost = "" if kept or self.journal is None else " (NOT journaled: the write failed)"
         self.event_log.add([Event(self.clock(), "note", "note", None, f"note: {clean}{lost}")])
@@ -333,6 +339,7 @@ class LiveSession:
     async def shift_back(self, order: ShiftBack) -> Outcome:
         """Runs auto-abort's shift back to its end; a failure is an outcome, never raised."""
         runner = self._runner()
+        self.journal_what_is_shown()
         self.in_flight.append(AUTO_ABORT_TITLE)
         try:
             outcome = await runner.shift_back(order.reason, order.facts)
@@ -379,6 +386,7 @@ class LiveSession:
     async def prepare(self, action_id: ActionId, *, override: bool = False) -> Prepared | Outcome:
         """The plan to confirm, or the outcome that ends the press here (refused, failed)."""
         runner = self._runner()
+        self.journal_what_is_shown()
         try:
             prepared = await runner.prepare(
                 action_id, self.state, actor=self.actor, override=override
