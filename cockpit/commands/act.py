@@ -240,6 +240,7 @@ async def _act(
     for loose_end in await live.reconcile():
         _say_outcome(loose_end, say)
     state = await _watch(live, request.action_id, config, say)
+    live.journal_what_is_shown()
     prepared = await runner.prepare(
         request.action_id, state, actor=live.actor, override=request.override_reason is not None
     )
