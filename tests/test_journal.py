@@ -25,7 +25,7 @@ from cockpit.journal.chain import FORMAT_VERSION, GENESIS, JournalBusy, JournalE
 from cockpit.journal.lock import is_locked
 from cockpit.journal.reader import read_journal
 from cockpit.journal.verify import verify_journal
-from cockpit.journal.writer import JournalWriter, latest_journal
+from cockpit.journal.writer import STRUCTURAL_KINDS, JournalWriter, latest_journal
 from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor, redactor_for
 from cockpit.visible import visible, visible_json
@@ -713,7 +713,10 @@ json_payloads = st.dictionaries(st.text(), json_values, max_size=5)
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(payloads=st.lists(json_payloads, min_size=1, max_size=5), kind=st.text(min_size=1))
+@given(
+    payloads=st.lists(json_payloads, min_size=1, max_size=5),
+    kind=st.text(min_size=1).filter(lambda kind: kind not in STRUCTURAL_KINDS),
+)
 def test_payloads_read_back_as_written(
     tmp_path: Path, payloads: list[dict[str, JsonValue]], kind: str
 ) -> None:
@@ -731,6 +734,18 @@ def test_payloads_read_back_as_written(
     assert [record.data for record in records[1:-1]] == written
     assert all(record.kind == visible(kind) for record in records[1:-1])
     assert verify_journal(writer.path).intact
+
+
+@pytest.mark.parametrize("kind", sorted(STRUCTURAL_KINDS))
+def test_only_the_writer_writes_the_journals_structure(tmp_path: Path, kind: str) -> None:
+    """An 'end' from elsewhere would make a sound journal read as ended, or as broken."""
+    with create_writer(tmp_path) as writer:
+        with pytest.raises(ValueError, match="only by the journal writer"):
+            writer.append(kind, {})
+        writer.append("note", {"text": "still here"})
+    assert verify_journal(writer.path).intact
+    kinds = [record.kind for record in read_journal(writer.path)[0]]
+    assert kinds == ["header", "note", "end"]
 
 
 # --- continuing a session -------------------------------------------------------------------

@@ -30,6 +30,9 @@ from cockpit.jsonvalue import JsonValue
 from cockpit.redact import Redactor
 from cockpit.visible import visible_json
 
+STRUCTURAL_KINDS = frozenset({HEADER_KIND, RESUME_KIND, END_KIND})
+"""Records only the writer writes: the journal's start, each resumption and its end."""
+
 _FILE_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _SLUG_MAX_LENGTH = 40
 _FILE_MODE = 0o600
@@ -93,7 +96,7 @@ class JournalWriter:
         )
         writer = cls(fd, path, redactor=redactor, clock=clock, anchors=anchors)
         try:
-            writer.append(HEADER_KIND, header, sync=True)
+            writer._append(HEADER_KIND, header, sync=True)
         except BaseException:
             writer._close_fd()
             path.unlink(missing_ok=True)
@@ -133,7 +136,7 @@ class JournalWriter:
             prev_digest,
             size_bytes,
         )
-        writer.append(RESUME_KIND, data, sync=True)
+        writer._append(RESUME_KIND, data, sync=True)
         return writer
 
     @property
@@ -142,7 +145,16 @@ class JournalWriter:
         return self._path
 
     def append(self, kind: str, data: Mapping[str, JsonValue], *, sync: bool = False) -> int:
-        """Writes one record with its data scrubbed and returns its seq; `sync` fsyncs it."""
+        """Writes one record with its data scrubbed and returns its seq; `sync` fsyncs it.
+
+        The journal's own structure (header, resume, end) is written only by the writer: a
+        record of those kinds from anywhere else would make a sound journal read as broken.
+        """
+        if kind in STRUCTURAL_KINDS:
+            raise ValueError(f"a {kind!r} record is written only by the journal writer itself")
+        return self._append(kind, data, sync=sync)
+
+    def _append(self, kind: str, data: Mapping[str, JsonValue], *, sync: bool = False) -> int:
         scrubbed = visible_json(self._redactor.scrub(dict(data)))
         with self._lock:
             fd = self._open_fd()
@@ -172,7 +184,7 @@ class JournalWriter:
         not edited. Closing twice is harmless; a journal without one was not closed cleanly.
         """
         with contextlib.suppress(ValueError, OSError):
-            self.append(END_KIND, {"records": self._next_seq, "last": self._prev_digest})
+            self._append(END_KIND, {"records": self._next_seq, "last": self._prev_digest})
         self._close_fd()
         if self._anchors is not None:
             self._anchors.close()
