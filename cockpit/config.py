@@ -29,7 +29,7 @@ from pydantic import (
 from cockpit.conninfo import conninfo_fields
 from cockpit.log_format import AUTO, LogFormatError, compile_format
 from cockpit.untrusted_files import NotARegularFile, TooLarge, read_regular_file
-from cockpit.visible import visible
+from cockpit.visible import ascii_digits, visible
 
 Side = Literal["old", "new"]
 RecordType = Literal["A", "AAAA", "CNAME"]
@@ -311,7 +311,7 @@ class TargetGroup(Section):
 def _check_host_header(value: str) -> str:
     """A Host header value: a DNS name or an IP, with an optional :port."""
     host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
+    if port and not (ascii_digits(port) and 0 < int(port) < 65536):
         raise ValueError(f"{value!r} has an invalid port")
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -420,7 +420,7 @@ def split_location(value: str) -> tuple[str | None, str]:
 def _check_location_value(kind: str | None, value: str) -> None:
     if not value:
         raise ValueError("names no place after the colon")
-    if kind == "asn" and not value.removeprefix("AS").isdigit():
+    if kind == "asn" and not ascii_digits(value.removeprefix("AS")):
         raise ValueError(f"asn:{value} is not an AS number like asn:3320")
     if kind == "country" and not re.fullmatch(r"[A-Za-z]{2}", value):
         raise ValueError(f"country:{value} is not a two-letter ISO country code like country:DE")

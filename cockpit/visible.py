@@ -19,6 +19,12 @@ def visible(text: str, *, multiline: bool = False) -> str:
     return "".join(char if char.isprintable() or char in keep else _escape(char) for char in text)
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether the text is a plain whole number, 0-9 only: str.isdigit() also takes '²', which
+    int() refuses, so text from outside checked with it can still raise."""
+    return text.isascii() and text.isdigit()
+
+
 def _escape(char: str) -> str:
     """A non-printable character as the escape a Python reader would recognise."""
     code = ord(char)

@@ -162,6 +162,14 @@ def client_error(error: Mapping[str, str], status: int = 400) -> ClientError:
     return ClientError(response, "GetMetricData")
 
 
+def test_an_error_code_of_digits_int_cannot_read_is_kept_as_a_code() -> None:
+    from cockpit.io.aws_errors import aws_error_of
+
+    response: Any = {"Error": {"Code": "5²", "Message": "odd"}, "ResponseMetadata": {}}
+    error = aws_error_of(ClientError(response, "GetMetricData"))
+    assert error is not None and error.code == "5²" and error.http_status is None
+
+
 def test_a_raw_xml_body_in_the_message_becomes_code_and_message() -> None:
     error = client_error({"Code": "400", "Message": query_error_xml("Throttling", "Slow down")})
     assert describe_failure(error) == THROTTLED_TEXT.format(code="Throttling")

@@ -520,3 +520,9 @@ def test_world_dns_problems_name_their_key_paths() -> None:
         "dns.ripe_atlas.probes[1]: area:Moon is not one of WW, West, North-Central, "
         "South-Central, North-East, South-East",
     ]
+
+
+def test_digits_int_cannot_read_are_a_problem_not_a_crash() -> None:
+    """'²' passes str.isdigit(), but int() refuses it: such a port or ASN is a problem line."""
+    problems = problems_of(WORLD_DNS + '[dns.globalping]\nlocations = ["asn:AS3²"]\n')
+    assert len(problems) == 1 and problems[0].startswith("dns.globalping.locations[0]:")

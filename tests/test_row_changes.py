@@ -117,6 +117,18 @@ def test_changes_to_a_reading_not_in_the_journal_read_as_no_reading() -> None:
     assert rows.whole_reading(beyond) is None
 
 
+def test_a_row_index_that_is_not_plain_digits_reads_as_no_reading() -> None:
+    """'²' passes str.isdigit() but not int(): a tampered journal must not crash the reader."""
+    changes = RowChanges()
+    first = changes.journaled(journal_form(dns(START)))
+    second = changes.journaled(journal_form(dns(START + timedelta(seconds=1))))
+    rows = JournaledRows()
+    rows.add(first)
+    odd = {**second, ROWS_FROM: {**second[ROWS_FROM], "changed": {"²": {}}}}  # type: ignore[dict-item]
+    rows.add(odd)
+    assert rows.whole_reading(odd) is None
+
+
 def test_rows_are_written_whole_now_and_then_however_little_changed() -> None:
     changes = RowChanges()
     written = [

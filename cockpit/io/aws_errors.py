@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cockpit.outside import outside_text
+from cockpit.visible import ascii_digits
 
 MAX_MESSAGE_CHARS = 160
 THROTTLING_CODES = frozenset(
@@ -95,16 +96,16 @@ def _from_response(response: Mapping[str, Any]) -> AwsError:
     message = str(details.get("Message") or "")
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     http_status = status if isinstance(status, int) else _status_from_code(code)
-    if looks_like_a_body(message) or code.isdigit() or not code:
+    if looks_like_a_body(message) or ascii_digits(code) or not code:
         body_code, body_message = parse_error_body(message)
         if body_code or body_message or looks_like_a_body(message):
-            code, message = body_code or ("" if code.isdigit() else code), body_message
+            code, message = body_code or ("" if ascii_digits(code) else code), body_message
     return AwsError(code, message, http_status)
 
 
 def _status_from_code(code: str) -> int | None:
     """botocore puts the HTTP status in Code when it could not read one from the body."""
-    return int(code) if code.isdigit() else None
+    return int(code) if ascii_digits(code) else None
 
 
 def throttled_text(aws_error: AwsError) -> str:

@@ -20,6 +20,7 @@ from cockpit.io.world_http import (
     refusal,
 )
 from cockpit.jsonvalue import JsonValue
+from cockpit.visible import ascii_digits
 
 DESCRIPTION_PREFIX = "cutover-cockpit"
 PROBES_PAGE_SIZE = 500
@@ -116,4 +117,4 @@ class AtlasApi:
 
 
 def _digits(text: str) -> str:
-    return "".join(char for char in text if char.isdigit())
+    return "".join(char for char in text if ascii_digits(char))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from cockpit.jsonvalue import JsonValue
 from cockpit.sources import dns_values
+from cockpit.visible import ascii_digits
 
 ROWS_FROM = "resolvers_from"
 """The key of a journaled reading that holds its rows as changes: {"observed_at": that of the
@@ -129,7 +130,7 @@ class JournaledRows:
             return None
         rows = list(before)
         for key, row in changed.items():
-            index = int(key) if key.isdigit() else -1
+            index = int(key) if ascii_digits(key) else -1
             if not 0 <= index < len(rows):
                 return None
             rows[index] = row

@@ -37,6 +37,7 @@ from cockpit.model import (
     status_from_json,
 )
 from cockpit.rules.verdicts import GuardResult
+from cockpit.visible import ascii_digits
 
 REPLAY_HISTORY = 60
 """Recorded readings per signal a replayed state keeps for its sparklines."""
@@ -490,7 +491,7 @@ def moment(text: str, timeline: Timeline) -> datetime:
 
 def _clock_time(text: str) -> tuple[int, int, int]:
     parts = text.strip().split(":")
-    if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+    if len(parts) not in (2, 3) or not all(ascii_digits(part) for part in parts):
         raise ValueError(f"{text!r} is not a time: use HH:MM, HH:MM:SS or a full UTC timestamp")
     hour, minute, second = (int(part) for part in (*parts, "0")[:3])
     if hour > 23 or minute > 59 or second > 59:
