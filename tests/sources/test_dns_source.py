@@ -487,18 +487,20 @@ async def test_a_malformed_answer_is_reported_as_such(scripted: Any) -> None:
     assert result.error == "malformed answer"
 
 
+def cname_to_lb(query: dns.message.Message) -> list[bytes]:
+    """www.example is a CNAME to lb.example (TTL 300), which is 192.0.2.7 (TTL 20)."""
+    name = query.question[0].name
+    if name == qname("www.example"):
+        response = dns.message.make_response(query)
+        response.answer.append(dns.rrset.from_text(name, 300, "IN", "CNAME", "lb.example."))
+        return [response.to_wire()]
+    return [response_to(query, "192.0.2.7", ttl=20).to_wire()]
+
+
 async def test_a_chain_leaving_the_response_is_asked_again_at_the_same_server(
     scripted: Any,
 ) -> None:
-    def script(query: dns.message.Message) -> list[bytes]:
-        name = query.question[0].name
-        if name == qname("www.example"):
-            response = dns.message.make_response(query)
-            response.answer.append(dns.rrset.from_text(name, 300, "IN", "CNAME", "lb.example."))
-            return [response.to_wire()]
-        return [response_to(query, "192.0.2.7", ttl=20).to_wire()]
-
-    server = await scripted(script)
+    server = await scripted(cname_to_lb)
     async with DnsClient() as client:
         result = await client.query(
             server.address, "www.example", "A", timeout_seconds=1, recursion_desired=False
@@ -512,17 +514,9 @@ async def test_a_chain_leaving_the_response_is_asked_again_at_the_same_server(
 
 
 async def test_questions_asked_together_are_answered_each_as_alone(scripted: Any) -> None:
-    def chained(query: dns.message.Message) -> list[bytes]:
-        name = query.question[0].name
-        if name == qname("www.example"):
-            response = dns.message.make_response(query)
-            response.answer.append(dns.rrset.from_text(name, 300, "IN", "CNAME", "lb.example."))
-            return [response.to_wire()]
-        return [response_to(query, "192.0.2.7", ttl=20).to_wire()]
-
     answering = await scripted(lambda query: [response_to(query, "192.0.2.1").to_wire()])
     silent = await scripted(lambda query: [])
-    chain = await scripted(chained)
+    chain = await scripted(cname_to_lb)
     asks = [
         Ask(answering.address, "app.example", "A"),
         Ask(silent.address, "app.example", "A"),
